@@ -1,0 +1,20 @@
+//! tikwire: provision remote MikroTik routers onto a multi-tenant WireGuard hub.
+//!
+//! The core (everything but `tui`) never touches the terminal: the console and the command
+//! line are two clients of the same library.
+
+pub mod clipboard;
+pub mod config;
+pub mod embedded_pg;
+pub mod error;
+pub mod ipam;
+pub mod keys;
+pub mod model;
+pub mod provision;
+pub mod scripts;
+pub mod store;
+pub mod tui;
+pub mod vault;
+pub mod wg;
+
+pub use error::{Error, Result};

@@ -1,0 +1,383 @@
+//! Domain types shared by every client of the core: validated names, endpoints and the
+//! rows the store hands out. Validation lives here so the command line, the console and the
+//! script generators all refuse exactly the same input.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use chrono::{DateTime, Utc};
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+/// A value an operator typed that tikwire refuses; the message says what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+/// Longest tenant or router name. RouterOS accepts longer comments, but names end up in
+/// interface comments, file names and 80-column panes.
+pub const MAX_NAME_LEN: usize = 63;
+/// Linux (and so wg-quick) limits interface names to 15 bytes.
+pub const MAX_INTERFACE_LEN: usize = 15;
+
+const NAME_RULE: &str = "letters, digits, '-', '_' and '.', starting with a letter or digit";
+
+fn check_name(kind: &str, value: &str, max: usize) -> Result<(), InvalidInput> {
+    if value.is_empty() {
+        return Err(InvalidInput(format!("{kind} must not be empty")));
+    }
+    if value.len() > max {
+        return Err(InvalidInput(format!(
+            "{kind} is {} characters long; at most {max} are allowed",
+            value.chars().count()
+        )));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(InvalidInput(format!(
+            "{kind} {:?} contains {}; allowed are {NAME_RULE}",
+            value.escape_debug().to_string(),
+            describe_char(bad)
+        )));
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(InvalidInput(format!(
+            "{kind} {value:?} must start with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".into(),
+        '\n' | '\r' => "a line break".into(),
+        '\t' => "a tab".into(),
+        c if c.is_ascii_graphic() => format!("'{c}'"),
+        c => format!("U+{:04X}", c as u32),
+    }
+}
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(value: &str) -> Result<Self, InvalidInput> {
+                check_name($kind, value, $max)?;
+                Ok(Self(value.to_owned()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidInput;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A tenant's name: safe to put in a RouterOS script, a file name and a terminal.
+    TenantName, "tenant name", MAX_NAME_LEN
+);
+name_type!(
+    /// A router's name, unique within its tenant.
+    RouterName, "router name", MAX_NAME_LEN
+);
+name_type!(
+    /// A hub's name.
+    HubName, "hub name", MAX_NAME_LEN
+);
+name_type!(
+    /// A WireGuard interface name (router side or hub side); wg-quick's 15-byte limit applies.
+    InterfaceName, "interface name", MAX_INTERFACE_LEN
+);
+
+/// Default name of the router's WireGuard interface.
+pub const DEFAULT_ROUTER_INTERFACE: &str = "wg-hotspot";
+/// Default persistent keepalive: routers sit behind NAT and must keep the mapping open.
+pub const DEFAULT_KEEPALIVE: u16 = 25;
+pub const DEFAULT_HUB_INTERFACE: &str = "wg0";
+pub const DEFAULT_LISTEN_PORT: u16 = 51820;
+
+/// Persistent keepalive in seconds; never zero, because the router is behind NAT.
+pub fn parse_keepalive(value: &str) -> Result<u16, InvalidInput> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+        _ => Err(InvalidInput(format!(
+            "keepalive {value:?} is not a number of seconds from 1 to 65535 (routers behind NAT need one; 25 is usual)"
+        ))),
+    }
+}
+
+/// A UDP port from 1 to 65535.
+pub fn parse_port(what: &str, value: &str) -> Result<u16, InvalidInput> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+        _ => Err(InvalidInput(format!(
+            "{what} {value:?} is not a port from 1 to 65535"
+        ))),
+    }
+}
+
+/// Where routers reach the hub: a DNS name or IP address, and a UDP port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Parses `HOST:PORT` or `[IPv6]:PORT`. Host names follow RFC 1123 (letters, digits,
+    /// '-' and '.'), which also keeps them safe inside a RouterOS script.
+    pub fn parse(value: &str) -> Result<Self, InvalidInput> {
+        let bad = |why: &str| InvalidInput(format!("endpoint {value:?} {why}; expected HOST:PORT, e.g. vpn.example.com:51820"));
+        let (host, port) = if let Some(rest) = value.strip_prefix('[') {
+            let (host, port) = rest.split_once("]:").ok_or_else(|| bad("has no port"))?;
+            host.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| bad("has an invalid IPv6 address"))?;
+            (host, port)
+        } else {
+            let (host, port) = value.rsplit_once(':').ok_or_else(|| bad("has no port"))?;
+            if host.contains(':') {
+                return Err(bad("must put an IPv6 address in brackets"));
+            }
+            check_host(host).map_err(|why| bad(&why))?;
+            (host, port)
+        };
+        let port = parse_port("endpoint port", port).map_err(|e| bad(&e.0))?;
+        Ok(Self { host: host.to_owned(), port })
+    }
+
+    pub fn is_ipv6(&self) -> bool {
+        self.host.contains(':')
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_ipv6() {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("has an empty host".into());
+    }
+    if host.len() > 253 {
+        return Err("has a host name longer than 253 characters".into());
+    }
+    if host.parse::<Ipv4Addr>().is_ok() {
+        return Ok(());
+    }
+    for label in host.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("has an empty or over-long label in its host name".into());
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(format!(
+                "contains {} in its host name (allowed: letters, digits, '-' and '.')",
+                describe_char(c)
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("has a host name label that starts or ends with '-'".into());
+        }
+    }
+    if host.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err("has an invalid IPv4 address".into());
+    }
+    Ok(())
+}
+
+/// Where a router stands, derived from the hub's latest handshake with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouterStatus {
+    /// Provisioned, never shook hands.
+    Pending,
+    /// Handshake within the online threshold (180 s by default).
+    Online,
+    /// Handshake within the stale threshold (10 min by default).
+    Stale,
+    /// Older handshake.
+    Offline,
+    /// Switched off by an operator; the hub drops its peer.
+    Disabled,
+}
+
+impl RouterStatus {
+    pub const ALL: [RouterStatus; 5] = [
+        Self::Pending,
+        Self::Online,
+        Self::Stale,
+        Self::Offline,
+        Self::Disabled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Online => "online",
+            Self::Stale => "stale",
+            Self::Offline => "offline",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+impl fmt::Display for RouterStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A hub as listed (no secrets).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hub {
+    pub id: i64,
+    pub name: String,
+    pub endpoint: String,
+    pub endpoint_host: String,
+    pub endpoint_port: u16,
+    pub interface: String,
+    pub listen_port: u16,
+    pub public_key: String,
+    pub routers: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A tenant with its subnet and fleet counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tenant {
+    pub id: i64,
+    pub name: String,
+    pub subnet_cidr: Ipv4Net,
+    pub hub_ip: Ipv4Addr,
+    pub routers: i64,
+    pub online: i64,
+    pub capacity: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A router as listed and shown: everything an operator may see, never a private or
+/// preshared key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Router {
+    pub id: i64,
+    pub name: String,
+    pub tenant: String,
+    pub tenant_id: i64,
+    pub hub: String,
+    pub hub_id: i64,
+    pub vpn_ip: Ipv4Addr,
+    pub subnet_cidr: Ipv4Net,
+    pub hub_ip: Ipv4Addr,
+    pub public_key: String,
+    pub interface_name: String,
+    pub keepalive: u16,
+    pub enabled: bool,
+    pub status: RouterStatus,
+    pub last_handshake_at: Option<DateTime<Utc>>,
+    pub first_handshake_at: Option<DateTime<Utc>>,
+    pub last_endpoint: Option<String>,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Per-tenant subnet usage, with the true capacity figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubnetUsage {
+    pub tenant: String,
+    pub subnet_cidr: Ipv4Net,
+    pub hub_ip: Ipv4Addr,
+    pub range_start: Ipv4Addr,
+    pub range_end: Ipv4Addr,
+    pub capacity: i64,
+    pub allocated: i64,
+    pub available: i64,
+    pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_accept_routeros_safe_values() {
+        for ok in ["acme", "Branch-01", "site_7.lan", "9lives"] {
+            assert!(RouterName::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn names_reject_script_breaking_values() {
+        for bad in [
+            "", "a b", "a\"b", "a\\b", "a$b", "a[b", "a]b", "a{b", "a}b", "a;b", "a\nb", "a?b",
+            "a#b", "caf\u{e9}", "-lead", ".lead", "a\tb",
+        ] {
+            let err = RouterName::parse(bad).unwrap_err();
+            assert!(!err.0.contains('\n'), "one line: {err}");
+        }
+        assert!(RouterName::parse(&"x".repeat(64)).is_err());
+        assert!(InterfaceName::parse("wg-hotspot-long1").is_err());
+    }
+
+    #[test]
+    fn endpoints_parse_and_reject() {
+        assert_eq!(
+            Endpoint::parse("vpn.example.com:51820").unwrap(),
+            Endpoint { host: "vpn.example.com".into(), port: 51820 }
+        );
+        assert_eq!(Endpoint::parse("[2001:db8::1]:443").unwrap().to_string(), "[2001:db8::1]:443");
+        for bad in [
+            "vpn.example.com", "vpn.example.com:0", "vpn.example.com:70000", ":51820",
+            "2001:db8::1:51820", "a b:1", "vpn$(x):1", "300.1.1.1:1", "-x.com:1", "x..com:1",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keepalive_and_ports() {
+        assert_eq!(parse_keepalive("25").unwrap(), 25);
+        assert!(parse_keepalive("0").is_err());
+        assert!(parse_keepalive("65536").is_err());
+        assert!(parse_port("listen port", "70000").is_err());
+    }
+}
