@@ -1,1 +1,14 @@
-//! TODO
+//! Live WireGuard: read the hub interface (`wg show IFACE dump`), poll it, derive each
+//! router's status, and reconcile the interface with the database.
+//!
+//! - [`dump`]: parser for `wg show IFACE dump` (pure).
+//! - [`poller`]: runs `wg` every interval and publishes whole [`poller::Snapshot`]s.
+//! - [`status`]: the pending/online/stale/offline lifecycle and reset-proof counters (pure).
+//! - [`apply`]: plans and applies the peer and address changes that make the interface match.
+
+pub mod apply;
+pub mod dump;
+pub mod poller;
+pub mod status;
+
+pub use poller::{PollerConfig, PollerState, Snapshot, spawn_poller};

@@ -1,0 +1,318 @@
+//! The status lifecycle of one router's link, derived from what the hub's interface reports.
+//! Pure: no clock, no I/O; callers pass `now`.
+//!
+//! pending (never shook hands) -> online (handshake within `online`) -> stale (within
+//! `stale`) -> offline (older). Disabled routers stay disabled whatever the interface says.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::model::{InvalidInput, RouterStatus};
+
+/// How old the latest handshake may be for a router to count as online or stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    online_secs: u64,
+    stale_secs: u64,
+}
+
+impl Thresholds {
+    pub const DEFAULT_ONLINE_SECS: u64 = 180;
+    pub const DEFAULT_STALE_SECS: u64 = 600;
+
+    pub fn new(online_secs: u64, stale_secs: u64) -> Result<Self, InvalidInput> {
+        // A WireGuard session rekeys every 120 s, so a live peer's handshake is never older.
+        if online_secs < 1 || online_secs > stale_secs || stale_secs > 365 * 24 * 3600 {
+            return Err(InvalidInput(format!(
+                "status thresholds online {online_secs} s / stale {stale_secs} s: need 1 <= online <= stale <= one year"
+            )));
+        }
+        Ok(Self {
+            online_secs,
+            stale_secs,
+        })
+    }
+
+    pub fn online_secs(&self) -> u64 {
+        self.online_secs
+    }
+
+    pub fn stale_secs(&self) -> u64 {
+        self.stale_secs
+    }
+
+    /// The status of a link whose latest handshake was at `last_handshake`.
+    pub fn status_at(
+        &self,
+        last_handshake: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> RouterStatus {
+        let Some(at) = last_handshake else {
+            return RouterStatus::Pending;
+        };
+        // A handshake "in the future" (clock adjusted) counts as fresh.
+        let age = (now - at).max(TimeDelta::zero()).num_seconds() as u64;
+        if age <= self.online_secs {
+            RouterStatus::Online
+        } else if age <= self.stale_secs {
+            RouterStatus::Stale
+        } else {
+            RouterStatus::Offline
+        }
+    }
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            online_secs: Self::DEFAULT_ONLINE_SECS,
+            stale_secs: Self::DEFAULT_STALE_SECS,
+        }
+    }
+}
+
+/// A byte counter that keeps counting across interface restarts.
+///
+/// `wg` reports per-session raw counters that start again at zero when the interface (or
+/// the peer) is recreated. We keep the last raw value seen: a raw value below it means a
+/// reset, and the whole new raw value is traffic since the reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counter {
+    /// Cumulative bytes, what operators see.
+    pub total: i64,
+    /// The raw counter last read from `wg`.
+    pub last_raw: i64,
+}
+
+impl Counter {
+    #[must_use]
+    pub fn advance(self, raw: u64) -> Counter {
+        let raw = i64::try_from(raw).unwrap_or(i64::MAX);
+        let gained = if raw < self.last_raw {
+            raw
+        } else {
+            raw - self.last_raw
+        };
+        Counter {
+            total: self.total.saturating_add(gained),
+            last_raw: raw,
+        }
+    }
+}
+
+/// What tikwire stores about one router's link (the status columns of vpn_configurations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkState {
+    pub status: RouterStatus,
+    pub first_handshake_at: Option<DateTime<Utc>>,
+    pub last_handshake_at: Option<DateTime<Utc>>,
+    /// The router's public (NAT) address as the hub last saw it.
+    pub last_endpoint: Option<String>,
+    pub rx: Counter,
+    pub tx: Counter,
+}
+
+impl LinkState {
+    /// A freshly provisioned router.
+    pub fn pending() -> Self {
+        Self {
+            status: RouterStatus::Pending,
+            first_handshake_at: None,
+            last_handshake_at: None,
+            last_endpoint: None,
+            rx: Counter::default(),
+            tx: Counter::default(),
+        }
+    }
+}
+
+/// What one snapshot of the interface says about one peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    pub last_handshake: Option<DateTime<Utc>>,
+    pub endpoint: Option<SocketAddr>,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
+/// The next stored state of a link, given what the interface shows now (`None`: the peer is
+/// not on the interface) and the time. Re-run every poll: status ages even without news.
+pub fn next_state(
+    stored: &LinkState,
+    enabled: bool,
+    seen: Option<&Observation>,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> LinkState {
+    let mut next = stored.clone();
+    if let Some(seen) = seen {
+        // After an interface restart `wg` shows no handshake until the router comes back;
+        // the one we stored still stands.
+        next.last_handshake_at = stored.last_handshake_at.max(seen.last_handshake);
+        if next.first_handshake_at.is_none() {
+            next.first_handshake_at = seen.last_handshake;
+        }
+        if let Some(endpoint) = seen.endpoint {
+            next.last_endpoint = Some(endpoint.to_string());
+        }
+        next.rx = stored.rx.advance(seen.rx_bytes);
+        next.tx = stored.tx.advance(seen.tx_bytes);
+    }
+    next.status = if enabled {
+        thresholds.status_at(next.last_handshake_at, now)
+    } else {
+        RouterStatus::Disabled
+    };
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn seen(handshake: Option<i64>, rx: u64, tx: u64) -> Observation {
+        Observation {
+            last_handshake: handshake.map(at),
+            endpoint: Some("198.51.100.9:40001".parse().unwrap()),
+            rx_bytes: rx,
+            tx_bytes: tx,
+        }
+    }
+
+    #[test]
+    fn status_follows_handshake_age() {
+        let t = Thresholds::default();
+        let now = at(10_000);
+        assert_eq!(t.status_at(None, now), RouterStatus::Pending);
+        assert_eq!(
+            t.status_at(Some(at(10_000 - 180)), now),
+            RouterStatus::Online
+        );
+        assert_eq!(
+            t.status_at(Some(at(10_000 - 181)), now),
+            RouterStatus::Stale
+        );
+        assert_eq!(
+            t.status_at(Some(at(10_000 - 600)), now),
+            RouterStatus::Stale
+        );
+        assert_eq!(
+            t.status_at(Some(at(10_000 - 601)), now),
+            RouterStatus::Offline
+        );
+        assert_eq!(
+            t.status_at(Some(at(10_050)), now),
+            RouterStatus::Online,
+            "future handshake"
+        );
+        let custom = Thresholds::new(30, 60).unwrap();
+        assert_eq!(
+            custom.status_at(Some(at(10_000 - 45)), now),
+            RouterStatus::Stale
+        );
+    }
+
+    #[test]
+    fn thresholds_are_validated() {
+        assert!(Thresholds::new(0, 600).is_err());
+        assert!(Thresholds::new(700, 600).is_err());
+        assert!(Thresholds::new(180, 180).is_ok());
+    }
+
+    #[test]
+    fn counters_accumulate_across_resets() {
+        let c = Counter::default().advance(100).advance(250);
+        assert_eq!(
+            c,
+            Counter {
+                total: 250,
+                last_raw: 250
+            }
+        );
+        // Interface restarted: raw counter starts over.
+        let c = c.advance(40);
+        assert_eq!(
+            c,
+            Counter {
+                total: 290,
+                last_raw: 40
+            }
+        );
+        let c = c.advance(40).advance(u64::MAX);
+        assert_eq!(c.last_raw, i64::MAX);
+        assert_eq!(c.advance(u64::MAX).total, c.total, "no overflow");
+    }
+
+    #[test]
+    fn lifecycle_pending_online_stale_offline() {
+        let t = Thresholds::default();
+        let s0 = LinkState::pending();
+        let s1 = next_state(&s0, true, Some(&seen(None, 0, 0)), at(0), &t);
+        assert_eq!(s1.status, RouterStatus::Pending);
+        assert_eq!(
+            s1,
+            LinkState {
+                last_endpoint: s1.last_endpoint.clone(),
+                ..s0.clone()
+            }
+        );
+
+        let s2 = next_state(&s1, true, Some(&seen(Some(5), 92, 148)), at(6), &t);
+        assert_eq!(s2.status, RouterStatus::Online);
+        assert_eq!(s2.first_handshake_at, Some(at(5)));
+        assert_eq!(s2.last_endpoint.as_deref(), Some("198.51.100.9:40001"));
+        assert_eq!((s2.rx.total, s2.tx.total), (92, 148));
+
+        let s3 = next_state(&s2, true, Some(&seen(Some(130), 500, 600)), at(131), &t);
+        assert_eq!(
+            s3.first_handshake_at,
+            Some(at(5)),
+            "first handshake is kept"
+        );
+        assert_eq!(s3.last_handshake_at, Some(at(130)));
+
+        // No news: ages with time alone.
+        let s4 = next_state(&s3, true, None, at(130 + 300), &t);
+        assert_eq!(s4.status, RouterStatus::Stale);
+        assert_eq!(s4.rx, s3.rx);
+        let s5 = next_state(&s4, true, None, at(130 + 601), &t);
+        assert_eq!(s5.status, RouterStatus::Offline);
+    }
+
+    #[test]
+    fn interface_restart_keeps_history() {
+        let t = Thresholds::default();
+        let before = next_state(
+            &LinkState::pending(),
+            true,
+            Some(&seen(Some(5), 1000, 2000)),
+            at(6),
+            &t,
+        );
+        // Restarted interface: no handshake yet, counters from zero.
+        let after = next_state(&before, true, Some(&seen(None, 10, 20)), at(20), &t);
+        assert_eq!(after.last_handshake_at, Some(at(5)));
+        assert_eq!(after.status, RouterStatus::Online);
+        assert_eq!((after.rx.total, after.tx.total), (1010, 2020));
+    }
+
+    #[test]
+    fn disabled_stays_disabled() {
+        let t = Thresholds::default();
+        let s = next_state(
+            &LinkState::pending(),
+            false,
+            Some(&seen(Some(5), 1, 1)),
+            at(6),
+            &t,
+        );
+        assert_eq!(s.status, RouterStatus::Disabled);
+        let unchanged = next_state(&s, false, None, at(7), &t);
+        assert_eq!(unchanged, s, "nothing to write");
+    }
+}
