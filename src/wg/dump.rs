@@ -277,13 +277,26 @@ fn number<T: std::str::FromStr>(
 }
 
 fn bad_value(field: &'static str, value: &str, expected: &'static str) -> Problem {
-    // Not a key field, but still only show a short, escaped prefix of unexpected text.
-    let shown: String = value.chars().take(48).collect();
+    // Not a key field, but a damaged line can shift a key into any column: never show
+    // anything that could be (part of) one, and only a short prefix of the rest.
+    let shown = if looks_like_key_material(value) {
+        "(not shown: looks like key material)".to_owned()
+    } else {
+        value.chars().take(48).collect()
+    };
     Problem::BadValue {
         field,
         value: shown,
         expected,
     }
+}
+
+/// True when `value` holds a run of 20 or more base64 characters (15+ bytes of a key)
+/// other than a plain decimal number.
+fn looks_like_key_material(value: &str) -> bool {
+    value
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+        .any(|run| run.len() >= 20 && !run.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn parse_fwmark(value: &str) -> Result<Option<u32>, Problem> {
@@ -544,6 +557,29 @@ mod tests {
         let debug = format!("{:?}", parse_dump(&text).unwrap());
         assert!(!debug.contains(psk), "{debug}");
         assert!(debug.contains("redacted"));
+    }
+
+    #[test]
+    fn shifted_key_in_a_shown_column_is_not_quoted() {
+        // The tab between endpoint and allowed IPs lost: the key lands in the endpoint column.
+        let text = format!("{}{K1}\t(none)\t{K2}\t(none)\t0\t0\t0\toff\n", iface());
+        let message = parse_dump(&text).unwrap_err().to_string();
+        assert!(
+            message.contains("endpoint") && message.contains("not shown"),
+            "{message}"
+        );
+        assert!(!message.contains(&K2[..20]), "{message}");
+        // A long number is not key material and is shown.
+        let text = format!(
+            "{}{K1}\t(none)\t(none)\t(none)\t0\t123456789012345678901234\t0\toff\n",
+            iface()
+        );
+        assert!(
+            parse_dump(&text)
+                .unwrap_err()
+                .to_string()
+                .contains("123456789012345678901234")
+        );
     }
 
     #[test]
