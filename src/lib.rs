@@ -7,6 +7,7 @@ pub mod clipboard;
 pub mod config;
 pub mod embedded_pg;
 pub mod error;
+pub mod format;
 pub mod ipam;
 pub mod keys;
 pub mod model;
