@@ -66,6 +66,40 @@ impl fmt::Debug for DesiredPeer {
     }
 }
 
+impl DesiredInterface {
+    /// The hub as the database describes it: enabled routers only (disabled ones lose
+    /// their peer), and the hub's address in each tenant it serves.
+    pub fn from_material(material: &crate::provision::HubMaterial) -> Self {
+        let peers = material
+            .peers
+            .iter()
+            .filter(|p| p.enabled)
+            .map(|p| {
+                DesiredPeer::new(
+                    format!("{}/{}", p.tenant, p.router),
+                    p.public_key.clone(),
+                    p.preshared_key.clone(),
+                    p.vpn_ip,
+                )
+            })
+            .collect();
+        let mut addresses: Vec<Ipv4Net> = material
+            .tenants
+            .iter()
+            .filter_map(|t| Ipv4Net::new(t.hub_ip, t.subnet_cidr.prefix_len()).ok())
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        Self {
+            private_key: material.private_key.clone(),
+            public_key: material.hub.public_key.clone(),
+            listen_port: material.hub.listen_port,
+            addresses,
+            peers,
+        }
+    }
+}
+
 impl DesiredPeer {
     pub fn new(
         label: String,

@@ -63,6 +63,13 @@ impl Thresholds {
     }
 }
 
+impl TryFrom<&crate::config::StatusThresholds> for Thresholds {
+    type Error = InvalidInput;
+    fn try_from(config: &crate::config::StatusThresholds) -> Result<Self, InvalidInput> {
+        Self::new(config.online_secs, config.stale_secs)
+    }
+}
+
 impl Default for Thresholds {
     fn default() -> Self {
         Self {
