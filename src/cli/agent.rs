@@ -1,9 +1,92 @@
-//! `tikwire agent`: reconcile the hub interface with the database and poll its status.
-//! (Built by the wg work.)
+//! `tikwire agent --hub NAME [--interval SECS] [--once]`: apply the database's peers to the
+//! hub's live interface and store what `wg show` reports. Runs as root (CAP_NET_ADMIN).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use super::{AgentArgs, Context};
+use crate::model::InvalidInput;
+use crate::provision::Provisioner;
+use crate::wg::agent::{Agent, AgentConfig};
+use crate::wg::apply::{ReconcileOptions, Tools};
+use crate::wg::status::Thresholds;
 use crate::{Error, Result};
 
-pub async fn run(_ctx: &Context, _args: AgentArgs) -> Result<()> {
-    Err(Error::Other("the agent is not built yet".into()))
+pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
+    let interval_secs = args.interval.unwrap_or(ctx.config.poll.interval_secs);
+    if !(1..=3600).contains(&interval_secs) {
+        return Err(InvalidInput(format!(
+            "--interval {interval_secs} is not a number of seconds from 1 to 3600"
+        ))
+        .into());
+    }
+    let config = AgentConfig {
+        hub: args.hub,
+        interval: Duration::from_secs(interval_secs),
+        thresholds: Thresholds::try_from(&ctx.config.status)?,
+        tools: Tools {
+            wg: ctx.config.poll.wg_command.clone(),
+            ip: PathBuf::from("ip"),
+        },
+        options: ReconcileOptions::default(),
+    };
+    if args.once {
+        let provisioner = ctx.provisioner().await?;
+        let mut agent = Agent::new(provisioner, ctx.database_url().await?, config);
+        return agent.run_once().await;
+    }
+    let cancel = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(cancel.clone()));
+    let Some((provisioner, url)) = connect(ctx, config.interval, &cancel).await else {
+        return Ok(());
+    };
+    tracing::info!(hub = %config.hub, interval_secs, "agent started");
+    Agent::new(provisioner, url, config).run(cancel).await;
+    Ok(())
+}
+
+/// Connects, waiting for the database if it is not there yet; `None` when cancelled first.
+async fn connect(
+    ctx: &Context,
+    retry: Duration,
+    cancel: &CancellationToken,
+) -> Option<(Provisioner, String)> {
+    let mut logged = None;
+    loop {
+        let attempt =
+            async { Ok::<_, Error>((ctx.provisioner().await?, ctx.database_url().await?)) };
+        match attempt.await {
+            Ok(connected) => return Some(connected),
+            Err(err) => {
+                let message = err.to_string();
+                if logged.as_ref() != Some(&message) {
+                    tracing::warn!("{message} (retrying)");
+                    logged = Some(message);
+                }
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            _ = tokio::time::sleep(retry) => {}
+        }
+    }
+}
+
+/// SIGTERM (systemd stop) or Ctrl-C ends the agent cleanly.
+async fn cancel_on_signal(cancel: CancellationToken) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    cancel.cancel();
 }

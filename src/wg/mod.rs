@@ -7,6 +7,7 @@
 //! - [`apply`]: plans and applies the peer and address changes that make the interface match.
 //! - [`sync`]: writes status, counters, unknown peers and the agent heartbeat to PostgreSQL.
 
+pub mod agent;
 pub mod apply;
 pub mod dump;
 pub mod poller;

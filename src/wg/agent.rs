@@ -1,0 +1,309 @@
+//! The hub agent: keeps the hub's interface in step with the database (reconcile) and the
+//! database in step with the interface (poll + status sync). Runs as root next to the
+//! interface; everything it changes is logged, nothing secret ever is.
+
+use std::time::{Duration, Instant};
+
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::apply::{self, Applied, DesiredInterface, ReconcileOptions, Tools};
+use super::poller;
+use super::status::Thresholds;
+use super::sync::{AgentIdentity, StatusSync, SyncReport};
+use crate::model::Hub;
+use crate::provision::Provisioner;
+use crate::store::notify::{Change, ChangeListener};
+use crate::{Error, Result};
+
+/// Even without announced changes, reconcile this often to undo changes made by hand.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+/// How many names a log line lists before it says "and N more".
+const LOG_NAMES: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub hub: String,
+    pub interval: Duration,
+    pub thresholds: Thresholds,
+    pub tools: Tools,
+    pub options: ReconcileOptions,
+}
+
+pub struct Agent {
+    config: AgentConfig,
+    provisioner: Provisioner,
+    database_url: String,
+    identity: AgentIdentity,
+    hub: Option<Hub>,
+    sync: Option<StatusSync>,
+    need_reconcile: bool,
+    last_reconcile: Option<Instant>,
+}
+
+impl Agent {
+    pub fn new(provisioner: Provisioner, database_url: String, config: AgentConfig) -> Self {
+        Self {
+            config,
+            provisioner,
+            database_url,
+            identity: AgentIdentity::current(),
+            hub: None,
+            sync: None,
+            need_reconcile: true,
+            last_reconcile: None,
+        }
+    }
+
+    /// The hub row and the in-memory status copy, loaded on first use and after changes.
+    async fn hub(&mut self) -> Result<Hub> {
+        if let Some(hub) = &self.hub {
+            return Ok(hub.clone());
+        }
+        let hub = self.provisioner.store.hub(&self.config.hub).await?;
+        let sync = StatusSync::load(
+            &self.provisioner.store.pool,
+            hub.id,
+            self.config.thresholds,
+            self.identity.clone(),
+        )
+        .await?;
+        tracing::info!(hub = %hub.name, interface = %hub.interface, routers = sync.known_count(), "serving hub");
+        self.sync = Some(sync);
+        self.hub = Some(hub.clone());
+        Ok(hub)
+    }
+
+    /// Makes the interface match the database.
+    pub async fn reconcile(&mut self) -> Result<Applied> {
+        let hub = self.hub().await?;
+        let material = self.provisioner.hub_material(&hub.name).await?;
+        let desired = DesiredInterface::from_material(&material);
+        drop(material);
+        let applied = apply::reconcile(
+            &self.config.tools,
+            &hub.interface,
+            &desired,
+            self.config.options,
+        )
+        .await?;
+        self.need_reconcile = false;
+        self.last_reconcile = Some(Instant::now());
+        log_applied(&hub, desired.peers.len(), &applied);
+        Ok(applied)
+    }
+
+    /// Polls the interface once and stores what changed. A failed poll is recorded in the
+    /// database (for consoles) and returned.
+    pub async fn poll(&mut self) -> Result<SyncReport> {
+        let hub = self.hub().await?;
+        let pool = self.provisioner.store.pool.clone();
+        let sync = self
+            .sync
+            .as_mut()
+            .ok_or_else(|| Error::Other("status copy not loaded".into()))?;
+        match poller::poll_once(&self.config.tools.wg, &hub.interface).await {
+            Ok(snapshot) => {
+                let report = sync.sync(&pool, &snapshot).await?;
+                log_report(&hub, &report);
+                Ok(report)
+            }
+            Err(err) => {
+                let message = err.to_string();
+                if let Err(db) = sync.record_error(&pool, &message).await {
+                    tracing::warn!("cannot record the poll error: {db}");
+                }
+                Err(err.into())
+            }
+        }
+    }
+
+    /// One reconcile and one poll (`--once`).
+    pub async fn run_once(&mut self) -> Result<()> {
+        self.reconcile().await?;
+        self.poll().await?;
+        Ok(())
+    }
+
+    /// Reconciles and polls every interval until cancelled. Failures (database gone,
+    /// interface missing) are logged once per kind and retried; they never end the loop.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.config.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut listener: Option<ChangeListener> = None;
+        let mut failing: Option<String> = None;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = ticker.tick() => {
+                    if listener.is_none() {
+                        listener = ChangeListener::connect(&self.database_url).await.ok();
+                    }
+                    let result = self.cycle().await;
+                    if matches!(result, Err(Error::Database(_))) {
+                        // Changes may have been announced while the database was away.
+                        self.forget_loaded();
+                    }
+                    report_cycle(&mut failing, result);
+                }
+                change = next_change(&mut listener) => match change {
+                    Ok(change) => {
+                        if self.is_relevant(&change) {
+                            self.forget_loaded();
+                            ticker.reset_immediately();
+                        }
+                    }
+                    Err(err) => {
+                        tracing::debug!("change listener lost: {err}");
+                        listener = None;
+                        self.forget_loaded();
+                    }
+                },
+            }
+        }
+        tracing::info!(hub = %self.config.hub, "agent stopped");
+    }
+
+    async fn cycle(&mut self) -> Result<()> {
+        let due = self
+            .last_reconcile
+            .is_none_or(|at| at.elapsed() >= RECONCILE_EVERY);
+        let reconciled = if self.need_reconcile || due {
+            self.reconcile().await.map(drop)
+        } else {
+            Ok(())
+        };
+        // Poll even when reconcile failed: status still matters.
+        let polled = self.poll().await.map(drop);
+        reconciled.and(polled)
+    }
+
+    fn is_relevant(&self, change: &Change) -> bool {
+        let ours = match (&self.hub, change.hub_id) {
+            (Some(hub), Some(id)) => hub.id == id,
+            _ => true,
+        };
+        change.kind != "status" && ours
+    }
+
+    /// Drop the cached hub row and router copy: reload and reconcile next cycle.
+    fn forget_loaded(&mut self) {
+        self.need_reconcile = true;
+        if let Some(sync) = &mut self.sync {
+            sync.mark_dirty();
+        }
+        self.hub = None;
+    }
+}
+
+async fn next_change(listener: &mut Option<ChangeListener>) -> Result<Change> {
+    match listener {
+        Some(listener) => listener.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Logs a failure when it starts or changes, and the recovery; not every interval.
+fn report_cycle(failing: &mut Option<String>, result: Result<()>) {
+    match result {
+        Ok(()) => {
+            if failing.take().is_some() {
+                tracing::info!("agent working again");
+            }
+        }
+        Err(err) => {
+            let message = err.to_string();
+            if failing.as_deref() != Some(message.as_str()) {
+                tracing::warn!("{message} (retrying every interval)");
+            }
+            *failing = Some(message);
+        }
+    }
+}
+
+fn names(list: &[String]) -> String {
+    let shown = list
+        .iter()
+        .take(LOG_NAMES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    match list.len().saturating_sub(LOG_NAMES) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
+fn log_applied(hub: &Hub, desired: usize, applied: &Applied) {
+    let iface = &hub.interface;
+    if applied.set_private_key {
+        tracing::info!("{iface}: set the hub's private key");
+    }
+    if let Some(port) = applied.set_listen_port {
+        tracing::info!("{iface}: set listen port {port}");
+    }
+    if !applied.removed.is_empty() {
+        tracing::info!(
+            "{iface}: removed {} peers: {}",
+            applied.removed.len(),
+            names(&applied.removed)
+        );
+    }
+    if !applied.added.is_empty() {
+        tracing::info!(
+            "{iface}: added {} peers: {}",
+            applied.added.len(),
+            names(&applied.added)
+        );
+    }
+    if !applied.updated.is_empty() {
+        tracing::info!(
+            "{iface}: corrected preshared key or allowed IPs of {} peers: {}",
+            applied.updated.len(),
+            names(&applied.updated)
+        );
+    }
+    for net in &applied.addresses_added {
+        tracing::info!("{iface}: added address {net}");
+    }
+    for net in &applied.addresses_removed {
+        tracing::info!("{iface}: removed address {net}");
+    }
+    if applied.brought_up {
+        tracing::info!("{iface}: brought the link up");
+    }
+    if !applied.unknown_kept.is_empty() {
+        tracing::warn!(
+            "{iface}: {} peers not in the database kept: {}",
+            applied.unknown_kept.len(),
+            names(&applied.unknown_kept)
+        );
+    }
+    if !applied.changed_anything() {
+        tracing::debug!("{iface}: all {desired} peers already in place");
+    }
+}
+
+fn log_report(hub: &Hub, report: &SyncReport) {
+    let moves: Vec<String> = report
+        .transitions
+        .iter()
+        .map(|t| format!("{} {} -> {}", t.label, t.from, t.to))
+        .collect();
+    if !moves.is_empty() {
+        tracing::info!("{}: status changes: {}", hub.name, names(&moves));
+    }
+    if !report.new_unknown.is_empty() {
+        tracing::warn!(
+            "{}: peers on {} that no router owns: {}",
+            hub.name,
+            hub.interface,
+            names(&report.new_unknown)
+        );
+    }
+    tracing::debug!(
+        "{}: poll stored, {} rows updated",
+        hub.name,
+        report.rows_updated
+    );
+}
