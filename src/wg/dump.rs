@@ -121,25 +121,26 @@ pub fn parse_dump(text: &str) -> Result<Dump<'_>, DumpError> {
             problem: Problem::Empty,
         });
     }
+    if !text.ends_with('\n') {
+        // `wg` ends every line with '\n': a missing one means the output was cut, and the
+        // last number on the line may be cut short with it.
+        let line = 1 + text.bytes().filter(|&b| b == b'\n').count();
+        return Err(DumpError {
+            line,
+            problem: Problem::Truncated,
+        });
+    }
     let mut lines = text
         .split_terminator('\n')
         .enumerate()
         .map(|(i, l)| (i + 1, l));
-    let line_count = text.bytes().filter(|&b| b == b'\n').count();
-    if !text.ends_with('\n') {
-        // `wg` ends every line with '\n': a missing one means the output was cut, and the
-        // last number on the line may be cut short with it.
-        return Err(DumpError {
-            line: line_count + 1,
-            problem: Problem::Truncated,
-        });
-    }
     let (_, first) = lines.next().ok_or(DumpError {
         line: 1,
         problem: Problem::Empty,
     })?;
     let interface = parse_interface(first).map_err(|problem| DumpError { line: 1, problem })?;
-    let mut peers = Vec::with_capacity(line_count.saturating_sub(1));
+    // A peer line is about 150 bytes.
+    let mut peers = Vec::with_capacity(text.len() / 140);
     for (line, text) in lines {
         peers.push(parse_peer(line, text).map_err(|problem| DumpError { line, problem })?);
     }
