@@ -1,9 +1,10 @@
 //! A private PostgreSQL cluster under the data directory, for when no `DATABASE_URL` is given.
 //!
 //! Layout under `DATA_DIR/pg` (mode 0700, owned by the user the server runs as):
-//! `data/` (the cluster), `run/` (the Unix socket directory, 0700), `server.log`, `lock`
-//! (flock around init and start, so concurrent tikwire processes share one cluster) and
-//! `initialized` (written once initdb and the `tikwire` database are complete).
+//! `data/` (the cluster), `run/` (the Unix socket directory, 0700), `server.log` and
+//! `initialized` (written once initdb and the `tikwire` database are complete). Beside it,
+//! `DATA_DIR/pg.lock` is flocked around init, start and stop, so concurrent tikwire processes
+//! share one cluster.
 //!
 //! The server listens only on a Unix socket in a private directory, so `trust` authentication
 //! is confined to whoever can enter that directory. It keeps running after tikwire exits;
@@ -722,8 +723,9 @@ impl Layout {
         self.root.join("initialized")
     }
 
+    /// Beside `pg/`, not in it, so that creating `pg/` itself happens under the lock.
     fn lock_file(&self) -> PathBuf {
-        self.root.join("lock")
+        self.data_dir.join("pg.lock")
     }
 }
 
@@ -805,7 +807,7 @@ fn prepare_data_dir(layout: &Layout, user: &ServerUser) -> Result<()> {
             blocked.display()
         )));
     }
-    private_dir(&layout.root, user)
+    Ok(())
 }
 
 /// Start tikwire's private cluster under `data_dir` if it is not running, creating it first
@@ -839,6 +841,7 @@ pub fn ensure_running_with(
     if let Some(running) = cluster.running() {
         return Ok(running_here(running)); // another process started it while we waited
     }
+    private_dir(&layout.root, &user)?;
     if !layout.marker().exists() {
         initialise(&layout, &cluster, &bins)?;
     }
