@@ -22,7 +22,9 @@ use tikwire::store::Store;
 use tikwire::vault::{MasterKeySource, Vault};
 
 fn specs(prefix: &str, n: usize) -> Vec<RouterSpec> {
-    (0..n).map(|i| RouterSpec::named(RouterName::parse(&format!("{prefix}-{i}")).unwrap())).collect()
+    (0..n)
+        .map(|i| RouterSpec::named(RouterName::parse(&format!("{prefix}-{i}")).unwrap()))
+        .collect()
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -33,7 +35,10 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn main() {
     // `cargo test --benches` runs benches with --test-ish args; keep that quick.
     let quick = std::env::args().any(|a| a == "--test");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run(quick));
 }
 
@@ -44,7 +49,10 @@ async fn run(quick: bool) {
     let n = 10_000 / scale;
     let start = Instant::now();
     for _ in 0..n {
-        std::hint::black_box((PrivateKey::generate().public_key(), PresharedKey::generate()));
+        std::hint::black_box((
+            PrivateKey::generate().public_key(),
+            PresharedKey::generate(),
+        ));
     }
     let keygen = n as f64 / start.elapsed().as_secs_f64();
     println!("x25519 keypair + preshared key generation: {keygen:.0}/s on one core");
@@ -79,7 +87,10 @@ async fn run(quick: bool) {
         "router import of {batch} routers: median {:.0} ms ({:.0} routers/s), runs {:?}",
         t.as_secs_f64() * 1000.0,
         batch as f64 / t.as_secs_f64(),
-        times.iter().map(|d| format!("{:.0} ms", d.as_secs_f64() * 1000.0)).collect::<Vec<_>>()
+        times
+            .iter()
+            .map(|d| format!("{:.0} ms", d.as_secs_f64() * 1000.0))
+            .collect::<Vec<_>>()
     );
 
     // 3. First routers vs last routers of a nearly full tenant.
@@ -144,11 +155,18 @@ fn end_to_end_cli() {
             .env("TIKWIRE_DATA_DIR", &data_dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let start = Instant::now();
     run(&["hub", "add", "hub", "--endpoint", "vpn.example.com:51820"]);
-    println!("first command on a new data dir (initdb + start + migrate): {:.0} ms", start.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "first command on a new data dir (initdb + start + migrate): {:.0} ms",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
     run(&["tenant", "add", "acme"]);
     let mut times = Vec::new();
     for i in 0..30 {
@@ -162,6 +180,10 @@ fn end_to_end_cli() {
         median(times.clone()).as_secs_f64() * 1000.0,
         times.iter().min().unwrap().as_secs_f64() * 1000.0
     );
-    let _ = Command::new(bin).args(["db", "stop"]).env("TIKWIRE_DATA_DIR", &data_dir).env_remove("DATABASE_URL").output();
+    let _ = Command::new(bin)
+        .args(["db", "stop"])
+        .env("TIKWIRE_DATA_DIR", &data_dir)
+        .env_remove("DATABASE_URL")
+        .output();
     let _ = std::fs::remove_dir_all(&data_dir);
 }
