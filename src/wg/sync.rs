@@ -152,17 +152,22 @@ const WRITE_POLL: &str = "
     )
     SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM note) AS notified";
 
+/// Replaces the hub's unknown peers; announces only when the table actually changed.
 const WRITE_UNKNOWN: &str = "
     WITH gone AS (
         DELETE FROM wg_unknown_peers WHERE hub_id = $1 AND NOT (public_key = ANY($2::text[]))
+        RETURNING 1
     ), seen AS (
         INSERT INTO wg_unknown_peers (hub_id, public_key, endpoint, allowed_ips, last_handshake_at)
         SELECT $1, k, e, a, h FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS u(k, e, a, h)
         ON CONFLICT (hub_id, public_key) DO UPDATE SET
             endpoint = EXCLUDED.endpoint, allowed_ips = EXCLUDED.allowed_ips,
             last_handshake_at = EXCLUDED.last_handshake_at, last_seen_at = now()
+        RETURNING 1
     )
-    SELECT pg_notify($6, $7)";
+    SELECT count(*) FROM (
+        SELECT pg_notify($6, $7) WHERE EXISTS (SELECT 1 FROM gone) OR EXISTS (SELECT 1 FROM seen)
+    ) AS note";
 
 const WRITE_ERROR: &str = "
     INSERT INTO wg_agent_status AS s (hub_id, host, pid, started_at, last_error, last_error_at, updated_at)
