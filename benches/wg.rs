@@ -28,7 +28,12 @@ fn key(kind: u8, i: u64) -> String {
 }
 
 fn vpn_ip(i: u64) -> Ipv4Addr {
-    Ipv4Addr::new(10, 100 + (i / 65_000) as u8, 1 + ((i % 65_000) / 254) as u8, 1 + (i % 254) as u8)
+    Ipv4Addr::new(
+        10,
+        100 + (i / 65_000) as u8,
+        1 + ((i % 65_000) / 254) as u8,
+        1 + (i % 254) as u8,
+    )
 }
 
 /// A hub dump like a busy fleet's: most peers with a recent handshake, some never seen.
@@ -38,7 +43,17 @@ fn synthetic_dump(peers: u64) -> String {
         let (endpoint, handshake, rx, tx) = if i % 10 == 9 {
             ("(none)".to_owned(), 0, 0, 0)
         } else {
-            (format!("203.0.{}.{}:{}", (i / 250) % 250, 1 + i % 250, 1024 + i % 60_000), 1_795_538_000 + i % 120, 10_000 + i * 7, 20_000 + i * 3)
+            (
+                format!(
+                    "203.0.{}.{}:{}",
+                    (i / 250) % 250,
+                    1 + i % 250,
+                    1024 + i % 60_000
+                ),
+                1_795_538_000 + i % 120,
+                10_000 + i * 7,
+                20_000 + i * 3,
+            )
         };
         text.push_str(&format!(
             "{}\t{}\t{endpoint}\t{}/32\t{handshake}\t{rx}\t{tx}\toff\n",
@@ -57,7 +72,14 @@ fn desired_for(peers: u64) -> DesiredInterface {
         listen_port: 51820,
         addresses: vec!["10.100.0.1/16".parse().unwrap()],
         peers: (0..peers)
-            .map(|i| DesiredPeer::new(format!("t/r{i}"), key(3, i), Zeroizing::new(key(4, i)), vpn_ip(i)))
+            .map(|i| {
+                DesiredPeer::new(
+                    format!("t/r{i}"),
+                    key(3, i),
+                    Zeroizing::new(key(4, i)),
+                    vpn_ip(i),
+                )
+            })
             .collect(),
     }
 }
@@ -74,7 +96,10 @@ fn parsing(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("to_snapshot", peers), &text, |b, text| {
             b.iter(|| {
                 let dump = parse_dump(black_box(text)).unwrap();
-                Snapshot::from_dump("wg0", &dump, taken_at).unwrap().peers.len()
+                Snapshot::from_dump("wg0", &dump, taken_at)
+                    .unwrap()
+                    .peers
+                    .len()
             })
         });
     }
@@ -87,10 +112,20 @@ fn reconcile_plan(c: &mut Criterion) {
         let text = synthetic_dump(peers);
         let desired = desired_for(peers);
         let dump = parse_dump(&text).unwrap();
-        assert!(plan(&desired, &dump, ReconcileOptions::default()).is_empty(), "nothing to change");
+        assert!(
+            plan(&desired, &dump, ReconcileOptions::default()).is_empty(),
+            "nothing to change"
+        );
         group.throughput(Throughput::Elements(peers));
         group.bench_function(BenchmarkId::from_parameter(peers), |b| {
-            b.iter(|| plan(black_box(&desired), black_box(&dump), ReconcileOptions::default()).is_empty())
+            b.iter(|| {
+                plan(
+                    black_box(&desired),
+                    black_box(&dump),
+                    ReconcileOptions::default(),
+                )
+                .is_empty()
+            })
         });
     }
     group.finish();
@@ -112,7 +147,11 @@ fn poll_cycle(c: &mut Criterion) {
 
     const ROUTERS: usize = 10_000;
     const CHANGED: usize = ROUTERS / 100;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let (pool, hub_id, keys) = runtime.block_on(async {
         let db = common::test_db().await;
         let p = Provisioner::new(
@@ -131,14 +170,16 @@ fn poll_cycle(c: &mut Criterion) {
             .unwrap();
         let tenant = TenantName::parse("bench").unwrap();
         p.add_tenant(&tenant).await.unwrap();
-        let specs: Vec<RouterSpec> =
-            (0..ROUTERS).map(|i| RouterSpec::named(RouterName::parse(&format!("r{i}")).unwrap())).collect();
+        let specs: Vec<RouterSpec> = (0..ROUTERS)
+            .map(|i| RouterSpec::named(RouterName::parse(&format!("r{i}")).unwrap()))
+            .collect();
         p.import_routers(&tenant, None, &specs).await.unwrap();
-        let keys: Vec<(String, String)> =
-            sqlx::query_as("SELECT client_public_key, host(client_ip) FROM vpn_configurations ORDER BY id")
-                .fetch_all(&db.pool)
-                .await
-                .unwrap();
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT client_public_key, host(client_ip) FROM vpn_configurations ORDER BY id",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
         (db.pool, hub.id, keys)
     });
     let dump_at = |round: u64| {
@@ -158,7 +199,14 @@ fn poll_cycle(c: &mut Criterion) {
     };
     let taken_at: DateTime<Utc> = DateTime::from_timestamp(1_795_538_650, 0).unwrap();
     let mut sync = runtime.block_on(async {
-        let mut sync = StatusSync::load(&pool, hub_id, Thresholds::default(), AgentIdentity::current()).await.unwrap();
+        let mut sync = StatusSync::load(
+            &pool,
+            hub_id,
+            Thresholds::default(),
+            AgentIdentity::current(),
+        )
+        .await
+        .unwrap();
         let first = dump_at(0);
         let snapshot = Snapshot::from_dump("wg0", &parse_dump(&first).unwrap(), taken_at).unwrap();
         let report = sync.sync(&pool, &snapshot).await.unwrap();
@@ -175,7 +223,8 @@ fn poll_cycle(c: &mut Criterion) {
                 dump_at(round.get())
             },
             |text| {
-                let snapshot = Snapshot::from_dump("wg0", &parse_dump(&text).unwrap(), taken_at).unwrap();
+                let snapshot =
+                    Snapshot::from_dump("wg0", &parse_dump(&text).unwrap(), taken_at).unwrap();
                 let report = runtime.block_on(sync.sync(&pool, &snapshot)).unwrap();
                 assert_eq!(report.rows_updated as usize, CHANGED);
             },
@@ -187,4 +236,3 @@ fn poll_cycle(c: &mut Criterion) {
 
 criterion_group!(benches, parsing, reconcile_plan, poll_cycle);
 criterion_main!(benches);
-

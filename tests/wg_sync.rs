@@ -43,7 +43,10 @@ async fn fleet(pool: &PgPool, routers: &[&str]) -> Fleet {
         })
         .await
         .unwrap();
-    provisioner.add_tenant(&TenantName::parse("acme").unwrap()).await.unwrap();
+    provisioner
+        .add_tenant(&TenantName::parse("acme").unwrap())
+        .await
+        .unwrap();
     let mut keys = HashMap::new();
     for name in routers {
         let router = provisioner
@@ -56,7 +59,11 @@ async fn fleet(pool: &PgPool, routers: &[&str]) -> Fleet {
             .unwrap();
         keys.insert((*name).to_owned(), router.public_key);
     }
-    Fleet { provisioner, hub_id: hub.id, keys }
+    Fleet {
+        provisioner,
+        hub_id: hub.id,
+        keys,
+    }
 }
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -108,7 +115,14 @@ async fn row(pool: &PgPool, key: &str) -> Row {
 }
 
 async fn load(pool: &PgPool, fleet: &Fleet) -> StatusSync {
-    StatusSync::load(pool, fleet.hub_id, Thresholds::default(), AgentIdentity::current()).await.unwrap()
+    StatusSync::load(
+        pool,
+        fleet.hub_id,
+        Thresholds::default(),
+        AgentIdentity::current(),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -120,7 +134,13 @@ async fn a_poll_writes_status_endpoint_counters_and_announces_it() {
     assert_eq!(sync.known_count(), 2);
     let mut listener = ChangeListener::connect(&db.url).await.unwrap();
 
-    let report = sync.sync(&db.pool, &snapshot(100, vec![(k1, seen(Some(95), 1500, 900))])).await.unwrap();
+    let report = sync
+        .sync(
+            &db.pool,
+            &snapshot(100, vec![(k1, seen(Some(95), 1500, 900))]),
+        )
+        .await
+        .unwrap();
     assert_eq!(report.rows_updated, 1, "r2 did not change");
     assert_eq!(report.transitions.len(), 1);
     assert_eq!(report.transitions[0].label, "acme/r1");
@@ -139,15 +159,38 @@ async fn a_poll_writes_status_endpoint_counters_and_announces_it() {
     );
     assert_eq!(row(&db.pool, k2).await.status, "pending");
 
-    let change = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await.unwrap().unwrap();
-    assert_eq!((change.kind.as_str(), change.op.as_str(), change.hub_id), ("status", "update", Some(fleet.hub_id)));
+    let change = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (change.kind.as_str(), change.op.as_str(), change.hub_id),
+        ("status", "update", Some(fleet.hub_id))
+    );
 
     // Nothing new: no row written, no announcement. The next announcement is the operator's.
-    let again = sync.sync(&db.pool, &snapshot(101, vec![(k1, seen(Some(95), 1500, 900))])).await.unwrap();
+    let again = sync
+        .sync(
+            &db.pool,
+            &snapshot(101, vec![(k1, seen(Some(95), 1500, 900))]),
+        )
+        .await
+        .unwrap();
     assert_eq!(again.rows_updated, 0);
-    fleet.provisioner.store.set_router_enabled("acme", "r2", false).await.unwrap();
-    let change = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await.unwrap().unwrap();
-    assert_eq!(change.kind, "router", "no status NOTIFY for a poll that changed nothing");
+    fleet
+        .provisioner
+        .store
+        .set_router_enabled("acme", "r2", false)
+        .await
+        .unwrap();
+    let change = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        change.kind, "router",
+        "no status NOTIFY for a poll that changed nothing"
+    );
 }
 
 #[tokio::test]
@@ -157,26 +200,54 @@ async fn counters_survive_resets_and_status_ages_without_news() {
     let k1 = &fleet.keys["r1"];
     let mut sync = load(&db.pool, &fleet).await;
 
-    sync.sync(&db.pool, &snapshot(10, vec![(k1, seen(Some(5), 1000, 2000))])).await.unwrap();
-    sync.sync(&db.pool, &snapshot(20, vec![(k1, seen(Some(5), 1600, 2100))])).await.unwrap();
+    sync.sync(
+        &db.pool,
+        &snapshot(10, vec![(k1, seen(Some(5), 1000, 2000))]),
+    )
+    .await
+    .unwrap();
+    sync.sync(
+        &db.pool,
+        &snapshot(20, vec![(k1, seen(Some(5), 1600, 2100))]),
+    )
+    .await
+    .unwrap();
     // The interface restarted: raw counters start over, the handshake is not shown yet.
-    sync.sync(&db.pool, &snapshot(30, vec![(k1, seen(None, 50, 70))])).await.unwrap();
+    sync.sync(&db.pool, &snapshot(30, vec![(k1, seen(None, 50, 70))]))
+        .await
+        .unwrap();
     let r = row(&db.pool, k1).await;
-    assert_eq!((r.rx_bytes, r.tx_bytes, r.last_rx_counter), (1650, 2170, 50));
+    assert_eq!(
+        (r.rx_bytes, r.tx_bytes, r.last_rx_counter),
+        (1650, 2170, 50)
+    );
     assert_eq!(r.last_handshake_at, Some(at(5)));
     assert_eq!(r.first_handshake_at, Some(at(5)));
 
     // A fresh agent continues from what is stored.
     let mut restarted = load(&db.pool, &fleet).await;
-    restarted.sync(&db.pool, &snapshot(40, vec![(k1, seen(Some(35), 80, 70))])).await.unwrap();
+    restarted
+        .sync(&db.pool, &snapshot(40, vec![(k1, seen(Some(35), 80, 70))]))
+        .await
+        .unwrap();
     let r = row(&db.pool, k1).await;
     assert_eq!((r.rx_bytes, r.tx_bytes), (1680, 2170));
-    assert_eq!(r.first_handshake_at, Some(at(5)), "first handshake never moves");
+    assert_eq!(
+        r.first_handshake_at,
+        Some(at(5)),
+        "first handshake never moves"
+    );
 
     // No handshakes any more, the peer even gone from the interface: ages to stale, offline.
-    restarted.sync(&db.pool, &snapshot(35 + 300, vec![])).await.unwrap();
+    restarted
+        .sync(&db.pool, &snapshot(35 + 300, vec![]))
+        .await
+        .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "stale");
-    restarted.sync(&db.pool, &snapshot(35 + 601, vec![])).await.unwrap();
+    restarted
+        .sync(&db.pool, &snapshot(35 + 601, vec![]))
+        .await
+        .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "offline");
     assert_eq!(row(&db.pool, k1).await.rx_bytes, 1680);
 }
@@ -187,22 +258,46 @@ async fn disabled_routers_stay_disabled_even_when_disabled_behind_our_back() {
     let fleet = fleet(&db.pool, &["r1", "r2"]).await;
     let (k1, k2) = (&fleet.keys["r1"], &fleet.keys["r2"]);
     let mut sync = load(&db.pool, &fleet).await;
-    fleet.provisioner.store.set_router_enabled("acme", "r1", false).await.unwrap();
-    // Not reloaded yet: the in-memory copy still thinks r1 is enabled.
-    let report = sync
-        .sync(&db.pool, &snapshot(100, vec![(k1, seen(Some(99), 10, 10)), (k2, seen(Some(99), 10, 10))]))
+    fleet
+        .provisioner
+        .store
+        .set_router_enabled("acme", "r1", false)
         .await
         .unwrap();
-    assert_eq!(report.rows_updated, 1, "the write for r1 is refused by the enabled guard");
+    // Not reloaded yet: the in-memory copy still thinks r1 is enabled.
+    let report = sync
+        .sync(
+            &db.pool,
+            &snapshot(
+                100,
+                vec![(k1, seen(Some(99), 10, 10)), (k2, seen(Some(99), 10, 10))],
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        report.rows_updated, 1,
+        "the write for r1 is refused by the enabled guard"
+    );
     assert_eq!(row(&db.pool, k1).await.status, "disabled");
     assert_eq!(row(&db.pool, k2).await.status, "online");
 
     sync.mark_dirty();
-    sync.sync(&db.pool, &snapshot(110, vec![(k1, seen(Some(109), 20, 20))])).await.unwrap();
+    sync.sync(
+        &db.pool,
+        &snapshot(110, vec![(k1, seen(Some(109), 20, 20))]),
+    )
+    .await
+    .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "disabled");
 
     // A router deleted while the copy still has it: nothing to update, no error.
-    fleet.provisioner.store.delete_router("acme", "r2").await.unwrap();
+    fleet
+        .provisioner
+        .store
+        .delete_router("acme", "r2")
+        .await
+        .unwrap();
     sync.sync(&db.pool, &snapshot(400, vec![])).await.unwrap();
 }
 
@@ -214,21 +309,35 @@ async fn unknown_peers_and_heartbeat_are_stored_for_unprivileged_consoles() {
     let mut sync = load(&db.pool, &fleet).await;
 
     let mut stranger = seen(Some(50), 1, 1);
-    stranger.allowed_ips = vec!["10.100.9.9/32".parse().unwrap(), "10.100.9.10/32".parse().unwrap()];
+    stranger.allowed_ips = vec![
+        "10.100.9.9/32".parse().unwrap(),
+        "10.100.9.10/32".parse().unwrap(),
+    ];
     let report = sync
-        .sync(&db.pool, &snapshot(60, vec![(k1, seen(None, 0, 0)), (STRANGER, stranger.clone())]))
+        .sync(
+            &db.pool,
+            &snapshot(
+                60,
+                vec![(k1, seen(None, 0, 0)), (STRANGER, stranger.clone())],
+            ),
+        )
         .await
         .unwrap();
     assert_eq!(report.new_unknown, vec![STRANGER.to_owned()]);
-    let unknown: Vec<(String, Option<String>, String)> =
-        sqlx::query_as("SELECT public_key, endpoint, allowed_ips FROM wg_unknown_peers WHERE hub_id = $1")
-            .bind(fleet.hub_id)
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
+    let unknown: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        "SELECT public_key, endpoint, allowed_ips FROM wg_unknown_peers WHERE hub_id = $1",
+    )
+    .bind(fleet.hub_id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
     assert_eq!(
         unknown,
-        vec![(STRANGER.to_owned(), Some("198.51.100.7:40001".to_owned()), "10.100.9.9/32,10.100.9.10/32".to_owned())]
+        vec![(
+            STRANGER.to_owned(),
+            Some("198.51.100.7:40001".to_owned()),
+            "10.100.9.9/32,10.100.9.10/32".to_owned()
+        )]
     );
     let beat: (i32, i32, Option<String>, Option<DateTime<Utc>>) =
         sqlx::query_as("SELECT peers, unknown_peers, last_error, last_poll_at FROM wg_agent_status WHERE hub_id = $1")
@@ -239,26 +348,36 @@ async fn unknown_peers_and_heartbeat_are_stored_for_unprivileged_consoles() {
     assert_eq!(beat, (2, 1, None, Some(at(60))));
 
     // Seen again unchanged: not reported as new.
-    let report = sync.sync(&db.pool, &snapshot(65, vec![(STRANGER, stranger)])).await.unwrap();
-    assert!(report.new_unknown.is_empty());
-
-    sync.record_error(&db.pool, "interface wg0 does not exist").await.unwrap();
-    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM wg_agent_status WHERE hub_id = $1")
-        .bind(fleet.hub_id)
-        .fetch_one(&db.pool)
+    let report = sync
+        .sync(&db.pool, &snapshot(65, vec![(STRANGER, stranger)]))
         .await
         .unwrap();
+    assert!(report.new_unknown.is_empty());
+
+    sync.record_error(&db.pool, "interface wg0 does not exist")
+        .await
+        .unwrap();
+    let error: Option<String> =
+        sqlx::query_scalar("SELECT last_error FROM wg_agent_status WHERE hub_id = $1")
+            .bind(fleet.hub_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(error.as_deref(), Some("interface wg0 does not exist"));
 
     // The stranger left and polling works again: table emptied, error cleared.
     sync.sync(&db.pool, &snapshot(70, vec![])).await.unwrap();
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM wg_unknown_peers").fetch_one(&db.pool).await.unwrap();
-    assert_eq!(left, 0);
-    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM wg_agent_status WHERE hub_id = $1")
-        .bind(fleet.hub_id)
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM wg_unknown_peers")
         .fetch_one(&db.pool)
         .await
         .unwrap();
+    assert_eq!(left, 0);
+    let error: Option<String> =
+        sqlx::query_scalar("SELECT last_error FROM wg_agent_status WHERE hub_id = $1")
+            .bind(fleet.hub_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(error, None);
 }
 
@@ -266,21 +385,32 @@ async fn unknown_peers_and_heartbeat_are_stored_for_unprivileged_consoles() {
 async fn thousands_of_rows_one_statement() {
     let db = common::test_db().await;
     let fleet = fleet(&db.pool, &[]).await;
-    let specs: Vec<RouterSpec> =
-        (0..3000).map(|i| RouterSpec::named(RouterName::parse(&format!("bulk{i}")).unwrap())).collect();
-    fleet.provisioner.import_routers(&TenantName::parse("acme").unwrap(), None, &specs).await.unwrap();
-    let keys: Vec<String> = sqlx::query_scalar("SELECT client_public_key FROM vpn_configurations ORDER BY id")
-        .fetch_all(&db.pool)
+    let specs: Vec<RouterSpec> = (0..3000)
+        .map(|i| RouterSpec::named(RouterName::parse(&format!("bulk{i}")).unwrap()))
+        .collect();
+    fleet
+        .provisioner
+        .import_routers(&TenantName::parse("acme").unwrap(), None, &specs)
         .await
         .unwrap();
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT client_public_key FROM vpn_configurations ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
     let mut sync = load(&db.pool, &fleet).await;
     assert_eq!(sync.known_count(), 3000);
-    let peers: Vec<(&str, PeerStats)> = keys.iter().map(|k| (k.as_str(), seen(Some(100), 10, 20))).collect();
+    let peers: Vec<(&str, PeerStats)> = keys
+        .iter()
+        .map(|k| (k.as_str(), seen(Some(100), 10, 20)))
+        .collect();
     let report = sync.sync(&db.pool, &snapshot(110, peers)).await.unwrap();
     assert_eq!(report.rows_updated, 3000);
-    let online: i64 = sqlx::query_scalar("SELECT count(*) FROM vpn_configurations WHERE status = 'online' AND rx_bytes = 10")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let online: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM vpn_configurations WHERE status = 'online' AND rx_bytes = 10",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
     assert_eq!(online, 3000);
 }
