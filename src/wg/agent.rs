@@ -18,6 +18,7 @@ use crate::{Error, Result};
 
 /// Even without announced changes, reconcile this often to undo changes made by hand.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How many names a log line lists before it says "and N more".
 const LOG_NAMES: usize = 20;
 
@@ -137,7 +138,9 @@ impl Agent {
                 _ = cancel.cancelled() => break,
                 _ = ticker.tick() => {
                     if listener.is_none() {
-                        listener = ChangeListener::connect(&self.database_url).await.ok();
+                        // Bounded: a database host that drops packets must not stall polling.
+                        let connect = ChangeListener::connect(&self.database_url);
+                        listener = tokio::time::timeout(LISTEN_CONNECT_TIMEOUT, connect).await.ok().and_then(Result::ok);
                     }
                     let result = self.cycle().await;
                     if matches!(result, Err(Error::Database(_))) {
