@@ -247,7 +247,12 @@ fn start_private_server() -> Result<PathBuf, String> {
         libc::geteuid()
     }));
     cache_dir(&cache)?;
-    remove_stale_runs(&cache);
+    // In the background: deleting a few hundred MB of freshly written files can take seconds
+    // on a busy machine, and nothing below depends on it.
+    let stale = cache.clone();
+    let _ = std::thread::Builder::new()
+        .name("pg-test-cleanup".into())
+        .spawn(move || remove_stale_runs(&stale));
     let template = cached_template(&cache, &bins, &user)?;
 
     let run = cache.join(format!("run-{}", std::process::id()));
