@@ -64,6 +64,12 @@ impl Cli {
     }
 }
 
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
 fn one_line_error(out: &Output, args: &[&str], expect: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(
