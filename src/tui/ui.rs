@@ -90,7 +90,8 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
     let sep = || Span::styled(" │ ", t.border);
     match app.hubs.value.as_slice() {
         [] => spans.push(Span::styled("no hub", t.muted)),
-        [hub] => spans.push(Span::raw(format!("hub {} {}", hub.name, hub.endpoint))),
+        [hub] if area.width >= 100 => spans.push(Span::raw(format!("hub {} {}", hub.name, hub.endpoint))),
+        [hub] => spans.push(Span::raw(format!("hub {}", hub.name))),
         hubs => spans.push(Span::raw(format!("{} hubs", hubs.len()))),
     }
     spans.push(sep());

@@ -188,7 +188,8 @@ pub fn render(form: &Form, frame: &mut Frame, area: Rect, theme: &Theme, footer:
             ])),
             label_area,
         );
-        let [line_area, note_area, _] = Layout::vertical([Constraint::Length(1); 3]).areas(input_area);
+        let [line_area, note_area] =
+            Layout::vertical([Constraint::Length(1), Constraint::Length(2)]).areas(input_area);
         let mut input = field.input.clone();
         input.set_style(theme.input);
         if focused {
@@ -200,21 +201,13 @@ pub fn render(form: &Form, frame: &mut Frame, area: Rect, theme: &Theme, footer:
         frame.render_widget(&input, line_area);
         let note = match &field.error {
             Some(err) => Line::from(Span::styled(format!("✗ {err}"), theme.error)),
-            None if !field.value().is_empty() => Line::from(Span::styled("✓ ", theme.ok)).patch_hint(field.hint, theme),
+            None if !field.value().is_empty() => Line::from(vec![
+                Span::styled("✓ ", theme.ok),
+                Span::styled(field.hint, theme.muted),
+            ]),
             None => Line::from(Span::styled(field.hint, theme.muted)),
         };
         frame.render_widget(Paragraph::new(note).wrap(ratatui::widgets::Wrap { trim: true }), note_area);
-    }
-}
-
-trait HintLine<'a> {
-    fn patch_hint(self, hint: &'a str, theme: &Theme) -> Line<'a>;
-}
-
-impl<'a> HintLine<'a> for Line<'a> {
-    fn patch_hint(mut self, hint: &'a str, theme: &Theme) -> Line<'a> {
-        self.push_span(Span::styled(hint, theme.muted));
-        self
     }
 }
 

@@ -42,5 +42,5 @@ pub fn render(view: &RawView, frame: &mut Frame, area: Rect) {
     let end = (view.scroll + area.height as usize).min(view.lines.len());
     let start = view.scroll.min(end);
     let lines: Vec<Line> = view.lines[start..end].iter().map(|l| Line::raw(l.as_str())).collect();
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }), area);
 }

@@ -144,7 +144,8 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
         .iter()
         .map(|l| Line::from(Span::styled(l.as_str(), theme.text)))
         .collect();
-    frame.render_widget(Paragraph::new(shown), body);
+    // Long lines wrap rather than lose their end off-screen.
+    frame.render_widget(Paragraph::new(shown).wrap(ratatui::widgets::Wrap { trim: false }), body);
 }
 
 #[cfg(test)]

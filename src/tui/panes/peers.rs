@@ -56,7 +56,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         message(frame, list_area, vec![Line::from(Span::styled(text, theme.muted))]);
         return;
     }
-    let header = Row::new(["Peer", "Address", "Status", "Handshake", "Rx", "Tx", "Endpoint"]).style(theme.header);
+    let wide = list_area.width >= 100;
+    let mut header = vec!["Peer", "Address", "Status", "Handshake", "Rx", "Tx"];
+    if wide {
+        header.push("Endpoint");
+    }
+    let header = Row::new(header).style(theme.header);
     let range = pane.cursor.visible(pane.len(), list_area.height.saturating_sub(1) as usize);
     let t = app.thresholds;
     let rows: Vec<Row> = range
@@ -74,20 +79,23 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                 (None, _) => Span::styled("? unknown", theme.unknown),
                 (_, s) => status_cell(s, theme),
             };
-            let row = Row::new(vec![
+            let mut cells = vec![
                 name,
                 Span::raw(p.vpn_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into())),
                 status,
                 Span::raw(info.age(p.last_handshake, app.now)),
                 Span::raw(bytes(p.rx_bytes)),
                 Span::raw(bytes(p.tx_bytes)),
-                Span::styled(p.endpoint.clone().unwrap_or_default(), theme.muted),
-            ]);
+            ];
+            if wide {
+                cells.push(Span::styled(p.endpoint.clone().unwrap_or_default(), theme.muted));
+            }
+            let row = Row::new(cells);
             if focused && i == pane.cursor.selected { row.style(theme.selected) } else { row }
         })
         .collect();
     let widths = [
-        Constraint::Min(14),
+        Constraint::Min(20),
         Constraint::Length(13),
         Constraint::Length(10),
         Constraint::Length(9),
