@@ -12,10 +12,37 @@ pub mod forms;
 pub mod keymap;
 pub mod overlays;
 pub mod panes;
+mod runtime;
+mod scripts_bridge;
 #[doc(hidden)]
 pub mod testdata;
 pub mod theme;
 pub mod ui;
 
+use chrono::Utc;
+
 pub use app::{App, Effect, Msg};
 pub use theme::Theme;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::provision::Provisioner;
+
+/// Opens the console on this terminal and runs it until the operator quits. The terminal
+/// is restored on every way out, panics included (ratatui's init installs the hook).
+pub async fn run(config: Config, provisioner: Provisioner, database_url: String) -> Result<()> {
+    let keymap = keymap::Keymap::new(&config.ui.keys)?;
+    let mut theme = Theme::load(config.ui.theme.as_deref(), Some(&config.config_dir.join("themes")))?;
+    if Theme::no_color_requested() {
+        theme = theme.without_colour();
+    }
+    let mut app = App::new(keymap, theme, Utc::now());
+    app.thresholds = app::Thresholds {
+        online_secs: config.status.online_secs,
+        stale_secs: config.status.stale_secs,
+    };
+    let mut terminal = ratatui::try_init().map_err(|e| Error::io("setting up the terminal", e))?;
+    let result = runtime::event_loop(&mut terminal, app, provisioner, database_url).await;
+    ratatui::restore();
+    result
+}
