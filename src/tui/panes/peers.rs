@@ -94,14 +94,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
             if focused && i == pane.cursor.selected { row.style(theme.selected) } else { row }
         })
         .collect();
-    let widths = [
-        Constraint::Min(20),
-        Constraint::Length(13),
+    let mut widths = vec![
+        Constraint::Fill(1),
+        Constraint::Length(14),
         Constraint::Length(10),
         Constraint::Length(9),
         Constraint::Length(9),
         Constraint::Length(9),
-        Constraint::Length(21),
     ];
+    if wide {
+        widths.push(Constraint::Length(21));
+    }
     frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), list_area);
 }

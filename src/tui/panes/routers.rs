@@ -117,9 +117,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         let row = Row::new(cells);
         if i == table.cursor.selected { row.style(if focused { theme.selected } else { theme.accent }) } else { row }
     }));
-    let mut widths = vec![Constraint::Length(10), Constraint::Min(10)];
+    let mut widths = vec![Constraint::Length(10), Constraint::Fill(1)];
     if show_tenant {
-        widths.push(Constraint::Length(9));
+        widths.push(Constraint::Length(if wide { 16 } else { 9 }));
     }
     widths.extend([
         Constraint::Length(14),

@@ -60,10 +60,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         if i == app.tenant_cursor.selected && focused { row.style(theme.selected) } else { row }
     });
     let widths = [
-        Constraint::Min(8),
-        Constraint::Length(15),
+        Constraint::Fill(1),
+        Constraint::Length(13),
         Constraint::Length(7),
-        Constraint::Length(7),
+        Constraint::Length(6),
     ];
     frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), inner);
 }
