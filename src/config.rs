@@ -27,7 +27,10 @@ pub struct StatusThresholds {
 
 impl Default for StatusThresholds {
     fn default() -> Self {
-        Self { online_secs: 180, stale_secs: 600 }
+        Self {
+            online_secs: 180,
+            stale_secs: 600,
+        }
     }
 }
 
@@ -42,7 +45,10 @@ pub struct PollConfig {
 
 impl Default for PollConfig {
     fn default() -> Self {
-        Self { interval_secs: 5, wg_command: PathBuf::from("wg") }
+        Self {
+            interval_secs: 5,
+            wg_command: PathBuf::from("wg"),
+        }
     }
 }
 
@@ -112,7 +118,11 @@ impl Config {
 
         let data_dir = overrides
             .data_dir
-            .or_else(|| std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os(DATA_DIR_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
             .or(file.data_dir)
             .unwrap_or_else(|| default_data_dir(dirs.as_ref()));
         let data_dir = absolute(&data_dir)?;
@@ -127,7 +137,9 @@ impl Config {
         let mut ipam = file.ipam;
         if let Ok(value) = std::env::var(ROUTERS_PER_TENANT_ENV) {
             ipam.routers_per_tenant = value.trim().parse().map_err(|_| {
-                Error::Config(format!("{ROUTERS_PER_TENANT_ENV} {value:?} is not a number"))
+                Error::Config(format!(
+                    "{ROUTERS_PER_TENANT_ENV} {value:?} is not a number"
+                ))
             })?;
         }
         ipam.validate()?;
@@ -137,7 +149,9 @@ impl Config {
             ));
         }
         if file.poll.interval_secs == 0 {
-            return Err(Error::Config("poll: interval_secs must be at least 1".into()));
+            return Err(Error::Config(
+                "poll: interval_secs must be at least 1".into(),
+            ));
         }
 
         let mut ui = file.ui;
@@ -146,7 +160,10 @@ impl Config {
         }
         Ok(Self {
             data_dir,
-            database_url: overrides.database_url.or(file.database_url).filter(|u| !u.is_empty()),
+            database_url: overrides
+                .database_url
+                .or(file.database_url)
+                .filter(|u| !u.is_empty()),
             config_dir,
             log_dir,
             ipam,
@@ -169,7 +186,12 @@ fn read_config_file(path: &Path) -> Result<Option<ConfigFile>> {
         Err(err) => return Err(Error::io(format!("cannot read {}", path.display()), err)),
     };
     toml::from_str(&text).map(Some).map_err(|err| {
-        let why = err.message().lines().next().unwrap_or("invalid TOML").to_owned();
+        let why = err
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_owned();
         Error::Config(format!("config file {}: {why}", path.display()))
     })
 }

@@ -11,7 +11,11 @@ pub fn bytes(n: i64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{} B", n.max(0)) } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{} B", n.max(0))
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// Age of an instant relative to `now`, in the largest whole unit: `12s`, `4m`, `3h`, `2d`.

@@ -76,7 +76,12 @@ pub fn router_address(octet: u8, host_index: u32) -> Option<Ipv4Addr> {
         return None;
     }
     let offset = FIRST_HOST_OFFSET + host_index;
-    Some(Ipv4Addr::new(10, octet, (offset >> 8) as u8, (offset & 0xff) as u8))
+    Some(Ipv4Addr::new(
+        10,
+        octet,
+        (offset >> 8) as u8,
+        (offset & 0xff) as u8,
+    ))
 }
 
 /// The host index of a router address, if it lies in a tenant's router range.
@@ -110,9 +115,15 @@ mod tests {
     #[test]
     fn addresses_map_both_ways() {
         assert_eq!(router_address(100, 0), Some(Ipv4Addr::new(10, 100, 1, 1)));
-        assert_eq!(router_address(100, 254), Some(Ipv4Addr::new(10, 100, 1, 255)));
+        assert_eq!(
+            router_address(100, 254),
+            Some(Ipv4Addr::new(10, 100, 1, 255))
+        );
         assert_eq!(router_address(100, 255), Some(Ipv4Addr::new(10, 100, 2, 0)));
-        assert_eq!(router_address(254, 65_277), Some(Ipv4Addr::new(10, 254, 255, 254)));
+        assert_eq!(
+            router_address(254, 65_277),
+            Some(Ipv4Addr::new(10, 254, 255, 254))
+        );
         assert_eq!(router_address(254, 65_278), None);
         for index in [0, 1, 254, 255, 1000, 65_277] {
             let address = router_address(123, index).unwrap();
@@ -128,9 +139,16 @@ mod tests {
     #[test]
     fn config_validation() {
         assert!(IpamConfig::default().validate().is_ok());
-        let bad = IpamConfig { routers_per_tenant: 0, ..Default::default() };
+        let bad = IpamConfig {
+            routers_per_tenant: 0,
+            ..Default::default()
+        };
         assert!(bad.validate().is_err());
-        let bad = IpamConfig { first_tenant_octet: 200, last_tenant_octet: 100, ..Default::default() };
+        let bad = IpamConfig {
+            first_tenant_octet: 200,
+            last_tenant_octet: 100,
+            ..Default::default()
+        };
         assert!(bad.validate().is_err());
     }
 }

@@ -115,7 +115,11 @@ impl fmt::Debug for PresharedKey {
 
 /// Decodes a key the way `wg` accepts it: canonical base64 of exactly 32 bytes.
 fn decode_key(what: &str, text: &str) -> Result<[u8; 32], InvalidInput> {
-    let bad = || InvalidInput(format!("{what} is not 44 characters of base64 encoding 32 bytes"));
+    let bad = || {
+        InvalidInput(format!(
+            "{what} is not 44 characters of base64 encoding 32 bytes"
+        ))
+    };
     if text.len() != 44 {
         return Err(bad());
     }
@@ -148,13 +152,22 @@ mod tests {
         // RFC 7748 section 6.1, Alice's keys.
         let secret = hex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
         let public = hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
-        assert_eq!(PrivateKey::from_bytes(secret).public_key().as_bytes(), &public);
+        assert_eq!(
+            PrivateKey::from_bytes(secret).public_key().as_bytes(),
+            &public
+        );
     }
 
     #[test]
     fn generated_keys_differ() {
-        assert_ne!(PrivateKey::generate().public_key(), PrivateKey::generate().public_key());
-        assert_ne!(PresharedKey::generate().as_bytes(), PresharedKey::generate().as_bytes());
+        assert_ne!(
+            PrivateKey::generate().public_key(),
+            PrivateKey::generate().public_key()
+        );
+        assert_ne!(
+            PresharedKey::generate().as_bytes(),
+            PresharedKey::generate().as_bytes()
+        );
     }
 
     #[test]

@@ -14,17 +14,29 @@ pub const LOG_ENV: &str = "TIKWIRE_LOG";
 /// the log, never the command.
 pub fn init(log_dir: &Path, stderr: bool) -> Option<WorkerGuard> {
     let filter = || EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
-    let file = std::fs::create_dir_all(log_dir)
-        .ok()
-        .map(|()| tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "tikwire.log")));
+    let file = std::fs::create_dir_all(log_dir).ok().map(|()| {
+        tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "tikwire.log"))
+    });
     let (file_layer, guard) = match file {
         Some((writer, guard)) => (
-            Some(tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter())),
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false)
+                    .with_filter(filter()),
+            ),
             Some(guard),
         ),
         None => (None, None),
     };
-    let stderr_layer = stderr.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter()));
-    let _ = tracing_subscriber::registry().with(file_layer).with(stderr_layer).try_init();
+    let stderr_layer = stderr.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+    });
+    let _ = tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init();
     guard
 }

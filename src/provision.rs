@@ -13,7 +13,9 @@ use zeroize::Zeroizing;
 use crate::config::Config;
 use crate::ipam::{self, IpamConfig};
 use crate::keys::{PresharedKey, PrivateKey};
-use crate::model::{Endpoint, Hub, HubName, InterfaceName, InvalidInput, Router, RouterName, Tenant, TenantName};
+use crate::model::{
+    Endpoint, Hub, HubName, InterfaceName, InvalidInput, Router, RouterName, Tenant, TenantName,
+};
 use crate::store::notify::{Change, publish};
 use crate::store::{self, NewHubRow, NewRouterRow, Store};
 use crate::vault::{Vault, aad};
@@ -105,7 +107,11 @@ pub struct Provisioner {
 
 impl Provisioner {
     pub fn new(store: Store, vault: Vault, ipam: IpamConfig) -> Self {
-        Self { store, vault: Arc::new(vault), ipam }
+        Self {
+            store,
+            vault: Arc::new(vault),
+            ipam,
+        }
     }
 
     /// Loads the master key and proves it is the one this database's secrets were sealed
@@ -142,7 +148,9 @@ impl Provisioner {
         let private = PrivateKey::generate();
         let public = private.public_key().to_base64();
         let id = self.store.next_hub_id().await?;
-        let sealed = self.vault.seal(private.as_bytes(), &aad("hubs", id, "private_key"));
+        let sealed = self
+            .vault
+            .seal(private.as_bytes(), &aad("hubs", id, "private_key"));
         self.store
             .insert_hub(&NewHubRow {
                 id,
@@ -160,14 +168,23 @@ impl Provisioner {
     /// Provisions one router and returns it as stored (status pending).
     pub async fn add_router(&self, req: &NewRouter) -> Result<Router> {
         let ids = self
-            .provision(&req.tenant, req.hub.as_ref(), std::slice::from_ref(&req.spec))
+            .provision(
+                &req.tenant,
+                req.hub.as_ref(),
+                std::slice::from_ref(&req.spec),
+            )
             .await?
             .1;
         self.store.router_by_id(ids[0]).await
     }
 
     /// Provisions many routers into one tenant: all of them or none.
-    pub async fn import_routers(&self, tenant: &TenantName, hub: Option<&HubName>, specs: &[RouterSpec]) -> Result<ImportSummary> {
+    pub async fn import_routers(
+        &self,
+        tenant: &TenantName,
+        hub: Option<&HubName>,
+        specs: &[RouterSpec],
+    ) -> Result<ImportSummary> {
         if specs.is_empty() {
             return Err(InvalidInput("nothing to import: the file lists no routers".into()).into());
         }
@@ -175,10 +192,17 @@ impl Provisioner {
         Ok(summary)
     }
 
-    async fn provision(&self, tenant: &TenantName, hub: Option<&HubName>, specs: &[RouterSpec]) -> Result<(ImportSummary, Vec<i64>)> {
+    async fn provision(
+        &self,
+        tenant: &TenantName,
+        hub: Option<&HubName>,
+        specs: &[RouterSpec],
+    ) -> Result<(ImportSummary, Vec<i64>)> {
         let mut seen = HashSet::with_capacity(specs.len());
         if let Some(dup) = specs.iter().find(|s| !seen.insert(s.name.as_str())) {
-            return Err(InvalidInput(format!("router name {} appears more than once", dup.name)).into());
+            return Err(
+                InvalidInput(format!("router name {} appears more than once", dup.name)).into(),
+            );
         }
         // Key generation is the costly part: do it before taking the tenant's lock.
         let count = specs.len();
@@ -198,27 +222,36 @@ impl Provisioner {
                 taken.join(", ")
             )));
         }
-        let indexes = store::allocate_host_indexes(&mut tx, &mut lock, count as u32, tenant.as_str()).await?;
+        let indexes =
+            store::allocate_host_indexes(&mut tx, &mut lock, count as u32, tenant.as_str()).await?;
         let ids = store::reserve_router_ids(&mut tx, count).await?;
         let rows: Vec<NewRouterRow> = specs
             .iter()
             .zip(&keys)
             .zip(ids.iter().zip(&indexes))
-            .map(|((spec, (private, psk)), (&id, &host_index))| NewRouterRow {
-                id,
-                name: spec.name.to_string(),
-                host_index,
-                public_key: private.public_key().to_base64(),
-                private_key_sealed: self.vault.seal(private.as_bytes(), &aad("routers", id, "client_private_key")),
-                preshared_key_sealed: self.vault.seal(psk.as_bytes(), &aad("routers", id, "preshared_key")),
-                interface_name: spec.interface_name.to_string(),
-                keepalive: spec.keepalive,
-            })
+            .map(
+                |((spec, (private, psk)), (&id, &host_index))| NewRouterRow {
+                    id,
+                    name: spec.name.to_string(),
+                    host_index,
+                    public_key: private.public_key().to_base64(),
+                    private_key_sealed: self.vault.seal(
+                        private.as_bytes(),
+                        &aad("routers", id, "client_private_key"),
+                    ),
+                    preshared_key_sealed: self
+                        .vault
+                        .seal(psk.as_bytes(), &aad("routers", id, "preshared_key")),
+                    interface_name: spec.interface_name.to_string(),
+                    keepalive: spec.keepalive,
+                },
+            )
             .collect();
         drop(keys);
         store::insert_routers(&mut tx, &lock, &hub, &rows).await?;
 
-        let address = |index: Option<&u32>| index.and_then(|&i| ipam::router_address(lock.octet, i));
+        let address =
+            |index: Option<&u32>| index.and_then(|&i| ipam::router_address(lock.octet, i));
         let summary = ImportSummary {
             tenant: tenant.to_string(),
             hub: hub.name.clone(),
@@ -227,7 +260,13 @@ impl Provisioner {
             last_vpn_ip: address(indexes.iter().max()),
         };
         let change = if count == 1 {
-            store::audit_router_add(&mut tx, tenant.as_str(), &specs[0].name, summary.first_vpn_ip).await?;
+            store::audit_router_add(
+                &mut tx,
+                tenant.as_str(),
+                &specs[0].name,
+                summary.first_vpn_ip,
+            )
+            .await?;
             Change::new("router", "insert").id(ids[0])
         } else {
             store::audit_import(&mut tx, &summary).await?;
@@ -242,20 +281,32 @@ impl Provisioner {
     pub async fn router_material(&self, tenant: &str, router: &str) -> Result<RouterMaterial> {
         let row = self.store.router_secret(tenant, router).await?;
         let id = row.router.id;
-        let private_key = self.open_base64(&row.private_key_sealed, &aad("routers", id, "client_private_key"))?;
-        let preshared_key = self.open_base64(&row.preshared_key_sealed, &aad("routers", id, "preshared_key"))?;
+        let private_key = self.open_base64(
+            &row.private_key_sealed,
+            &aad("routers", id, "client_private_key"),
+        )?;
+        let preshared_key = self.open_base64(
+            &row.preshared_key_sealed,
+            &aad("routers", id, "preshared_key"),
+        )?;
         let hub = self.store.hub_by_id(row.router.hub_id).await?;
-        Ok(RouterMaterial { router: row.router, hub, private_key, preshared_key })
+        Ok(RouterMaterial {
+            router: row.router,
+            hub,
+            private_key,
+            preshared_key,
+        })
     }
 
     /// A hub with its private key, the tenants it serves and every router peer.
     pub async fn hub_material(&self, hub: &str) -> Result<HubMaterial> {
         let row = self.store.hub_secret(hub).await?;
         let id = row.hub.id;
-        let private_key = self.open_base64(&row.private_key_sealed, &aad("hubs", id, "private_key"))?;
+        let private_key =
+            self.open_base64(&row.private_key_sealed, &aad("hubs", id, "private_key"))?;
         let routers = self.store.hub_routers_secret(id).await?;
         let served: HashSet<i64> = routers.iter().map(|r| r.router.tenant_id).collect();
-        let only_hub = self.store.list_hubs().await?.len() == 1;
+        let only_hub = self.store.hub_count().await? == 1;
         let tenants = self
             .store
             .list_tenants()
@@ -266,8 +317,10 @@ impl Provisioner {
         let peers = routers
             .into_iter()
             .map(|r| {
-                let preshared_key =
-                    self.open_base64(&r.preshared_key_sealed, &aad("routers", r.router.id, "preshared_key"))?;
+                let preshared_key = self.open_base64(
+                    &r.preshared_key_sealed,
+                    &aad("routers", r.router.id, "preshared_key"),
+                )?;
                 Ok(HubPeer {
                     router_id: r.router.id,
                     router: r.router.name,
@@ -279,7 +332,12 @@ impl Provisioner {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(HubMaterial { hub: row.hub, private_key, tenants, peers })
+        Ok(HubMaterial {
+            hub: row.hub,
+            private_key,
+            tenants,
+            peers,
+        })
     }
 
     fn open_base64(&self, sealed: &[u8], aad: &str) -> Result<Zeroizing<String>> {
@@ -290,8 +348,14 @@ impl Provisioner {
 
 /// Generates `count` router keypairs and preshared keys on all cores.
 fn generate_keys(count: usize) -> Vec<(PrivateKey, PresharedKey)> {
-    let generate = |n: usize| (0..n).map(|_| (PrivateKey::generate(), PresharedKey::generate())).collect::<Vec<_>>();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let generate = |n: usize| {
+        (0..n)
+            .map(|_| (PrivateKey::generate(), PresharedKey::generate()))
+            .collect::<Vec<_>>()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     if count < 64 || threads == 1 {
         return generate(count);
     }

@@ -62,9 +62,8 @@ impl Vault {
     /// With `create` the key file is made (mode 0600) when missing.
     pub fn load(key_file: &Path, create: bool) -> Result<Self> {
         if let Ok(value) = std::env::var(MASTER_KEY_ENV) {
-            let key = decode_master_key(value.trim()).map_err(|why| {
-                Error::Vault(format!("{MASTER_KEY_ENV} {why}"))
-            })?;
+            let key = decode_master_key(value.trim())
+                .map_err(|why| Error::Vault(format!("{MASTER_KEY_ENV} {why}")))?;
             return Ok(Self::from_key(&key, MasterKeySource::Env));
         }
         let source = MasterKeySource::File(key_file.to_owned());
@@ -85,7 +84,10 @@ impl Vault {
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let payload = Payload { msg: plaintext, aad: aad.as_bytes() };
+        let payload = Payload {
+            msg: plaintext,
+            aad: aad.as_bytes(),
+        };
         let ciphertext = self
             .cipher
             .encrypt(&Nonce::from(nonce), payload)
@@ -104,7 +106,10 @@ impl Vault {
             return Err(Error::Vault(format!("sealed value for {aad} is malformed")));
         }
         let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN].try_into().expect("length checked");
-        let payload = Payload { msg: &sealed[1 + NONCE_LEN..], aad: aad.as_bytes() };
+        let payload = Payload {
+            msg: &sealed[1 + NONCE_LEN..],
+            aad: aad.as_bytes(),
+        };
         self.cipher
             .decrypt(&Nonce::from(nonce), payload)
             .map(Zeroizing::new)
@@ -166,7 +171,12 @@ fn read_key_file(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>> {
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(Error::io(format!("cannot read master key file {}", path.display()), err)),
+        Err(err) => {
+            return Err(Error::io(
+                format!("cannot read master key file {}", path.display()),
+                err,
+            ));
+        }
     };
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -176,10 +186,12 @@ fn read_key_file(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>> {
             path.display()
         )));
     }
-    let text = Zeroizing::new(
-        fs::read_to_string(path)
-            .map_err(|err| Error::io(format!("cannot read master key file {}", path.display()), err))?,
-    );
+    let text = Zeroizing::new(fs::read_to_string(path).map_err(|err| {
+        Error::io(
+            format!("cannot read master key file {}", path.display()),
+            err,
+        )
+    })?);
     decode_master_key(text.trim())
         .map(Some)
         .map_err(|why| Error::Vault(format!("master key file {} {why}", path.display())))
@@ -202,14 +214,22 @@ fn create_key_file(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
         Ok(mut file) => {
             file.write_all(text.as_bytes())
                 .and_then(|()| file.sync_all())
-                .map_err(|err| Error::io(format!("cannot write master key file {}", path.display()), err))?;
+                .map_err(|err| {
+                    Error::io(
+                        format!("cannot write master key file {}", path.display()),
+                        err,
+                    )
+                })?;
             tracing::info!(path = %path.display(), "created master key file");
             Ok(key)
         }
         // Another tikwire created it a moment ago: use theirs.
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path)?
             .ok_or_else(|| Error::Vault(format!("master key file {} vanished", path.display()))),
-        Err(err) => Err(Error::io(format!("cannot create master key file {}", path.display()), err)),
+        Err(err) => Err(Error::io(
+            format!("cannot create master key file {}", path.display()),
+            err,
+        )),
     }
 }
 
@@ -226,8 +246,15 @@ mod tests {
         let v = vault(7);
         let sealed = v.seal(b"secret", "tikwire/routers/1/key");
         assert_eq!(sealed.len(), 1 + 12 + 6 + 16);
-        assert_eq!(v.open(&sealed, "tikwire/routers/1/key").unwrap().as_slice(), b"secret");
-        assert_ne!(v.seal(b"secret", "a"), v.seal(b"secret", "a"), "nonces are random");
+        assert_eq!(
+            v.open(&sealed, "tikwire/routers/1/key").unwrap().as_slice(),
+            b"secret"
+        );
+        assert_ne!(
+            v.seal(b"secret", "a"),
+            v.seal(b"secret", "a"),
+            "nonces are random"
+        );
     }
 
     #[test]
@@ -257,8 +284,14 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let path = dir.join("master.key");
         let created = create_key_file(&path).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(read_key_file(&path).unwrap().unwrap().as_ref(), created.as_ref());
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            read_key_file(&path).unwrap().unwrap().as_ref(),
+            created.as_ref()
+        );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let err = read_key_file(&path).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");

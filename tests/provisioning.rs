@@ -18,7 +18,11 @@ use tikwire::store::{RouterFilter, Store};
 use tikwire::vault::{MasterKeySource, Vault};
 
 fn provisioner(pool: &PgPool, ipam: IpamConfig) -> Provisioner {
-    Provisioner::new(Store::from_pool(pool.clone()), Vault::from_key(&[42; 32], MasterKeySource::Env), ipam)
+    Provisioner::new(
+        Store::from_pool(pool.clone()),
+        Vault::from_key(&[42; 32], MasterKeySource::Env),
+        ipam,
+    )
 }
 
 async fn with_hub(p: &Provisioner) {
@@ -55,7 +59,10 @@ async fn assert_consistent(pool: &PgPool) {
     .fetch_all(pool)
     .await
     .unwrap();
-    assert!(bad.is_empty(), "allocation bookkeeping out of step: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "allocation bookkeeping out of step: {bad:?}"
+    );
     let orphans: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routers r WHERE NOT EXISTS (SELECT 1 FROM vpn_configurations c WHERE c.router_id = r.id)",
     )
@@ -80,7 +87,11 @@ async fn tenants_take_the_lowest_free_subnet_and_release_it() {
     assert_eq!(a.capacity, 65_278);
     p.store.delete_tenant("b").await.unwrap();
     let d = p.add_tenant(&tenant("d")).await.unwrap();
-    assert_eq!(d.subnet_cidr.to_string(), "10.101.0.0/16", "released subnet is reused first");
+    assert_eq!(
+        d.subnet_cidr.to_string(),
+        "10.101.0.0/16",
+        "released subnet is reused first"
+    );
     let err = p.add_tenant(&tenant("a")).await.unwrap_err();
     assert!(matches!(err, Error::AlreadyExists(_)), "{err}");
 }
@@ -88,14 +99,22 @@ async fn tenants_take_the_lowest_free_subnet_and_release_it() {
 #[tokio::test]
 async fn tenant_pool_exhaustion_is_a_clear_error_and_changes_nothing() {
     let db = common::test_db().await;
-    let plan = IpamConfig { first_tenant_octet: 100, last_tenant_octet: 101, ..Default::default() };
+    let plan = IpamConfig {
+        first_tenant_octet: 100,
+        last_tenant_octet: 101,
+        ..Default::default()
+    };
     let p = provisioner(&db.pool, plan);
     p.add_tenant(&tenant("a")).await.unwrap();
     p.add_tenant(&tenant("b")).await.unwrap();
     let err = p.add_tenant(&tenant("c")).await.unwrap_err();
     assert!(matches!(err, Error::Exhausted(_)), "{err}");
     assert!(err.to_string().contains("no tenant subnet left"), "{err}");
-    assert_eq!(p.store.list_tenants().await.unwrap().len(), 2, "the failed tenant was not kept");
+    assert_eq!(
+        p.store.list_tenants().await.unwrap().len(),
+        2,
+        "the failed tenant was not kept"
+    );
 }
 
 #[tokio::test]
@@ -106,14 +125,44 @@ async fn routers_take_the_lowest_free_address_and_reuse_released_ones() {
     p.add_tenant(&tenant("acme")).await.unwrap();
     let mut ips = Vec::new();
     for name in ["r1", "r2", "r3", "r4"] {
-        ips.push(p.add_router(&router("acme", name)).await.unwrap().vpn_ip.to_string());
+        ips.push(
+            p.add_router(&router("acme", name))
+                .await
+                .unwrap()
+                .vpn_ip
+                .to_string(),
+        );
     }
-    assert_eq!(ips, ["10.100.1.1", "10.100.1.2", "10.100.1.3", "10.100.1.4"]);
+    assert_eq!(
+        ips,
+        ["10.100.1.1", "10.100.1.2", "10.100.1.3", "10.100.1.4"]
+    );
     p.store.delete_router("acme", "r3").await.unwrap();
     p.store.delete_router("acme", "r2").await.unwrap();
-    assert_eq!(p.add_router(&router("acme", "r5")).await.unwrap().vpn_ip.to_string(), "10.100.1.2");
-    assert_eq!(p.add_router(&router("acme", "r6")).await.unwrap().vpn_ip.to_string(), "10.100.1.3");
-    assert_eq!(p.add_router(&router("acme", "r7")).await.unwrap().vpn_ip.to_string(), "10.100.1.5");
+    assert_eq!(
+        p.add_router(&router("acme", "r5"))
+            .await
+            .unwrap()
+            .vpn_ip
+            .to_string(),
+        "10.100.1.2"
+    );
+    assert_eq!(
+        p.add_router(&router("acme", "r6"))
+            .await
+            .unwrap()
+            .vpn_ip
+            .to_string(),
+        "10.100.1.3"
+    );
+    assert_eq!(
+        p.add_router(&router("acme", "r7"))
+            .await
+            .unwrap()
+            .vpn_ip
+            .to_string(),
+        "10.100.1.5"
+    );
     let err = p.add_router(&router("acme", "r7")).await.unwrap_err();
     assert!(matches!(err, Error::AlreadyExists(_)), "{err}");
     assert_consistent(&db.pool).await;
@@ -122,7 +171,10 @@ async fn routers_take_the_lowest_free_address_and_reuse_released_ones() {
 #[tokio::test]
 async fn router_pool_exhaustion_is_a_clear_error_and_changes_nothing() {
     let db = common::test_db().await;
-    let plan = IpamConfig { routers_per_tenant: 3, ..Default::default() };
+    let plan = IpamConfig {
+        routers_per_tenant: 3,
+        ..Default::default()
+    };
     let p = provisioner(&db.pool, plan);
     with_hub(&p).await;
     p.add_tenant(&tenant("small")).await.unwrap();
@@ -131,17 +183,38 @@ async fn router_pool_exhaustion_is_a_clear_error_and_changes_nothing() {
     }
     let err = p.add_router(&router("small", "d")).await.unwrap_err();
     assert!(matches!(err, Error::Exhausted(_)), "{err}");
-    assert!(err.to_string().contains("0 free router addresses of 3"), "{err}");
+    assert!(
+        err.to_string().contains("0 free router addresses of 3"),
+        "{err}"
+    );
     // A bulk import that does not fit is refused whole.
     p.store.delete_router("small", "b").await.unwrap();
-    let specs: Vec<RouterSpec> =
-        ["x", "y"].iter().map(|n| RouterSpec::named(RouterName::parse(n).unwrap())).collect();
-    let err = p.import_routers(&tenant("small"), None, &specs).await.unwrap_err();
+    let specs: Vec<RouterSpec> = ["x", "y"]
+        .iter()
+        .map(|n| RouterSpec::named(RouterName::parse(n).unwrap()))
+        .collect();
+    let err = p
+        .import_routers(&tenant("small"), None, &specs)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Exhausted(_)), "{err}");
-    let names: Vec<String> =
-        p.store.list_routers(&RouterFilter::default()).await.unwrap().into_iter().map(|r| r.name).collect();
+    let names: Vec<String> = p
+        .store
+        .list_routers(&RouterFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["a", "c"]);
-    assert_eq!(p.add_router(&router("small", "d")).await.unwrap().vpn_ip.to_string(), "10.100.1.2");
+    assert_eq!(
+        p.add_router(&router("small", "d"))
+            .await
+            .unwrap()
+            .vpn_ip
+            .to_string(),
+        "10.100.1.2"
+    );
     assert_consistent(&db.pool).await;
 }
 
@@ -161,12 +234,24 @@ async fn concurrent_provisioning_never_hands_out_an_address_twice() {
     let mut ips = HashSet::new();
     for handle in handles {
         let router = handle.await.unwrap().expect("every provisioning succeeds");
-        assert!(ips.insert(router.vpn_ip), "duplicate address {}", router.vpn_ip);
+        assert!(
+            ips.insert(router.vpn_ip),
+            "duplicate address {}",
+            router.vpn_ip
+        );
     }
-    let expected: HashSet<Ipv4Addr> =
-        (0..TASKS as u32).map(|i| tikwire::ipam::router_address(100, i).unwrap()).collect();
+    let expected: HashSet<Ipv4Addr> = (0..TASKS as u32)
+        .map(|i| tikwire::ipam::router_address(100, i).unwrap())
+        .collect();
     assert_eq!(ips, expected, "the lowest addresses, none lost");
-    assert_eq!(p.store.list_routers(&RouterFilter::default()).await.unwrap().len(), TASKS);
+    assert_eq!(
+        p.store
+            .list_routers(&RouterFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        TASKS
+    );
     assert_consistent(&db.pool).await;
 }
 
@@ -179,10 +264,11 @@ async fn the_database_refuses_duplicates_even_when_tikwire_is_bypassed() {
     let other = p.add_tenant(&tenant("other")).await.unwrap();
     let r = p.add_router(&router("acme", "r1")).await.unwrap();
 
-    let is_unique_violation = |result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| match result {
-        Err(sqlx::Error::Database(e)) => e.code().as_deref() == Some("23505"),
-        _ => false,
-    };
+    let is_unique_violation =
+        |result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| match result {
+            Err(sqlx::Error::Database(e)) => e.code().as_deref() == Some("23505"),
+            _ => false,
+        };
     // Duplicate tenant subnet.
     let dup_subnet = sqlx::query(
         "INSERT INTO vpn_subnet_allocations (tenant_id, subnet_cidr, subnet_octet_2, gateway_ip, range_start, range_end, total_ips)
@@ -202,7 +288,10 @@ async fn the_database_refuses_duplicates_even_when_tikwire_is_bypassed() {
     .bind(r.vpn_ip.to_string())
     .execute(&db.pool)
     .await;
-    assert!(is_unique_violation(dup_ip), "duplicate router address accepted");
+    assert!(
+        is_unique_violation(dup_ip),
+        "duplicate router address accepted"
+    );
     // Duplicate router name within a tenant.
     let dup_name = sqlx::query(
         "INSERT INTO routers (tenant_id, hub_id, name, host_index, vpn_ip) VALUES ($1, $2, 'r1', 998, '10.100.4.231')",
@@ -211,7 +300,10 @@ async fn the_database_refuses_duplicates_even_when_tikwire_is_bypassed() {
     .bind(r.hub_id)
     .execute(&db.pool)
     .await;
-    assert!(is_unique_violation(dup_name), "duplicate router name accepted");
+    assert!(
+        is_unique_violation(dup_name),
+        "duplicate router name accepted"
+    );
     // The same name in another tenant is fine.
     p.add_router(&router("other", "r1")).await.unwrap();
 }
@@ -224,19 +316,39 @@ async fn keys_are_sealed_and_unseal_to_the_stored_public_key() {
     p.add_tenant(&tenant("acme")).await.unwrap();
     let r = p.add_router(&router("acme", "r1")).await.unwrap();
     let m = p.router_material("acme", "r1").await.unwrap();
-    let derived = PrivateKey::from_base64(&m.private_key).unwrap().public_key().to_base64();
+    let derived = PrivateKey::from_base64(&m.private_key)
+        .unwrap()
+        .public_key()
+        .to_base64();
     assert_eq!(derived, r.public_key);
     assert_eq!(STANDARD.decode(m.preshared_key.as_str()).unwrap().len(), 32);
     assert_eq!(m.hub.name, "hub1");
     let hub = p.hub_material("hub1").await.unwrap();
-    assert_eq!(PrivateKey::from_base64(&hub.private_key).unwrap().public_key().to_base64(), hub.hub.public_key);
+    assert_eq!(
+        PrivateKey::from_base64(&hub.private_key)
+            .unwrap()
+            .public_key()
+            .to_base64(),
+        hub.hub.public_key
+    );
     assert_eq!(hub.peers.len(), 1);
-    assert_eq!(hub.peers[0].preshared_key.as_str(), m.preshared_key.as_str());
+    assert_eq!(
+        hub.peers[0].preshared_key.as_str(),
+        m.preshared_key.as_str()
+    );
     assert_eq!(hub.tenants.len(), 1);
 
     // Another master key cannot open them.
-    let wrong = Provisioner::new(p.store.clone(), Vault::from_key(&[7; 32], MasterKeySource::Env), IpamConfig::default());
-    let err = wrong.router_material("acme", "r1").await.err().expect("wrong key must fail");
+    let wrong = Provisioner::new(
+        p.store.clone(),
+        Vault::from_key(&[7; 32], MasterKeySource::Env),
+        IpamConfig::default(),
+    );
+    let err = wrong
+        .router_material("acme", "r1")
+        .await
+        .err()
+        .expect("wrong key must fail");
     assert!(matches!(err, Error::Vault(_)), "{err}");
     assert!(!err.to_string().contains(m.private_key.as_str()));
 }
@@ -257,7 +369,10 @@ async fn tampered_or_moved_ciphertext_is_refused() {
     .execute(&db.pool)
     .await
     .unwrap();
-    assert!(matches!(p.router_material("acme", "a").await, Err(Error::Vault(_))));
+    assert!(matches!(
+        p.router_material("acme", "a").await,
+        Err(Error::Vault(_))
+    ));
     // Move a's private key into b's row.
     sqlx::query(
         "UPDATE vpn_configurations SET client_private_key_sealed = (SELECT client_private_key_sealed FROM vpn_configurations WHERE router_id = $1) WHERE router_id = $2",
@@ -267,7 +382,10 @@ async fn tampered_or_moved_ciphertext_is_refused() {
     .execute(&db.pool)
     .await
     .unwrap();
-    assert!(matches!(p.router_material("acme", "b").await, Err(Error::Vault(_))));
+    assert!(matches!(
+        p.router_material("acme", "b").await,
+        Err(Error::Vault(_))
+    ));
     // Swapping columns within a row fails too (the column is part of the identity).
     let c = p.add_router(&router("acme", "c")).await.unwrap();
     sqlx::query("UPDATE vpn_configurations SET preshared_key_sealed = client_private_key_sealed WHERE router_id = $1")
@@ -275,7 +393,10 @@ async fn tampered_or_moved_ciphertext_is_refused() {
         .execute(&db.pool)
         .await
         .unwrap();
-    assert!(matches!(p.router_material("acme", "c").await, Err(Error::Vault(_))));
+    assert!(matches!(
+        p.router_material("acme", "c").await,
+        Err(Error::Vault(_))
+    ));
 }
 
 #[tokio::test]
@@ -284,9 +405,12 @@ async fn no_plaintext_secret_anywhere_in_the_database() {
     let p = provisioner(&db.pool, IpamConfig::default());
     with_hub(&p).await;
     p.add_tenant(&tenant("acme")).await.unwrap();
-    let specs: Vec<RouterSpec> =
-        (0..20).map(|i| RouterSpec::named(RouterName::parse(&format!("r{i}")).unwrap())).collect();
-    p.import_routers(&tenant("acme"), None, &specs).await.unwrap();
+    let specs: Vec<RouterSpec> = (0..20)
+        .map(|i| RouterSpec::named(RouterName::parse(&format!("r{i}")).unwrap()))
+        .collect();
+    p.import_routers(&tenant("acme"), None, &specs)
+        .await
+        .unwrap();
 
     let mut secrets = Vec::new();
     for i in 0..20 {
@@ -294,7 +418,13 @@ async fn no_plaintext_secret_anywhere_in_the_database() {
         secrets.push(m.private_key.to_string());
         secrets.push(m.preshared_key.to_string());
     }
-    secrets.push(p.hub_material("hub1").await.unwrap().private_key.to_string());
+    secrets.push(
+        p.hub_material("hub1")
+            .await
+            .unwrap()
+            .private_key
+            .to_string(),
+    );
     // Each secret as base64 and as the hex PostgreSQL prints for bytea.
     let needles: Vec<String> = secrets
         .iter()
@@ -306,19 +436,30 @@ async fn no_plaintext_secret_anywhere_in_the_database() {
         .collect();
 
     let tables: Vec<String> =
-        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'").fetch_all(&db.pool).await.unwrap();
-    assert!(tables.len() >= 7, "{tables:?}");
-    let mut dump = String::new();
-    for table in &tables {
-        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT t::text FROM {table} t")))
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
             .fetch_all(&db.pool)
             .await
             .unwrap();
+    assert!(tables.len() >= 7, "{tables:?}");
+    let mut dump = String::new();
+    for table in &tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT t::text FROM {table} t"
+        )))
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
         dump.extend(rows.into_iter().map(|r| r + "\n"));
     }
-    assert!(dump.contains("vpn.example.com"), "the dump holds the tables' contents");
+    assert!(
+        dump.contains("vpn.example.com"),
+        "the dump holds the tables' contents"
+    );
     for needle in &needles {
-        assert!(!dump.contains(needle.as_str()), "a secret is stored in plaintext");
+        assert!(
+            !dump.contains(needle.as_str()),
+            "a secret is stored in plaintext"
+        );
     }
 }
 
@@ -330,17 +471,36 @@ async fn bulk_import_is_all_or_nothing() {
     p.add_tenant(&tenant("acme")).await.unwrap();
     p.add_router(&router("acme", "existing")).await.unwrap();
     let names = |list: &[&str]| -> Vec<RouterSpec> {
-        list.iter().map(|n| RouterSpec::named(RouterName::parse(n).unwrap())).collect()
+        list.iter()
+            .map(|n| RouterSpec::named(RouterName::parse(n).unwrap()))
+            .collect()
     };
-    let err = p.import_routers(&tenant("acme"), None, &names(&["n1", "existing", "n2"])).await.unwrap_err();
+    let err = p
+        .import_routers(&tenant("acme"), None, &names(&["n1", "existing", "n2"]))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("existing"), "{err}");
-    let err = p.import_routers(&tenant("acme"), None, &names(&["n1", "n1"])).await.unwrap_err();
+    let err = p
+        .import_routers(&tenant("acme"), None, &names(&["n1", "n1"]))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("more than once"), "{err}");
-    assert_eq!(p.store.list_routers(&RouterFilter::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        p.store
+            .list_routers(&RouterFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let specs: Vec<RouterSpec> =
-        (0..500).map(|i| RouterSpec::named(RouterName::parse(&format!("site-{i}")).unwrap())).collect();
-    let summary = p.import_routers(&tenant("acme"), None, &specs).await.unwrap();
+    let specs: Vec<RouterSpec> = (0..500)
+        .map(|i| RouterSpec::named(RouterName::parse(&format!("site-{i}")).unwrap()))
+        .collect();
+    let summary = p
+        .import_routers(&tenant("acme"), None, &specs)
+        .await
+        .unwrap();
     assert_eq!(summary.routers, 500);
     assert_eq!(summary.first_vpn_ip.unwrap().to_string(), "10.100.1.2");
     assert_eq!(summary.last_vpn_ip.unwrap().to_string(), "10.100.2.245");
@@ -351,12 +511,18 @@ async fn bulk_import_is_all_or_nothing() {
 async fn changes_are_announced() {
     let db = common::test_db().await;
     let p = provisioner(&db.pool, IpamConfig::default());
-    let mut listener = tikwire::store::notify::ChangeListener::connect(&db.url).await.unwrap();
+    let mut listener = tikwire::store::notify::ChangeListener::connect(&db.url)
+        .await
+        .unwrap();
     with_hub(&p).await;
     p.add_tenant(&tenant("acme")).await.unwrap();
     p.add_router(&router("acme", "r1")).await.unwrap();
-    let kinds = [listener.recv().await.unwrap(), listener.recv().await.unwrap(), listener.recv().await.unwrap()]
-        .map(|c| format!("{}:{}", c.kind, c.op));
+    let kinds = [
+        listener.recv().await.unwrap(),
+        listener.recv().await.unwrap(),
+        listener.recv().await.unwrap(),
+    ]
+    .map(|c| format!("{}:{}", c.kind, c.op));
     assert_eq!(kinds, ["hub:insert", "tenant:insert", "router:insert"]);
 }
 
@@ -367,10 +533,25 @@ async fn disabling_keeps_the_address_and_marks_the_router() {
     with_hub(&p).await;
     p.add_tenant(&tenant("acme")).await.unwrap();
     p.add_router(&router("acme", "r1")).await.unwrap();
-    let r = p.store.set_router_enabled("acme", "r1", false).await.unwrap();
+    let r = p
+        .store
+        .set_router_enabled("acme", "r1", false)
+        .await
+        .unwrap();
     assert!(!r.enabled);
     assert_eq!(r.status.as_str(), "disabled");
-    assert_eq!(p.add_router(&router("acme", "r2")).await.unwrap().vpn_ip.to_string(), "10.100.1.2");
-    let r = p.store.set_router_enabled("acme", "r1", true).await.unwrap();
+    assert_eq!(
+        p.add_router(&router("acme", "r2"))
+            .await
+            .unwrap()
+            .vpn_ip
+            .to_string(),
+        "10.100.1.2"
+    );
+    let r = p
+        .store
+        .set_router_enabled("acme", "r1", true)
+        .await
+        .unwrap();
     assert_eq!(r.status.as_str(), "pending");
 }

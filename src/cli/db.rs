@@ -8,10 +8,13 @@ pub async fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
     match cmd {
         DbCommand::Migrate => {
             let store = ctx.store().await?;
-            let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&store.pool)
-                .await?;
-            output::print(&format!("database schema is up to date ({applied} migrations applied)\n"))
+            let applied: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&store.pool)
+                    .await?;
+            output::print(&format!(
+                "database schema is up to date ({applied} migrations applied)\n"
+            ))
         }
         DbCommand::Status => {
             let (kind, location) = match &ctx.config.database_url {
@@ -19,11 +22,14 @@ pub async fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
                 None => ("private cluster", ctx.config.data_dir.display().to_string()),
             };
             let store = ctx.store().await?;
-            let version: String = sqlx::query_scalar("SHOW server_version").fetch_one(&store.pool).await?;
-            let (tenants, routers): (i64, i64) =
-                sqlx::query_as("SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM routers)")
-                    .fetch_one(&store.pool)
-                    .await?;
+            let version: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(&store.pool)
+                .await?;
+            let (tenants, routers): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM routers)",
+            )
+            .fetch_one(&store.pool)
+            .await?;
             output::print(&fields(&[
                 ("database", kind.to_owned()),
                 ("location", location),
@@ -40,7 +46,11 @@ pub async fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
             let stopped = tokio::task::spawn_blocking(move || crate::embedded_pg::stop(&data_dir))
                 .await
                 .map_err(|e| crate::Error::Other(format!("stopping PostgreSQL: {e}")))??;
-            output::print(if stopped { "stopped the private PostgreSQL cluster\n" } else { "the private PostgreSQL cluster was not running\n" })
+            output::print(if stopped {
+                "stopped the private PostgreSQL cluster\n"
+            } else {
+                "the private PostgreSQL cluster was not running\n"
+            })
         }
     }
 }

@@ -11,13 +11,29 @@ use crate::provision::{NewHub, RouterSpec};
 use crate::{Error, Result};
 
 const TENANTS: [&str; 12] = [
-    "acme-isp", "metro-wifi", "harbor-net", "valley-fiber", "sunrise-hotspots", "northwind",
-    "bluebird-wisp", "citylink", "riverside-net", "summit-air", "coastal-wifi", "prairie-isp",
+    "acme-isp",
+    "metro-wifi",
+    "harbor-net",
+    "valley-fiber",
+    "sunrise-hotspots",
+    "northwind",
+    "bluebird-wisp",
+    "citylink",
+    "riverside-net",
+    "summit-air",
+    "coastal-wifi",
+    "prairie-isp",
 ];
-const SITES: [&str; 10] = ["cafe", "hotel", "school", "clinic", "mall", "depot", "library", "campus", "tower", "market"];
+const SITES: [&str; 10] = [
+    "cafe", "hotel", "school", "clinic", "mall", "depot", "library", "campus", "tower", "market",
+];
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
-    if args.tenants == 0 || args.tenants as usize > TENANTS.len() || args.routers == 0 || args.routers > 5000 {
+    if args.tenants == 0
+        || args.tenants as usize > TENANTS.len()
+        || args.routers == 0
+        || args.routers > 5000
+    {
         return Err(Error::Invalid(crate::model::InvalidInput(format!(
             "demo takes 1 to {} tenants and 1 to 5000 routers per tenant",
             TENANTS.len()
@@ -39,7 +55,12 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
                 .await?
         }
     };
-    let existing: Vec<String> = store.list_tenants().await?.into_iter().map(|t| t.name).collect();
+    let existing: Vec<String> = store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     let mut created = Vec::new();
     let mut total = 0;
     for (i, name) in TENANTS.iter().take(args.tenants as usize).enumerate() {
@@ -50,10 +71,15 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
         // Fleets of different sizes, so the gauges differ.
         let count = (args.routers as usize * (4 + i % 5)) / 6;
         let specs: Vec<RouterSpec> = (1..=count.max(1))
-            .map(|n| RouterName::parse(&format!("{}-{n:03}", SITES[n % SITES.len()])).map(RouterSpec::named))
+            .map(|n| {
+                RouterName::parse(&format!("{}-{n:03}", SITES[n % SITES.len()]))
+                    .map(RouterSpec::named)
+            })
             .collect::<std::result::Result<_, _>>()?;
         let hub_name = HubName::parse(&hub.name)?;
-        provisioner.import_routers(&TenantName::parse(name)?, Some(&hub_name), &specs).await?;
+        provisioner
+            .import_routers(&TenantName::parse(name)?, Some(&hub_name), &specs)
+            .await?;
         fake_status(store, tenant.id).await?;
         total += specs.len();
         created.push(name.to_string());
@@ -70,14 +96,23 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
 
 /// Gives routers plausible handshakes, endpoints and traffic, as if an agent had run.
 async fn fake_status(store: &crate::store::Store, tenant_id: i64) -> Result<()> {
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT router_id FROM vpn_configurations WHERE tenant_id = $1 ORDER BY router_id")
-        .bind(tenant_id)
-        .fetch_all(&store.pool)
-        .await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT router_id FROM vpn_configurations WHERE tenant_id = $1 ORDER BY router_id",
+    )
+    .bind(tenant_id)
+    .fetch_all(&store.pool)
+    .await?;
     let now = Utc::now();
     let mut rng = rand::rng();
-    let (mut id_col, mut status, mut handshake, mut first, mut endpoint, mut rx, mut tx) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut id_col, mut status, mut handshake, mut first, mut endpoint, mut rx, mut tx) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for id in ids {
         let roll: u32 = rng.random_range(0..100);
         let (state, age) = match roll {
@@ -93,9 +128,17 @@ async fn fake_status(store: &crate::store::Store, tenant_id: i64) -> Result<()> 
         handshake.push(last);
         first.push(last.map(|t| t - Duration::seconds(rng.random_range(60..2_000_000))));
         endpoint.push(last.map(|_| {
-            format!("198.51.100.{}:{}", rng.random_range(1..255), rng.random_range(1024..65535))
+            format!(
+                "198.51.100.{}:{}",
+                rng.random_range(1..255),
+                rng.random_range(1024..65535)
+            )
         }));
-        let traffic = if last.is_some() { rng.random_range(10_000..8_000_000_000i64) } else { 0 };
+        let traffic = if last.is_some() {
+            rng.random_range(10_000..8_000_000_000i64)
+        } else {
+            0
+        };
         rx.push(traffic);
         tx.push(traffic / rng.random_range(2..9));
     }
@@ -119,6 +162,8 @@ async fn fake_status(store: &crate::store::Store, tenant_id: i64) -> Result<()> 
         .bind(tenant_id)
         .execute(&store.pool)
         .await?;
-    sqlx::query("SELECT pg_notify('tikwire', '{\"kind\":\"status\",\"op\":\"update\"}')").execute(&store.pool).await?;
+    sqlx::query("SELECT pg_notify('tikwire', '{\"kind\":\"status\",\"op\":\"update\"}')")
+        .execute(&store.pool)
+        .await?;
     Ok(())
 }

@@ -8,7 +8,13 @@ use crate::provision::NewHub;
 
 pub async fn run(ctx: &Context, cmd: HubCommand) -> Result<()> {
     match cmd {
-        HubCommand::Add { name, endpoint, interface, listen_port, json } => {
+        HubCommand::Add {
+            name,
+            endpoint,
+            interface,
+            listen_port,
+            json,
+        } => {
             let req = NewHub {
                 name: HubName::parse(&name)?,
                 endpoint: Endpoint::parse(&endpoint)?,
@@ -30,9 +36,18 @@ pub async fn run(ctx: &Context, cmd: HubCommand) -> Result<()> {
                 return output::json(&hubs);
             }
             if hubs.is_empty() {
-                return output::print("no hubs yet: add one with `tikwire hub add NAME --endpoint HOST:PORT`\n");
+                return output::print(
+                    "no hubs yet: add one with `tikwire hub add NAME --endpoint HOST:PORT`\n",
+                );
             }
-            let mut table = Table::new(&["NAME", "ENDPOINT", "INTERFACE", "LISTEN", "ROUTERS", "PUBLIC KEY"]);
+            let mut table = Table::new(&[
+                "NAME",
+                "ENDPOINT",
+                "INTERFACE",
+                "LISTEN",
+                "ROUTERS",
+                "PUBLIC KEY",
+            ]);
             for h in &hubs {
                 table.row(vec![
                     h.name.clone(),

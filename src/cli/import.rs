@@ -7,16 +7,31 @@ use std::path::Path;
 
 use super::Context;
 use super::output;
-use crate::model::{DEFAULT_KEEPALIVE, DEFAULT_ROUTER_INTERFACE, HubName, InterfaceName, InvalidInput, RouterName, TenantName, parse_keepalive};
+use crate::model::{
+    DEFAULT_KEEPALIVE, DEFAULT_ROUTER_INTERFACE, HubName, InterfaceName, InvalidInput, RouterName,
+    TenantName, parse_keepalive,
+};
 use crate::provision::RouterSpec;
 use crate::{Error, Result};
 
-pub async fn run(ctx: &Context, file: &Path, tenant: &str, hub: Option<&str>, json: bool) -> Result<()> {
+pub async fn run(
+    ctx: &Context,
+    file: &Path,
+    tenant: &str,
+    hub: Option<&str>,
+    json: bool,
+) -> Result<()> {
     let tenant = TenantName::parse(tenant)?;
     let hub = hub.map(HubName::parse).transpose()?;
-    let text = std::fs::read_to_string(file).map_err(|err| Error::io(format!("cannot read {}", file.display()), err))?;
-    let specs = parse_csv(&text).map_err(|e| InvalidInput(format!("{}: {}", file.display(), e.0)))?;
-    let summary = ctx.provisioner().await?.import_routers(&tenant, hub.as_ref(), &specs).await?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|err| Error::io(format!("cannot read {}", file.display()), err))?;
+    let specs =
+        parse_csv(&text).map_err(|e| InvalidInput(format!("{}: {}", file.display(), e.0)))?;
+    let summary = ctx
+        .provisioner()
+        .await?
+        .import_routers(&tenant, hub.as_ref(), &specs)
+        .await?;
     if json {
         return output::json(&summary);
     }
@@ -33,13 +48,17 @@ pub async fn run(ctx: &Context, file: &Path, tenant: &str, hub: Option<&str>, js
 
 /// Parses the import file; the error names the line.
 pub fn parse_csv(text: &str) -> Result<Vec<RouterSpec>, InvalidInput> {
-    let default_interface = InterfaceName::parse(DEFAULT_ROUTER_INTERFACE).expect("default is valid");
+    let default_interface =
+        InterfaceName::parse(DEFAULT_ROUTER_INTERFACE).expect("default is valid");
     let mut specs = Vec::new();
     for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let cells: Vec<&str> = line.split(',').map(|c| c.trim().trim_matches('"')).collect();
+        let cells: Vec<&str> = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"'))
+            .collect();
         if specs.is_empty() && is_header(&cells) {
             continue;
         }
@@ -58,13 +77,19 @@ pub fn parse_csv(text: &str) -> Result<Vec<RouterSpec>, InvalidInput> {
             Some(value) => parse_keepalive(value).map_err(at)?,
             None => DEFAULT_KEEPALIVE,
         };
-        specs.push(RouterSpec { name: RouterName::parse(cells[0]).map_err(at)?, interface_name, keepalive });
+        specs.push(RouterSpec {
+            name: RouterName::parse(cells[0]).map_err(at)?,
+            interface_name,
+            keepalive,
+        });
     }
     Ok(specs)
 }
 
 fn is_header(cells: &[&str]) -> bool {
-    cells.first().is_some_and(|c| c.eq_ignore_ascii_case("name"))
+    cells
+        .first()
+        .is_some_and(|c| c.eq_ignore_ascii_case("name"))
 }
 
 #[cfg(test)]
@@ -73,7 +98,9 @@ mod tests {
 
     #[test]
     fn parses_header_defaults_and_comments() {
-        let specs = parse_csv("name,interface_name,keepalive\n# a comment\n\nr1\nr2,wg-mgmt\nr3,,15\n").unwrap();
+        let specs =
+            parse_csv("name,interface_name,keepalive\n# a comment\n\nr1\nr2,wg-mgmt\nr3,,15\n")
+                .unwrap();
         assert_eq!(specs.len(), 3);
         assert_eq!(specs[0].interface_name.as_str(), "wg-hotspot");
         assert_eq!(specs[1].interface_name.as_str(), "wg-mgmt");

@@ -1,6 +1,7 @@
 //! The command line: argument definitions and the context each subcommand runs in.
 //! Each command group lives in its own module.
 
+mod agent;
 mod db;
 mod demo;
 mod hub;
@@ -10,7 +11,6 @@ mod router;
 mod script;
 mod subnet;
 mod tenant;
-mod agent;
 
 use std::path::PathBuf;
 
@@ -275,9 +275,10 @@ impl Context {
             return Ok(url.clone());
         }
         let data_dir = self.config.data_dir.clone();
-        let cluster = tokio::task::spawn_blocking(move || crate::embedded_pg::ensure_running(&data_dir))
-            .await
-            .map_err(|e| Error::Other(format!("starting PostgreSQL: {e}")))??;
+        let cluster =
+            tokio::task::spawn_blocking(move || crate::embedded_pg::ensure_running(&data_dir))
+                .await
+                .map_err(|e| Error::Other(format!("starting PostgreSQL: {e}")))??;
         Ok(cluster.url())
     }
 
@@ -318,4 +319,3 @@ pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
         Some(Command::Db(cmd)) => db::run(&ctx, cmd).await,
     }
 }
-

@@ -8,7 +8,8 @@ use crate::{Error, Result};
 
 /// Prints one JSON document.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Other(format!("JSON: {e}")))?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::Other(format!("JSON: {e}")))?;
     print(&format!("{text}\n"))
 }
 
@@ -16,7 +17,9 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
 pub fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("writing to stdout", err)),
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("writing to stdout", err))
+        }
         _ => Ok(()),
     }
 }
@@ -29,7 +32,10 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: &[&'static str]) -> Self {
-        Self { header: header.to_vec(), rows: Vec::new() }
+        Self {
+            header: header.to_vec(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -55,7 +61,10 @@ impl Table {
                     text.push_str("  ");
                 }
                 text.push_str(cell);
-                text.extend(std::iter::repeat_n(' ', width.saturating_sub(cell.chars().count())));
+                text.extend(std::iter::repeat_n(
+                    ' ',
+                    width.saturating_sub(cell.chars().count()),
+                ));
             }
             out.push_str(text.trim_end());
             out.push('\n');
@@ -71,7 +80,10 @@ impl Table {
 /// `key: value` lines with aligned values.
 pub fn fields(pairs: &[(&str, String)]) -> String {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    pairs.iter().map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k:<width$}  {v}\n"))
+        .collect()
 }
 
 /// 65278 -> "65,278".
@@ -96,7 +108,10 @@ mod tests {
         let mut t = Table::new(&["NAME", "IP"]);
         t.row(vec!["a-long-name".into(), "10.100.1.1".into()]);
         t.row(vec!["b".into(), "10.100.1.2".into()]);
-        assert_eq!(t.render(), "NAME         IP\na-long-name  10.100.1.1\nb            10.100.1.2\n");
+        assert_eq!(
+            t.render(),
+            "NAME         IP\na-long-name  10.100.1.1\nb            10.100.1.2\n"
+        );
     }
 
     #[test]

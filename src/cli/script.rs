@@ -9,9 +9,13 @@ pub async fn run(_ctx: &Context, _args: ScriptArgs) -> Result<()> {
 }
 
 pub async fn hub_config(_ctx: &Context, _hub: &str, _format: HubConfigFormat) -> Result<()> {
-    Err(Error::Other("hub config generation is not built yet".into()))
+    Err(Error::Other(
+        "hub config generation is not built yet".into(),
+    ))
 }
 
 pub async fn hub_firewall(_ctx: &Context, _hub: &str) -> Result<()> {
-    Err(Error::Other("hub firewall generation is not built yet".into()))
+    Err(Error::Other(
+        "hub firewall generation is not built yet".into(),
+    ))
 }

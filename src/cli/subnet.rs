@@ -22,7 +22,16 @@ pub async fn run(ctx: &Context, cmd: SubnetCommand) -> Result<()> {
     if json {
         return output::json(&SubnetReport { pool, tenants });
     }
-    let mut table = Table::new(&["TENANT", "SUBNET", "ROUTER RANGE", "ALLOCATED", "CAPACITY", "FREE", "USED", "STATUS"]);
+    let mut table = Table::new(&[
+        "TENANT",
+        "SUBNET",
+        "ROUTER RANGE",
+        "ALLOCATED",
+        "CAPACITY",
+        "FREE",
+        "USED",
+        "STATUS",
+    ]);
     for s in &tenants {
         table.row(vec![
             s.tenant.clone(),
@@ -35,7 +44,11 @@ pub async fn run(ctx: &Context, cmd: SubnetCommand) -> Result<()> {
             s.status.clone(),
         ]);
     }
-    let mut text = if table.is_empty() { String::new() } else { table.render() };
+    let mut text = if table.is_empty() {
+        String::new()
+    } else {
+        table.render()
+    };
     text.push_str(&format!(
         "tenant subnets: {} of {} in use; routers: {} of {} addresses allocated\n",
         pool.tenants_used,
@@ -47,5 +60,9 @@ pub async fn run(ctx: &Context, cmd: SubnetCommand) -> Result<()> {
 }
 
 fn percent(part: i64, whole: i64) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
 }

@@ -50,7 +50,12 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|err| {
-                let line = err.to_string().lines().next().unwrap_or_default().to_owned();
+                let line = err
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 Error::Database(format!("cannot connect to the database: {line}"))
             })?;
         Ok(Self::from_pool(pool))
@@ -71,17 +76,21 @@ impl Store {
 
     /// The sealed key-check value, if this database has one yet.
     pub async fn key_check(&self) -> Result<Option<Vec<u8>>> {
-        Ok(sqlx::query_scalar("SELECT key_check FROM vault_meta WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT key_check FROM vault_meta WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Stores the key check unless one exists; returns the one that is stored.
     pub async fn init_key_check(&self, sealed: &[u8]) -> Result<Vec<u8>> {
-        sqlx::query("INSERT INTO vault_meta (id, key_check) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-            .bind(sealed)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO vault_meta (id, key_check) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.pool)
+        .await?;
         self.key_check()
             .await?
             .ok_or_else(|| Error::Database("vault_meta row vanished".into()))
@@ -105,14 +114,16 @@ pub(crate) async fn audit(
     router: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO audit_log (actor, action, tenant, router, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(actor())
-        .bind(action)
-        .bind(tenant)
-        .bind(router)
-        .bind(detail)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit_log (actor, action, tenant, router, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(actor())
+    .bind(action)
+    .bind(tenant)
+    .bind(router)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -134,7 +145,9 @@ pub(crate) fn on_unique_violation(err: sqlx::Error, message: impl FnOnce(&str) -
 }
 
 pub(crate) use hubs::resolve_hub as hubs_resolve;
-pub(crate) use routers::{allocate_host_indexes, insert_routers, lock_tenant, reserve_router_ids, taken_names};
+pub(crate) use routers::{
+    allocate_host_indexes, insert_routers, lock_tenant, reserve_router_ids, taken_names,
+};
 
 pub(crate) async fn audit_router_add(
     tx: &mut Tx<'_>,
@@ -142,9 +155,26 @@ pub(crate) async fn audit_router_add(
     router: &crate::model::RouterName,
     vpn_ip: Option<std::net::Ipv4Addr>,
 ) -> Result<()> {
-    audit(tx, "router.add", Some(tenant), Some(router.as_str()), serde_json::json!({ "vpn_ip": vpn_ip })).await
+    audit(
+        tx,
+        "router.add",
+        Some(tenant),
+        Some(router.as_str()),
+        serde_json::json!({ "vpn_ip": vpn_ip }),
+    )
+    .await
 }
 
-pub(crate) async fn audit_import(tx: &mut Tx<'_>, summary: &crate::provision::ImportSummary) -> Result<()> {
-    audit(tx, "router.import", Some(&summary.tenant), None, serde_json::to_value(summary).unwrap_or_default()).await
+pub(crate) async fn audit_import(
+    tx: &mut Tx<'_>,
+    summary: &crate::provision::ImportSummary,
+) -> Result<()> {
+    audit(
+        tx,
+        "router.import",
+        Some(&summary.tenant),
+        None,
+        serde_json::to_value(summary).unwrap_or_default(),
+    )
+    .await
 }

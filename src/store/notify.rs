@@ -25,7 +25,13 @@ pub struct Change {
 
 impl Change {
     pub fn new(kind: &str, op: &str) -> Self {
-        Self { kind: kind.into(), op: op.into(), tenant_id: None, hub_id: None, id: None }
+        Self {
+            kind: kind.into(),
+            op: op.into(),
+            tenant_id: None,
+            hub_id: None,
+            id: None,
+        }
     }
 
     pub fn tenant(mut self, tenant_id: i64) -> Self {
@@ -71,6 +77,7 @@ impl ChangeListener {
     /// so a newer writer never stalls an older console.
     pub async fn recv(&mut self) -> Result<Change> {
         let notification = self.listener.recv().await?;
-        Ok(serde_json::from_str(notification.payload()).unwrap_or_else(|_| Change::new("unknown", "update")))
+        Ok(serde_json::from_str(notification.payload())
+            .unwrap_or_else(|_| Change::new("unknown", "update")))
     }
 }

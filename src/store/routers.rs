@@ -74,7 +74,10 @@ const ROUTER_SELECT: &str = "
 
 /// The listing query without the sealed columns.
 fn router_select_public() -> String {
-    ROUTER_SELECT.replace(",\n           c.client_private_key_sealed, c.preshared_key_sealed", "")
+    ROUTER_SELECT.replace(
+        ",\n           c.client_private_key_sealed, c.preshared_key_sealed",
+        "",
+    )
 }
 
 fn router_from_row(row: &PgRow) -> Result<Router> {
@@ -133,21 +136,26 @@ impl Store {
     }
 
     pub async fn router_by_id(&self, id: i64) -> Result<Router> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{} WHERE r.id = $1", router_select_public())))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} WHERE r.id = $1",
+            router_select_public()
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))?;
         router_from_row(&row)
     }
 
     /// A router with its sealed keys (for rendering its script).
     pub async fn router_secret(&self, tenant: &str, name: &str) -> Result<RouterSecretRow> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{ROUTER_SELECT} WHERE t.name = $1 AND r.name = $2")))
-            .bind(tenant)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ROUTER_SELECT} WHERE t.name = $1 AND r.name = $2"
+        )))
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else {
             self.tenant(tenant).await?;
             return Err(no_such_router(tenant, name));
@@ -183,12 +191,13 @@ impl Store {
         let router = self.router(tenant, name).await?;
         let mut tx = self.begin().await?;
         let lock = lock_tenant(&mut tx, tenant).await?;
-        let host_index: Option<i32> =
-            sqlx::query_scalar("DELETE FROM routers WHERE tenant_id = $1 AND name = $2 RETURNING host_index")
-                .bind(lock.tenant_id)
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let host_index: Option<i32> = sqlx::query_scalar(
+            "DELETE FROM routers WHERE tenant_id = $1 AND name = $2 RETURNING host_index",
+        )
+        .bind(lock.tenant_id)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(host_index) = host_index else {
             return Err(no_such_router(tenant, name));
         };
@@ -205,14 +214,33 @@ impl Store {
         .bind(lock.tenant_id)
         .execute(&mut *tx)
         .await?;
-        audit(&mut tx, "router.rm", Some(tenant), Some(name), serde_json::json!({ "vpn_ip": router.vpn_ip })).await?;
-        publish(&mut tx, &Change::new("router", "delete").tenant(lock.tenant_id).hub(router.hub_id).id(router.id)).await?;
+        audit(
+            &mut tx,
+            "router.rm",
+            Some(tenant),
+            Some(name),
+            serde_json::json!({ "vpn_ip": router.vpn_ip }),
+        )
+        .await?;
+        publish(
+            &mut tx,
+            &Change::new("router", "delete")
+                .tenant(lock.tenant_id)
+                .hub(router.hub_id)
+                .id(router.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(DeletedRouter { router })
     }
 
     /// Disables (the hub drops its peer) or re-enables a router without deleting it.
-    pub async fn set_router_enabled(&self, tenant: &str, name: &str, enabled: bool) -> Result<Router> {
+    pub async fn set_router_enabled(
+        &self,
+        tenant: &str,
+        name: &str,
+        enabled: bool,
+    ) -> Result<Router> {
         let router = self.router(tenant, name).await?;
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE routers SET enabled = $2, updated_at = now() WHERE id = $1")
@@ -232,9 +260,27 @@ impl Store {
         .bind(enabled)
         .execute(&mut *tx)
         .await?;
-        let action = if enabled { "router.enable" } else { "router.disable" };
-        audit(&mut tx, action, Some(tenant), Some(name), serde_json::json!({})).await?;
-        publish(&mut tx, &Change::new("router", "update").tenant(router.tenant_id).hub(router.hub_id).id(router.id)).await?;
+        let action = if enabled {
+            "router.enable"
+        } else {
+            "router.disable"
+        };
+        audit(
+            &mut tx,
+            action,
+            Some(tenant),
+            Some(name),
+            serde_json::json!({}),
+        )
+        .await?;
+        publish(
+            &mut tx,
+            &Change::new("router", "update")
+                .tenant(router.tenant_id)
+                .hub(router.hub_id)
+                .id(router.id),
+        )
+        .await?;
         tx.commit().await?;
         self.router(tenant, name).await
     }
@@ -250,7 +296,8 @@ pub(crate) async fn lock_tenant(tx: &mut Tx<'_>, tenant: &str) -> Result<TenantL
     .bind(tenant)
     .fetch_optional(&mut **tx)
     .await?;
-    let (tenant_id, octet, capacity, allocated, next) = row.ok_or_else(|| no_such_tenant(tenant))?;
+    let (tenant_id, octet, capacity, allocated, next) =
+        row.ok_or_else(|| no_such_tenant(tenant))?;
     Ok(TenantLock {
         tenant_id,
         octet: octet as u8,
@@ -263,7 +310,12 @@ pub(crate) async fn lock_tenant(tx: &mut Tx<'_>, tenant: &str) -> Result<TenantL
 /// Takes the `count` lowest free host indexes of a locked tenant: released ones first (all
 /// below the high-water mark), then fresh ones from the mark. Two indexed statements at most,
 /// however full the tenant is.
-pub(crate) async fn allocate_host_indexes(tx: &mut Tx<'_>, lock: &mut TenantLock, count: u32, tenant: &str) -> Result<Vec<u32>> {
+pub(crate) async fn allocate_host_indexes(
+    tx: &mut Tx<'_>,
+    lock: &mut TenantLock,
+    count: u32,
+    tenant: &str,
+) -> Result<Vec<u32>> {
     let free = lock.capacity - lock.allocated;
     if count > free {
         return Err(Error::Exhausted(format!(
@@ -316,7 +368,11 @@ pub(crate) async fn reserve_router_ids(tx: &mut Tx<'_>, count: usize) -> Result<
 }
 
 /// Names among `names` that the tenant already uses.
-pub(crate) async fn taken_names(tx: &mut Tx<'_>, tenant_id: i64, names: &[String]) -> Result<Vec<String>> {
+pub(crate) async fn taken_names(
+    tx: &mut Tx<'_>,
+    tenant_id: i64,
+    names: &[String],
+) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT name FROM routers WHERE tenant_id = $1 AND name = ANY($2) ORDER BY name LIMIT 5",
     )
@@ -327,7 +383,12 @@ pub(crate) async fn taken_names(tx: &mut Tx<'_>, tenant_id: i64, names: &[String
 }
 
 /// Inserts routers and their VPN configuration rows: two statements for any number of rows.
-pub(crate) async fn insert_routers(tx: &mut Tx<'_>, lock: &TenantLock, hub: &Hub, rows: &[NewRouterRow]) -> Result<()> {
+pub(crate) async fn insert_routers(
+    tx: &mut Tx<'_>,
+    lock: &TenantLock,
+    hub: &Hub,
+    rows: &[NewRouterRow],
+) -> Result<()> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     let indexes: Vec<i32> = rows.iter().map(|r| r.host_index as i32).collect();
@@ -338,7 +399,9 @@ pub(crate) async fn insert_routers(tx: &mut Tx<'_>, lock: &TenantLock, hub: &Hub
     )
     .bind(lock.tenant_id)
     .bind(hub.id)
-    .bind(super::tenants::host(std::net::Ipv4Addr::new(10, lock.octet, 0, 0)))
+    .bind(super::tenants::host(std::net::Ipv4Addr::new(
+        10, lock.octet, 0, 0,
+    )))
     .bind(&ids)
     .bind(&names)
     .bind(&indexes)
@@ -346,14 +409,22 @@ pub(crate) async fn insert_routers(tx: &mut Tx<'_>, lock: &TenantLock, hub: &Hub
     .await
     .map_err(|err| {
         super::on_unique_violation(err, |constraint| match constraint {
-            "routers_tenant_name_key" => "a router with one of these names already exists in this tenant".into(),
+            "routers_tenant_name_key" => {
+                "a router with one of these names already exists in this tenant".into()
+            }
             _ => format!("address allocation conflict ({constraint}); try again"),
         })
     })?;
 
     let public_keys: Vec<&str> = rows.iter().map(|r| r.public_key.as_str()).collect();
-    let private_sealed: Vec<&[u8]> = rows.iter().map(|r| r.private_key_sealed.as_slice()).collect();
-    let psk_sealed: Vec<&[u8]> = rows.iter().map(|r| r.preshared_key_sealed.as_slice()).collect();
+    let private_sealed: Vec<&[u8]> = rows
+        .iter()
+        .map(|r| r.private_key_sealed.as_slice())
+        .collect();
+    let psk_sealed: Vec<&[u8]> = rows
+        .iter()
+        .map(|r| r.preshared_key_sealed.as_slice())
+        .collect();
     let interfaces: Vec<&str> = rows.iter().map(|r| r.interface_name.as_str()).collect();
     let keepalives: Vec<i32> = rows.iter().map(|r| i32::from(r.keepalive)).collect();
     let hub_ip = ipam::hub_address(lock.octet);

@@ -76,7 +76,9 @@ impl Store {
                 .bind(name.as_str())
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(|err| on_unique_violation(err, |_| format!("tenant {name} already exists")))?;
+                .map_err(|err| {
+                    on_unique_violation(err, |_| format!("tenant {name} already exists"))
+                })?;
         let octet: Option<i32> = sqlx::query_scalar(
             "SELECT o FROM generate_series($1::int, $2::int) AS o
              WHERE NOT EXISTS (SELECT 1 FROM vpn_subnet_allocations a WHERE a.subnet_octet_2 = o)
@@ -111,7 +113,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|err| on_unique_violation(err, |_| format!("subnet {subnet} is already allocated")))?;
-        audit(&mut tx, "tenant.add", Some(name.as_str()), None, serde_json::json!({ "subnet": subnet })).await?;
+        audit(
+            &mut tx,
+            "tenant.add",
+            Some(name.as_str()),
+            None,
+            serde_json::json!({ "subnet": subnet }),
+        )
+        .await?;
         publish(&mut tx, &Change::new("tenant", "insert").tenant(id).id(id)).await?;
         tx.commit().await?;
         Ok(Tenant {
@@ -127,17 +136,21 @@ impl Store {
     }
 
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{TENANT_SELECT} ORDER BY t.name")))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TENANT_SELECT} ORDER BY t.name"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(tenant_from_row).collect()
     }
 
     pub async fn tenant(&self, name: &str) -> Result<Tenant> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{TENANT_SELECT} WHERE t.name = $1")))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TENANT_SELECT} WHERE t.name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
             Some(row) => tenant_from_row(&row),
             None => Err(no_such_tenant(name)),
@@ -158,9 +171,23 @@ impl Store {
         let Some((id, subnet, routers)) = row else {
             return Err(no_such_tenant(name));
         };
-        sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        let deleted = DeletedTenant { name: name.to_owned(), subnet_cidr: v4net(subnet)?, routers: i64::from(routers) };
-        audit(&mut tx, "tenant.rm", Some(name), None, serde_json::json!({ "subnet": deleted.subnet_cidr, "routers": routers })).await?;
+        sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = DeletedTenant {
+            name: name.to_owned(),
+            subnet_cidr: v4net(subnet)?,
+            routers: i64::from(routers),
+        };
+        audit(
+            &mut tx,
+            "tenant.rm",
+            Some(name),
+            None,
+            serde_json::json!({ "subnet": deleted.subnet_cidr, "routers": routers }),
+        )
+        .await?;
         publish(&mut tx, &Change::new("tenant", "delete").tenant(id).id(id)).await?;
         tx.commit().await?;
         Ok(deleted)
@@ -214,5 +241,7 @@ pub(crate) fn host(address: Ipv4Addr) -> IpNet {
 }
 
 pub(crate) fn no_such_tenant(name: &str) -> Error {
-    Error::NotFound(format!("no tenant named {name:?} (see `tikwire tenant list`)"))
+    Error::NotFound(format!(
+        "no tenant named {name:?} (see `tikwire tenant list`)"
+    ))
 }
