@@ -250,12 +250,12 @@ fn firewall_commands(out: &mut String, input: &RouterScriptInput) {
         "chain=input action=accept in-interface=$ifName src-address={}",
         input.hub_ip
     );
-    ensure(
-        out,
-        menu,
-        "comment=$tag",
-        &format!("{matchers} disabled=yes comment=$tag"),
+    // `action` defaults to accept; leaving it out keeps the line short.
+    let add = format!(
+        "chain=input in-interface=$ifName src-address={} disabled=yes comment=$tag",
+        input.hub_ip
     );
+    ensure(out, menu, "comment=$tag", &add);
     let _ = writeln!(out, "{INDENT}:local rules [{menu}/find where comment=$tag]");
     let _ = writeln!(out, "{INDENT}{menu}/set $rules {matchers}");
     let _ = writeln!(

@@ -2,6 +2,8 @@
 //! golden files never change.
 #![allow(dead_code)]
 
+pub mod rsc;
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
