@@ -1,1 +1,233 @@
-//! TODO
+//! Configuration: defaults, then the config file, then environment, then flags.
+//!
+//! The config file is `$XDG_CONFIG_HOME/tikwire/config.toml` (or `--config`/`TIKWIRE_CONFIG`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ipam::IpamConfig;
+use crate::{Error, Result};
+
+pub const DATA_DIR_ENV: &str = "TIKWIRE_DATA_DIR";
+pub const CONFIG_ENV: &str = "TIKWIRE_CONFIG";
+pub const ROUTERS_PER_TENANT_ENV: &str = "TIKWIRE_ROUTERS_PER_TENANT";
+/// Where tikwire keeps its data when run as root: `/root` is closed to the `postgres` user
+/// that the private cluster runs as.
+pub const ROOT_DATA_DIR: &str = "/var/lib/tikwire";
+
+/// Router status thresholds, in seconds since the last handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusThresholds {
+    pub online_secs: u64,
+    pub stale_secs: u64,
+}
+
+impl Default for StatusThresholds {
+    fn default() -> Self {
+        Self {
+            online_secs: 180,
+            stale_secs: 600,
+        }
+    }
+}
+
+/// The `wg show` poller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PollConfig {
+    pub interval_secs: u64,
+    /// The `wg` program; tests point it at a scripted stand-in.
+    pub wg_command: PathBuf,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 5,
+            wg_command: PathBuf::from("wg"),
+        }
+    }
+}
+
+/// The console.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// Theme name (built in: default, light, high-contrast) or a file in the themes dir.
+    pub theme: Option<String>,
+    /// Action name -> key, e.g. `quit = "q"`.
+    pub keys: BTreeMap<String, String>,
+}
+
+/// What the config file may hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigFile {
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub ipam: IpamConfig,
+    pub status: StatusThresholds,
+    pub poll: PollConfig,
+    pub ui: UiConfig,
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub theme: Option<String>,
+}
+
+/// The settled configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// None: use the private cluster under `data_dir`.
+    pub database_url: Option<String>,
+    pub config_dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub ipam: IpamConfig,
+    pub status: StatusThresholds,
+    pub poll: PollConfig,
+    pub ui: UiConfig,
+}
+
+impl Config {
+    /// Defaults, config file, environment (`DATABASE_URL` is read by the flag parser), flags.
+    pub fn load(overrides: Overrides) -> Result<Self> {
+        let dirs = directories::ProjectDirs::from("", "", "tikwire");
+        let config_dir = dirs
+            .as_ref()
+            .map(|d| d.config_dir().to_owned())
+            .unwrap_or_else(|| PathBuf::from(".tikwire"));
+        let explicit_file = overrides
+            .config_file
+            .clone()
+            .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
+        let file = match &explicit_file {
+            Some(path) => read_config_file(path)?.ok_or_else(|| {
+                Error::Config(format!("config file {} does not exist", path.display()))
+            })?,
+            None => read_config_file(&config_dir.join("config.toml"))?.unwrap_or_default(),
+        };
+
+        let data_dir = overrides
+            .data_dir
+            .or_else(|| {
+                std::env::var_os(DATA_DIR_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .or(file.data_dir)
+            .unwrap_or_else(|| default_data_dir(dirs.as_ref()));
+        let data_dir = absolute(&data_dir)?;
+        let log_dir = if is_root() {
+            data_dir.join("log")
+        } else {
+            dirs.as_ref()
+                .and_then(|d| d.state_dir().map(Path::to_owned))
+                .unwrap_or_else(|| data_dir.join("log"))
+        };
+
+        let mut ipam = file.ipam;
+        if let Ok(value) = std::env::var(ROUTERS_PER_TENANT_ENV) {
+            ipam.routers_per_tenant = value.trim().parse().map_err(|_| {
+                Error::Config(format!(
+                    "{ROUTERS_PER_TENANT_ENV} {value:?} is not a number"
+                ))
+            })?;
+        }
+        ipam.validate()?;
+        if file.status.online_secs == 0 || file.status.online_secs > file.status.stale_secs {
+            return Err(Error::Config(
+                "status: online_secs must be above 0 and not above stale_secs".into(),
+            ));
+        }
+        if file.poll.interval_secs == 0 {
+            return Err(Error::Config(
+                "poll: interval_secs must be at least 1".into(),
+            ));
+        }
+
+        let mut ui = file.ui;
+        if let Some(theme) = overrides.theme {
+            ui.theme = Some(theme);
+        }
+        Ok(Self {
+            data_dir,
+            database_url: overrides
+                .database_url
+                .or(file.database_url)
+                .filter(|u| !u.is_empty()),
+            config_dir,
+            log_dir,
+            ipam,
+            status: file.status,
+            poll: file.poll,
+            ui,
+        })
+    }
+
+    /// The master key file used when `TIKWIRE_MASTER_KEY` is not set.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.data_dir.join("master.key")
+    }
+}
+
+fn read_config_file(path: &Path) -> Result<Option<ConfigFile>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(Error::io(format!("cannot read {}", path.display()), err)),
+    };
+    toml::from_str(&text).map(Some).map_err(|err| {
+        let why = err
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_owned();
+        Error::Config(format!("config file {}: {why}", path.display()))
+    })
+}
+
+fn default_data_dir(dirs: Option<&directories::ProjectDirs>) -> PathBuf {
+    if is_root() {
+        return PathBuf::from(ROOT_DATA_DIR);
+    }
+    dirs.map(|d| d.data_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from(".tikwire"))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|err| Error::io(format!("data dir {}", path.display()), err))
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_parses_and_rejects_unknown_keys() {
+        let file: ConfigFile = toml::from_str(
+            "[ipam]\nrouters_per_tenant = 10\n[status]\nonline_secs = 60\n[ui.keys]\nquit = \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.ipam.routers_per_tenant, 10);
+        assert_eq!(file.ipam.first_tenant_octet, 100);
+        assert_eq!(file.status.online_secs, 60);
+        assert_eq!(file.status.stale_secs, 600);
+        assert_eq!(file.ui.keys["quit"], "x");
+        assert!(toml::from_str::<ConfigFile>("colour = 1").is_err());
+    }
+}

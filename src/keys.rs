@@ -1,1 +1,199 @@
-//! TODO
+//! WireGuard key material: x25519 keypairs and preshared keys from a cryptographic RNG,
+//! written as WireGuard writes them (standard base64 of 32 bytes). Secret types zeroize on
+//! drop and never show their bytes in `Debug`.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rand::Rng as _;
+use x25519_dalek::StaticSecret;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::model::InvalidInput;
+
+/// A router's or hub's private key.
+pub struct PrivateKey(StaticSecret);
+
+/// A public key, safe to show anywhere.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey([u8; 32]);
+
+/// A 32-byte preshared key (post-quantum hedge on each router's tunnel).
+pub struct PresharedKey(Zeroizing<[u8; 32]>);
+
+impl PrivateKey {
+    pub fn generate() -> Self {
+        Self(StaticSecret::random_from_rng(&mut rand::rng()))
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(StaticSecret::from(bytes))
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(self.0.as_bytes()))
+    }
+
+    pub fn from_base64(text: &str) -> Result<Self, InvalidInput> {
+        let mut bytes = decode_key("private key", text)?;
+        let key = Self::from_bytes(bytes);
+        bytes.zeroize();
+        Ok(key)
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKey(<redacted>)")
+    }
+}
+
+impl PublicKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+
+    pub fn from_base64(text: &str) -> Result<Self, InvalidInput> {
+        decode_key("public key", text).map(Self)
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_base64())
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({self})")
+    }
+}
+
+impl PresharedKey {
+    pub fn generate() -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(bytes.as_mut());
+        Self(bytes)
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(self.0.as_ref()))
+    }
+}
+
+impl fmt::Debug for PresharedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PresharedKey(<redacted>)")
+    }
+}
+
+/// Decodes a key the way `wg` accepts it: canonical base64 of exactly 32 bytes.
+fn decode_key(what: &str, text: &str) -> Result<[u8; 32], InvalidInput> {
+    let bad = || {
+        InvalidInput(format!(
+            "{what} is not 44 characters of base64 encoding 32 bytes"
+        ))
+    };
+    if text.len() != 44 {
+        return Err(bad());
+    }
+    let decoded = Zeroizing::new(STANDARD.decode(text).map_err(|_| bad())?);
+    let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| bad())?;
+    // Reject non-canonical encodings (stray low bits in the last symbol), as `wg` does.
+    if STANDARD.encode(bytes) != text {
+        return Err(bad());
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_base64() {
+        let private = PrivateKey::generate();
+        let encoded = private.to_base64();
+        assert_eq!(encoded.len(), 44);
+        let again = PrivateKey::from_base64(&encoded).unwrap();
+        assert_eq!(again.public_key(), private.public_key());
+        let public = private.public_key();
+        assert_eq!(PublicKey::from_base64(&public.to_base64()).unwrap(), public);
+    }
+
+    #[test]
+    fn matches_the_rfc7748_test_vector() {
+        // RFC 7748 section 6.1, Alice's keys.
+        let secret = hex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+        let public = hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+        assert_eq!(
+            PrivateKey::from_bytes(secret).public_key().as_bytes(),
+            &public
+        );
+    }
+
+    #[test]
+    fn generated_keys_differ() {
+        assert_ne!(
+            PrivateKey::generate().public_key(),
+            PrivateKey::generate().public_key()
+        );
+        assert_ne!(
+            PresharedKey::generate().as_bytes(),
+            PresharedKey::generate().as_bytes()
+        );
+    }
+
+    #[test]
+    fn rejects_bad_base64() {
+        assert!(PublicKey::from_base64("short").is_err());
+        assert!(PublicKey::from_base64(&"!".repeat(44)).is_err());
+        // 'B' instead of 'A' before the padding leaves non-zero low bits: not canonical.
+        let canonical = PublicKey::from_bytes([0; 32]).to_base64();
+        let mut non_canonical = canonical.clone();
+        non_canonical.replace_range(42..43, "B");
+        assert!(PublicKey::from_base64(&non_canonical).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let private = PrivateKey::generate();
+        let shown = format!("{private:?} {:?}", PresharedKey::generate());
+        assert!(!shown.contains(private.to_base64().as_str()));
+        assert!(shown.contains("redacted"));
+    }
+
+    fn hex32(text: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
+    }
+}

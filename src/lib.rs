@@ -3,12 +3,15 @@
 //! The core (everything but `tui`) never touches the terminal: the console and the command
 //! line are two clients of the same library.
 
+pub mod cli;
 pub mod clipboard;
 pub mod config;
 pub mod embedded_pg;
 pub mod error;
+pub mod format;
 pub mod ipam;
 pub mod keys;
+pub mod logging;
 pub mod model;
 pub mod provision;
 pub mod scripts;

@@ -153,7 +153,11 @@ impl Endpoint {
     /// Parses `HOST:PORT` or `[IPv6]:PORT`. Host names follow RFC 1123 (letters, digits,
     /// '-' and '.'), which also keeps them safe inside a RouterOS script.
     pub fn parse(value: &str) -> Result<Self, InvalidInput> {
-        let bad = |why: &str| InvalidInput(format!("endpoint {value:?} {why}; expected HOST:PORT, e.g. vpn.example.com:51820"));
+        let bad = |why: &str| {
+            InvalidInput(format!(
+                "endpoint {value:?} {why}; expected HOST:PORT, e.g. vpn.example.com:51820"
+            ))
+        };
         let (host, port) = if let Some(rest) = value.strip_prefix('[') {
             let (host, port) = rest.split_once("]:").ok_or_else(|| bad("has no port"))?;
             host.parse::<std::net::Ipv6Addr>()
@@ -168,7 +172,10 @@ impl Endpoint {
             (host, port)
         };
         let port = parse_port("endpoint port", port).map_err(|e| bad(&e.0))?;
-        Ok(Self { host: host.to_owned(), port })
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
     }
 
     pub fn is_ipv6(&self) -> bool {
@@ -348,8 +355,23 @@ mod tests {
     #[test]
     fn names_reject_script_breaking_values() {
         for bad in [
-            "", "a b", "a\"b", "a\\b", "a$b", "a[b", "a]b", "a{b", "a}b", "a;b", "a\nb", "a?b",
-            "a#b", "caf\u{e9}", "-lead", ".lead", "a\tb",
+            "",
+            "a b",
+            "a\"b",
+            "a\\b",
+            "a$b",
+            "a[b",
+            "a]b",
+            "a{b",
+            "a}b",
+            "a;b",
+            "a\nb",
+            "a?b",
+            "a#b",
+            "caf\u{e9}",
+            "-lead",
+            ".lead",
+            "a\tb",
         ] {
             let err = RouterName::parse(bad).unwrap_err();
             assert!(!err.0.contains('\n'), "one line: {err}");
@@ -362,12 +384,26 @@ mod tests {
     fn endpoints_parse_and_reject() {
         assert_eq!(
             Endpoint::parse("vpn.example.com:51820").unwrap(),
-            Endpoint { host: "vpn.example.com".into(), port: 51820 }
+            Endpoint {
+                host: "vpn.example.com".into(),
+                port: 51820
+            }
         );
-        assert_eq!(Endpoint::parse("[2001:db8::1]:443").unwrap().to_string(), "[2001:db8::1]:443");
+        assert_eq!(
+            Endpoint::parse("[2001:db8::1]:443").unwrap().to_string(),
+            "[2001:db8::1]:443"
+        );
         for bad in [
-            "vpn.example.com", "vpn.example.com:0", "vpn.example.com:70000", ":51820",
-            "2001:db8::1:51820", "a b:1", "vpn$(x):1", "300.1.1.1:1", "-x.com:1", "x..com:1",
+            "vpn.example.com",
+            "vpn.example.com:0",
+            "vpn.example.com:70000",
+            ":51820",
+            "2001:db8::1:51820",
+            "a b:1",
+            "vpn$(x):1",
+            "300.1.1.1:1",
+            "-x.com:1",
+            "x..com:1",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }

@@ -1,1 +1,375 @@
-//! TODO
+//! Provisioning: each operation is one transaction that allocates, generates keys, seals,
+//! inserts and announces, so a crash at any point leaves nothing half-written.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::ipam::{self, IpamConfig};
+use crate::keys::{PresharedKey, PrivateKey};
+use crate::model::{
+    Endpoint, Hub, HubName, InterfaceName, InvalidInput, Router, RouterName, Tenant, TenantName,
+};
+use crate::store::notify::{Change, publish};
+use crate::store::{self, NewHubRow, NewRouterRow, Store};
+use crate::vault::{Vault, aad};
+use crate::{Error, Result};
+
+/// A hub to create.
+#[derive(Debug, Clone)]
+pub struct NewHub {
+    pub name: HubName,
+    pub endpoint: Endpoint,
+    pub interface: InterfaceName,
+    pub listen_port: u16,
+}
+
+/// One router to provision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterSpec {
+    pub name: RouterName,
+    pub interface_name: InterfaceName,
+    pub keepalive: u16,
+}
+
+impl RouterSpec {
+    /// A router with the default interface name and keepalive.
+    pub fn named(name: RouterName) -> Self {
+        Self {
+            name,
+            interface_name: InterfaceName::parse(crate::model::DEFAULT_ROUTER_INTERFACE)
+                .expect("the default interface name is valid"),
+            keepalive: crate::model::DEFAULT_KEEPALIVE,
+        }
+    }
+}
+
+/// A router to provision into a tenant, on a hub (the only hub when not given).
+#[derive(Debug, Clone)]
+pub struct NewRouter {
+    pub tenant: TenantName,
+    pub hub: Option<HubName>,
+    pub spec: RouterSpec,
+}
+
+/// What a bulk import did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportSummary {
+    pub tenant: String,
+    pub hub: String,
+    pub routers: usize,
+    pub first_vpn_ip: Option<Ipv4Addr>,
+    pub last_vpn_ip: Option<Ipv4Addr>,
+}
+
+/// Everything needed to render a router's script. Holds secrets: no `Debug`.
+pub struct RouterMaterial {
+    pub router: Router,
+    pub hub: Hub,
+    /// Base64, as WireGuard writes it.
+    pub private_key: Zeroizing<String>,
+    pub preshared_key: Zeroizing<String>,
+}
+
+/// Everything needed to render a hub's interface config. Holds secrets: no `Debug`.
+pub struct HubMaterial {
+    pub hub: Hub,
+    pub private_key: Zeroizing<String>,
+    /// Tenants the hub serves (it takes `10.X.0.1/16` in each).
+    pub tenants: Vec<Tenant>,
+    pub peers: Vec<HubPeer>,
+}
+
+/// One router as the hub sees it.
+pub struct HubPeer {
+    pub router_id: i64,
+    pub router: String,
+    pub tenant: String,
+    pub public_key: String,
+    pub preshared_key: Zeroizing<String>,
+    pub vpn_ip: Ipv4Addr,
+    pub enabled: bool,
+}
+
+/// The write side of tikwire: provisioning and the key material behind scripts.
+#[derive(Clone)]
+pub struct Provisioner {
+    pub store: Store,
+    vault: Arc<Vault>,
+    pub ipam: IpamConfig,
+}
+
+impl Provisioner {
+    pub fn new(store: Store, vault: Vault, ipam: IpamConfig) -> Self {
+        Self {
+            store,
+            vault: Arc::new(vault),
+            ipam,
+        }
+    }
+
+    /// Loads the master key and proves it is the one this database's secrets were sealed
+    /// with. A database without secrets yet adopts the key (creating the key file if needed).
+    pub async fn open(store: Store, config: &Config) -> Result<Self> {
+        let key_file = config.master_key_file();
+        let vault = match store.key_check().await? {
+            Some(check) => {
+                let vault = Vault::load(&key_file, false)?;
+                vault.verify_key_check(&check)?;
+                vault
+            }
+            None => {
+                if store.holds_secrets().await? {
+                    return Err(Error::Vault(
+                        "the database holds sealed keys but no key check; refusing to guess the master key".into(),
+                    ));
+                }
+                let vault = Vault::load(&key_file, true)?;
+                // Another process may have won the race with its own key: verify what is stored.
+                let stored = store.init_key_check(&vault.seal_key_check()).await?;
+                vault.verify_key_check(&stored)?;
+                vault
+            }
+        };
+        Ok(Self::new(store, vault, config.ipam))
+    }
+
+    pub async fn add_tenant(&self, name: &TenantName) -> Result<Tenant> {
+        self.store.create_tenant(name, &self.ipam).await
+    }
+
+    pub async fn add_hub(&self, req: &NewHub) -> Result<Hub> {
+        let private = PrivateKey::generate();
+        let public = private.public_key().to_base64();
+        let id = self.store.next_hub_id().await?;
+        let sealed = self
+            .vault
+            .seal(private.as_bytes(), &aad("hubs", id, "private_key"));
+        self.store
+            .insert_hub(&NewHubRow {
+                id,
+                name: req.name.as_str(),
+                endpoint_host: &req.endpoint.host,
+                endpoint_port: req.endpoint.port,
+                interface: req.interface.as_str(),
+                listen_port: req.listen_port,
+                public_key: &public,
+                private_key_sealed: &sealed,
+            })
+            .await
+    }
+
+    /// Provisions one router and returns it as stored (status pending).
+    pub async fn add_router(&self, req: &NewRouter) -> Result<Router> {
+        let ids = self
+            .provision(
+                &req.tenant,
+                req.hub.as_ref(),
+                std::slice::from_ref(&req.spec),
+            )
+            .await?
+            .1;
+        self.store.router_by_id(ids[0]).await
+    }
+
+    /// Provisions many routers into one tenant: all of them or none.
+    pub async fn import_routers(
+        &self,
+        tenant: &TenantName,
+        hub: Option<&HubName>,
+        specs: &[RouterSpec],
+    ) -> Result<ImportSummary> {
+        if specs.is_empty() {
+            return Err(InvalidInput("nothing to import: the file lists no routers".into()).into());
+        }
+        let (summary, _) = self.provision(tenant, hub, specs).await?;
+        Ok(summary)
+    }
+
+    async fn provision(
+        &self,
+        tenant: &TenantName,
+        hub: Option<&HubName>,
+        specs: &[RouterSpec],
+    ) -> Result<(ImportSummary, Vec<i64>)> {
+        let mut seen = HashSet::with_capacity(specs.len());
+        if let Some(dup) = specs.iter().find(|s| !seen.insert(s.name.as_str())) {
+            return Err(
+                InvalidInput(format!("router name {} appears more than once", dup.name)).into(),
+            );
+        }
+        // Key generation is the costly part: do it before taking the tenant's lock.
+        let count = specs.len();
+        let keys = tokio::task::spawn_blocking(move || generate_keys(count))
+            .await
+            .map_err(|err| Error::Other(format!("key generation failed: {err}")))?;
+
+        let mut tx = self.store.begin().await?;
+        let hub = store::hubs_resolve(&mut tx, hub.map(HubName::as_str)).await?;
+        let mut lock = store::lock_tenant(&mut tx, tenant.as_str()).await?;
+        let names: Vec<String> = specs.iter().map(|s| s.name.to_string()).collect();
+        let taken = store::taken_names(&mut tx, lock.tenant_id, &names).await?;
+        if !taken.is_empty() {
+            return Err(Error::AlreadyExists(format!(
+                "tenant {tenant} already has router{} {}",
+                if taken.len() == 1 { "" } else { "s" },
+                taken.join(", ")
+            )));
+        }
+        let indexes =
+            store::allocate_host_indexes(&mut tx, &mut lock, count as u32, tenant.as_str()).await?;
+        let ids = store::reserve_router_ids(&mut tx, count).await?;
+        let rows: Vec<NewRouterRow> = specs
+            .iter()
+            .zip(&keys)
+            .zip(ids.iter().zip(&indexes))
+            .map(
+                |((spec, (private, psk)), (&id, &host_index))| NewRouterRow {
+                    id,
+                    name: spec.name.to_string(),
+                    host_index,
+                    public_key: private.public_key().to_base64(),
+                    private_key_sealed: self.vault.seal(
+                        private.as_bytes(),
+                        &aad("routers", id, "client_private_key"),
+                    ),
+                    preshared_key_sealed: self
+                        .vault
+                        .seal(psk.as_bytes(), &aad("routers", id, "preshared_key")),
+                    interface_name: spec.interface_name.to_string(),
+                    keepalive: spec.keepalive,
+                },
+            )
+            .collect();
+        drop(keys);
+        store::insert_routers(&mut tx, &lock, &hub, &rows).await?;
+
+        let address =
+            |index: Option<&u32>| index.and_then(|&i| ipam::router_address(lock.octet, i));
+        let summary = ImportSummary {
+            tenant: tenant.to_string(),
+            hub: hub.name.clone(),
+            routers: count,
+            first_vpn_ip: address(indexes.iter().min()),
+            last_vpn_ip: address(indexes.iter().max()),
+        };
+        let change = if count == 1 {
+            store::audit_router_add(
+                &mut tx,
+                tenant.as_str(),
+                &specs[0].name,
+                summary.first_vpn_ip,
+            )
+            .await?;
+            Change::new("router", "insert").id(ids[0])
+        } else {
+            store::audit_import(&mut tx, &summary).await?;
+            Change::new("router", "import")
+        };
+        publish(&mut tx, &change.tenant(lock.tenant_id).hub(hub.id)).await?;
+        tx.commit().await?;
+        Ok((summary, ids))
+    }
+
+    /// A router with its keys unsealed, for its script.
+    pub async fn router_material(&self, tenant: &str, router: &str) -> Result<RouterMaterial> {
+        let row = self.store.router_secret(tenant, router).await?;
+        let id = row.router.id;
+        let private_key = self.open_base64(
+            &row.private_key_sealed,
+            &aad("routers", id, "client_private_key"),
+        )?;
+        let preshared_key = self.open_base64(
+            &row.preshared_key_sealed,
+            &aad("routers", id, "preshared_key"),
+        )?;
+        let hub = self.store.hub_by_id(row.router.hub_id).await?;
+        Ok(RouterMaterial {
+            router: row.router,
+            hub,
+            private_key,
+            preshared_key,
+        })
+    }
+
+    /// A hub with its private key, the tenants it serves and every router peer.
+    pub async fn hub_material(&self, hub: &str) -> Result<HubMaterial> {
+        let row = self.store.hub_secret(hub).await?;
+        let id = row.hub.id;
+        let private_key =
+            self.open_base64(&row.private_key_sealed, &aad("hubs", id, "private_key"))?;
+        let routers = self.store.hub_routers_secret(id).await?;
+        let served: HashSet<i64> = routers.iter().map(|r| r.router.tenant_id).collect();
+        let only_hub = self.store.hub_count().await? == 1;
+        let tenants = self
+            .store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .filter(|t| only_hub || served.contains(&t.id))
+            .collect();
+        let peers = routers
+            .into_iter()
+            .map(|r| {
+                let preshared_key = self.open_base64(
+                    &r.preshared_key_sealed,
+                    &aad("routers", r.router.id, "preshared_key"),
+                )?;
+                Ok(HubPeer {
+                    router_id: r.router.id,
+                    router: r.router.name,
+                    tenant: r.router.tenant,
+                    public_key: r.router.public_key,
+                    preshared_key,
+                    vpn_ip: r.router.vpn_ip,
+                    enabled: r.router.enabled,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(HubMaterial {
+            hub: row.hub,
+            private_key,
+            tenants,
+            peers,
+        })
+    }
+
+    fn open_base64(&self, sealed: &[u8], aad: &str) -> Result<Zeroizing<String>> {
+        let key = self.vault.open_key(sealed, aad)?;
+        Ok(Zeroizing::new(STANDARD.encode(key.as_ref())))
+    }
+}
+
+/// Generates `count` router keypairs and preshared keys on all cores.
+fn generate_keys(count: usize) -> Vec<(PrivateKey, PresharedKey)> {
+    let generate = |n: usize| {
+        (0..n)
+            .map(|_| (PrivateKey::generate(), PresharedKey::generate()))
+            .collect::<Vec<_>>()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if count < 64 || threads == 1 {
+        return generate(count);
+    }
+    let chunk = count.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|i| {
+                let n = chunk.min(count.saturating_sub(i * chunk));
+                scope.spawn(move || generate(n))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("key generation thread panicked"))
+            .collect()
+    })
+}

@@ -1,1 +1,300 @@
-//! TODO
+//! Sealing secrets at rest: AES-256-GCM with a random 96-bit nonce, and the row's identity
+//! as associated data so a sealed value cannot be moved to another row or column.
+//!
+//! Sealed layout: `version (1) || nonce (12) || ciphertext+tag`.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use aes_gcm::aead::{Aead as _, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit as _, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rand::Rng as _;
+use zeroize::Zeroizing;
+
+use crate::{Error, Result};
+
+const VERSION: u8 = 1;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// Environment variable holding the master key (base64 of 32 bytes).
+pub const MASTER_KEY_ENV: &str = "TIKWIRE_MASTER_KEY";
+/// Plaintext sealed into `vault_meta.key_check`: opening it proves the key is the right one.
+const KEY_CHECK: &[u8] = b"tikwire master key check v1";
+const KEY_CHECK_AAD: &str = "tikwire/vault_meta/1/key_check";
+
+/// Where the master key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// `TIKWIRE_MASTER_KEY`; never written anywhere.
+    Env,
+    /// A key file (mode 0600), created on first use when the database holds no secrets yet.
+    File(PathBuf),
+}
+
+/// Holds the master key; the cipher's key schedule is zeroized on drop.
+pub struct Vault {
+    cipher: Aes256Gcm,
+    source: MasterKeySource,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Vault({:?})", self.source)
+    }
+}
+
+/// The associated data binding a sealed value to one column of one row.
+pub fn aad(table: &str, id: i64, column: &str) -> String {
+    format!("tikwire/{table}/{id}/{column}")
+}
+
+impl Vault {
+    pub fn from_key(key: &[u8; 32], source: MasterKeySource) -> Self {
+        let cipher = Aes256Gcm::new(key.into());
+        Self { cipher, source }
+    }
+
+    /// Loads the master key from `TIKWIRE_MASTER_KEY` (if set) or the key file.
+    /// With `create` the key file is made (mode 0600) when missing.
+    pub fn load(key_file: &Path, create: bool) -> Result<Self> {
+        if let Ok(value) = std::env::var(MASTER_KEY_ENV) {
+            let key = decode_master_key(value.trim())
+                .map_err(|why| Error::Vault(format!("{MASTER_KEY_ENV} {why}")))?;
+            return Ok(Self::from_key(&key, MasterKeySource::Env));
+        }
+        let source = MasterKeySource::File(key_file.to_owned());
+        match read_key_file(key_file)? {
+            Some(key) => Ok(Self::from_key(&key, source)),
+            None if create => Ok(Self::from_key(&*create_key_file(key_file)?, source)),
+            None => Err(Error::Vault(format!(
+                "no master key: the database holds sealed keys but {} does not exist and {MASTER_KEY_ENV} is not set; restore the key file from your backup",
+                key_file.display()
+            ))),
+        }
+    }
+
+    pub fn source(&self) -> &MasterKeySource {
+        &self.source
+    }
+
+    pub fn seal(&self, plaintext: &[u8], aad: &str) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: plaintext,
+            aad: aad.as_bytes(),
+        };
+        let ciphertext = self
+            .cipher
+            .encrypt(&Nonce::from(nonce), payload)
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        sealed.push(VERSION);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ciphertext);
+        sealed
+    }
+
+    /// Opens a sealed value. Fails (without saying more) on a wrong key, a tampered value or
+    /// a value moved from another row: AES-GCM cannot tell these apart, and must not.
+    pub fn open(&self, sealed: &[u8], aad: &str) -> Result<Zeroizing<Vec<u8>>> {
+        if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != VERSION {
+            return Err(Error::Vault(format!("sealed value for {aad} is malformed")));
+        }
+        let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN].try_into().expect("length checked");
+        let payload = Payload {
+            msg: &sealed[1 + NONCE_LEN..],
+            aad: aad.as_bytes(),
+        };
+        self.cipher
+            .decrypt(&Nonce::from(nonce), payload)
+            .map(Zeroizing::new)
+            .map_err(|_| {
+                Error::Vault(format!(
+                    "cannot unseal {aad}: wrong master key, or the stored value was altered or moved from another row"
+                ))
+            })
+    }
+
+    /// Opens a sealed 32-byte key.
+    pub fn open_key(&self, sealed: &[u8], aad: &str) -> Result<Zeroizing<[u8; 32]>> {
+        let plain = self.open(sealed, aad)?;
+        let key: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Vault(format!("sealed value for {aad} is not a 32-byte key")))?;
+        Ok(Zeroizing::new(key))
+    }
+
+    /// Seals the key-check value stored once per database.
+    pub fn seal_key_check(&self) -> Vec<u8> {
+        self.seal(KEY_CHECK, KEY_CHECK_AAD)
+    }
+
+    /// Proves this is the key the database's secrets were sealed with.
+    pub fn verify_key_check(&self, sealed: &[u8]) -> Result<()> {
+        match self.open(sealed, KEY_CHECK_AAD) {
+            Ok(plain) if plain.as_slice() == KEY_CHECK => Ok(()),
+            _ => Err(Error::Vault(format!(
+                "wrong master key: this database's secrets were sealed with another key ({}); use the key it was created with",
+                self.describe_source()
+            ))),
+        }
+    }
+
+    fn describe_source(&self) -> String {
+        match &self.source {
+            MasterKeySource::Env => format!("{MASTER_KEY_ENV} is set"),
+            MasterKeySource::File(path) => format!("tried {}", path.display()),
+        }
+    }
+}
+
+fn decode_master_key(text: &str) -> std::result::Result<Zeroizing<[u8; 32]>, String> {
+    let decoded = Zeroizing::new(
+        STANDARD
+            .decode(text)
+            .map_err(|_| "is not valid base64".to_owned())?,
+    );
+    let key: [u8; 32] = decoded
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("must decode to 32 bytes, not {}", decoded.len()))?;
+    Ok(Zeroizing::new(key))
+}
+
+fn read_key_file(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(Error::io(
+                format!("cannot read master key file {}", path.display()),
+                err,
+            ));
+        }
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::Vault(format!(
+            "master key file {} is accessible by other users (mode {mode:04o}); run: chmod 600 {}",
+            path.display(),
+            path.display()
+        )));
+    }
+    let text = Zeroizing::new(fs::read_to_string(path).map_err(|err| {
+        Error::io(
+            format!("cannot read master key file {}", path.display()),
+            err,
+        )
+    })?);
+    decode_master_key(text.trim())
+        .map(Some)
+        .map_err(|why| Error::Vault(format!("master key file {} {why}", path.display())))
+}
+
+fn create_key_file(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)
+            .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    rand::rng().fill_bytes(key.as_mut());
+    let text = Zeroizing::new(format!("{}\n", STANDARD.encode(key.as_ref())));
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match file {
+        Ok(mut file) => {
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|err| {
+                    Error::io(
+                        format!("cannot write master key file {}", path.display()),
+                        err,
+                    )
+                })?;
+            tracing::info!(path = %path.display(), "created master key file");
+            Ok(key)
+        }
+        // Another tikwire created it a moment ago: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path)?
+            .ok_or_else(|| Error::Vault(format!("master key file {} vanished", path.display()))),
+        Err(err) => Err(Error::io(
+            format!("cannot create master key file {}", path.display()),
+            err,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault(byte: u8) -> Vault {
+        Vault::from_key(&[byte; 32], MasterKeySource::Env)
+    }
+
+    #[test]
+    fn seal_round_trip() {
+        let v = vault(7);
+        let sealed = v.seal(b"secret", "tikwire/routers/1/key");
+        assert_eq!(sealed.len(), 1 + 12 + 6 + 16);
+        assert_eq!(
+            v.open(&sealed, "tikwire/routers/1/key").unwrap().as_slice(),
+            b"secret"
+        );
+        assert_ne!(
+            v.seal(b"secret", "a"),
+            v.seal(b"secret", "a"),
+            "nonces are random"
+        );
+    }
+
+    #[test]
+    fn wrong_key_tamper_and_moved_rows_fail() {
+        let v = vault(7);
+        let sealed = v.seal(b"secret", &aad("routers", 1, "key"));
+        assert!(vault(8).open(&sealed, &aad("routers", 1, "key")).is_err());
+        assert!(v.open(&sealed, &aad("routers", 2, "key")).is_err());
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(v.open(&tampered, &aad("routers", 1, "key")).is_err());
+        assert!(v.open(&sealed[..10], &aad("routers", 1, "key")).is_err());
+    }
+
+    #[test]
+    fn key_check_detects_wrong_key() {
+        let check = vault(1).seal_key_check();
+        assert!(vault(1).verify_key_check(&check).is_ok());
+        let err = vault(2).verify_key_check(&check).unwrap_err().to_string();
+        assert!(err.starts_with("wrong master key"), "{err}");
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_refused_when_readable() {
+        let dir = std::env::temp_dir().join(format!("tikwire-vault-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let path = dir.join("master.key");
+        let created = create_key_file(&path).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            read_key_file(&path).unwrap().unwrap().as_ref(),
+            created.as_ref()
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_key_file(&path).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,1 +1,321 @@
-//! TODO
+//! The command line: argument definitions and the context each subcommand runs in.
+//! Each command group lives in its own module.
+
+mod agent;
+mod db;
+mod demo;
+mod hub;
+mod import;
+pub mod output;
+mod router;
+mod script;
+mod subnet;
+mod tenant;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, Overrides};
+use crate::provision::Provisioner;
+use crate::store::Store;
+use crate::{Error, Result};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tikwire",
+    version,
+    about = "Bring remote MikroTik routers under management over WireGuard",
+    long_about = "Bring remote MikroTik routers under management over WireGuard.\n\n\
+                  Without a subcommand tikwire opens the console. Without DATABASE_URL it starts \
+                  (or reuses) a private PostgreSQL cluster under the data directory."
+)]
+pub struct Cli {
+    /// PostgreSQL server to use instead of the private cluster.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Data directory (private cluster, master key); default: the XDG data dir, /var/lib/tikwire as root.
+    #[arg(long, env = "TIKWIRE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Config file (default: $XDG_CONFIG_HOME/tikwire/config.toml).
+    #[arg(long, env = "TIKWIRE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Console colour theme: default, light, high-contrast, or a theme file name.
+    #[arg(long, env = "TIKWIRE_THEME", global = true)]
+    pub theme: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// WireGuard hubs that routers dial.
+    #[command(subcommand)]
+    Hub(HubCommand),
+    /// Tenants, each with its own 10.X.0.0/16.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Routers: provision, list, show, remove, import.
+    #[command(subcommand)]
+    Router(RouterCommand),
+    /// Print a router's script (it contains the router's private key).
+    Script(ScriptArgs),
+    /// Address usage.
+    #[command(subcommand)]
+    Subnet(SubnetCommand),
+    /// Fill the database with sample data to try the console.
+    Demo(DemoArgs),
+    /// Apply peers to the hub's live interface and poll its status.
+    Agent(AgentArgs),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Add a hub and generate its keypair.
+    Add {
+        name: String,
+        /// Where routers reach the hub: HOST:PORT.
+        #[arg(long)]
+        endpoint: String,
+        /// The hub's WireGuard interface.
+        #[arg(long, default_value = crate::model::DEFAULT_HUB_INTERFACE)]
+        interface: String,
+        /// UDP port the hub listens on.
+        #[arg(long, default_value_t = crate::model::DEFAULT_LISTEN_PORT.to_string())]
+        listen_port: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List hubs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one hub.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the hub interface's config with all its peers (contains the hub's private key).
+    Config {
+        name: String,
+        #[arg(long, value_enum, default_value_t = HubConfigFormat::WgQuick)]
+        format: HubConfigFormat,
+    },
+    /// Print the nftables ruleset that isolates tenants.
+    Firewall { name: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HubConfigFormat {
+    /// wg-quick file with addresses (IFACE.conf).
+    WgQuick,
+    /// What `wg setconf`/`wg syncconf` take.
+    Setconf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Add a tenant; it gets the lowest free 10.X.0.0/16.
+    Add {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a tenant with all its routers and release its subnet.
+    Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RouterCommand {
+    /// Provision a router: address, keys, configuration.
+    Add {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        /// Hub serving the router (default: the only hub).
+        #[arg(long)]
+        hub: Option<String>,
+        /// Name of the WireGuard interface on the router.
+        #[arg(long, default_value = crate::model::DEFAULT_ROUTER_INTERFACE)]
+        interface_name: String,
+        /// Persistent keepalive in seconds (the router is behind NAT).
+        #[arg(long, default_value_t = crate::model::DEFAULT_KEEPALIVE.to_string())]
+        keepalive: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List routers.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        hub: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one router (never its keys).
+    Show {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a router and release its address.
+    Rm {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Disable a router: the hub drops its peer, its address stays reserved.
+    Disable {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Enable a disabled router again.
+    Enable {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Provision every router in a CSV file (name[,interface_name[,keepalive]]): all or nothing.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        hub: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScriptArgs {
+    /// Router name.
+    pub name: String,
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long, value_enum)]
+    pub format: ScriptFormat,
+    /// Print the script that removes what the provisioning script added.
+    #[arg(long)]
+    pub undo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScriptFormat {
+    /// RouterOS v7 script to paste into a Winbox or SSH terminal.
+    Routeros,
+    /// wg-quick config for a Linux or mobile client.
+    WgQuick,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubnetCommand {
+    /// Per-tenant address usage.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Tenants to create.
+    #[arg(long, default_value_t = 6)]
+    pub tenants: u32,
+    /// Routers per tenant (on average).
+    #[arg(long, default_value_t = 120)]
+    pub routers: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[arg(long)]
+    pub hub: String,
+    /// Seconds between polls (default from config: 5).
+    #[arg(long)]
+    pub interval: Option<u64>,
+    /// One reconcile and one poll, then exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Bring the schema up to date.
+    Migrate,
+    /// Where the database is and whether it answers.
+    Status,
+    /// Stop the private PostgreSQL cluster (it starts again on the next command).
+    Stop,
+}
+
+/// What every command runs with: the settled configuration, and the database on demand.
+pub struct Context {
+    pub config: Config,
+}
+
+impl Context {
+    /// The database URL: the configured one, or the private cluster's (started if needed).
+    pub async fn database_url(&self) -> Result<String> {
+        if let Some(url) = &self.config.database_url {
+            return Ok(url.clone());
+        }
+        let data_dir = self.config.data_dir.clone();
+        let cluster =
+            tokio::task::spawn_blocking(move || crate::embedded_pg::ensure_running(&data_dir))
+                .await
+                .map_err(|e| Error::Other(format!("starting PostgreSQL: {e}")))??;
+        Ok(cluster.url())
+    }
+
+    /// Connects and migrates.
+    pub async fn store(&self) -> Result<Store> {
+        Store::connect(&self.database_url().await?).await
+    }
+
+    /// Connects, migrates and loads the master key.
+    pub async fn provisioner(&self) -> Result<Provisioner> {
+        Provisioner::open(self.store().await?, &self.config).await
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
+    let config = Config::load(Overrides {
+        config_file: cli.config,
+        database_url: cli.database_url,
+        data_dir: cli.data_dir,
+        theme: cli.theme,
+    })?;
+    let _log_guard = crate::logging::init(&config.log_dir, log_to_stderr);
+    let ctx = Context { config };
+    match cli.command {
+        None => {
+            let provisioner = ctx.provisioner().await?;
+            let url = ctx.database_url().await?;
+            crate::tui::run(ctx.config, provisioner, url).await
+        }
+        Some(Command::Hub(cmd)) => hub::run(&ctx, cmd).await,
+        Some(Command::Tenant(cmd)) => tenant::run(&ctx, cmd).await,
+        Some(Command::Router(cmd)) => router::run(&ctx, cmd).await,
+        Some(Command::Script(args)) => script::run(&ctx, args).await,
+        Some(Command::Subnet(cmd)) => subnet::run(&ctx, cmd).await,
+        Some(Command::Demo(args)) => demo::run(&ctx, args).await,
+        Some(Command::Agent(args)) => agent::run(&ctx, args).await,
+        Some(Command::Db(cmd)) => db::run(&ctx, cmd).await,
+    }
+}

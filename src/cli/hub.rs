@@ -1,0 +1,85 @@
+//! `tikwire hub add|list|show|config|firewall`.
+
+use super::output::{self, Table, fields};
+use super::{Context, HubCommand};
+use crate::Result;
+use crate::model::{Endpoint, Hub, HubName, InterfaceName, parse_port};
+use crate::provision::NewHub;
+
+pub async fn run(ctx: &Context, cmd: HubCommand) -> Result<()> {
+    match cmd {
+        HubCommand::Add {
+            name,
+            endpoint,
+            interface,
+            listen_port,
+            json,
+        } => {
+            let req = NewHub {
+                name: HubName::parse(&name)?,
+                endpoint: Endpoint::parse(&endpoint)?,
+                interface: InterfaceName::parse(&interface)?,
+                listen_port: parse_port("listen port", &listen_port)?,
+            };
+            let hub = ctx.provisioner().await?.add_hub(&req).await?;
+            if json {
+                return output::json(&hub);
+            }
+            output::print(&format!(
+                "added hub {} at {} (interface {}, listening on UDP {}), public key {}\n",
+                hub.name, hub.endpoint, hub.interface, hub.listen_port, hub.public_key
+            ))
+        }
+        HubCommand::List { json } => {
+            let hubs = ctx.store().await?.list_hubs().await?;
+            if json {
+                return output::json(&hubs);
+            }
+            if hubs.is_empty() {
+                return output::print(
+                    "no hubs yet: add one with `tikwire hub add NAME --endpoint HOST:PORT`\n",
+                );
+            }
+            let mut table = Table::new(&[
+                "NAME",
+                "ENDPOINT",
+                "INTERFACE",
+                "LISTEN",
+                "ROUTERS",
+                "PUBLIC KEY",
+            ]);
+            for h in &hubs {
+                table.row(vec![
+                    h.name.clone(),
+                    h.endpoint.clone(),
+                    h.interface.clone(),
+                    h.listen_port.to_string(),
+                    h.routers.to_string(),
+                    h.public_key.clone(),
+                ]);
+            }
+            output::print(&table.render())
+        }
+        HubCommand::Show { name, json } => {
+            let hub = ctx.store().await?.hub(&name).await?;
+            if json {
+                return output::json(&hub);
+            }
+            output::print(&describe(&hub))
+        }
+        HubCommand::Config { name, format } => super::script::hub_config(ctx, &name, format).await,
+        HubCommand::Firewall { name } => super::script::hub_firewall(ctx, &name).await,
+    }
+}
+
+fn describe(hub: &Hub) -> String {
+    fields(&[
+        ("name", hub.name.clone()),
+        ("endpoint", hub.endpoint.clone()),
+        ("interface", hub.interface.clone()),
+        ("listen port", hub.listen_port.to_string()),
+        ("public key", hub.public_key.clone()),
+        ("routers", hub.routers.to_string()),
+        ("created", hub.created_at.to_rfc3339()),
+    ])
+}

@@ -1,0 +1,123 @@
+//! Printing for the command line: aligned tables for people, one JSON document for scripts.
+
+use std::io::Write as _;
+
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// Prints one JSON document.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::Other(format!("JSON: {e}")))?;
+    print(&format!("{text}\n"))
+}
+
+/// Prints text to stdout; a closed pipe (`| head`) ends quietly.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("writing to stdout", err))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A plain table: a header row and left-aligned columns separated by two spaces.
+pub struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&'static str]) -> Self {
+        Self {
+            header: header.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.len()).collect();
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+            let mut text = String::new();
+            for (i, (cell, width)) in cells.zip(&widths).enumerate() {
+                if i > 0 {
+                    text.push_str("  ");
+                }
+                text.push_str(cell);
+                text.extend(std::iter::repeat_n(
+                    ' ',
+                    width.saturating_sub(cell.chars().count()),
+                ));
+            }
+            out.push_str(text.trim_end());
+            out.push('\n');
+        };
+        line(&mut self.header.iter().copied());
+        for row in &self.rows {
+            line(&mut row.iter().map(String::as_str));
+        }
+        out
+    }
+}
+
+/// `key: value` lines with aligned values.
+pub fn fields(pairs: &[(&str, String)]) -> String {
+    let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k:<width$}  {v}\n"))
+        .collect()
+}
+
+/// 65278 -> "65,278".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let mut t = Table::new(&["NAME", "IP"]);
+        t.row(vec!["a-long-name".into(), "10.100.1.1".into()]);
+        t.row(vec!["b".into(), "10.100.1.2".into()]);
+        assert_eq!(
+            t.render(),
+            "NAME         IP\na-long-name  10.100.1.1\nb            10.100.1.2\n"
+        );
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(65_278), "65,278");
+        assert_eq!(thousands(155), "155");
+        assert_eq!(thousands(10_118_090), "10,118,090");
+    }
+}

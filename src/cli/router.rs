@@ -1,0 +1,170 @@
+//! `tikwire router add|list|show|rm|disable|enable|import`.
+
+use chrono::Utc;
+
+use super::output::{self, Table, fields};
+use super::{Context, RouterCommand};
+use crate::Result;
+use crate::format;
+use crate::model::{HubName, InterfaceName, Router, RouterName, TenantName, parse_keepalive};
+use crate::provision::{NewRouter, RouterSpec};
+use crate::store::RouterFilter;
+
+pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
+    match cmd {
+        RouterCommand::Add {
+            name,
+            tenant,
+            hub,
+            interface_name,
+            keepalive,
+            json,
+        } => {
+            let req = NewRouter {
+                tenant: TenantName::parse(&tenant)?,
+                hub: hub.as_deref().map(HubName::parse).transpose()?,
+                spec: RouterSpec {
+                    name: RouterName::parse(&name)?,
+                    interface_name: InterfaceName::parse(&interface_name)?,
+                    keepalive: parse_keepalive(&keepalive)?,
+                },
+            };
+            let router = ctx.provisioner().await?.add_router(&req).await?;
+            if json {
+                return output::json(&router);
+            }
+            output::print(&format!(
+                "provisioned router {} in tenant {}: {} via hub {} (status {})\nnext: tikwire script {} --tenant {} --format routeros\n",
+                router.name,
+                router.tenant,
+                router.vpn_ip,
+                router.hub,
+                router.status,
+                router.name,
+                router.tenant
+            ))
+        }
+        RouterCommand::List { tenant, hub, json } => {
+            let routers = ctx
+                .store()
+                .await?
+                .list_routers(&RouterFilter { tenant, hub })
+                .await?;
+            if json {
+                return output::json(&routers);
+            }
+            if routers.is_empty() {
+                return output::print(
+                    "no routers yet: provision one with `tikwire router add NAME --tenant T`\n",
+                );
+            }
+            let now = Utc::now();
+            let mut table = Table::new(&[
+                "TENANT",
+                "NAME",
+                "VPN IP",
+                "STATUS",
+                "HANDSHAKE",
+                "RX",
+                "TX",
+                "HUB",
+            ]);
+            for r in &routers {
+                table.row(vec![
+                    r.tenant.clone(),
+                    r.name.clone(),
+                    r.vpn_ip.to_string(),
+                    r.status.to_string(),
+                    format::handshake_age(r.last_handshake_at, now),
+                    format::bytes(r.rx_bytes),
+                    format::bytes(r.tx_bytes),
+                    r.hub.clone(),
+                ]);
+            }
+            output::print(&table.render())
+        }
+        RouterCommand::Show { name, tenant, json } => {
+            let router = ctx.store().await?.router(&tenant, &name).await?;
+            if json {
+                return output::json(&router);
+            }
+            output::print(&describe(&router))
+        }
+        RouterCommand::Rm { name, tenant } => {
+            let deleted = ctx.store().await?.delete_router(&tenant, &name).await?;
+            output::print(&format!(
+                "removed router {} from tenant {}; {} is free again\n",
+                deleted.router.name, deleted.router.tenant, deleted.router.vpn_ip
+            ))
+        }
+        RouterCommand::Disable { name, tenant } => set_enabled(ctx, &tenant, &name, false).await,
+        RouterCommand::Enable { name, tenant } => set_enabled(ctx, &tenant, &name, true).await,
+        RouterCommand::Import {
+            file,
+            tenant,
+            hub,
+            json,
+        } => super::import::run(ctx, &file, &tenant, hub.as_deref(), json).await,
+    }
+}
+
+async fn set_enabled(ctx: &Context, tenant: &str, name: &str, enabled: bool) -> Result<()> {
+    let router = ctx
+        .store()
+        .await?
+        .set_router_enabled(tenant, name, enabled)
+        .await?;
+    let what = if enabled {
+        "enabled"
+    } else {
+        "disabled (the hub drops its peer at the next agent run)"
+    };
+    output::print(&format!(
+        "router {} in tenant {} {what}\n",
+        router.name, router.tenant
+    ))
+}
+
+fn describe(r: &Router) -> String {
+    let now = Utc::now();
+    let time =
+        |t: Option<chrono::DateTime<Utc>>| t.map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+    fields(&[
+        ("name", r.name.clone()),
+        ("tenant", r.tenant.clone()),
+        ("hub", r.hub.clone()),
+        ("vpn ip", r.vpn_ip.to_string()),
+        ("subnet", r.subnet_cidr.to_string()),
+        ("hub ip", r.hub_ip.to_string()),
+        ("status", r.status.to_string()),
+        ("enabled", r.enabled.to_string()),
+        (
+            "last handshake",
+            match r.last_handshake_at {
+                Some(t) => format!(
+                    "{} ({})",
+                    t.to_rfc3339(),
+                    format::handshake_age(Some(t), now)
+                ),
+                None => "never".into(),
+            },
+        ),
+        ("first handshake", time(r.first_handshake_at)),
+        (
+            "last endpoint",
+            r.last_endpoint.clone().unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "rx",
+            format!("{} ({} bytes)", format::bytes(r.rx_bytes), r.rx_bytes),
+        ),
+        (
+            "tx",
+            format!("{} ({} bytes)", format::bytes(r.tx_bytes), r.tx_bytes),
+        ),
+        ("interface", r.interface_name.clone()),
+        ("keepalive", format!("{} s", r.keepalive)),
+        ("public key", r.public_key.clone()),
+        ("created", r.created_at.to_rfc3339()),
+    ])
+}

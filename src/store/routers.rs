@@ -1,0 +1,465 @@
+//! Routers, their VPN configuration rows and their addresses.
+//!
+//! Address allocation holds the tenant's allocation row locked (`FOR UPDATE`) for the
+//! transaction, so concurrent provisioners into one tenant queue up there; the unique
+//! constraints on (tenant, host_index) and (tenant, vpn_ip) make a duplicate impossible even
+//! for a writer that bypasses tikwire.
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use serde::Serialize;
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
+use super::notify::{Change, publish};
+use super::tenants::{no_such_tenant, v4addr, v4net};
+use super::{Store, Tx, audit};
+use crate::ipam;
+use crate::model::{Hub, Router, RouterStatus};
+use crate::{Error, Result};
+
+/// Which routers to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouterFilter {
+    pub tenant: Option<String>,
+    pub hub: Option<String>,
+}
+
+/// A tenant's allocation row, locked for the current transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantLock {
+    pub tenant_id: i64,
+    pub octet: u8,
+    pub capacity: u32,
+    pub allocated: u32,
+    pub next_host_index: u32,
+}
+
+/// A router about to be inserted, with its keys already sealed for row `id`.
+pub struct NewRouterRow {
+    pub id: i64,
+    pub name: String,
+    pub host_index: u32,
+    pub public_key: String,
+    pub private_key_sealed: Vec<u8>,
+    pub preshared_key_sealed: Vec<u8>,
+    pub interface_name: String,
+    pub keepalive: u16,
+}
+
+/// A router with its sealed keys.
+pub struct RouterSecretRow {
+    pub router: Router,
+    pub private_key_sealed: Vec<u8>,
+    pub preshared_key_sealed: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeletedRouter {
+    #[serde(flatten)]
+    pub router: Router,
+}
+
+const ROUTER_SELECT: &str = "
+    SELECT r.id, r.name, t.name AS tenant, r.tenant_id, h.name AS hub, r.hub_id, r.vpn_ip,
+           a.subnet_cidr, a.gateway_ip, c.client_public_key, c.interface_name, c.keepalive_interval,
+           r.enabled, c.status, c.last_handshake_at, c.first_handshake_at, c.last_endpoint,
+           c.rx_bytes, c.tx_bytes, r.created_at, GREATEST(r.updated_at, c.updated_at) AS updated_at,
+           c.client_private_key_sealed, c.preshared_key_sealed
+    FROM routers r
+    JOIN tenants t ON t.id = r.tenant_id
+    JOIN vpn_subnet_allocations a ON a.tenant_id = r.tenant_id
+    JOIN hubs h ON h.id = r.hub_id
+    JOIN vpn_configurations c ON c.router_id = r.id";
+
+/// The listing query without the sealed columns.
+fn router_select_public() -> String {
+    ROUTER_SELECT.replace(
+        ",\n           c.client_private_key_sealed, c.preshared_key_sealed",
+        "",
+    )
+}
+
+fn router_from_row(row: &PgRow) -> Result<Router> {
+    let status: String = row.try_get("status")?;
+    Ok(Router {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        tenant: row.try_get("tenant")?,
+        tenant_id: row.try_get("tenant_id")?,
+        hub: row.try_get("hub")?,
+        hub_id: row.try_get("hub_id")?,
+        vpn_ip: v4addr(row.try_get("vpn_ip")?)?,
+        subnet_cidr: v4net(row.try_get("subnet_cidr")?)?,
+        hub_ip: v4addr(row.try_get("gateway_ip")?)?,
+        public_key: row.try_get("client_public_key")?,
+        interface_name: row.try_get("interface_name")?,
+        keepalive: row.try_get::<i32, _>("keepalive_interval")? as u16,
+        enabled: row.try_get("enabled")?,
+        status: RouterStatus::parse(&status)
+            .ok_or_else(|| Error::Database(format!("unknown router status {status:?}")))?,
+        last_handshake_at: row.try_get::<Option<DateTime<Utc>>, _>("last_handshake_at")?,
+        first_handshake_at: row.try_get::<Option<DateTime<Utc>>, _>("first_handshake_at")?,
+        last_endpoint: row.try_get("last_endpoint")?,
+        rx_bytes: row.try_get("rx_bytes")?,
+        tx_bytes: row.try_get("tx_bytes")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    pub async fn list_routers(&self, filter: &RouterFilter) -> Result<Vec<Router>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} WHERE ($1::text IS NULL OR t.name = $1) AND ($2::text IS NULL OR h.name = $2)
+             ORDER BY t.name, r.host_index",
+            router_select_public()
+        )))
+        .bind(filter.tenant.as_deref())
+        .bind(filter.hub.as_deref())
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            // Say so when the filter names something that does not exist.
+            if let Some(tenant) = &filter.tenant {
+                self.tenant(tenant).await?;
+            }
+            if let Some(hub) = &filter.hub {
+                self.hub(hub).await?;
+            }
+        }
+        rows.iter().map(router_from_row).collect()
+    }
+
+    pub async fn router(&self, tenant: &str, name: &str) -> Result<Router> {
+        Ok(self.router_secret(tenant, name).await?.router)
+    }
+
+    pub async fn router_by_id(&self, id: i64) -> Result<Router> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} WHERE r.id = $1",
+            router_select_public()
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))?;
+        router_from_row(&row)
+    }
+
+    /// A router with its sealed keys (for rendering its script).
+    pub async fn router_secret(&self, tenant: &str, name: &str) -> Result<RouterSecretRow> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ROUTER_SELECT} WHERE t.name = $1 AND r.name = $2"
+        )))
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            self.tenant(tenant).await?;
+            return Err(no_such_router(tenant, name));
+        };
+        Ok(RouterSecretRow {
+            router: router_from_row(&row)?,
+            private_key_sealed: row.try_get("client_private_key_sealed")?,
+            preshared_key_sealed: row.try_get("preshared_key_sealed")?,
+        })
+    }
+
+    /// Every router a hub serves, with sealed preshared keys (for the hub's config).
+    pub async fn hub_routers_secret(&self, hub_id: i64) -> Result<Vec<RouterSecretRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ROUTER_SELECT} WHERE r.hub_id = $1 ORDER BY a.subnet_octet_2, r.host_index"
+        )))
+        .bind(hub_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RouterSecretRow {
+                    router: router_from_row(row)?,
+                    private_key_sealed: row.try_get("client_private_key_sealed")?,
+                    preshared_key_sealed: row.try_get("preshared_key_sealed")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a router and releases its address, in one transaction.
+    pub async fn delete_router(&self, tenant: &str, name: &str) -> Result<DeletedRouter> {
+        let router = self.router(tenant, name).await?;
+        let mut tx = self.begin().await?;
+        let lock = lock_tenant(&mut tx, tenant).await?;
+        let host_index: Option<i32> = sqlx::query_scalar(
+            "DELETE FROM routers WHERE tenant_id = $1 AND name = $2 RETURNING host_index",
+        )
+        .bind(lock.tenant_id)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(host_index) = host_index else {
+            return Err(no_such_router(tenant, name));
+        };
+        sqlx::query("INSERT INTO released_host_indexes (tenant_id, host_index) VALUES ($1, $2)")
+            .bind(lock.tenant_id)
+            .bind(host_index)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE vpn_subnet_allocations
+             SET allocated_ips = allocated_ips - 1, status = 'active', updated_at = now()
+             WHERE tenant_id = $1",
+        )
+        .bind(lock.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            "router.rm",
+            Some(tenant),
+            Some(name),
+            serde_json::json!({ "vpn_ip": router.vpn_ip }),
+        )
+        .await?;
+        publish(
+            &mut tx,
+            &Change::new("router", "delete")
+                .tenant(lock.tenant_id)
+                .hub(router.hub_id)
+                .id(router.id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(DeletedRouter { router })
+    }
+
+    /// Disables (the hub drops its peer) or re-enables a router without deleting it.
+    pub async fn set_router_enabled(
+        &self,
+        tenant: &str,
+        name: &str,
+        enabled: bool,
+    ) -> Result<Router> {
+        let router = self.router(tenant, name).await?;
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE routers SET enabled = $2, updated_at = now() WHERE id = $1")
+            .bind(router.id)
+            .bind(enabled)
+            .execute(&mut *tx)
+            .await?;
+        // Disabled is a status of its own; re-enabled starts again from what handshakes say.
+        sqlx::query(
+            "UPDATE vpn_configurations SET updated_at = now(), status = CASE
+                 WHEN NOT $2 THEN 'disabled'
+                 WHEN last_handshake_at IS NULL THEN 'pending'
+                 ELSE 'offline' END
+             WHERE router_id = $1",
+        )
+        .bind(router.id)
+        .bind(enabled)
+        .execute(&mut *tx)
+        .await?;
+        let action = if enabled {
+            "router.enable"
+        } else {
+            "router.disable"
+        };
+        audit(
+            &mut tx,
+            action,
+            Some(tenant),
+            Some(name),
+            serde_json::json!({}),
+        )
+        .await?;
+        publish(
+            &mut tx,
+            &Change::new("router", "update")
+                .tenant(router.tenant_id)
+                .hub(router.hub_id)
+                .id(router.id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.router(tenant, name).await
+    }
+}
+
+/// Locks a tenant's allocation row for the rest of the transaction.
+pub(crate) async fn lock_tenant(tx: &mut Tx<'_>, tenant: &str) -> Result<TenantLock> {
+    let row: Option<(i64, i16, i32, i32, i32)> = sqlx::query_as(
+        "SELECT a.tenant_id, a.subnet_octet_2, a.total_ips, a.allocated_ips, a.next_host_index
+         FROM vpn_subnet_allocations a JOIN tenants t ON t.id = a.tenant_id
+         WHERE t.name = $1 FOR UPDATE OF a",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (tenant_id, octet, capacity, allocated, next) =
+        row.ok_or_else(|| no_such_tenant(tenant))?;
+    Ok(TenantLock {
+        tenant_id,
+        octet: octet as u8,
+        capacity: capacity as u32,
+        allocated: allocated as u32,
+        next_host_index: next as u32,
+    })
+}
+
+/// Takes the `count` lowest free host indexes of a locked tenant: released ones first (all
+/// below the high-water mark), then fresh ones from the mark. Two indexed statements at most,
+/// however full the tenant is.
+pub(crate) async fn allocate_host_indexes(
+    tx: &mut Tx<'_>,
+    lock: &mut TenantLock,
+    count: u32,
+    tenant: &str,
+) -> Result<Vec<u32>> {
+    let free = lock.capacity - lock.allocated;
+    if count > free {
+        return Err(Error::Exhausted(format!(
+            "tenant {tenant} has {free} free router address{} of {} and {count} {} asked for; remove routers first",
+            if free == 1 { "" } else { "es" },
+            lock.capacity,
+            if count == 1 { "was" } else { "were" },
+        )));
+    }
+    let mut indexes: Vec<u32> = sqlx::query_scalar::<_, i32>(
+        "DELETE FROM released_host_indexes WHERE (tenant_id, host_index) IN (
+             SELECT tenant_id, host_index FROM released_host_indexes
+             WHERE tenant_id = $1 ORDER BY host_index LIMIT $2)
+         RETURNING host_index",
+    )
+    .bind(lock.tenant_id)
+    .bind(i64::from(count))
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|i| i as u32)
+    .collect();
+    indexes.sort_unstable();
+    let fresh = count - indexes.len() as u32;
+    indexes.extend(lock.next_host_index..lock.next_host_index + fresh);
+    lock.next_host_index += fresh;
+    lock.allocated += count;
+    sqlx::query(
+        "UPDATE vpn_subnet_allocations
+         SET next_host_index = $2, allocated_ips = $3, updated_at = now(),
+             status = CASE WHEN $3 >= total_ips THEN 'exhausted' ELSE 'active' END
+         WHERE tenant_id = $1",
+    )
+    .bind(lock.tenant_id)
+    .bind(lock.next_host_index as i32)
+    .bind(lock.allocated as i32)
+    .execute(&mut **tx)
+    .await?;
+    Ok(indexes)
+}
+
+/// Reserves `count` router ids, so keys can be sealed to their rows before the insert.
+pub(crate) async fn reserve_router_ids(tx: &mut Tx<'_>, count: usize) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('routers', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(count as i64)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Names among `names` that the tenant already uses.
+pub(crate) async fn taken_names(
+    tx: &mut Tx<'_>,
+    tenant_id: i64,
+    names: &[String],
+) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM routers WHERE tenant_id = $1 AND name = ANY($2) ORDER BY name LIMIT 5",
+    )
+    .bind(tenant_id)
+    .bind(names)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Inserts routers and their VPN configuration rows: two statements for any number of rows.
+pub(crate) async fn insert_routers(
+    tx: &mut Tx<'_>,
+    lock: &TenantLock,
+    hub: &Hub,
+    rows: &[NewRouterRow],
+) -> Result<()> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    let indexes: Vec<i32> = rows.iter().map(|r| r.host_index as i32).collect();
+    sqlx::query(
+        "INSERT INTO routers (id, tenant_id, hub_id, name, host_index, vpn_ip)
+         SELECT u.id, $1, $2, u.name, u.idx, $3::inet + 257 + u.idx
+         FROM unnest($4::bigint[], $5::text[], $6::int[]) AS u(id, name, idx)",
+    )
+    .bind(lock.tenant_id)
+    .bind(hub.id)
+    .bind(super::tenants::host(std::net::Ipv4Addr::new(
+        10, lock.octet, 0, 0,
+    )))
+    .bind(&ids)
+    .bind(&names)
+    .bind(&indexes)
+    .execute(&mut **tx)
+    .await
+    .map_err(|err| {
+        super::on_unique_violation(err, |constraint| match constraint {
+            "routers_tenant_name_key" => {
+                "a router with one of these names already exists in this tenant".into()
+            }
+            _ => format!("address allocation conflict ({constraint}); try again"),
+        })
+    })?;
+
+    let public_keys: Vec<&str> = rows.iter().map(|r| r.public_key.as_str()).collect();
+    let private_sealed: Vec<&[u8]> = rows
+        .iter()
+        .map(|r| r.private_key_sealed.as_slice())
+        .collect();
+    let psk_sealed: Vec<&[u8]> = rows
+        .iter()
+        .map(|r| r.preshared_key_sealed.as_slice())
+        .collect();
+    let interfaces: Vec<&str> = rows.iter().map(|r| r.interface_name.as_str()).collect();
+    let keepalives: Vec<i32> = rows.iter().map(|r| i32::from(r.keepalive)).collect();
+    let hub_ip = ipam::hub_address(lock.octet);
+    sqlx::query(
+        "INSERT INTO vpn_configurations
+           (tenant_id, router_id, hub_id, server_public_key, client_public_key, client_private_key_sealed,
+            preshared_key_sealed, server_ip, client_ip, subnet_cidr, listen_port, server_endpoint,
+            interface_name, keepalive_interval, allowed_ips)
+         SELECT $1, u.id, $2, $3, u.public_key, u.private_sealed, u.psk_sealed, $4, r.vpn_ip, $5, $6, $7,
+                u.iface, u.keepalive, jsonb_build_array(host($4) || '/32')
+         FROM unnest($8::bigint[], $9::text[], $10::bytea[], $11::bytea[], $12::text[], $13::int[])
+              AS u(id, public_key, private_sealed, psk_sealed, iface, keepalive)
+         JOIN routers r ON r.id = u.id",
+    )
+    .bind(lock.tenant_id)
+    .bind(hub.id)
+    .bind(&hub.public_key)
+    .bind(super::tenants::host(hub_ip))
+    .bind(IpNet::V4(ipam::tenant_subnet(lock.octet)))
+    .bind(i32::from(hub.listen_port))
+    .bind(&hub.endpoint)
+    .bind(&ids)
+    .bind(&public_keys)
+    .bind(&private_sealed)
+    .bind(&psk_sealed)
+    .bind(&interfaces)
+    .bind(&keepalives)
+    .execute(&mut **tx)
+    .await
+    .map_err(|err| super::on_unique_violation(err, |c| format!("key or address conflict ({c}); try again")))?;
+    Ok(())
+}
+
+pub(crate) fn no_such_router(tenant: &str, name: &str) -> Error {
+    Error::NotFound(format!(
+        "no router named {name:?} in tenant {tenant:?} (see `tikwire router list --tenant {tenant}`)"
+    ))
+}

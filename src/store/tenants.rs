@@ -1,0 +1,247 @@
+//! Tenants and their /16 subnets.
+
+use std::net::Ipv4Addr;
+
+use chrono::{DateTime, Utc};
+use ipnet::{IpNet, Ipv4Net};
+use serde::Serialize;
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
+use super::notify::{Change, publish};
+use super::{Store, audit, on_unique_violation};
+use crate::ipam::{self, IpamConfig};
+use crate::model::{SubnetUsage, Tenant, TenantName};
+use crate::{Error, Result};
+
+/// Serializes subnet allocation across every tikwire process (pg_advisory_xact_lock key).
+const SUBNET_LOCK: i64 = 0x7469_6b77_6972_6501;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeletedTenant {
+    pub name: String,
+    pub subnet_cidr: Ipv4Net,
+    pub routers: i64,
+}
+
+/// Global pool: tenant subnets in use of those the plan holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PoolUsage {
+    pub tenants_used: i64,
+    pub tenants_capacity: i64,
+    pub routers: i64,
+    pub routers_capacity: i64,
+}
+
+const TENANT_SELECT: &str = "
+    SELECT t.id, t.name, a.subnet_cidr, a.subnet_octet_2, a.total_ips, a.allocated_ips, t.created_at,
+           (SELECT count(*) FROM vpn_configurations c WHERE c.tenant_id = t.id AND c.status = 'online') AS online
+    FROM tenants t JOIN vpn_subnet_allocations a ON a.tenant_id = t.id";
+
+fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
+    let octet: i16 = row.try_get("subnet_octet_2")?;
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        subnet_cidr: v4net(row.try_get("subnet_cidr")?)?,
+        hub_ip: ipam::hub_address(octet as u8),
+        routers: i64::from(row.try_get::<i32, _>("allocated_ips")?),
+        online: row.try_get("online")?,
+        capacity: i64::from(row.try_get::<i32, _>("total_ips")?),
+        created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
+    })
+}
+
+pub(crate) fn v4net(net: IpNet) -> Result<Ipv4Net> {
+    match net {
+        IpNet::V4(net) => Ok(net),
+        IpNet::V6(net) => Err(Error::Database(format!("unexpected IPv6 value {net}"))),
+    }
+}
+
+pub(crate) fn v4addr(net: IpNet) -> Result<Ipv4Addr> {
+    v4net(net).map(|n| n.addr())
+}
+
+impl Store {
+    /// Creates a tenant and gives it the lowest free /16, in one transaction.
+    pub async fn create_tenant(&self, name: &TenantName, plan: &IpamConfig) -> Result<Tenant> {
+        let mut tx = self.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SUBNET_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let (id, created_at): (i64, DateTime<Utc>) =
+            sqlx::query_as("INSERT INTO tenants (name) VALUES ($1) RETURNING id, created_at")
+                .bind(name.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|err| {
+                    on_unique_violation(err, |_| format!("tenant {name} already exists"))
+                })?;
+        let octet: Option<i32> = sqlx::query_scalar(
+            "SELECT o FROM generate_series($1::int, $2::int) AS o
+             WHERE NOT EXISTS (SELECT 1 FROM vpn_subnet_allocations a WHERE a.subnet_octet_2 = o)
+             ORDER BY o LIMIT 1",
+        )
+        .bind(i32::from(plan.first_tenant_octet))
+        .bind(i32::from(plan.last_tenant_octet))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(octet) = octet.map(|o| o as u8) else {
+            return Err(Error::Exhausted(format!(
+                "no tenant subnet left: all {} subnets 10.{}.0.0/16 to 10.{}.0.0/16 are in use; remove a tenant first",
+                plan.tenant_capacity(),
+                plan.first_tenant_octet,
+                plan.last_tenant_octet
+            )));
+        };
+        let subnet = ipam::tenant_subnet(octet);
+        let (range_start, range_end) = ipam::router_range(octet, plan.routers_per_tenant);
+        sqlx::query(
+            "INSERT INTO vpn_subnet_allocations
+               (tenant_id, subnet_cidr, subnet_octet_2, gateway_ip, range_start, range_end, total_ips)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(IpNet::V4(subnet))
+        .bind(i16::from(octet))
+        .bind(host(ipam::hub_address(octet)))
+        .bind(host(range_start))
+        .bind(host(range_end))
+        .bind(plan.routers_per_tenant as i32)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| on_unique_violation(err, |_| format!("subnet {subnet} is already allocated")))?;
+        audit(
+            &mut tx,
+            "tenant.add",
+            Some(name.as_str()),
+            None,
+            serde_json::json!({ "subnet": subnet }),
+        )
+        .await?;
+        publish(&mut tx, &Change::new("tenant", "insert").tenant(id).id(id)).await?;
+        tx.commit().await?;
+        Ok(Tenant {
+            id,
+            name: name.to_string(),
+            subnet_cidr: subnet,
+            hub_ip: ipam::hub_address(octet),
+            routers: 0,
+            online: 0,
+            capacity: i64::from(plan.routers_per_tenant),
+            created_at,
+        })
+    }
+
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TENANT_SELECT} ORDER BY t.name"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(tenant_from_row).collect()
+    }
+
+    pub async fn tenant(&self, name: &str) -> Result<Tenant> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TENANT_SELECT} WHERE t.name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => tenant_from_row(&row),
+            None => Err(no_such_tenant(name)),
+        }
+    }
+
+    /// Deletes a tenant with all its routers and releases its subnet, in one transaction.
+    pub async fn delete_tenant(&self, name: &str) -> Result<DeletedTenant> {
+        let mut tx = self.begin().await?;
+        let row: Option<(i64, IpNet, i32)> = sqlx::query_as(
+            "SELECT t.id, a.subnet_cidr, a.allocated_ips FROM tenants t
+             JOIN vpn_subnet_allocations a ON a.tenant_id = t.id
+             WHERE t.name = $1 FOR UPDATE OF t, a",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, subnet, routers)) = row else {
+            return Err(no_such_tenant(name));
+        };
+        sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = DeletedTenant {
+            name: name.to_owned(),
+            subnet_cidr: v4net(subnet)?,
+            routers: i64::from(routers),
+        };
+        audit(
+            &mut tx,
+            "tenant.rm",
+            Some(name),
+            None,
+            serde_json::json!({ "subnet": deleted.subnet_cidr, "routers": routers }),
+        )
+        .await?;
+        publish(&mut tx, &Change::new("tenant", "delete").tenant(id).id(id)).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Per-tenant address usage with the true figures.
+    pub async fn subnet_usage(&self) -> Result<Vec<SubnetUsage>> {
+        let rows = sqlx::query(
+            "SELECT t.name, a.subnet_cidr, a.gateway_ip, a.range_start, a.range_end, a.total_ips,
+                    a.allocated_ips, a.available_ips, a.status
+             FROM vpn_subnet_allocations a JOIN tenants t ON t.id = a.tenant_id
+             ORDER BY a.subnet_octet_2",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SubnetUsage {
+                    tenant: row.try_get("name")?,
+                    subnet_cidr: v4net(row.try_get("subnet_cidr")?)?,
+                    hub_ip: v4addr(row.try_get("gateway_ip")?)?,
+                    range_start: v4addr(row.try_get("range_start")?)?,
+                    range_end: v4addr(row.try_get("range_end")?)?,
+                    capacity: i64::from(row.try_get::<i32, _>("total_ips")?),
+                    allocated: i64::from(row.try_get::<i32, _>("allocated_ips")?),
+                    available: i64::from(row.try_get::<i32, _>("available_ips")?),
+                    status: row.try_get("status")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn pool_usage(&self, plan: &IpamConfig) -> Result<PoolUsage> {
+        let (tenants_used, routers, routers_capacity): (i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), COALESCE(sum(allocated_ips), 0)::bigint, COALESCE(sum(total_ips), 0)::bigint
+             FROM vpn_subnet_allocations",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(PoolUsage {
+            tenants_used,
+            tenants_capacity: i64::from(plan.tenant_capacity()),
+            routers,
+            routers_capacity,
+        })
+    }
+}
+
+pub(crate) fn host(address: Ipv4Addr) -> IpNet {
+    IpNet::V4(Ipv4Net::from(address))
+}
+
+pub(crate) fn no_such_tenant(name: &str) -> Error {
+    Error::NotFound(format!(
+        "no tenant named {name:?} (see `tikwire tenant list`)"
+    ))
+}

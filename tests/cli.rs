@@ -1,0 +1,494 @@
+//! The command-line contract, run through the real binary against a real PostgreSQL:
+//! outputs, JSON fields, and one clear error line (exit 1) for every kind of bad input.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Cli {
+    url: String,
+    data_dir: PathBuf,
+    master_key: String,
+}
+
+impl Cli {
+    async fn new() -> (Self, common::TestDb) {
+        let db = common::test_db().await;
+        let data_dir = std::env::temp_dir().join(format!("tikwire-cli-{}", db.name));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let cli = Self {
+            url: db.url.clone(),
+            data_dir,
+            master_key: base64_key(9),
+        };
+        (cli, db)
+    }
+
+    fn run_with(&self, args: &[&str], key: &str, url: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tikwire"))
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env("TIKWIRE_DATA_DIR", &self.data_dir)
+            .env("TIKWIRE_MASTER_KEY", key)
+            .env_remove("TIKWIRE_CONFIG")
+            .env("XDG_CONFIG_HOME", self.data_dir.join("config"))
+            .output()
+            .expect("run tikwire")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &self.master_key, &self.url)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).expect("one JSON document")
+    }
+
+    /// Runs a command that must fail with exit 1 and exactly one line on stderr.
+    fn fails(&self, args: &[&str], expect: &str) -> String {
+        let out = self.run(args);
+        one_line_error(&out, args, expect)
+    }
+}
+
+fn one_line_error(out: &Output, args: &[&str], expect: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?} should exit 1; stderr: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?} should print one line, got: {stderr:?}"
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains(expect),
+        "{args:?}: expected {expect:?} in {stderr:?}"
+    );
+    assert!(out.stdout.is_empty(), "nothing on stdout for a failure");
+    stderr
+}
+
+fn base64_key(byte: u8) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
+}
+
+async fn count(db: &common::TestDb, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_contract_end_to_end() {
+    let (cli, _db) = Cli::new().await;
+    cli.ok(&["db", "migrate"]);
+    let hub = cli.json(&[
+        "hub",
+        "add",
+        "hub1",
+        "--endpoint",
+        "vpn.example.com:51820",
+        "--json",
+    ]);
+    assert_eq!(hub["name"], "hub1");
+    assert_eq!(hub["listen_port"], 51820);
+    assert_eq!(hub["interface"], "wg0");
+    let tenant = cli.json(&["tenant", "add", "acme", "--json"]);
+    assert_eq!(tenant["subnet_cidr"], "10.100.0.0/16");
+    let router = cli.json(&["router", "add", "r1", "--tenant", "acme", "--json"]);
+    for field in [
+        "name",
+        "tenant",
+        "vpn_ip",
+        "subnet_cidr",
+        "public_key",
+        "status",
+        "last_handshake_at",
+        "rx_bytes",
+        "tx_bytes",
+        "created_at",
+    ] {
+        assert!(
+            router.get(field).is_some(),
+            "router JSON lacks {field}: {router}"
+        );
+    }
+    assert_eq!(router["vpn_ip"], "10.100.1.1");
+    assert_eq!(router["status"], "pending");
+    assert_eq!(router["rx_bytes"], 0);
+    assert!(router["last_handshake_at"].is_null());
+
+    let list = cli.json(&["router", "list", "--tenant", "acme", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let shown = cli.json(&["router", "show", "r1", "--tenant", "acme", "--json"]);
+    assert_eq!(shown["public_key"], router["public_key"]);
+    let tenants = cli.json(&["tenant", "list", "--json"]);
+    assert_eq!(tenants[0]["routers"], 1);
+    let subnets = cli.json(&["subnet", "list", "--json"]);
+    assert_eq!(subnets["tenants"][0]["capacity"], 65_278);
+    assert_eq!(subnets["pool"]["tenants_capacity"], 155);
+    assert_eq!(cli.json(&["hub", "list", "--json"])[0]["routers"], 1);
+    assert_eq!(cli.json(&["hub", "show", "hub1", "--json"])["name"], "hub1");
+
+    assert!(cli.ok(&["router", "list"]).contains("10.100.1.1"));
+    assert!(
+        cli.ok(&["router", "show", "r1", "--tenant", "acme"])
+            .contains("pending")
+    );
+    assert!(cli.ok(&["subnet", "list"]).contains("1 of 155"));
+    assert!(
+        cli.ok(&["router", "rm", "r1", "--tenant", "acme"])
+            .contains("10.100.1.1 is free again")
+    );
+    assert!(
+        cli.ok(&["tenant", "rm", "acme"])
+            .contains("10.100.0.0/16 is free again")
+    );
+    assert_eq!(
+        cli.json(&["tenant", "list", "--json"]),
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn json_and_show_never_contain_keys() {
+    let (cli, db) = Cli::new().await;
+    cli.ok(&["hub", "add", "hub1", "--endpoint", "203.0.113.7:51820"]);
+    cli.ok(&["tenant", "add", "acme"]);
+    cli.ok(&["router", "add", "r1", "--tenant", "acme"]);
+    let p = tikwire::provision::Provisioner::new(
+        tikwire::store::Store::from_pool(db.pool.clone()),
+        tikwire::vault::Vault::from_key(&[9; 32], tikwire::vault::MasterKeySource::Env),
+        Default::default(),
+    );
+    let m = p.router_material("acme", "r1").await.unwrap();
+    let hub_key = p
+        .hub_material("hub1")
+        .await
+        .unwrap()
+        .private_key
+        .to_string();
+    let mut everything = String::new();
+    for args in [
+        &["router", "list", "--json"][..],
+        &["router", "show", "r1", "--tenant", "acme", "--json"],
+        &["router", "show", "r1", "--tenant", "acme"],
+        &["router", "list"],
+        &["hub", "list", "--json"],
+        &["hub", "show", "hub1", "--json"],
+        &["hub", "show", "hub1"],
+        &["tenant", "list", "--json"],
+        &["subnet", "list", "--json"],
+    ] {
+        everything.push_str(&cli.ok(args));
+    }
+    for secret in [
+        m.private_key.as_str(),
+        m.preshared_key.as_str(),
+        hub_key.as_str(),
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "a secret leaked into listings"
+        );
+    }
+    let log = std::fs::read_to_string(cli.data_dir.join("log/tikwire.log")).unwrap_or_default();
+    for secret in [
+        m.private_key.as_str(),
+        m.preshared_key.as_str(),
+        hub_key.as_str(),
+    ] {
+        assert!(!log.contains(secret), "a secret leaked into the log");
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_one_clear_line_and_changes_nothing() {
+    let (cli, db) = Cli::new().await;
+    cli.ok(&["hub", "add", "hub1", "--endpoint", "vpn.example.com:51820"]);
+    cli.ok(&["tenant", "add", "acme"]);
+    cli.ok(&["router", "add", "r1", "--tenant", "acme"]);
+    let before = [
+        count(&db, "hubs").await,
+        count(&db, "tenants").await,
+        count(&db, "routers").await,
+    ];
+
+    cli.fails(&["tenant", "add", "ac me"], "contains a space");
+    cli.fails(&["tenant", "add", "a\"b"], "allowed are letters");
+    cli.fails(&["tenant", "add", "acme"], "already exists");
+    cli.fails(&["tenant", "rm", "nope"], "no tenant named");
+    cli.fails(
+        &["hub", "add", "h2", "--endpoint", "vpn.example.com"],
+        "has no port",
+    );
+    cli.fails(
+        &["hub", "add", "h2", "--endpoint", "vpn.example.com:0"],
+        "not a port",
+    );
+    cli.fails(
+        &["hub", "add", "h2", "--endpoint", "vpn;reboot:51820"],
+        "host name",
+    );
+    cli.fails(
+        &[
+            "hub",
+            "add",
+            "h2",
+            "--endpoint",
+            "vpn.example.com:1",
+            "--listen-port",
+            "70000",
+        ],
+        "listen port",
+    );
+    cli.fails(
+        &[
+            "hub",
+            "add",
+            "h2",
+            "--endpoint",
+            "vpn.example.com:1",
+            "--interface",
+            "wg$0",
+        ],
+        "interface name",
+    );
+    cli.fails(
+        &["hub", "add", "hub1", "--endpoint", "vpn.example.com:1"],
+        "already exists",
+    );
+    cli.fails(&["hub", "show", "nope"], "no hub named");
+    cli.fails(&["router", "add", "r[1]", "--tenant", "acme"], "'['");
+    cli.fails(&["router", "add", "r$x", "--tenant", "acme"], "'$'");
+    cli.fails(&["router", "add", "r;x", "--tenant", "acme"], "';'");
+    cli.fails(
+        &["router", "add", "caf\u{e9}", "--tenant", "acme"],
+        "U+00E9",
+    );
+    cli.fails(
+        &["router", "add", &"x".repeat(64), "--tenant", "acme"],
+        "at most 63",
+    );
+    cli.fails(
+        &[
+            "router",
+            "add",
+            "r2",
+            "--tenant",
+            "acme",
+            "--keepalive",
+            "0",
+        ],
+        "keepalive",
+    );
+    cli.fails(
+        &[
+            "router",
+            "add",
+            "r2",
+            "--tenant",
+            "acme",
+            "--interface-name",
+            "wg-hotspot-too-long",
+        ],
+        "at most 15",
+    );
+    cli.fails(
+        &["router", "add", "r2", "--tenant", "nope"],
+        "no tenant named",
+    );
+    cli.fails(
+        &["router", "add", "r2", "--tenant", "acme", "--hub", "nope"],
+        "no hub named",
+    );
+    cli.fails(
+        &["router", "add", "r1", "--tenant", "acme"],
+        "already has router r1",
+    );
+    cli.fails(
+        &["router", "show", "nope", "--tenant", "acme"],
+        "no router named",
+    );
+    cli.fails(
+        &["router", "rm", "nope", "--tenant", "acme"],
+        "no router named",
+    );
+    cli.fails(&["router", "list", "--tenant", "nope"], "no tenant named");
+
+    let csv = cli.data_dir.join("bad.csv");
+    std::fs::write(&csv, "name\nsite-1\nsite 2\n").unwrap();
+    cli.fails(
+        &[
+            "router",
+            "import",
+            csv.to_str().unwrap(),
+            "--tenant",
+            "acme",
+        ],
+        "line 3",
+    );
+    cli.fails(
+        &["router", "import", "/nonexistent.csv", "--tenant", "acme"],
+        "cannot read",
+    );
+
+    // Usage errors exit 2.
+    let out = cli.run(&["router", "add", "r2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = cli.run(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let after = [
+        count(&db, "hubs").await,
+        count(&db, "tenants").await,
+        count(&db, "routers").await,
+    ];
+    assert_eq!(before, after, "failed commands changed nothing");
+}
+
+#[tokio::test]
+async fn wrong_master_key_and_database_down_are_one_line_each() {
+    let (cli, db) = Cli::new().await;
+    cli.ok(&["hub", "add", "hub1", "--endpoint", "vpn.example.com:51820"]);
+    cli.ok(&["tenant", "add", "acme"]);
+    let out = cli.run_with(
+        &["router", "add", "r1", "--tenant", "acme"],
+        &base64_key(1),
+        &cli.url,
+    );
+    one_line_error(&out, &["router add with another key"], "wrong master key");
+    let out = cli.run_with(
+        &["router", "add", "r1", "--tenant", "acme"],
+        "not-base64!",
+        &cli.url,
+    );
+    one_line_error(
+        &out,
+        &["router add with a malformed key"],
+        "TIKWIRE_MASTER_KEY",
+    );
+    assert_eq!(count(&db, "routers").await, 0);
+
+    let down = "postgres://tikwire@localhost/none?host=/nonexistent-tikwire-socket-dir";
+    let out = cli.run_with(&["tenant", "list"], &cli.master_key, down);
+    one_line_error(
+        &out,
+        &["tenant list with the database down"],
+        "cannot connect to the database",
+    );
+}
+
+#[tokio::test]
+async fn import_reports_what_it_did() {
+    let (cli, db) = Cli::new().await;
+    cli.ok(&["hub", "add", "hub1", "--endpoint", "vpn.example.com:51820"]);
+    cli.ok(&["tenant", "add", "acme"]);
+    let csv = cli.data_dir.join("fleet.csv");
+    let mut text = String::from("name,interface_name,keepalive\n");
+    for i in 0..300 {
+        text.push_str(&format!("site-{i},wg-mgmt,{}\n", 10 + i % 20));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = cli.ok(&[
+        "router",
+        "import",
+        csv.to_str().unwrap(),
+        "--tenant",
+        "acme",
+    ]);
+    assert!(
+        out.contains("imported 300 routers into tenant acme"),
+        "{out}"
+    );
+    assert!(out.contains("10.100.1.1 to 10.100.2.44"), "{out}");
+    assert_eq!(count(&db, "routers").await, 300);
+    let r = cli.json(&["router", "show", "site-7", "--tenant", "acme", "--json"]);
+    assert_eq!(r["interface_name"], "wg-mgmt");
+    assert_eq!(r["keepalive"], 17);
+}
+
+#[tokio::test]
+async fn a_killed_import_leaves_nothing_half_written() {
+    let (cli, db) = Cli::new().await;
+    cli.ok(&["hub", "add", "hub1", "--endpoint", "vpn.example.com:51820"]);
+    cli.ok(&["tenant", "add", "acme"]);
+    let csv = cli.data_dir.join("big.csv");
+    let text: String = (0..5000).map(|i| format!("site-{i}\n")).collect();
+    std::fs::write(&csv, text).unwrap();
+    // Kill the importer at several points of its life; whatever it had done must be all or nothing.
+    for delay_ms in [30, 120, 250] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tikwire"))
+            .args([
+                "router",
+                "import",
+                csv.to_str().unwrap(),
+                "--tenant",
+                "acme",
+            ])
+            .env("DATABASE_URL", &cli.url)
+            .env("TIKWIRE_DATA_DIR", &cli.data_dir)
+            .env("TIKWIRE_MASTER_KEY", &cli.master_key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        let _ = child.kill();
+        let finished = child.wait().unwrap().success();
+        // PostgreSQL rolls back the dead connection's transaction; wait for it to notice.
+        let mut routers = count(&db, "routers").await;
+        for _ in 0..50 {
+            let active: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tikwire'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            routers = count(&db, "routers").await;
+            if active == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let (allocated, next, released): (i32, i32, i64) = sqlx::query_as(
+            "SELECT allocated_ips, next_host_index, (SELECT count(*) FROM released_host_indexes) FROM vpn_subnet_allocations",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert!(
+            routers == 0 || routers == 5000,
+            "half-written import: {routers} routers"
+        );
+        assert_eq!(
+            i64::from(allocated),
+            routers,
+            "allocation count matches the routers"
+        );
+        assert_eq!(i64::from(next), routers + released, "no leaked address");
+        assert_eq!(count(&db, "vpn_configurations").await, routers);
+        if finished || routers == 5000 {
+            break;
+        }
+    }
+}
