@@ -12,7 +12,7 @@ use tikwire::scripts::{
 #[test]
 fn routeros_install() {
     let endpoint = endpoint();
-    insta::assert_snapshot!(routeros_script(&router_input(&endpoint)).unwrap());
+    insta::assert_snapshot!(routeros_script(&router_input(&endpoint)).unwrap().as_str());
 }
 
 #[test]
@@ -37,19 +37,19 @@ fn routeros_install_long_values() {
         keepalive: 65535,
         ..router_input(&endpoint)
     };
-    insta::assert_snapshot!(routeros_script(&input).unwrap());
+    insta::assert_snapshot!(routeros_script(&input).unwrap().as_str());
 }
 
 #[test]
 fn routeros_install_ipv6_endpoint() {
     let endpoint = tikwire::model::Endpoint::parse("[2001:db8::1]:51820").unwrap();
-    insta::assert_snapshot!(routeros_script(&router_input(&endpoint)).unwrap());
+    insta::assert_snapshot!(routeros_script(&router_input(&endpoint)).unwrap().as_str());
 }
 
 #[test]
 fn wg_quick_full() {
     let endpoint = endpoint();
-    insta::assert_snapshot!(wg_quick_config(&router_input(&endpoint)).unwrap());
+    insta::assert_snapshot!(wg_quick_config(&router_input(&endpoint)).unwrap().as_str());
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn wg_quick_with_dns_and_ipv6_endpoint() {
         dns: &DNS,
         ..router_input(&endpoint)
     };
-    insta::assert_snapshot!(wg_quick_config(&input).unwrap());
+    insta::assert_snapshot!(wg_quick_config(&input).unwrap().as_str());
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn wg_quick_qr_payload() {
     let endpoint = endpoint();
     let compact = wg_quick_compact(&router_input(&endpoint)).unwrap();
     assert!(!compact.contains('#') && !compact.contains("\n\n"));
-    insta::assert_snapshot!(compact);
+    insta::assert_snapshot!(compact.as_str());
 }
 
 fn hub_input<'a>(
@@ -88,7 +88,9 @@ fn hub_input<'a>(
 fn hub_wg_quick() {
     let (tenants, peers) = (two_tenants(), three_peers());
     insta::assert_snapshot!(
-        hub_config(&hub_input(&tenants, &peers), HubConfigFormat::WgQuick).unwrap()
+        hub_config(&hub_input(&tenants, &peers), HubConfigFormat::WgQuick)
+            .unwrap()
+            .as_str()
     );
 }
 
@@ -96,7 +98,9 @@ fn hub_wg_quick() {
 fn hub_setconf() {
     let (tenants, peers) = (two_tenants(), three_peers());
     insta::assert_snapshot!(
-        hub_config(&hub_input(&tenants, &peers), HubConfigFormat::SetConf).unwrap()
+        hub_config(&hub_input(&tenants, &peers), HubConfigFormat::SetConf)
+            .unwrap()
+            .as_str()
     );
 }
 

@@ -87,19 +87,18 @@ impl Checker<'_> {
             return self.error(format!(":{name} is not a RouterOS command"));
         };
         let known: Vec<&str> = known.iter().filter_map(Value::as_str).collect();
-        if let Some(window) = self.schema["root_command_windows"].get(name) {
-            if let Err(why) = self.available(window) {
-                self.error(format!(":{name}: {why}"));
-            }
+        if let Some(window) = self.schema["root_command_windows"].get(name)
+            && let Err(why) = self.available(window)
+        {
+            self.error(format!(":{name}: {why}"));
         }
         self.seen.insert(format!(":{name}"));
         for node in args {
-            if let Node::Word(w) = node {
-                if let Some((key, _)) = w.split_once('=') {
-                    if !known.contains(&key) {
-                        self.error(format!(":{name} has no argument {key}"));
-                    }
-                }
+            if let Node::Word(w) = node
+                && let Some((key, _)) = w.split_once('=')
+                && !known.contains(&key)
+            {
+                self.error(format!(":{name} has no argument {key}"));
             }
             self.nested(node);
         }
@@ -253,7 +252,7 @@ fn install_and_undo_scripts_use_only_what_every_claimed_version_has() {
     let mut seen = BTreeSet::new();
     for input in inputs(&endpoints) {
         for script in [
-            routeros_script(&input).unwrap(),
+            routeros_script(&input).unwrap().to_string(),
             routeros_undo_script(&input).unwrap(),
         ] {
             let checker = check(&script);
@@ -292,7 +291,7 @@ fn scripts_are_paste_safe() {
     let endpoints = endpoints();
     for input in inputs(&endpoints) {
         for script in [
-            routeros_script(&input).unwrap(),
+            routeros_script(&input).unwrap().to_string(),
             routeros_undo_script(&input).unwrap(),
         ] {
             let problems = paste_problems(&script);

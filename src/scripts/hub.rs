@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use ipnet::Ipv4Net;
+use zeroize::Zeroizing;
 
 use crate::model::InvalidInput;
 
@@ -172,12 +173,29 @@ fn check_peer(peer: &HubPeerInput, subnets: &HashMap<&str, Ipv4Net>) -> Result<(
     Ok(())
 }
 
-/// The hub's config in the chosen form.
-pub fn hub_config(input: &HubConfigInput, format: HubConfigFormat) -> Result<String, InvalidInput> {
+/// An upper bound of the config's size, so the text never regrows (regrowth would leave
+/// copies of keys behind): per peer the fixed text and keys (about 140 bytes with a blank line,
+/// `[Peer]` and the comment's `# ` and `/`), names that may wrap onto a second comment line,
+/// and an address of at most 18.
+fn capacity_for(input: &HubConfigInput) -> usize {
+    let peers: usize = input
+        .peers
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| 180 + p.tenant.len() + p.router.len())
+        .sum();
+    512 + input.hub.len() + input.interface.len() + 32 * input.tenants.len() + peers
+}
+
+/// The hub's config in the chosen form. Holds the hub's private key and every preshared key,
+/// so it is wiped from memory when dropped.
+pub fn hub_config(
+    input: &HubConfigInput,
+    format: HubConfigFormat,
+) -> Result<Zeroizing<String>, InvalidInput> {
     input.check()?;
     let enabled = input.peers.iter().filter(|p| p.enabled).count();
-    // About 190 bytes per peer: sized once, no regrowth for large fleets.
-    let mut out = String::with_capacity(512 + 64 * input.tenants.len() + 192 * enabled);
+    let mut out = Zeroizing::new(String::with_capacity(capacity_for(input)));
     push_comment(
         &mut out,
         &format!(
@@ -210,4 +228,47 @@ pub fn hub_config(input: &HubConfigInput, format: HubConfigFormat) -> Result<Str
         let _ = writeln!(out, "AllowedIPs = {}/32", peer.vpn_ip);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::*;
+
+    /// The longest names everywhere: the config still fits the size reserved up front.
+    #[test]
+    fn config_never_outgrows_its_reserved_size() {
+        let (tenant, hub) = ("t".repeat(63), "h".repeat(63));
+        let routers: Vec<String> = (0..200).map(|i| format!("{i:0>63}")).collect();
+        let keys: Vec<String> = (0..200u8).map(|i| STANDARD.encode([i; 32])).collect();
+        let peers: Vec<HubPeerInput> = (0..200)
+            .map(|i| HubPeerInput {
+                tenant: &tenant,
+                router: &routers[i],
+                public_key: &keys[i],
+                preshared_key: &keys[0],
+                vpn_ip: Ipv4Addr::new(10, 254, 255, i as u8 + 1),
+                enabled: true,
+            })
+            .collect();
+        let tenants = [HubTenantInput {
+            name: &tenant,
+            subnet: "10.254.0.0/16".parse().unwrap(),
+            hub_ip: Ipv4Addr::new(10, 254, 0, 1),
+        }];
+        let input = HubConfigInput {
+            hub: &hub,
+            interface: "wg.hot_spot-123",
+            private_key: &keys[1],
+            listen_port: 65535,
+            tenants: &tenants,
+            peers: &peers,
+        };
+        for format in [HubConfigFormat::WgQuick, HubConfigFormat::SetConf] {
+            let config = hub_config(&input, format).unwrap();
+            assert_eq!(config.capacity(), capacity_for(&input));
+        }
+    }
 }

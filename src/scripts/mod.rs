@@ -2,14 +2,16 @@
 //! undo), the wg-quick config (and its QR payload), the hub's WireGuard config and its
 //! nftables rules.
 //!
-//! Every generator is a pure function from a borrowed input struct to a `String`: no database,
-//! no IO. Inputs hold plain `&str` so any caller can fill them; each generator validates every
+//! Every generator is a pure function from a borrowed input struct to a `String` (wrapped in
+//! `Zeroizing` when it holds a key): no database, no IO. `material` maps what `provision`
+//! hands out onto those inputs. Inputs hold plain `&str` so any caller can fill them; each generator validates every
 //! value first (with the same validators as `crate::model`) and only then renders, quoting what
 //! it prints. A value that could change what a script does is refused with one line naming
 //! what is allowed, and nothing is rendered.
 
 mod check;
 pub mod hub;
+pub mod material;
 pub mod nft;
 pub mod quote;
 pub mod routeros;
@@ -23,6 +25,9 @@ use ipnet::Ipv4Net;
 use crate::model::{Endpoint, InvalidInput};
 
 pub use hub::{HubConfigFormat, HubConfigInput, HubPeerInput, HubTenantInput, hub_config};
+pub use material::{
+    RouterDocument, render_hub_config, render_hub_firewall, render_router, router_input,
+};
 pub use nft::{HubFirewallInput, hub_firewall};
 pub use routeros::{MIN_ROUTEROS_VERSION, routeros_script, routeros_undo_script};
 pub use wg_quick::{wg_quick_compact, wg_quick_config};
@@ -94,5 +99,55 @@ impl RouterScriptInput<'_> {
         check::key("preshared key", self.preshared_key)?;
         check::endpoint(self.endpoint)?;
         check::keepalive(self.keepalive)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "YNqHbfBQKaGvzefSSuMbrrl4KeapwS1Rtn7/Ivf+dH0=";
+
+    /// The texts holding keys are sized up front and never regrow (a regrowth would leave a
+    /// copy of the key in freed memory that `Zeroizing` cannot wipe), even for the longest
+    /// values the validators accept.
+    #[test]
+    fn secret_texts_never_outgrow_their_reserved_size() {
+        let label = "a-".repeat(31) + "b";
+        let long_host = format!("{label}.{label}.{label}.{}", &label[..61]);
+        let endpoints = [
+            Endpoint::parse(&format!("{long_host}:65535")).unwrap(),
+            Endpoint::parse("[2001:db8:1234:5678:9abc:def0:1234:5678]:1").unwrap(),
+            Endpoint::parse("v.io:1").unwrap(),
+        ];
+        let dns = [IpAddr::V6("2001:db8:1234:5678:9abc:def0:1234:5678".parse().unwrap()); 8];
+        let long = "x".repeat(63);
+        for endpoint in &endpoints {
+            for (name, interface, dns) in [
+                (&long[..], "wg.hot_spot-123", &dns[..]),
+                ("a", "w", &[][..]),
+            ] {
+                let input = RouterScriptInput {
+                    tenant: name,
+                    router: name,
+                    hub: name,
+                    interface,
+                    router_private_key: KEY,
+                    hub_public_key: KEY,
+                    preshared_key: KEY,
+                    router_ip: Ipv4Addr::new(10, 254, 255, 254),
+                    hub_ip: Ipv4Addr::new(10, 254, 0, 1),
+                    subnet: "10.254.0.0/16".parse().unwrap(),
+                    endpoint,
+                    keepalive: 65535,
+                    dns,
+                };
+                let reserved = routeros::capacity_for(&input);
+                assert_eq!(routeros_script(&input).unwrap().capacity(), reserved);
+                let reserved = wg_quick::capacity_for(&input);
+                assert_eq!(wg_quick_config(&input).unwrap().capacity(), reserved);
+                assert_eq!(wg_quick_compact(&input).unwrap().capacity(), reserved);
+            }
+        }
     }
 }

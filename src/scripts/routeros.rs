@@ -17,6 +17,8 @@
 
 use std::fmt::Write as _;
 
+use zeroize::Zeroizing;
+
 use crate::model::InvalidInput;
 
 use super::RouterScriptInput;
@@ -32,10 +34,11 @@ fn tag(interface: &str) -> String {
     format!("tikwire:{interface}")
 }
 
-/// The provisioning script: paste into a RouterOS v7 terminal (or `/import` it).
-pub fn routeros_script(input: &RouterScriptInput) -> Result<String, InvalidInput> {
+/// The provisioning script: paste into a RouterOS v7 terminal (or `/import` it). It holds the
+/// router's private key, so it is wiped from memory when dropped.
+pub fn routeros_script(input: &RouterScriptInput) -> Result<Zeroizing<String>, InvalidInput> {
     input.check()?;
-    let mut out = String::with_capacity(4096);
+    let mut out = Zeroizing::new(String::with_capacity(capacity_for(input)));
     install_header(&mut out, input);
     out.push_str("{\n");
     identity_locals(&mut out, input);
@@ -54,6 +57,16 @@ pub fn routeros_script(input: &RouterScriptInput) -> Result<String, InvalidInput
     let _ = writeln!(out, "{INDENT}:put {}", routeros_string(&done));
     out.push_str("}\n");
     Ok(out)
+}
+
+/// An upper bound of the script's size, so the text never regrows (regrowth would leave
+/// copies of the key behind): the fixed text (about 3 KB) and each name and the host as often
+/// as the script mentions them, with room for wrapped comment lines and escapes.
+pub(crate) fn capacity_for(input: &RouterScriptInput) -> usize {
+    let i = input;
+    4096 + 4 * (i.tenant.len() + i.router.len() + i.hub.len())
+        + 12 * i.interface.len()
+        + 6 * i.endpoint.host.len()
 }
 
 /// The script that removes exactly what [`routeros_script`] added: the items tagged
@@ -158,11 +171,14 @@ fn identity_locals(out: &mut String, input: &RouterScriptInput) {
 /// `:local name "value"`, split over `:set` lines when the quoted value would make the line
 /// too long (a 253-character endpoint host), so no line needs a continuation backslash.
 fn local_string(out: &mut String, name: &str, value: &str) {
-    let mut chunks = routeros_string_chunks(value, 72).into_iter();
-    let first = chunks.next().unwrap_or_default();
-    let _ = writeln!(out, "{INDENT}:local {name} {first}");
-    for chunk in chunks {
-        let _ = writeln!(out, "{INDENT}:set {name} (${name} . {chunk})");
+    // The value may be a key: wipe the quoted pieces too.
+    let chunks = Zeroizing::new(routeros_string_chunks(value, 72));
+    for (n, chunk) in chunks.iter().enumerate() {
+        if n == 0 {
+            let _ = writeln!(out, "{INDENT}:local {name} {chunk}");
+        } else {
+            let _ = writeln!(out, "{INDENT}:set {name} (${name} . {chunk})");
+        }
     }
 }
 

@@ -7,15 +7,18 @@
 
 use std::fmt::Write as _;
 
+use zeroize::Zeroizing;
+
 use crate::model::InvalidInput;
 
 use super::RouterScriptInput;
 use super::quote::push_comment;
 
-/// The full config, with a comment header. Save it as `<interface>.conf`.
-pub fn wg_quick_config(input: &RouterScriptInput) -> Result<String, InvalidInput> {
+/// The full config, with a comment header. Save it as `<interface>.conf`. Holds the private
+/// key, so it is wiped from memory when dropped.
+pub fn wg_quick_config(input: &RouterScriptInput) -> Result<Zeroizing<String>, InvalidInput> {
     input.check()?;
-    let mut out = String::with_capacity(640);
+    let mut out = Zeroizing::new(String::with_capacity(capacity_for(input)));
     let i = input;
     push_comment(
         &mut out,
@@ -43,11 +46,20 @@ pub fn wg_quick_config(input: &RouterScriptInput) -> Result<String, InvalidInput
 }
 
 /// The same config without comments or blank lines: the QR code payload.
-pub fn wg_quick_compact(input: &RouterScriptInput) -> Result<String, InvalidInput> {
+pub fn wg_quick_compact(input: &RouterScriptInput) -> Result<Zeroizing<String>, InvalidInput> {
     input.check()?;
-    let mut out = String::with_capacity(400);
+    let mut out = Zeroizing::new(String::with_capacity(capacity_for(input)));
     render(&mut out, input, false);
     Ok(out)
+}
+
+/// An upper bound of the config's size, so the text never regrows (regrowth would leave
+/// copies of the key behind): fixed text and keys, the names and host in the comments (which
+/// may wrap), the host again in `Endpoint`, and at most 41 bytes per DNS server.
+pub(crate) fn capacity_for(input: &RouterScriptInput) -> usize {
+    let i = input;
+    let names = i.tenant.len() + i.router.len() + i.hub.len() + 2 * i.interface.len();
+    640 + names + 2 * i.endpoint.host.len() + 41 * i.dns.len()
 }
 
 fn render(out: &mut String, input: &RouterScriptInput, spaced: bool) {
