@@ -34,9 +34,15 @@ fn router_input(endpoint: &Endpoint) -> RouterScriptInput<'_> {
 fn router_formats(c: &mut Criterion) {
     let endpoint = Endpoint::parse("vpn.example.com:51820").unwrap();
     let input = router_input(&endpoint);
-    c.bench_function("routeros_script", |b| b.iter(|| routeros_script(black_box(&input)).unwrap()));
-    c.bench_function("wg_quick_config", |b| b.iter(|| wg_quick_config(black_box(&input)).unwrap()));
-    c.bench_function("wg_quick_compact", |b| b.iter(|| wg_quick_compact(black_box(&input)).unwrap()));
+    c.bench_function("routeros_script", |b| {
+        b.iter(|| routeros_script(black_box(&input)).unwrap())
+    });
+    c.bench_function("wg_quick_config", |b| {
+        b.iter(|| wg_quick_config(black_box(&input)).unwrap())
+    });
+    c.bench_function("wg_quick_compact", |b| {
+        b.iter(|| wg_quick_compact(black_box(&input)).unwrap())
+    });
 }
 
 /// One full tenant (65,278 routers) on one hub. Public keys must differ: the generator refuses
