@@ -42,6 +42,25 @@ async fn test_dbs_are_isolated_and_migrated() {
     assert_eq!((in_a, in_b), (1, 0));
 }
 
+/// Tests run in parallel: many databases copied from the one template at the same moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_test_dbs_can_be_created_at_once() {
+    let handles: Vec<_> = (0..12).map(|_| tokio::spawn(common::test_db())).collect();
+    let mut names = Vec::new();
+    for handle in handles {
+        let db = handle.await.expect("test_db");
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&db.pool)
+            .await
+            .expect("select");
+        assert_eq!(one, 1);
+        names.push(db.name);
+    }
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 12);
+}
+
 #[tokio::test]
 async fn test_db_url_reaches_the_same_database() {
     let db = common::test_db().await;

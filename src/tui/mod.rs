@@ -1,5 +1,51 @@
-//! TEMPORARY placeholder until the console lands (replaced by branch `tui`).
-use crate::{Error, Result, config::Config, provision::Provisioner};
-pub async fn run(_config: Config, _provisioner: Provisioner, _database_url: String) -> Result<()> {
-    Err(Error::Other("the console is not built yet".into()))
+//! The console: a full-screen terminal UI on ratatui and crossterm.
+//!
+//! Data flows one way: an event (key, database result, change notification, clock tick)
+//! goes into [`app::App::update`], which changes the state and returns effects; the runtime
+//! carries effects out in background tasks whose results come back as events; a frame is
+//! drawn from the state only when it changed.
+
+pub mod app;
+pub mod data;
+pub mod format;
+pub mod forms;
+pub mod keymap;
+pub mod overlays;
+pub mod panes;
+mod runtime;
+mod scripts_bridge;
+#[doc(hidden)]
+pub mod testdata;
+pub mod theme;
+pub mod ui;
+
+use chrono::Utc;
+
+pub use app::{App, Effect, Msg};
+pub use theme::Theme;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::provision::Provisioner;
+
+/// Opens the console on this terminal and runs it until the operator quits. The terminal
+/// is restored on every way out, panics included (ratatui's init installs the hook).
+pub async fn run(config: Config, provisioner: Provisioner, database_url: String) -> Result<()> {
+    let keymap = keymap::Keymap::new(&config.ui.keys)?;
+    let mut theme = Theme::load(
+        config.ui.theme.as_deref(),
+        Some(&config.config_dir.join("themes")),
+    )?;
+    if Theme::no_color_requested() {
+        theme = theme.without_colour();
+    }
+    let mut app = App::new(keymap, theme, Utc::now());
+    app.thresholds = app::Thresholds {
+        online_secs: config.status.online_secs,
+        stale_secs: config.status.stale_secs,
+    };
+    let mut terminal = ratatui::try_init().map_err(|e| Error::io("setting up the terminal", e))?;
+    let result = runtime::event_loop(&mut terminal, app, provisioner, database_url).await;
+    ratatui::restore();
+    result
 }

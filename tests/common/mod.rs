@@ -6,8 +6,9 @@
 //! Without it, each test process runs its own throwaway server: `initdb` once into a cache shared
 //! by all test processes (`/tmp/tikwire-test-pg-<uid>/template-<version>`), a copy per process
 //! (`run-<pid>`), listening only on a Unix socket in that private directory. The server gets
-//! SIGQUIT when this process ends, however it ends (cargo test runs no destructors), and the
-//! next test process removes run directories of dead processes.
+//! SIGQUIT when this process ends, however it ends (cargo test runs no destructors). On a
+//! normal exit an atexit handler also deletes the run directory; after a kill, the next test
+//! process removes run directories of dead processes.
 //!
 //! Each `#[tokio::test]` has its own runtime, so pools are never shared between tests: the
 //! once-per-process setup runs on its own thread and runtime; `test_db()` makes a fresh pool
@@ -247,7 +248,12 @@ fn start_private_server() -> Result<PathBuf, String> {
         libc::geteuid()
     }));
     cache_dir(&cache)?;
-    remove_stale_runs(&cache);
+    // In the background: deleting a few hundred MB of freshly written files can take seconds
+    // on a busy machine, and nothing below depends on it.
+    let stale = cache.clone();
+    let _ = std::thread::Builder::new()
+        .name("pg-test-cleanup".into())
+        .spawn(move || remove_stale_runs(&stale));
     let template = cached_template(&cache, &bins, &user)?;
 
     let run = cache.join(format!("run-{}", std::process::id()));
@@ -304,7 +310,39 @@ fn start_private_server() -> Result<PathBuf, String> {
     let running = ready_rx
         .recv()
         .map_err(|_| "the server thread died".to_owned())??;
+    remove_at_exit(running.pid, run);
     Ok(running.socket_dir)
+}
+
+/// This process's server and run directory, for [`clean_up_at_exit`].
+static RUN: OnceLock<(u32, PathBuf)> = OnceLock::new();
+
+/// When the test process exits normally (also after failed tests), stop the server and delete
+/// its run directory at once: freshly written files deleted before the kernel writes them back
+/// cost almost nothing, later they cost seconds of I/O. A killed process leaves them to the
+/// next test process.
+fn remove_at_exit(server_pid: u32, run: PathBuf) {
+    if RUN.set((server_pid, run)).is_ok() {
+        // SAFETY: registers a plain extern "C" function with no arguments.
+        unsafe { libc::atexit(clean_up_at_exit) };
+    }
+}
+
+extern "C" fn clean_up_at_exit() {
+    let Some((pid, run)) = RUN.get() else {
+        return;
+    };
+    if let Ok(raw) = libc::pid_t::try_from(*pid) {
+        // SAFETY: kill(2) on the server this process started; its reaper thread still runs.
+        unsafe { libc::kill(raw, libc::SIGQUIT) };
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while pid_alive(*pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    if !pid_alive(*pid) {
+        let _ = fs::remove_dir_all(run);
+    }
 }
 
 /// The cache directory: ours, not a symlink, enterable by the server user (0711).

@@ -1,0 +1,112 @@
+//! Console speed with 100,000 routers: loading them to the first frame, drawing one frame,
+//! one filter keystroke to the next frame; and the resident memory once loaded.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tikwire::tui::app::{App, Loaded, Msg};
+use tikwire::tui::data::PoolUsage;
+use tikwire::tui::keymap::Keymap;
+use tikwire::tui::{Theme, testdata, ui};
+
+const ROUTERS: usize = 100_000;
+
+fn loaded_app(routers: Vec<tikwire::model::Router>) -> App {
+    let mut app = App::new(Keymap::default(), Theme::default(), testdata::now());
+    let tenants = testdata::tenants(&routers);
+    app.update(Msg::Loaded(Loaded::Hubs(Ok(testdata::hubs()))));
+    app.update(Msg::Loaded(Loaded::Subnets(Ok(testdata::subnets(
+        &tenants,
+    )))));
+    app.update(Msg::Loaded(Loaded::Pool(Ok(PoolUsage {
+        tenants_used: 5,
+        tenants_capacity: 155,
+    }))));
+    app.update(Msg::Loaded(Loaded::Tenants(Ok(tenants))));
+    app.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(routers),
+    }));
+    app
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn bench(c: &mut Criterion) {
+    let rows = testdata::routers(testdata::now(), ROUTERS);
+    let before = rss_mb();
+    let app = loaded_app(rows.clone());
+    eprintln!(
+        "RSS with {ROUTERS} routers loaded: {:.1} MB (process, incl. a second copy of the rows: {:.1} MB before loading)",
+        rss_mb(),
+        before
+    );
+    drop(app);
+
+    let mut group = c.benchmark_group("tui_100k");
+    group.sample_size(10);
+    group.bench_function("load_to_first_frame", |b| {
+        b.iter_batched(
+            || rows.clone(),
+            |rows| {
+                let app = loaded_app(rows);
+                let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+                t.draw(|f| {
+                    ui::draw(f, &app);
+                })
+                .unwrap();
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+
+    let app = loaded_app(rows.clone());
+    for (w, h) in [(120u16, 40u16), (80, 24)] {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        group.bench_function(format!("frame_{w}x{h}"), |b| {
+            b.iter(|| {
+                t.draw(|f| {
+                    ui::draw(f, &app);
+                })
+                .unwrap();
+            })
+        });
+    }
+
+    let mut app = loaded_app(rows);
+    app.update(key('/'));
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut flip = false;
+    group.bench_function("filter_keystroke_to_frame", |b| {
+        b.iter(|| {
+            // alternate typing and deleting a character: every iteration refilters 100k rows
+            flip = !flip;
+            let msg = if flip {
+                key('7')
+            } else {
+                Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE))
+            };
+            app.update(msg);
+            t.draw(|f| {
+                ui::draw(f, &app);
+            })
+            .unwrap();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,515 @@
+//! The one table of key bindings. The help overlay, the footer and key dispatch all read it,
+//! so what the screen says is what the keys do. Operators override keys per action in the
+//! config file (`[ui.keys] quit = "ctrl-q"`, several keys separated by spaces).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::error::{Error, Result};
+
+/// Where a binding applies. The application asks with a list of contexts, most specific
+/// first, so a pane's `s` (sort) and the script view's `s` (save) do not collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Context {
+    /// Everywhere, even inside forms: Ctrl-C.
+    Always,
+    /// The main screen, no overlay open.
+    Global,
+    /// Any view with a way back (every overlay and the main screen).
+    Nav,
+    /// Moving in a list or scrolling a text.
+    List,
+    Tenants,
+    Routers,
+    Peers,
+    Script,
+    Form,
+    Confirm,
+    /// Typing a filter or a `:` command.
+    Input,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::Global => "Main screen",
+            Self::Nav => "Navigation",
+            Self::List => "Lists and text",
+            Self::Tenants => "Tenants pane",
+            Self::Routers => "Routers pane",
+            Self::Peers => "Peer status pane",
+            Self::Script => "Script view",
+            Self::Form => "Forms",
+            Self::Confirm => "Confirmation",
+            Self::Input => "Filter and command line",
+        }
+    }
+}
+
+/// Everything a key can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    ForceQuit,
+    Quit,
+    Help,
+    Back,
+    CommandLine,
+    NextPane,
+    PrevPane,
+    Pane1,
+    Pane2,
+    Pane3,
+    Pane4,
+    AddHub,
+    AddTenant,
+    Provision,
+    Reload,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    PageUp,
+    PageDown,
+    Open,
+    Filter,
+    Sort,
+    ReverseSort,
+    Delete,
+    ToggleEnabled,
+    Freeze,
+    Copy,
+    Save,
+    Reveal,
+    Qr,
+    Raw,
+    NextScript,
+    PrevScript,
+    Submit,
+    NextField,
+    PrevField,
+    Confirm,
+}
+
+/// One row of the table: the action, its default keys, what it does, where it applies.
+pub struct Binding {
+    pub action: Action,
+    pub name: &'static str,
+    pub keys: &'static str,
+    pub description: &'static str,
+    pub context: Context,
+}
+
+const fn bind(
+    action: Action,
+    name: &'static str,
+    keys: &'static str,
+    description: &'static str,
+    context: Context,
+) -> Binding {
+    Binding {
+        action,
+        name,
+        keys,
+        description,
+        context,
+    }
+}
+
+use Action as A;
+use Context as C;
+
+/// The default keymap. Order is the order of the help overlay and the footer.
+pub const DEFAULT_BINDINGS: &[Binding] = &[
+    bind(A::ForceQuit, "force_quit", "ctrl-c", "quit now", C::Always),
+    bind(A::Back, "back", "esc", "back", C::Nav),
+    bind(A::Quit, "quit", "q", "quit", C::Global),
+    bind(A::Help, "help", "?", "help", C::Global),
+    bind(
+        A::CommandLine,
+        "command",
+        ":",
+        "command (:tenant NAME, :router NAME)",
+        C::Global,
+    ),
+    bind(A::NextPane, "next_pane", "tab", "next pane", C::Global),
+    bind(
+        A::PrevPane,
+        "prev_pane",
+        "backtab",
+        "previous pane",
+        C::Global,
+    ),
+    bind(A::Pane1, "pane_tenants", "1", "tenants pane", C::Global),
+    bind(
+        A::Pane2,
+        "pane_subnets",
+        "2",
+        "subnet usage pane",
+        C::Global,
+    ),
+    bind(A::Pane3, "pane_routers", "3", "routers pane", C::Global),
+    bind(A::Pane4, "pane_peers", "4", "peer status pane", C::Global),
+    bind(
+        A::Provision,
+        "provision",
+        "n",
+        "provision a router",
+        C::Global,
+    ),
+    bind(A::AddTenant, "add_tenant", "t", "add a tenant", C::Global),
+    bind(A::AddHub, "add_hub", "H", "add a hub", C::Global),
+    bind(
+        A::Reload,
+        "reload",
+        "ctrl-r",
+        "reload from the database",
+        C::Global,
+    ),
+    bind(
+        A::Open,
+        "open_tenant",
+        "enter",
+        "show its routers",
+        C::Tenants,
+    ),
+    bind(A::Delete, "delete_tenant", "d", "delete tenant", C::Tenants),
+    bind(A::Open, "open_router", "enter", "scripts", C::Routers),
+    bind(A::Filter, "filter", "/", "filter", C::Routers),
+    bind(A::Sort, "sort", "s", "sort by next column", C::Routers),
+    bind(
+        A::ReverseSort,
+        "reverse_sort",
+        "S",
+        "reverse sort",
+        C::Routers,
+    ),
+    bind(
+        A::ToggleEnabled,
+        "toggle_enabled",
+        "e",
+        "enable/disable",
+        C::Routers,
+    ),
+    bind(A::Delete, "delete_router", "d", "delete router", C::Routers),
+    bind(A::Freeze, "freeze", "f", "freeze/unfreeze", C::Peers),
+    bind(A::Filter, "filter_peers", "/", "filter", C::Peers),
+    bind(A::Copy, "copy", "c y", "copy", C::Script),
+    bind(A::Save, "save", "s", "save to file", C::Script),
+    bind(A::Reveal, "reveal", "p", "show/hide private key", C::Script),
+    bind(A::Qr, "qr", "Q", "QR code (wg-quick)", C::Script),
+    bind(A::Raw, "raw", "R", "raw view for mouse copy", C::Script),
+    bind(
+        A::NextScript,
+        "next_script",
+        "right ]",
+        "next script",
+        C::Script,
+    ),
+    bind(
+        A::PrevScript,
+        "prev_script",
+        "left [",
+        "previous script",
+        C::Script,
+    ),
+    bind(A::Up, "up", "up k", "up", C::List),
+    bind(A::Down, "down", "down j", "down", C::List),
+    bind(A::Top, "top", "home g", "first", C::List),
+    bind(A::Bottom, "bottom", "end G", "last", C::List),
+    bind(A::PageUp, "page_up", "pgup ctrl-b", "page up", C::List),
+    bind(
+        A::PageDown,
+        "page_down",
+        "pgdn ctrl-f",
+        "page down",
+        C::List,
+    ),
+    bind(A::Submit, "submit", "enter", "submit", C::Form),
+    bind(
+        A::NextField,
+        "next_field",
+        "tab down",
+        "next field",
+        C::Form,
+    ),
+    bind(
+        A::PrevField,
+        "prev_field",
+        "backtab up",
+        "previous field",
+        C::Form,
+    ),
+    bind(A::Back, "cancel_form", "esc", "cancel", C::Form),
+    bind(A::Confirm, "confirm", "enter", "confirm", C::Confirm),
+    bind(A::Back, "cancel_confirm", "esc", "cancel", C::Confirm),
+    bind(A::Submit, "apply_input", "enter", "apply", C::Input),
+    bind(A::Back, "cancel_input", "esc", "cancel", C::Input),
+];
+
+/// A key with its modifiers, as typed in the config file: `q`, `G`, `ctrl-c`, `enter`,
+/// `backtab`, `pgdn`, `f5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+impl Key {
+    pub fn parse(text: &str) -> Result<Key> {
+        let bad = || {
+            Error::Config(format!(
+                "key {text:?} is not a key; use e.g. q, G, ctrl-r, alt-x, enter, esc, tab, backtab, up, pgdn, f5"
+            ))
+        };
+        let mut rest = text;
+        let (mut ctrl, mut alt) = (false, false);
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-") {
+                ctrl = true;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-") {
+                alt = true;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = match rest {
+            "enter" => KeyCode::Enter,
+            "esc" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backtab" | "shift-tab" => KeyCode::BackTab,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pgup" => KeyCode::PageUp,
+            "pgdn" => KeyCode::PageDown,
+            "backspace" => KeyCode::Backspace,
+            "delete" => KeyCode::Delete,
+            "space" => KeyCode::Char(' '),
+            f if f.len() > 1 && f.starts_with('f') => {
+                KeyCode::F(f[1..].parse().map_err(|_| bad())?)
+            }
+            c => {
+                let mut chars = c.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(ch), None) if !ch.is_control() => KeyCode::Char(ch),
+                    _ => return Err(bad()),
+                }
+            }
+        };
+        Ok(Key { code, ctrl, alt })
+    }
+
+    /// Shift is part of the character ('G') or of the key code (BackTab); terminals differ
+    /// in whether they also report the modifier, so it is ignored.
+    pub fn matches(&self, event: &KeyEvent) -> bool {
+        let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = event.modifiers.contains(KeyModifiers::ALT);
+        self.code == event.code && self.ctrl == ctrl && self.alt == alt
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("alt-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Enter => f.write_str("enter"),
+            KeyCode::Esc => f.write_str("esc"),
+            KeyCode::Tab => f.write_str("tab"),
+            KeyCode::BackTab => f.write_str("shift-tab"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::Home => f.write_str("home"),
+            KeyCode::End => f.write_str("end"),
+            KeyCode::PageUp => f.write_str("pgup"),
+            KeyCode::PageDown => f.write_str("pgdn"),
+            KeyCode::Backspace => f.write_str("backspace"),
+            KeyCode::Delete => f.write_str("delete"),
+            KeyCode::F(n) => write!(f, "f{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// A binding with its keys resolved (defaults or the operator's overrides).
+#[derive(Debug)]
+pub struct Entry {
+    pub action: Action,
+    pub name: &'static str,
+    pub keys: Vec<Key>,
+    pub description: &'static str,
+    pub context: Context,
+}
+
+impl Entry {
+    /// Keys as shown to the operator: "↑/k".
+    pub fn keys_label(&self) -> String {
+        self.keys
+            .iter()
+            .map(Key::to_string)
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// The live keymap: defaults with overrides applied.
+#[derive(Debug)]
+pub struct Keymap {
+    entries: Vec<Entry>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        // Default keys are tested to parse.
+        Self::new(&BTreeMap::new()).unwrap_or(Keymap {
+            entries: Vec::new(),
+        })
+    }
+}
+
+impl Keymap {
+    /// Builds the keymap; `overrides` maps a binding name (or an action used in several
+    /// contexts by its name in any of them) to space-separated keys.
+    pub fn new(overrides: &BTreeMap<String, String>) -> Result<Self> {
+        for name in overrides.keys() {
+            if !DEFAULT_BINDINGS.iter().any(|b| b.name == name) {
+                let known: Vec<&str> = DEFAULT_BINDINGS.iter().map(|b| b.name).collect();
+                return Err(Error::Config(format!(
+                    "[ui.keys]: unknown action {name:?}; actions are {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        let entries = DEFAULT_BINDINGS
+            .iter()
+            .map(|b| {
+                let keys = overrides.get(b.name).map(String::as_str).unwrap_or(b.keys);
+                let keys = keys
+                    .split_whitespace()
+                    .map(Key::parse)
+                    .collect::<Result<Vec<_>>>()?;
+                if keys.is_empty() {
+                    return Err(Error::Config(format!("[ui.keys]: {} has no key", b.name)));
+                }
+                Ok(Entry {
+                    action: b.action,
+                    name: b.name,
+                    keys,
+                    description: b.description,
+                    context: b.context,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Keymap { entries })
+    }
+
+    /// The action a key asks for, trying contexts in the order given.
+    pub fn action(&self, event: &KeyEvent, contexts: &[Context]) -> Option<Action> {
+        contexts.iter().find_map(|ctx| {
+            self.entries
+                .iter()
+                .find(|e| e.context == *ctx && e.keys.iter().any(|k| k.matches(event)))
+                .map(|e| e.action)
+        })
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Entries of the given contexts, in table order: the footer and help read this.
+    pub fn in_contexts<'a>(&'a self, contexts: &'a [Context]) -> impl Iterator<Item = &'a Entry> {
+        self.entries
+            .iter()
+            .filter(move |e| contexts.contains(&e.context))
+    }
+
+    /// The first key of an action in a context, for hints like "press n to provision".
+    pub fn key_for(&self, action: Action, context: Context) -> String {
+        self.entries
+            .iter()
+            .find(|e| e.action == action && e.context == context)
+            .and_then(|e| e.keys.first())
+            .map(Key::to_string)
+            .unwrap_or_else(|| "?".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn defaults_parse_and_resolve_by_context() {
+        let km = Keymap::new(&BTreeMap::new()).unwrap();
+        assert_eq!(km.entries().len(), DEFAULT_BINDINGS.len());
+        let s = key(KeyCode::Char('s'), KeyModifiers::NONE);
+        assert_eq!(km.action(&s, &[C::Routers, C::Global]), Some(A::Sort));
+        assert_eq!(km.action(&s, &[C::Script, C::List]), Some(A::Save));
+        let shift_g = key(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(km.action(&shift_g, &[C::List]), Some(A::Bottom));
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(
+            km.action(&ctrl_c, &[C::Script, C::Always]),
+            Some(A::ForceQuit)
+        );
+        assert_eq!(
+            km.action(&key(KeyCode::Char('c'), KeyModifiers::NONE), &[C::Always]),
+            None
+        );
+    }
+
+    #[test]
+    fn overrides_replace_keys_and_unknowns_are_refused() {
+        let mut o = BTreeMap::new();
+        o.insert("quit".to_string(), "ctrl-q x".to_string());
+        let km = Keymap::new(&o).unwrap();
+        let q = key(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(km.action(&q, &[C::Global]), None);
+        let ctrl_q = key(KeyCode::Char('q'), KeyModifiers::CONTROL);
+        assert_eq!(km.action(&ctrl_q, &[C::Global]), Some(A::Quit));
+        assert_eq!(km.key_for(A::Quit, C::Global), "ctrl-q");
+
+        o.insert("explode".to_string(), "x".to_string());
+        assert!(Keymap::new(&o).unwrap_err().to_string().contains("explode"));
+        let mut bad = BTreeMap::new();
+        bad.insert("quit".to_string(), "ctrl-".to_string());
+        assert!(Keymap::new(&bad).is_err());
+    }
+
+    #[test]
+    fn key_syntax_round_trips() {
+        for (text, shown) in [
+            ("ctrl-r", "ctrl-r"),
+            ("pgdn", "pgdn"),
+            ("f5", "f5"),
+            ("G", "G"),
+            ("space", "space"),
+        ] {
+            assert_eq!(Key::parse(text).unwrap().to_string(), shown);
+        }
+        assert!(Key::parse("ab").is_err());
+        assert!(Key::parse("").is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! Routers of the selected tenant (or all): status readable without colour, address, last
+//! handshake as a relative age, traffic. Only the rows on screen are built.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table};
+
+use super::{RenderInfo, block, message, phase_line, status_cell};
+use crate::tui::app::{App, Pane};
+use crate::tui::format::{bytes, count};
+use crate::tui::keymap::{Action, Context};
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
+    let theme = &app.theme;
+    let table = &app.routers;
+    let mut title = vec![Span::styled(Pane::Routers.title(), theme.title)];
+    title.push(Span::styled(
+        format!(" · {}", table.tenant.as_deref().unwrap_or("all tenants")),
+        theme.accent,
+    ));
+    title.push(Span::styled(
+        format!(
+            " · {} of {}",
+            count(table.len() as i64),
+            count(table.total() as i64)
+        ),
+        theme.muted,
+    ));
+    let arrow = if table.descending { "↓" } else { "↑" };
+    title.push(Span::styled(
+        format!(" · by {} {arrow}", table.sort.label()),
+        theme.muted,
+    ));
+    let b = block(3, Line::from(title), focused, theme);
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+
+    let editing = app.filter_edit.as_ref().filter(|e| e.pane == Pane::Routers);
+    let filter_shown = editing.is_some() || !table.filter.is_empty();
+    let [list_area, filter_area] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(u16::from(filter_shown)),
+    ])
+    .areas(inner);
+    if filter_shown {
+        let mut spans = vec![
+            Span::styled("/", theme.key),
+            Span::styled(table.filter.clone(), theme.input),
+        ];
+        if editing.is_some() {
+            spans.push(Span::styled("█", theme.key));
+            spans.push(Span::styled(
+                "  name, address or status · enter keeps · esc clears",
+                theme.muted,
+            ));
+        } else {
+            spans.push(Span::styled("  (esc clears)", theme.muted));
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), filter_area);
+    }
+
+    if let Some(guide) = onboarding(app) {
+        message(frame, list_area, guide);
+        return;
+    }
+    let pending: Vec<&(String, String)> = app
+        .provisioning
+        .iter()
+        .filter(|(t, _)| table.tenant.as_deref().is_none_or(|s| s == t))
+        .collect();
+    if table.is_empty() && pending.is_empty() {
+        let mut lines: Vec<Line> = phase_line(&table.phase, theme).into_iter().collect();
+        if table.phase == crate::tui::data::Phase::Ready {
+            lines.push(Line::from(if table.filter.is_empty() {
+                format!(
+                    "No routers in {} yet. Press {} to provision one.",
+                    table.tenant.as_deref().unwrap_or("any tenant"),
+                    app.keymap.key_for(Action::Provision, Context::Global)
+                )
+            } else {
+                format!(
+                    "No router matches \"{}\". Esc clears the filter.",
+                    table.filter
+                )
+            }));
+        }
+        message(frame, list_area, lines);
+        return;
+    }
+
+    let show_tenant = table.tenant.is_none();
+    let wide = list_area.width >= 100;
+    let mut header = vec!["Status", "Name"];
+    if show_tenant {
+        header.push("Tenant");
+    }
+    header.extend(["Address", "Handshake", "Rx", "Tx"]);
+    if wide {
+        header.push("Endpoint");
+    }
+    let body = list_area.height.saturating_sub(1) as usize;
+    let pending_rows = pending.len().min(body);
+    let range = table.cursor.visible(table.len(), body - pending_rows);
+    let mut rows: Vec<Row> = pending[..pending_rows]
+        .iter()
+        .map(|(t, n)| {
+            let mut cells = vec![
+                Span::styled("◌ pending", theme.pending),
+                Span::raw(n.clone()),
+            ];
+            if show_tenant {
+                cells.push(Span::styled(t.clone(), theme.muted));
+            }
+            cells.extend([
+                Span::styled("allocating…", theme.muted),
+                Span::styled("never", theme.muted),
+                Span::raw(""),
+                Span::raw(""),
+            ]);
+            Row::new(cells)
+        })
+        .collect();
+    rows.extend(range.map(|i| {
+        let Some(r) = table.get(i) else {
+            return Row::new(Vec::<Span>::new());
+        };
+        let mut cells = vec![
+            status_cell(r.status, theme),
+            Span::styled(r.name.clone(), theme.text),
+        ];
+        if show_tenant {
+            cells.push(Span::styled(r.tenant.clone(), theme.muted));
+        }
+        cells.extend([
+            Span::raw(r.vpn_ip.to_string()),
+            Span::raw(info.age(r.last_handshake_at, app.now)),
+            Span::raw(bytes(r.rx_bytes)),
+            Span::raw(bytes(r.tx_bytes)),
+        ]);
+        if wide {
+            cells.push(Span::styled(
+                r.last_endpoint.clone().unwrap_or_default(),
+                theme.muted,
+            ));
+        }
+        let row = Row::new(cells);
+        if i == table.cursor.selected {
+            row.style(if focused {
+                theme.selected
+            } else {
+                theme.accent
+            })
+        } else {
+            row
+        }
+    }));
+    let mut widths = vec![Constraint::Length(10), Constraint::Fill(1)];
+    if show_tenant {
+        widths.push(Constraint::Length(if wide { 16 } else { 9 }));
+    }
+    widths.extend([
+        Constraint::Length(14),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+    ]);
+    if wide {
+        widths.push(Constraint::Length(21));
+    }
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(header).style(theme.header))
+            .column_spacing(1),
+        list_area,
+    );
+}
+
+/// First run: what to do, in order, with what is already done ticked.
+fn onboarding(app: &App) -> Option<Vec<Line<'static>>> {
+    let theme = &app.theme;
+    let no_hub = app.hubs.is_ready() && app.hubs.value.is_empty();
+    let no_tenant = app.tenants.is_ready() && app.tenants.value.is_empty();
+    if !(no_hub || no_tenant) {
+        return None;
+    }
+    let key = |a| app.keymap.key_for(a, Context::Global);
+    let step = |done: bool, text: String, k: String| {
+        Line::from(vec![
+            Span::styled(
+                if done { "  ✓ " } else { "  · " },
+                if done { theme.ok } else { theme.muted },
+            ),
+            Span::raw(text),
+            Span::styled(
+                if done {
+                    String::new()
+                } else {
+                    format!("  press {k}")
+                },
+                theme.key,
+            ),
+        ])
+    };
+    Some(vec![
+        Line::from(Span::styled("Getting started", theme.header)),
+        Line::default(),
+        step(
+            !no_hub,
+            "1. Add a hub: the WireGuard server routers dial".into(),
+            key(Action::AddHub),
+        ),
+        step(
+            !no_tenant,
+            "2. Add a tenant: it gets a 10.X.0.0/16".into(),
+            key(Action::AddTenant),
+        ),
+        step(
+            false,
+            "3. Provision a router, then paste its RouterOS script".into(),
+            key(Action::Provision),
+        ),
+        Line::default(),
+        Line::from(Span::styled(
+            "Or fill a database with sample data: tikwire demo",
+            theme.muted,
+        )),
+    ])
+}

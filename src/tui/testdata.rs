@@ -1,0 +1,198 @@
+//! Deterministic in-memory rows for tests, snapshots and benchmarks: the console can be
+//! exercised without a database. The script texts here are placeholders, not generated
+//! scripts (those come from `crate::scripts`).
+
+use std::net::Ipv4Addr;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ipnet::Ipv4Net;
+use zeroize::Zeroizing;
+
+use crate::model::{Hub, Router, RouterStatus, SubnetUsage, Tenant};
+use crate::tui::data::{PeerRow, PeerSnapshot, PeerSource, ScriptBundle};
+
+pub const TENANTS: [&str; 5] = ["acme", "globex", "initech", "umbrella", "hooli"];
+const SITES: [&str; 4] = ["hq", "branch", "shop", "kiosk"];
+pub const CAPACITY: i64 = 65_278;
+
+/// The injected clock every fixture is relative to.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 3, 14, 30, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+pub fn hubs() -> Vec<Hub> {
+    vec![Hub {
+        id: 1,
+        name: "main".into(),
+        endpoint: "vpn.example.net:51820".into(),
+        endpoint_host: "vpn.example.net".into(),
+        endpoint_port: 51820,
+        interface: "wg0".into(),
+        listen_port: 51820,
+        public_key: "HUBpublicKEYhubPUBLICkeyHUBpublicKEYhub0=".into(),
+        routers: 0,
+        created_at: now() - Duration::days(30),
+    }]
+}
+
+fn subnet(t: usize) -> Ipv4Net {
+    Ipv4Net::new(Ipv4Addr::new(10, 100 + t as u8, 0, 0), 16).unwrap_or_default()
+}
+
+/// The `host`-th router address of tenant `t` (10.X.1.1 is host 0).
+pub fn vpn_ip(t: usize, host: usize) -> Ipv4Addr {
+    Ipv4Addr::new(
+        10,
+        100 + t as u8,
+        1 + (host / 254) as u8,
+        1 + (host % 254) as u8,
+    )
+}
+
+/// `n` routers spread over the tenants, in every status.
+pub fn routers(now: DateTime<Utc>, n: usize) -> Vec<Router> {
+    (0..n)
+        .map(|i| {
+            let t = i % TENANTS.len();
+            let host = i / TENANTS.len();
+            let status = RouterStatus::ALL[(i / TENANTS.len()) % RouterStatus::ALL.len()];
+            let handshake = match status {
+                RouterStatus::Pending => None,
+                RouterStatus::Online => Some(now - Duration::seconds(5 + (i % 170) as i64)),
+                RouterStatus::Stale => Some(now - Duration::seconds(200 + (i % 390) as i64)),
+                RouterStatus::Offline => Some(now - Duration::minutes(15 + (i % 5000) as i64)),
+                RouterStatus::Disabled => Some(now - Duration::days(3)),
+            };
+            let traffic = if handshake.is_some() {
+                (i as i64 * 7919) % 900_000_000
+            } else {
+                0
+            };
+            Router {
+                id: i as i64 + 1,
+                name: format!("{}-{:03}", SITES[host % SITES.len()], host),
+                tenant: TENANTS[t].into(),
+                tenant_id: t as i64 + 1,
+                hub: "main".into(),
+                hub_id: 1,
+                vpn_ip: vpn_ip(t, host),
+                subnet_cidr: subnet(t),
+                hub_ip: Ipv4Addr::new(10, 100 + t as u8, 0, 1),
+                public_key: format!("{:0>43}=", format!("rtr{i}pub")),
+                interface_name: "wg-hotspot".into(),
+                keepalive: 25,
+                enabled: status != RouterStatus::Disabled,
+                status,
+                last_handshake_at: handshake,
+                first_handshake_at: handshake.map(|h| h - Duration::days(1)),
+                last_endpoint: handshake
+                    .map(|_| format!("203.0.113.{}:{}", 1 + i % 250, 40000 + i % 20000)),
+                rx_bytes: traffic,
+                tx_bytes: traffic / 3,
+                created_at: now - Duration::days(10),
+                updated_at: now - Duration::hours(1),
+            }
+        })
+        .collect()
+}
+
+pub fn tenants(routers: &[Router]) -> Vec<Tenant> {
+    TENANTS
+        .iter()
+        .enumerate()
+        .map(|(t, name)| {
+            let mine = routers.iter().filter(|r| r.tenant == *name);
+            let (count, online) = mine.fold((0, 0), |(c, o), r| {
+                (c + 1, o + i64::from(r.status == RouterStatus::Online))
+            });
+            Tenant {
+                id: t as i64 + 1,
+                name: (*name).into(),
+                subnet_cidr: subnet(t),
+                hub_ip: Ipv4Addr::new(10, 100 + t as u8, 0, 1),
+                routers: count,
+                online,
+                capacity: CAPACITY,
+                created_at: now() - Duration::days(30),
+            }
+        })
+        .collect()
+}
+
+pub fn subnets(tenants: &[Tenant]) -> Vec<SubnetUsage> {
+    tenants
+        .iter()
+        .enumerate()
+        .map(|(t, tenant)| SubnetUsage {
+            tenant: tenant.name.clone(),
+            subnet_cidr: tenant.subnet_cidr,
+            hub_ip: tenant.hub_ip,
+            range_start: vpn_ip(t, 0),
+            range_end: Ipv4Addr::new(10, 100 + t as u8, 255, 254),
+            capacity: CAPACITY,
+            allocated: tenant.routers,
+            available: CAPACITY - tenant.routers,
+            status: "active".into(),
+        })
+        .collect()
+}
+
+/// A live snapshot: the known routers plus one peer tikwire has no record of.
+pub fn live_peers(routers: &[Router], now: DateTime<Utc>) -> PeerSnapshot {
+    let mut snap = PeerSnapshot::from_routers(routers, now - Duration::seconds(3));
+    snap.source = PeerSource::Interface("wg0".into());
+    snap.peers.insert(
+        0,
+        PeerRow {
+            router: None,
+            public_key: "UNKNOWNpeerUNKNOWNpeerUNKNOWNpeerUNKNOWN0=".into(),
+            vpn_ip: None,
+            endpoint: Some("198.51.100.7:51999".into()),
+            last_handshake: Some(now - Duration::seconds(40)),
+            rx_bytes: 1234,
+            tx_bytes: 987,
+        },
+    );
+    snap
+}
+
+pub const PRIVATE_KEY: &str = "cFJpdmF0ZUtleVByaXZhdGVLZXlQcml2YXRlS2V5MDA=";
+pub const PRESHARED_KEY: &str = "UHJlc2hhcmVkS2V5UHJlc2hhcmVkS2V5UHJlc2hhcmU=";
+
+/// Placeholder texts with the shape of real scripts: a few lines, keys inside.
+pub fn bundle() -> ScriptBundle {
+    let routeros = format!(
+        "# tikwire: acme/hq-000 (placeholder fixture)\n\
+         /interface wireguard\n\
+         add name=\"wg-hotspot\" private-key=\"{PRIVATE_KEY}\" comment=\"tikwire\"\n\
+         /interface wireguard peers\n\
+         add interface=\"wg-hotspot\" public-key=\"HUBpublicKEYhubPUBLICkeyHUBpublicKEYhub0=\" \\\n    preshared-key=\"{PRESHARED_KEY}\" endpoint-address=\"vpn.example.net\" \\\n    endpoint-port=51820 allowed-address=10.100.0.1/32 persistent-keepalive=25s\n\
+         /ip address\n\
+         add address=10.100.1.1/16 interface=\"wg-hotspot\" comment=\"tikwire\"\n"
+    );
+    let undo = "/interface wireguard peers remove [find comment=\"tikwire\"]\n\
+                /interface wireguard remove [find name=\"wg-hotspot\"]\n"
+        .to_string();
+    let wg_quick = format!(
+        "# acme/hq-000\n[Interface]\nPrivateKey = {PRIVATE_KEY}\nAddress = 10.100.1.1/16\n\n\
+         [Peer]\nPublicKey = HUBpublicKEYhubPUBLICkeyHUBpublicKEYhub0=\nPresharedKey = {PRESHARED_KEY}\n\
+         Endpoint = vpn.example.net:51820\nAllowedIPs = 10.100.0.1/32\nPersistentKeepalive = 25\n"
+    );
+    let qr: String = wg_quick
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    ScriptBundle {
+        routeros: Zeroizing::new(routeros),
+        undo: Zeroizing::new(undo),
+        wg_quick: Zeroizing::new(wg_quick),
+        qr_payload: Zeroizing::new(qr),
+        secrets: vec![
+            Zeroizing::new(PRIVATE_KEY.into()),
+            Zeroizing::new(PRESHARED_KEY.into()),
+        ],
+    }
+}

@@ -1,0 +1,177 @@
+//! Render snapshots (insta) of every pane, form, overlay and the too-small message, at 80x24
+//! and 120x40, with the injected clock of `testdata::now()`.
+
+mod common_tui;
+
+use common_tui::*;
+use ratatui::crossterm::event::KeyCode;
+use tikwire::tui::app::{Loaded, Msg};
+use tikwire::tui::testdata;
+
+fn both(name: &str, app: &tikwire::tui::App) {
+    insta::assert_snapshot!(format!("{name}_80x24"), render(app, 80, 24));
+    insta::assert_snapshot!(format!("{name}_120x40"), render(app, 120, 40));
+}
+
+#[test]
+fn main_screen_all_panes() {
+    let mut app = app();
+    app.update(Msg::Peers(testdata::live_peers(
+        app.routers.all(),
+        testdata::now(),
+    )));
+    insta::assert_snapshot!("main_120x40", render(&app, 120, 40));
+    for (key, pane) in [
+        ('1', "tenants"),
+        ('2', "subnets"),
+        ('3', "routers"),
+        ('4', "peers"),
+    ] {
+        press(&mut app, [ch(key)]);
+        insta::assert_snapshot!(format!("pane_{pane}_80x24"), render(&app, 80, 24));
+    }
+}
+
+#[test]
+fn routers_filtered_and_scoped() {
+    let mut app = app();
+    press(&mut app, [ch('1'), ch('j'), key(KeyCode::Enter), ch('/')]);
+    press(&mut app, typing("shop"));
+    both("routers_filter", &app);
+}
+
+#[test]
+fn first_run_guides_the_operator() {
+    let mut app = empty_app();
+    app.update(Msg::Loaded(Loaded::Hubs(Ok(Vec::new()))));
+    app.update(Msg::Loaded(Loaded::Tenants(Ok(Vec::new()))));
+    app.update(Msg::Loaded(Loaded::Subnets(Ok(Vec::new()))));
+    app.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(Vec::new()),
+    }));
+    both("first_run", &app);
+}
+
+#[test]
+fn forms() {
+    let mut app = app();
+    press(&mut app, [ch('n')]);
+    press(&mut app, typing("site 1"));
+    both("form_router", &app);
+    press(&mut app, [key(KeyCode::Esc), ch('t')]);
+    press(&mut app, typing("acme"));
+    both("form_tenant", &app);
+    press(&mut app, [key(KeyCode::Esc), ch('H')]);
+    press(&mut app, typing("main2"));
+    press(&mut app, [key(KeyCode::Tab)]);
+    press(&mut app, typing("vpn.example.net"));
+    both("form_hub", &app);
+}
+
+fn open_script(app: &mut tikwire::tui::App) {
+    let r = app.routers.selected().unwrap().clone();
+    press(app, [key(KeyCode::Enter)]);
+    app.update(Msg::Loaded(Loaded::Scripts {
+        tenant: r.tenant,
+        router: r.name,
+        result: Ok(testdata::bundle()),
+    }));
+}
+
+#[test]
+fn script_views() {
+    let mut app = app();
+    open_script(&mut app);
+    both("script_routeros_masked", &app);
+    press(&mut app, [ch('p')]);
+    both("script_routeros_revealed", &app);
+    press(&mut app, [ch(']')]);
+    both("script_undo", &app);
+    press(&mut app, [ch(']'), ch('p')]);
+    both("script_wg_quick", &app);
+    press(&mut app, [ch('R')]);
+    both("script_raw", &app);
+    press(&mut app, [key(KeyCode::Esc), ch('s')]);
+    both("script_save", &app);
+}
+
+#[test]
+fn qr_view_and_its_size_message() {
+    let mut app = app();
+    open_script(&mut app);
+    press(&mut app, [ch('Q')]);
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains('▀') || screen.contains('▄'),
+        "a code is drawn"
+    );
+    insta::assert_snapshot!("qr_120x40", screen);
+    let small = render(&app, 80, 24);
+    assert!(small.contains("It needs a terminal of at least"), "{small}");
+    insta::assert_snapshot!("qr_too_small_80x24", small);
+}
+
+#[test]
+fn help_confirm_command_toast() {
+    let mut app = app();
+    press(&mut app, [ch('?')]);
+    both("help", &app);
+    press(&mut app, [key(KeyCode::Esc), ch('d')]);
+    both("confirm_router", &app);
+    press(&mut app, [key(KeyCode::Esc), ch('1'), ch('j'), ch('d')]);
+    press(&mut app, typing("acm"));
+    both("confirm_tenant", &app);
+    press(&mut app, [key(KeyCode::Esc), ch(':')]);
+    press(&mut app, typing("tenant ac"));
+    both("command_line", &app);
+    press(&mut app, [key(KeyCode::Esc)]);
+    app.update(Msg::DbDown(
+        "cannot reach the database (connection refused)".into(),
+    ));
+    app.update(Msg::Done(tikwire::tui::app::Outcome::Copied {
+        what: "RouterOS script of acme/hq-000".into(),
+        result: Ok("sent to the tmux buffer".into()),
+    }));
+    both("banner_and_toast", &app);
+}
+
+#[test]
+fn too_small_terminal_says_what_it_needs() {
+    let app = app();
+    let screen = render(&app, 50, 12);
+    assert!(
+        screen.contains("at least 60x15; this one is 50x12"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("too_small_50x12", screen);
+}
+
+#[test]
+fn relative_ages_schedule_the_next_redraw() {
+    let app = app();
+    let (_, info) = render_info(&app, 120, 40);
+    assert_eq!(info.wake_in_secs, Some(1), "online routers show seconds");
+    let mut idle = empty_app();
+    idle.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(Vec::new()),
+    }));
+    let (_, info) = render_info(&idle, 120, 40);
+    assert_eq!(
+        info.wake_in_secs,
+        Some(1),
+        "peer pane says \"updated Ns ago\""
+    );
+    press(&mut idle, [ch('1')]);
+    let (_, info) = render_info(&idle, 80, 24);
+    assert_eq!(info.wake_in_secs, None, "nothing ages on screen: no tick");
+}
+
+#[test]
+fn no_color_theme_is_still_readable() {
+    let mut app = app();
+    app.theme = tikwire::tui::Theme::default().without_colour();
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("● online") && screen.contains("◌ pending"));
+}
