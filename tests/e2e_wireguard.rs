@@ -80,6 +80,7 @@ fn configure_router(ns: &Netns, ifname: &str, conf: &str) {
     std::fs::write(&setconf, stripped).unwrap();
     ns.exec(&["wg", "setconf", ifname, setconf.to_str().unwrap()]);
     let _ = std::fs::remove_dir_all(&dir);
+    ns.exec(&["ip", "link", "set", ifname, "up"]);
     for line in conf.lines() {
         let Some((key, value)) = line.split_once('=') else {
             continue;
@@ -95,17 +96,48 @@ fn configure_router(ns: &Netns, ifname: &str, conf: &str) {
             _ => {}
         }
     }
-    ns.exec(&["ip", "link", "set", ifname, "up"]);
 }
 
-fn pings(ns: &Netns, address: &str) -> bool {
-    Command::new("ip")
-        .args([
-            "netns", "exec", &ns.name, "ping", "-c", "2", "-i", "0.3", "-W", "2", address,
-        ])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+/// True when one of `attempts` pings (1 s each) is answered. A router that dialled before
+/// the hub had its key retries its handshake only every 5 s, hence more than one attempt.
+fn pings(ns: &Netns, address: &str, attempts: u32) -> bool {
+    (0..attempts).any(|_| {
+        Command::new("ip")
+            .args([
+                "netns", "exec", &ns.name, "ping", "-c", "1", "-W", "1", address,
+            ])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    })
+}
+
+/// Enough attempts to span two handshake retries.
+const REACHES: u32 = 15;
+/// Traffic that must not pass: the sessions are up, so a few attempts tell.
+const BLOCKED: u32 = 3;
+
+/// What each namespace looks like, for a failure message (`wg show` hides keys).
+fn diagnose(spaces: &[&Netns]) -> String {
+    let mut out = String::new();
+    for ns in spaces {
+        for args in [
+            &["wg", "show", &ns.name][..],
+            &["ip", "addr"],
+            &["ip", "route"],
+        ] {
+            let mut full = vec!["netns", "exec", &ns.name];
+            full.extend_from_slice(args);
+            let o = Command::new("ip").args(&full).output().unwrap();
+            out.push_str(&format!(
+                "--- {} {args:?}\n{}{}",
+                ns.name,
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+    }
+    out
 }
 
 fn hub_peers(hub: &Netns, ifname: &str) -> Vec<String> {
@@ -213,11 +245,12 @@ async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
     assert_eq!(hub_peers(&hub, &hub_if).len(), 2);
 
     assert!(
-        pings(&ra, &ra_hub_ip),
-        "router A reaches its hub address {ra_hub_ip}"
+        pings(&ra, &ra_hub_ip, REACHES),
+        "router A reaches its hub address {ra_hub_ip}\n{}",
+        diagnose(&[&hub, &ra])
     );
     assert!(
-        pings(&rb, &rb_hub_ip),
+        pings(&rb, &rb_hub_ip, REACHES),
         "router B reaches its hub address {rb_hub_ip}"
     );
 
@@ -263,7 +296,7 @@ async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
     widen(&ra, &ra_if, &ra_hub_ip, &subnet_of(&rb_hub_ip));
     widen(&rb, &rb_if, &rb_hub_ip, &subnet_of(&ra_hub_ip));
     assert!(
-        pings(&ra, &rb_vpn_ip),
+        pings(&ra, &rb_vpn_ip, REACHES),
         "without the firewall, A reaches B through the hub"
     );
 
@@ -272,10 +305,13 @@ async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
     std::fs::write(&rules_file, ruleset).unwrap();
     hub.exec(&["nft", "-f", rules_file.to_str().unwrap()]);
     assert!(
-        !pings(&ra, &rb_vpn_ip),
+        !pings(&ra, &rb_vpn_ip, BLOCKED),
         "with the firewall, tenant A cannot reach tenant B"
     );
-    assert!(pings(&ra, &ra_hub_ip), "the hub address still answers");
+    assert!(
+        pings(&ra, &ra_hub_ip, REACHES),
+        "the hub address still answers"
+    );
 
     // Deleting a router and running the agent again removes its peer.
     let rb_key = rb_info["public_key"].as_str().unwrap().to_owned();
