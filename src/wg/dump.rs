@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn interface_line_variants() {
-        let dump = format!("(none)\t(none)\t45647\toff\n");
+        let dump = "(none)\t(none)\t45647\toff\n".to_owned();
         let parsed = parse_dump(&dump).unwrap();
         assert!(!parsed.interface.has_private_key);
         assert_eq!(parsed.interface.public_key, None);
