@@ -6,6 +6,7 @@
 //! - [`status`]: the pending/online/stale/offline lifecycle and reset-proof counters (pure).
 //! - [`apply`]: plans and applies the peer and address changes that make the interface match.
 //! - [`sync`]: writes status, counters, unknown peers and the agent heartbeat to PostgreSQL.
+//! - [`agent`]: the `tikwire agent` loop: reconcile + poll + sync, resilient to outages.
 
 pub mod agent;
 pub mod apply;
