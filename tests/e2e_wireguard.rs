@@ -65,6 +65,15 @@ impl Tikwire {
     }
 }
 
+/// Removes a directory when dropped, panics included.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Sets a router namespace's interface up from a wg-quick file, the way `wg-quick up` would
 /// (wg-quick itself would try a kernel interface first): `wg-quick strip` + `wg setconf`,
 /// its Address on the interface and a route for each AllowedIPs.
@@ -72,14 +81,15 @@ fn configure_router(ns: &Netns, ifname: &str, conf: &str) {
     let dir = std::env::temp_dir().join(format!("tikwire-e2e-{}", ns.name));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{ifname}.conf"));
-    std::fs::write(&file, conf).unwrap();
+    // The config holds the router's private key: a 0700 directory, gone even on a panic.
+    let _guard = RemoveOnDrop(dir.clone());
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(&file, conf).unwrap();
     let stripped = run("wg-quick", &["strip", file.to_str().unwrap()]);
     let setconf = dir.join("setconf");
     std::fs::write(&setconf, stripped).unwrap();
     ns.exec(&["wg", "setconf", ifname, setconf.to_str().unwrap()]);
-    let _ = std::fs::remove_dir_all(&dir);
     ns.exec(&["ip", "link", "set", ifname, "up"]);
     for line in conf.lines() {
         let Some((key, value)) = line.split_once('=') else {
@@ -171,6 +181,7 @@ async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
     }
     let data_dir = std::env::temp_dir().join(format!("tikwire-e2e-{}", db.name));
     std::fs::create_dir_all(&data_dir).unwrap();
+    let _data_dir_guard = RemoveOnDrop(data_dir.clone());
     let tikwire = Tikwire {
         url: common::server_url_for(&db.name),
         data_dir: data_dir.clone(),
@@ -321,7 +332,4 @@ async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
     let peers = hub_peers(&hub, &hub_if);
     assert!(!peers.contains(&rb_key), "deleted router's peer removed");
     assert_eq!(peers.len(), 1);
-
-    drop((hub, ra, rb));
-    let _ = std::fs::remove_dir_all(&data_dir);
 }
