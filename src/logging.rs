@@ -1,6 +1,7 @@
 //! Logging to a file in the state directory: never to the terminal while the console runs,
 //! and never a key (nothing secret is ever passed to a log macro).
 
+use std::io::IsTerminal as _;
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
@@ -13,7 +14,11 @@ pub const LOG_ENV: &str = "TIKWIRE_LOG";
 /// systemd). Keep the guard alive for the whole run. A log dir that cannot be created costs
 /// the log, never the command.
 pub fn init(log_dir: &Path, stderr: bool) -> Option<WorkerGuard> {
-    let filter = || EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
+    // sqlx reports PostgreSQL's notices ("relation already exists, skipping") at info.
+    let filter = || {
+        EnvFilter::try_from_env(LOG_ENV)
+            .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"))
+    };
     let file = std::fs::create_dir_all(log_dir).ok().map(|()| {
         tracing_appender::non_blocking(tracing_appender::rolling::never(log_dir, "tikwire.log"))
     });
@@ -32,6 +37,7 @@ pub fn init(log_dir: &Path, stderr: bool) -> Option<WorkerGuard> {
     let stderr_layer = stderr.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_filter(filter())
     });
     let _ = tracing_subscriber::registry()

@@ -24,7 +24,10 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli, log_to_stderr)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err}");
+            // The agent logs to stderr already; everyone else keeps a record in the log file.
+            if !log_to_stderr {
+                tracing::error!("{err}");
+            }
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }

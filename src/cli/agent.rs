@@ -30,7 +30,10 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
             wg: ctx.config.poll.wg_command.clone(),
             ip: PathBuf::from("ip"),
         },
-        options: ReconcileOptions::default(),
+        options: ReconcileOptions {
+            remove_unknown: !args.keep_unknown_peers,
+            ..ReconcileOptions::default()
+        },
     };
     if args.once {
         let provisioner = ctx.provisioner().await?;

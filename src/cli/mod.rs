@@ -256,6 +256,9 @@ pub struct AgentArgs {
     /// One reconcile and one poll, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Leave peers the database does not know on the interface (they are still reported).
+    #[arg(long)]
+    pub keep_unknown_peers: bool,
 }
 
 #[derive(Debug, Subcommand)]
