@@ -81,23 +81,43 @@ pub enum Dataset {
     Subnets,
     Pool,
     /// One tenant's routers, or all of them.
-    Routers { tenant: Option<String> },
+    Routers {
+        tenant: Option<String>,
+    },
 }
 
 /// Work the state asks the runtime to do; results come back as [`Msg`].
 #[derive(Debug)]
 pub enum Effect {
     Load(Dataset),
-    LoadScripts { tenant: String, router: String },
+    LoadScripts {
+        tenant: String,
+        router: String,
+    },
     AddTenant(TenantName),
     AddHub(HubRequest),
     Provision(ProvisionRequest),
-    DeleteRouter { tenant: String, name: String },
-    DeleteTenant { name: String },
-    SetEnabled { tenant: String, name: String, enabled: bool },
+    DeleteRouter {
+        tenant: String,
+        name: String,
+    },
+    DeleteTenant {
+        name: String,
+    },
+    SetEnabled {
+        tenant: String,
+        name: String,
+        enabled: bool,
+    },
     /// `what` names the text for the toast ("RouterOS script of acme/hq-1").
-    Copy { what: String, text: Zeroizing<String> },
-    Save { path: PathBuf, text: Zeroizing<String> },
+    Copy {
+        what: String,
+        text: Zeroizing<String>,
+    },
+    Save {
+        path: PathBuf,
+        text: Zeroizing<String>,
+    },
     Quit,
 }
 
@@ -107,21 +127,49 @@ pub enum Loaded {
     Tenants(Result<Vec<Tenant>, String>),
     Subnets(Result<Vec<SubnetUsage>, String>),
     Pool(Result<PoolUsage, String>),
-    Routers { tenant: Option<String>, result: Result<Vec<Router>, String> },
-    Scripts { tenant: String, router: String, result: Result<ScriptBundle, String> },
+    Routers {
+        tenant: Option<String>,
+        result: Result<Vec<Router>, String>,
+    },
+    Scripts {
+        tenant: String,
+        router: String,
+        result: Result<ScriptBundle, String>,
+    },
 }
 
 /// The result of an operator's action.
 pub enum Outcome {
     TenantAdded(Result<Tenant, String>),
     HubAdded(Result<Hub, String>),
-    Provisioned { tenant: String, name: String, result: Result<Router, String> },
-    RouterDeleted { tenant: String, name: String, result: Result<(), String> },
-    TenantDeleted { name: String, result: Result<(), String> },
-    EnabledSet { tenant: String, name: String, result: Result<Router, String> },
+    Provisioned {
+        tenant: String,
+        name: String,
+        result: Result<Router, String>,
+    },
+    RouterDeleted {
+        tenant: String,
+        name: String,
+        result: Result<(), String>,
+    },
+    TenantDeleted {
+        name: String,
+        result: Result<(), String>,
+    },
+    EnabledSet {
+        tenant: String,
+        name: String,
+        result: Result<Router, String>,
+    },
     /// `how` says what was done, e.g. "sent to the tmux buffer".
-    Copied { what: String, result: Result<String, String> },
-    Saved { path: PathBuf, result: Result<(), String> },
+    Copied {
+        what: String,
+        result: Result<String, String>,
+    },
+    Saved {
+        path: PathBuf,
+        result: Result<(), String>,
+    },
 }
 
 pub enum Msg {
@@ -134,7 +182,11 @@ pub enum Msg {
     /// A new peer table from a live poller.
     Peers(PeerSnapshot),
     /// A change announced by another console, the command line or the agent.
-    Changed { kind: String, op: String, tenant_id: Option<i64> },
+    Changed {
+        kind: String,
+        op: String,
+        tenant_id: Option<i64>,
+    },
     DbDown(String),
     DbUp,
 }
@@ -142,7 +194,10 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DbHealth {
     Up,
-    Down { reason: String, since: DateTime<Utc> },
+    Down {
+        reason: String,
+        since: DateTime<Utc>,
+    },
 }
 
 /// The peer pane: the snapshot on screen, and the newest one held back while frozen.
@@ -172,13 +227,18 @@ impl PeerPane {
         let needle = self.filter.to_ascii_lowercase();
         self.view.clear();
         if let Some(s) = &self.shown {
-            self.view.extend(s.peers.iter().enumerate().filter_map(|(i, p)| {
-                let hit = needle.is_empty()
-                    || p.router.as_deref().unwrap_or("unknown").to_ascii_lowercase().contains(&needle)
-                    || p.vpn_ip.is_some_and(|ip| ip.to_string().contains(&needle))
-                    || p.public_key.to_ascii_lowercase().contains(&needle);
-                hit.then_some(i as u32)
-            }));
+            self.view
+                .extend(s.peers.iter().enumerate().filter_map(|(i, p)| {
+                    let hit = needle.is_empty()
+                        || p.router
+                            .as_deref()
+                            .unwrap_or("unknown")
+                            .to_ascii_lowercase()
+                            .contains(&needle)
+                        || p.vpn_ip.is_some_and(|ip| ip.to_string().contains(&needle))
+                        || p.public_key.to_ascii_lowercase().contains(&needle);
+                    hit.then_some(i as u32)
+                }));
         }
         self.cursor.clamp(self.view.len());
     }
@@ -227,7 +287,10 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { online_secs: 180, stale_secs: 600 }
+        Thresholds {
+            online_secs: 180,
+            stale_secs: 600,
+        }
     }
 }
 
@@ -313,8 +376,18 @@ impl App {
         }
     }
 
+    /// Feeds one event in; returns the effects to carry out. Afterwards `dirty` says whether
+    /// a frame is due. Handlers clear it when they changed nothing; that must never cancel a
+    /// redraw an earlier event of the same batch asked for (the loop drains many at once).
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let pending = self.dirty;
         self.dirty = true;
+        let effects = self.dispatch(msg);
+        self.dirty |= pending;
+        effects
+    }
+
+    fn dispatch(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Resize(w, h) => {
@@ -333,10 +406,17 @@ impl App {
                 self.peers.offer(snap);
                 Vec::new()
             }
-            Msg::Changed { kind, op, tenant_id } => self.on_change(&kind, &op, tenant_id),
+            Msg::Changed {
+                kind,
+                op,
+                tenant_id,
+            } => self.on_change(&kind, &op, tenant_id),
             Msg::DbDown(reason) => {
                 if !matches!(self.db, DbHealth::Down { .. }) {
-                    self.db = DbHealth::Down { reason, since: self.now };
+                    self.db = DbHealth::Down {
+                        reason,
+                        since: self.now,
+                    };
                 }
                 Vec::new()
             }
@@ -362,7 +442,11 @@ impl App {
     }
 
     fn form_context(&self) -> FormContext<'_> {
-        FormContext { tenants: &self.tenants.value, hubs: &self.hubs.value, routers: &self.routers }
+        FormContext {
+            tenants: &self.tenants.value,
+            hubs: &self.hubs.value,
+            routers: &self.routers,
+        }
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -391,7 +475,10 @@ impl App {
             Layer::Script(s) => self.on_script(s, action),
             Layer::Help(h) => (self.on_help(h, action), Vec::new()),
             Layer::Raw(r) => (on_raw(r, action), Vec::new()),
-            Layer::Qr(q) => ((action != Some(Action::Back)).then_some(Layer::Qr(q)), Vec::new()),
+            Layer::Qr(q) => (
+                (action != Some(Action::Back)).then_some(Layer::Qr(q)),
+                Vec::new(),
+            ),
         };
         if let Some(layer) = kept {
             // A layer handler may have opened another one on top; keep the order.
@@ -419,13 +506,20 @@ impl App {
             A::Pane3 => self.focus = Pane::Routers,
             A::Pane4 => self.focus = Pane::Peers,
             A::Provision => {
-                let tenant = self.routers.tenant.clone().or_else(|| self.highlighted_tenant().map(|t| t.name.clone()));
-                self.layers.push(Layer::Form(Form::router(tenant.as_deref())));
+                let tenant = self
+                    .routers
+                    .tenant
+                    .clone()
+                    .or_else(|| self.highlighted_tenant().map(|t| t.name.clone()));
+                self.layers
+                    .push(Layer::Form(Form::router(tenant.as_deref())));
             }
             A::AddTenant => self.layers.push(Layer::Form(Form::tenant())),
             A::AddHub => self.layers.push(Layer::Form(Form::hub())),
             A::Reload => return load_everything(),
-            A::Up | A::Down | A::Top | A::Bottom | A::PageUp | A::PageDown => self.move_cursor(action),
+            A::Up | A::Down | A::Top | A::Bottom | A::PageUp | A::PageDown => {
+                self.move_cursor(action)
+            }
             A::Open => return self.open(),
             A::Filter => self.start_filter(),
             A::Sort if self.focus == Pane::Routers => self.routers.cycle_sort(),
@@ -453,7 +547,10 @@ impl App {
 
     /// The tenant under the cursor in the tenants pane (row 0 is "all tenants").
     pub fn highlighted_tenant(&self) -> Option<&Tenant> {
-        self.tenant_cursor.selected.checked_sub(1).and_then(|i| self.tenants.value.get(i))
+        self.tenant_cursor
+            .selected
+            .checked_sub(1)
+            .and_then(|i| self.tenants.value.get(i))
     }
 
     fn move_cursor(&mut self, action: Action) {
@@ -501,8 +598,15 @@ impl App {
     }
 
     fn open_scripts(&mut self, tenant: &str, router: &str) -> Vec<Effect> {
-        self.layers.push(Layer::Script(ScriptView::new(tenant, router, ScriptKind::RouterOs)));
-        vec![Effect::LoadScripts { tenant: tenant.to_owned(), router: router.to_owned() }]
+        self.layers.push(Layer::Script(ScriptView::new(
+            tenant,
+            router,
+            ScriptKind::RouterOs,
+        )));
+        vec![Effect::LoadScripts {
+            tenant: tenant.to_owned(),
+            router: router.to_owned(),
+        }]
     }
 
     fn start_filter(&mut self) {
@@ -516,10 +620,18 @@ impl App {
         };
         let mut input = TextArea::new(vec![current]);
         input.move_cursor(ratatui_textarea::CursorMove::End);
-        self.filter_edit = Some(FilterEdit { pane: self.focus, input });
+        self.filter_edit = Some(FilterEdit {
+            pane: self.focus,
+            input,
+        });
     }
 
-    fn on_filter_key(&mut self, mut edit: FilterEdit, key: KeyEvent, action: Option<Action>) -> Vec<Effect> {
+    fn on_filter_key(
+        &mut self,
+        mut edit: FilterEdit,
+        key: KeyEvent,
+        action: Option<Action>,
+    ) -> Vec<Effect> {
         match action {
             Some(Action::Submit) => return Vec::new(),
             Some(Action::Back) => edit.input = TextArea::default(),
@@ -540,13 +652,14 @@ impl App {
 
     fn ask_delete(&mut self) {
         let target = match self.focus {
-            Pane::Tenants => self
-                .highlighted_tenant()
-                .map(|t| DeleteTarget::Tenant { name: t.name.clone(), routers: t.routers }),
-            Pane::Routers => self
-                .routers
-                .selected()
-                .map(|r| DeleteTarget::Router { tenant: r.tenant.clone(), name: r.name.clone() }),
+            Pane::Tenants => self.highlighted_tenant().map(|t| DeleteTarget::Tenant {
+                name: t.name.clone(),
+                routers: t.routers,
+            }),
+            Pane::Routers => self.routers.selected().map(|r| DeleteTarget::Router {
+                tenant: r.tenant.clone(),
+                name: r.name.clone(),
+            }),
             _ => None,
         };
         match target {
@@ -569,7 +682,12 @@ impl App {
         }
     }
 
-    fn on_form(&mut self, mut form: Form, key: KeyEvent, action: Option<Action>) -> (Option<Layer>, Vec<Effect>) {
+    fn on_form(
+        &mut self,
+        mut form: Form,
+        key: KeyEvent,
+        action: Option<Action>,
+    ) -> (Option<Layer>, Vec<Effect>) {
         match action {
             Some(Action::Back) => return (None, Vec::new()),
             Some(Action::NextField) => form.next_field(),
@@ -597,9 +715,15 @@ impl App {
             }
             Request::Provision(req) => {
                 // Shown at once as a pending row; the real row replaces it when it lands.
-                self.provisioning.push((req.tenant.to_string(), req.name.to_string()));
+                self.provisioning
+                    .push((req.tenant.to_string(), req.name.to_string()));
                 self.focus = Pane::Routers;
-                if self.routers.tenant.as_deref().is_some_and(|t| t != req.tenant.as_str()) {
+                if self
+                    .routers
+                    .tenant
+                    .as_deref()
+                    .is_some_and(|t| t != req.tenant.as_str())
+                {
                     self.routers.set_tenant(Some(req.tenant.to_string()));
                 }
                 vec![Effect::Provision(req)]
@@ -607,15 +731,23 @@ impl App {
         }
     }
 
-    fn on_confirm(&mut self, mut c: ConfirmDelete, key: KeyEvent, action: Option<Action>) -> (Option<Layer>, Vec<Effect>) {
+    fn on_confirm(
+        &mut self,
+        mut c: ConfirmDelete,
+        key: KeyEvent,
+        action: Option<Action>,
+    ) -> (Option<Layer>, Vec<Effect>) {
         match action {
             Some(Action::Back) => (None, Vec::new()),
             Some(Action::Confirm) if c.confirmed() => {
                 let effect = match &c.target {
-                    DeleteTarget::Router { tenant, name } => {
-                        Effect::DeleteRouter { tenant: tenant.clone(), name: name.clone() }
+                    DeleteTarget::Router { tenant, name } => Effect::DeleteRouter {
+                        tenant: tenant.clone(),
+                        name: name.clone(),
+                    },
+                    DeleteTarget::Tenant { name, .. } => {
+                        Effect::DeleteTenant { name: name.clone() }
                     }
-                    DeleteTarget::Tenant { name, .. } => Effect::DeleteTenant { name: name.clone() },
                 };
                 (None, vec![effect])
             }
@@ -627,7 +759,12 @@ impl App {
         }
     }
 
-    fn on_command(&mut self, mut c: CommandLine, key: KeyEvent, action: Option<Action>) -> (Option<Layer>, Vec<Effect>) {
+    fn on_command(
+        &mut self,
+        mut c: CommandLine,
+        key: KeyEvent,
+        action: Option<Action>,
+    ) -> (Option<Layer>, Vec<Effect>) {
         match action {
             Some(Action::Back) => (None, Vec::new()),
             Some(Action::Submit) => match command::parse(c.text()) {
@@ -675,12 +812,23 @@ impl App {
         Vec::new()
     }
 
-    fn on_save(&mut self, mut s: SaveDialog, key: KeyEvent, action: Option<Action>) -> (Option<Layer>, Vec<Effect>) {
+    fn on_save(
+        &mut self,
+        mut s: SaveDialog,
+        key: KeyEvent,
+        action: Option<Action>,
+    ) -> (Option<Layer>, Vec<Effect>) {
         match action {
             Some(Action::Back) => (None, Vec::new()),
             Some(Action::Submit) => {
                 let path = s.path();
-                (None, vec![Effect::Save { path, text: s.text.clone() }])
+                (
+                    None,
+                    vec![Effect::Save {
+                        path,
+                        text: s.text.clone(),
+                    }],
+                )
             }
             _ => {
                 s.input.input(key);
@@ -689,7 +837,11 @@ impl App {
         }
     }
 
-    fn on_script(&mut self, mut s: ScriptView, action: Option<Action>) -> (Option<Layer>, Vec<Effect>) {
+    fn on_script(
+        &mut self,
+        mut s: ScriptView,
+        action: Option<Action>,
+    ) -> (Option<Layer>, Vec<Effect>) {
         use Action as A;
         let mut effects = Vec::new();
         match action {
@@ -712,18 +864,28 @@ impl App {
         (Some(Layer::Script(s)), effects)
     }
 
-    fn script_action(&mut self, s: &ScriptView, action: Option<Action>, text: Zeroizing<String>, effects: &mut Vec<Effect>) {
+    fn script_action(
+        &mut self,
+        s: &ScriptView,
+        action: Option<Action>,
+        text: Zeroizing<String>,
+        effects: &mut Vec<Effect>,
+    ) {
         match action {
             Some(Action::Copy) => effects.push(Effect::Copy {
                 what: format!("{} of {}", s.kind.title(), s.label()),
                 text,
             }),
-            Some(Action::Save) => {
-                self.layers.push(Layer::Save(SaveDialog::new(&s.tenant, &s.router, s.kind, text)))
-            }
+            Some(Action::Save) => self.layers.push(Layer::Save(SaveDialog::new(
+                &s.tenant, &s.router, s.kind, text,
+            ))),
             Some(Action::Raw) => self.layers.push(Layer::Raw(RawView::new(&text))),
             Some(Action::Qr) => {
-                let payload = s.bundle.as_ref().map(|b| b.qr_payload.clone()).unwrap_or_default();
+                let payload = s
+                    .bundle
+                    .as_ref()
+                    .map(|b| b.qr_payload.clone())
+                    .unwrap_or_default();
                 match QrView::new(&s.label(), &payload) {
                     Ok(q) => self.layers.push(Layer::Qr(q)),
                     Err(e) => self.toast_error(e),
@@ -765,12 +927,17 @@ impl App {
                     self.routers.phase = crate::tui::data::Phase::Ready;
                     self.routers.updated_at = Some(now);
                     if !self.peers.live {
-                        self.peers.offer(PeerSnapshot::from_routers(self.routers.all(), now));
+                        self.peers
+                            .offer(PeerSnapshot::from_routers(self.routers.all(), now));
                     }
                 }
                 Err(e) => self.routers.phase = crate::tui::data::Phase::Failed(e),
             },
-            Loaded::Scripts { tenant, router, result } => {
+            Loaded::Scripts {
+                tenant,
+                router,
+                result,
+            } => {
                 let view = self.layers.iter_mut().find_map(|l| match l {
                     Layer::Script(s) if s.tenant == tenant && s.router == router => Some(s),
                     _ => None,
@@ -785,18 +952,32 @@ impl App {
     }
 
     fn on_outcome(&mut self, outcome: Outcome) -> Vec<Effect> {
-        let counts = || vec![Effect::Load(Dataset::Tenants), Effect::Load(Dataset::Subnets), Effect::Load(Dataset::Pool)];
+        let counts = || {
+            vec![
+                Effect::Load(Dataset::Tenants),
+                Effect::Load(Dataset::Subnets),
+                Effect::Load(Dataset::Pool),
+            ]
+        };
         match outcome {
             Outcome::TenantAdded(Ok(t)) => {
-                self.toast(format!("tenant {} added with subnet {}", t.name, t.subnet_cidr));
+                self.toast(format!(
+                    "tenant {} added with subnet {}",
+                    t.name, t.subnet_cidr
+                ));
                 return counts();
             }
             Outcome::HubAdded(Ok(h)) => {
                 self.toast(format!("hub {} added ({})", h.name, h.endpoint));
                 return vec![Effect::Load(Dataset::Hubs)];
             }
-            Outcome::Provisioned { tenant, name, result } => {
-                self.provisioning.retain(|(t, n)| !(*t == tenant && *n == name));
+            Outcome::Provisioned {
+                tenant,
+                name,
+                result,
+            } => {
+                self.provisioning
+                    .retain(|(t, n)| !(*t == tenant && *n == name));
                 match result {
                     Ok(router) => {
                         self.toast(format!(
@@ -809,12 +990,21 @@ impl App {
                     Err(e) => self.toast_error(format!("provisioning {tenant}/{name} failed: {e}")),
                 }
             }
-            Outcome::RouterDeleted { tenant, name, result: Ok(()) } => {
+            Outcome::RouterDeleted {
+                tenant,
+                name,
+                result: Ok(()),
+            } => {
                 self.routers.remove(&tenant, &name);
-                self.toast(format!("router {tenant}/{name} deleted; its address is free again"));
+                self.toast(format!(
+                    "router {tenant}/{name} deleted; its address is free again"
+                ));
                 return counts();
             }
-            Outcome::TenantDeleted { name, result: Ok(()) } => {
+            Outcome::TenantDeleted {
+                name,
+                result: Ok(()),
+            } => {
                 self.routers.remove_tenant(&name);
                 if self.routers.tenant.as_deref() == Some(name.as_str()) {
                     self.routers.set_tenant(None);
@@ -822,15 +1012,25 @@ impl App {
                 self.toast(format!("tenant {name} deleted with its routers and subnet"));
                 return counts();
             }
-            Outcome::EnabledSet { result: Ok(router), .. } => {
-                let word = if router.enabled { "enabled" } else { "disabled" };
+            Outcome::EnabledSet {
+                result: Ok(router), ..
+            } => {
+                let word = if router.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                };
                 self.toast(format!("{}/{} {word}", router.tenant, router.name));
                 self.routers.upsert(router);
             }
-            Outcome::Copied { what, result: Ok(how) } => self.toast(format!("copied {what}: {how}")),
-            Outcome::Saved { path, result: Ok(()) } => {
-                self.toast(format!("saved to {} (mode 0600)", path.display()))
-            }
+            Outcome::Copied {
+                what,
+                result: Ok(how),
+            } => self.toast(format!("copied {what}: {how}")),
+            Outcome::Saved {
+                path,
+                result: Ok(()),
+            } => self.toast(format!("saved to {} (mode 0600)", path.display())),
             Outcome::TenantAdded(Err(e)) | Outcome::HubAdded(Err(e)) => self.toast_error(e),
             Outcome::RouterDeleted { result: Err(e), .. }
             | Outcome::TenantDeleted { result: Err(e), .. }
@@ -843,7 +1043,11 @@ impl App {
 
     fn tenant_name(&self, id: Option<i64>) -> Option<String> {
         let id = id?;
-        self.tenants.value.iter().find(|t| t.id == id).map(|t| t.name.clone())
+        self.tenants
+            .value
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.name.clone())
     }
 
     /// Reloads what a change notification touched, no more.
@@ -873,7 +1077,10 @@ impl App {
 
     /// Seconds until a visible toast expires (the runtime wakes up for it).
     pub fn next_toast_expiry(&self) -> Option<i64> {
-        self.toasts.iter().map(|t| (t.until - self.now).num_seconds().max(1)).min()
+        self.toasts
+            .iter()
+            .map(|t| (t.until - self.now).num_seconds().max(1))
+            .min()
     }
 
     /// Is the peer pane fed by a live poller?

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -28,16 +28,32 @@ use crate::tui::{overlays, scripts_bridge, ui};
 /// While the database is down, how often to try again.
 const RETRY_EVERY: Duration = Duration::from_secs(3);
 
+/// Terminal input as the reader task hands it over.
+type Input = std::io::Result<Event>;
+
 /// Runs the loop until the operator quits. The terminal is set up by the caller.
-pub async fn event_loop(terminal: &mut DefaultTerminal, mut app: App, provisioner: Provisioner, url: String) -> Result<()> {
+pub async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    mut app: App,
+    provisioner: Provisioner,
+    url: String,
+) -> Result<()> {
     let (tx, mut rx) = unbounded_channel::<Msg>();
-    let mut exec = Executor { provisioner, tx: tx.clone(), loads: HashMap::new(), clipboard: Clipboard::detect() };
+    let mut exec = Executor {
+        provisioner,
+        tx: tx.clone(),
+        loads: HashMap::new(),
+        clipboard: Clipboard::detect(),
+    };
     let listener = tokio::spawn(listen_for_changes(url, tx.clone()));
-    let size = terminal.size().map_err(|e| Error::io("reading the terminal size", e))?;
+    let size = terminal
+        .size()
+        .map_err(|e| Error::io("reading the terminal size", e))?;
     app.update(Msg::Resize(size.width, size.height));
     exec.run_all(load_everything(), terminal);
     // Only now: EventStream needs a terminal that is already set up.
-    let mut events = EventStream::new();
+    let (input_tx, mut input) = unbounded_channel::<Input>();
+    let reader = tokio::spawn(read_terminal(input_tx));
     let mut wake_in: Option<u64> = None;
     let result = loop {
         if app.dirty {
@@ -59,9 +75,10 @@ pub async fn event_loop(terminal: &mut DefaultTerminal, mut app: App, provisione
         };
         let mut effects = Vec::new();
         tokio::select! {
-            event = events.next() => match event {
+            event = input.recv() => match event {
                 Some(Ok(e)) => effects.extend(on_terminal_event(&mut app, e)),
                 Some(Err(e)) => break Err(Error::io("reading the terminal", e)),
+                // The terminal is gone (stdin closed): nobody is left to quit.
                 None => break Ok(()),
             },
             Some(msg) = rx.recv() => {
@@ -75,23 +92,49 @@ pub async fn event_loop(terminal: &mut DefaultTerminal, mut app: App, provisione
                 }
             }
         }
-        effects.extend(drain(&mut app, &mut events, &mut rx));
+        match drain(&mut app, &mut input, &mut rx) {
+            Ok(more) => effects.extend(more),
+            Err(e) => break Err(Error::io("reading the terminal", e)),
+        }
         if exec.run_all(effects, terminal) || app.quit {
             break Ok(());
         }
     };
     listener.abort();
     exec.abort_all();
+    // Dropping the EventStream (with the task) tells crossterm's reader thread to stop.
+    reader.abort();
+    let _ = reader.await;
     result
 }
 
+/// Owns crossterm's `EventStream` and forwards what it reads.
+///
+/// The stream must only ever be polled from this one task: crossterm registers the waker
+/// of the first poll that finds no input and wakes only that one when input arrives. The
+/// loop once polled it with `now_or_never` (a no-op waker) while draining; the next key
+/// then woke nobody and the console froze. Channels have no such trap: `try_recv` is safe.
+async fn read_terminal(tx: UnboundedSender<Input>) {
+    let mut events = EventStream::new();
+    while let Some(event) = events.next().await {
+        let failed = event.is_err();
+        if tx.send(event).is_err() || failed {
+            return;
+        }
+    }
+}
+
 /// Everything already queued, without waiting.
-fn drain(app: &mut App, events: &mut EventStream, rx: &mut UnboundedReceiver<Msg>) -> Vec<Effect> {
+fn drain(
+    app: &mut App,
+    input: &mut UnboundedReceiver<Input>,
+    rx: &mut UnboundedReceiver<Msg>,
+) -> std::io::Result<Vec<Effect>> {
     let mut effects = Vec::new();
     loop {
         let mut progressed = false;
-        while let Some(Some(Ok(e))) = events.next().now_or_never() {
-            effects.extend(on_terminal_event(app, e));
+        while let Ok(event) = input.try_recv() {
+            effects.extend(on_terminal_event(app, event?));
             progressed = true;
         }
         while let Ok(msg) = rx.try_recv() {
@@ -100,7 +143,7 @@ fn drain(app: &mut App, events: &mut EventStream, rx: &mut UnboundedReceiver<Msg
             progressed = true;
         }
         if !progressed {
-            return effects;
+            return Ok(effects);
         }
     }
 }
@@ -128,7 +171,11 @@ async fn listen_for_changes(url: String, tx: UnboundedSender<Msg>) {
             Ok(mut listener) => loop {
                 match listener.recv().await {
                     Ok(c) => {
-                        let msg = Msg::Changed { kind: c.kind, op: c.op, tenant_id: c.tenant_id };
+                        let msg = Msg::Changed {
+                            kind: c.kind,
+                            op: c.op,
+                            tenant_id: c.tenant_id,
+                        };
                         if tx.send(msg).is_err() {
                             return;
                         }
@@ -172,11 +219,17 @@ impl Executor {
                 Effect::Quit => quit = true,
                 Effect::Copy { what, text } => {
                     let mut out = std::io::stdout();
-                    let result = self.clipboard.copy(&text, &mut out).map(|m| m.describe().to_string());
+                    let result = self
+                        .clipboard
+                        .copy(&text, &mut out)
+                        .map(|m| m.describe().to_string());
                     let _ = out.flush();
                     // OSC 52 bytes went around ratatui: make sure the next frame is complete.
                     let _ = terminal.clear();
-                    let _ = self.tx.send(Msg::Done(Outcome::Copied { what, result: result.map_err(text_of) }));
+                    let _ = self.tx.send(Msg::Done(Outcome::Copied {
+                        what,
+                        result: result.map_err(text_of),
+                    }));
                 }
                 Effect::Load(set) => self.load(set),
                 other => self.spawn(other),
@@ -225,8 +278,13 @@ impl Executor {
                     Loaded::Pool,
                 ),
                 Dataset::Routers { tenant } => {
-                    let filter = RouterFilter { tenant: tenant.clone(), hub: None };
-                    split(store.list_routers(&filter).await, |result| Loaded::Routers { tenant, result })
+                    let filter = RouterFilter {
+                        tenant: tenant.clone(),
+                        hub: None,
+                    };
+                    split(store.list_routers(&filter).await, |result| {
+                        Loaded::Routers { tenant, result }
+                    })
                 }
             };
             let _ = tx.send(Msg::Loaded(loaded));
@@ -255,7 +313,10 @@ fn text_of(e: Error) -> String {
 }
 
 /// A load result as the app wants it, plus the reason when the database itself failed.
-fn split<T>(result: Result<T>, wrap: impl FnOnce(Result<T, String>) -> Loaded) -> (Loaded, Option<String>) {
+fn split<T>(
+    result: Result<T>,
+    wrap: impl FnOnce(Result<T, String>) -> Loaded,
+) -> (Loaded, Option<String>) {
     let down = match &result {
         Err(e @ Error::Database(_)) => Some(e.to_string()),
         _ => None,
@@ -271,11 +332,20 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
                 Ok(m) => scripts_bridge::bundle(&m),
                 Err(e) => Err(e.to_string()),
             };
-            return Some(Msg::Loaded(Loaded::Scripts { tenant, router, result }));
+            return Some(Msg::Loaded(Loaded::Scripts {
+                tenant,
+                router,
+                result,
+            }));
         }
         Effect::AddTenant(name) => Outcome::TenantAdded(p.add_tenant(&name).await.map_err(text)),
         Effect::AddHub(h) => {
-            let req = NewHub { name: h.name, endpoint: h.endpoint, interface: h.interface, listen_port: h.listen_port };
+            let req = NewHub {
+                name: h.name,
+                endpoint: h.endpoint,
+                interface: h.interface,
+                listen_port: h.listen_port,
+            };
             Outcome::HubAdded(p.add_hub(&req).await.map_err(text))
         }
         Effect::Provision(r) => {
@@ -283,29 +353,57 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
             let req = NewRouter {
                 tenant: r.tenant,
                 hub: r.hub,
-                spec: RouterSpec { name: r.name, interface_name: r.interface_name, keepalive: r.keepalive },
+                spec: RouterSpec {
+                    name: r.name,
+                    interface_name: r.interface_name,
+                    keepalive: r.keepalive,
+                },
             };
-            Outcome::Provisioned { tenant, name, result: p.add_router(&req).await.map_err(text) }
+            Outcome::Provisioned {
+                tenant,
+                name,
+                result: p.add_router(&req).await.map_err(text),
+            }
         }
         Effect::DeleteRouter { tenant, name } => {
-            let result = store.delete_router(&tenant, &name).await.map(drop).map_err(text);
-            Outcome::RouterDeleted { tenant, name, result }
+            let result = store
+                .delete_router(&tenant, &name)
+                .await
+                .map(drop)
+                .map_err(text);
+            Outcome::RouterDeleted {
+                tenant,
+                name,
+                result,
+            }
         }
         Effect::DeleteTenant { name } => {
             let result = store.delete_tenant(&name).await.map(drop).map_err(text);
             Outcome::TenantDeleted { name, result }
         }
-        Effect::SetEnabled { tenant, name, enabled } => {
-            let result = store.set_router_enabled(&tenant, &name, enabled).await.map_err(text);
-            Outcome::EnabledSet { tenant, name, result }
+        Effect::SetEnabled {
+            tenant,
+            name,
+            enabled,
+        } => {
+            let result = store
+                .set_router_enabled(&tenant, &name, enabled)
+                .await
+                .map_err(text);
+            Outcome::EnabledSet {
+                tenant,
+                name,
+                result,
+            }
         }
         Effect::Save { path, text: body } => {
             let target = path.clone();
-            let result = tokio::task::spawn_blocking(move || overlays::save::write_private(&target, &body))
-                .await
-                .map_err(|e| Error::Other(format!("saving: {e}")))
-                .and_then(|r| r)
-                .map_err(text);
+            let result =
+                tokio::task::spawn_blocking(move || overlays::save::write_private(&target, &body))
+                    .await
+                    .map_err(|e| Error::Other(format!("saving: {e}")))
+                    .and_then(|r| r)
+                    .map_err(text);
             Outcome::Saved { path, result }
         }
         Effect::Load(_) | Effect::Copy { .. } | Effect::Quit => return None,

@@ -30,7 +30,10 @@ pub fn app_with(n: usize) -> App {
     }))));
     app.update(Msg::Loaded(Loaded::Tenants(Ok(tenants))));
     app.update(Msg::Loaded(Loaded::Subnets(Ok(subnets))));
-    app.update(Msg::Loaded(Loaded::Routers { tenant: None, result: Ok(routers) }));
+    app.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(routers),
+    }));
     app
 }
 
@@ -67,9 +70,7 @@ pub fn render(app: &App, width: u16, height: u16) -> String {
 pub fn render_info(app: &App, width: u16, height: u16) -> (String, RenderInfo) {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let mut info = RenderInfo::default();
-    terminal
-        .draw(|f| info = ui::draw(f, app))
-        .unwrap();
+    terminal.draw(|f| info = ui::draw(f, app)).unwrap();
     let buf = terminal.backend().buffer();
     let mut out = String::new();
     for y in 0..buf.area.height {
