@@ -16,10 +16,18 @@ fn loaded_app(routers: Vec<tikwire::model::Router>) -> App {
     let mut app = App::new(Keymap::default(), Theme::default(), testdata::now());
     let tenants = testdata::tenants(&routers);
     app.update(Msg::Loaded(Loaded::Hubs(Ok(testdata::hubs()))));
-    app.update(Msg::Loaded(Loaded::Subnets(Ok(testdata::subnets(&tenants)))));
-    app.update(Msg::Loaded(Loaded::Pool(Ok(PoolUsage { tenants_used: 5, tenants_capacity: 155 }))));
+    app.update(Msg::Loaded(Loaded::Subnets(Ok(testdata::subnets(
+        &tenants,
+    )))));
+    app.update(Msg::Loaded(Loaded::Pool(Ok(PoolUsage {
+        tenants_used: 5,
+        tenants_capacity: 155,
+    }))));
     app.update(Msg::Loaded(Loaded::Tenants(Ok(tenants))));
-    app.update(Msg::Loaded(Loaded::Routers { tenant: None, result: Ok(routers) }));
+    app.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(routers),
+    }));
     app
 }
 

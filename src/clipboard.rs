@@ -103,7 +103,9 @@ fn tmux_load_buffer(text: &str) -> Result<()> {
         .spawn()
         .map_err(|e| Error::io("running tmux load-buffer", e))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes()).map_err(|e| Error::io("writing to tmux", e))?;
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::io("writing to tmux", e))?;
     }
     let status = child.wait().map_err(|e| Error::io("waiting for tmux", e))?;
     if status.success() {
@@ -128,7 +130,11 @@ mod tests {
         let env = |tmux, display, ssh| Environment { tmux, display, ssh };
         assert_eq!(env(true, true, false).preferred(), Method::Tmux);
         assert_eq!(env(false, true, false).preferred(), Method::Native);
-        assert_eq!(env(false, true, true).preferred(), Method::Osc52, "X forwarding over SSH");
+        assert_eq!(
+            env(false, true, true).preferred(),
+            Method::Osc52,
+            "X forwarding over SSH"
+        );
         assert_eq!(env(false, false, false).preferred(), Method::Osc52);
     }
 

@@ -305,15 +305,7 @@ impl Provisioner {
         let private_key =
             self.open_base64(&row.private_key_sealed, &aad("hubs", id, "private_key"))?;
         let routers = self.store.hub_routers_secret(id).await?;
-        let served: HashSet<i64> = routers.iter().map(|r| r.router.tenant_id).collect();
-        let only_hub = self.store.hub_count().await? == 1;
-        let tenants = self
-            .store
-            .list_tenants()
-            .await?
-            .into_iter()
-            .filter(|t| only_hub || served.contains(&t.id))
-            .collect();
+        let tenants = self.store.tenants_served_by(id).await?;
         let peers = routers
             .into_iter()
             .map(|r| {

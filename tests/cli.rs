@@ -498,3 +498,64 @@ async fn a_killed_import_leaves_nothing_half_written() {
         }
     }
 }
+
+#[tokio::test]
+async fn scripts_and_hub_outputs_come_from_the_sealed_keys() {
+    let (cli, db) = Cli::new().await;
+    cli.ok(&["hub", "add", "hub1", "--endpoint", "vpn.example.com:51820"]);
+    cli.ok(&["tenant", "add", "acme"]);
+    cli.ok(&["router", "add", "r1", "--tenant", "acme"]);
+    let p = tikwire::provision::Provisioner::new(
+        tikwire::store::Store::from_pool(db.pool.clone()),
+        tikwire::vault::Vault::from_key(&[9; 32], tikwire::vault::MasterKeySource::Env),
+        Default::default(),
+    );
+    let m = p.router_material("acme", "r1").await.unwrap();
+
+    let routeros = cli.ok(&["script", "r1", "--tenant", "acme", "--format", "routeros"]);
+    assert!(
+        routeros.contains(m.private_key.as_str()),
+        "the router's script carries its key"
+    );
+    assert!(routeros.contains(m.preshared_key.as_str()));
+    assert!(routeros.contains("10.100.1.1/32"));
+    let undo = cli.ok(&[
+        "script", "r1", "--tenant", "acme", "--format", "routeros", "--undo",
+    ]);
+    assert!(!undo.contains(m.private_key.as_str()) && !undo.contains(m.preshared_key.as_str()));
+    assert!(undo.contains("remove"));
+    let wg = cli.ok(&["script", "r1", "--tenant", "acme", "--format", "wg-quick"]);
+    assert!(wg.contains(&format!("PrivateKey = {}", m.private_key.as_str())));
+    assert!(wg.contains("Endpoint = vpn.example.com:51820"));
+    cli.fails(
+        &[
+            "script", "r1", "--tenant", "acme", "--format", "wg-quick", "--undo",
+        ],
+        "--undo",
+    );
+    cli.fails(
+        &["script", "nope", "--tenant", "acme", "--format", "routeros"],
+        "no router named",
+    );
+    let out = cli.run(&["script", "r1", "--tenant", "acme", "--format", "pdf"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown format is a usage error"
+    );
+
+    let hub = cli.ok(&["hub", "config", "hub1"]);
+    assert!(hub.contains("Address = 10.100.0.1/16"), "{hub}");
+    assert!(hub.contains(&format!("PublicKey = {}", m.router.public_key)));
+    assert!(hub.contains("AllowedIPs = 10.100.1.1/32"));
+    let setconf = cli.ok(&["hub", "config", "hub1", "--format", "setconf"]);
+    assert!(!setconf.contains("Address ="), "setconf has no addresses");
+    let nft = cli.ok(&["hub", "firewall", "hub1"]);
+    assert!(nft.contains("table inet"), "{nft}");
+    // Disabled routers leave the hub's peer list.
+    cli.ok(&["router", "disable", "r1", "--tenant", "acme"]);
+    assert!(
+        !cli.ok(&["hub", "config", "hub1"])
+            .contains(&m.router.public_key)
+    );
+}

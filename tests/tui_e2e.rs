@@ -16,7 +16,12 @@ struct Tmux {
 
 impl Tmux {
     fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
     }
 
     fn screen(&self) -> String {
@@ -31,7 +36,11 @@ impl Tmux {
     }
 
     fn text(&self, text: &str) {
-        assert!(self.cmd(&["send-keys", "-t", "e2e", "-l", text]).status.success());
+        assert!(
+            self.cmd(&["send-keys", "-t", "e2e", "-l", text])
+                .status
+                .success()
+        );
     }
 
     /// Waits for the screen to show `needle` (the console works in the background).
@@ -42,7 +51,10 @@ impl Tmux {
             if screen.contains(needle) {
                 return screen;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "never showed {needle:?}; screen:\n{screen}");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "never showed {needle:?}; screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -70,7 +82,11 @@ impl Env {
             .env("XDG_CONFIG_HOME", self.data_dir.join("config"))
             .output()
             .expect("run tikwire");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
@@ -83,11 +99,17 @@ async fn provision_copy_qr_quit_in_tmux() {
     std::fs::create_dir_all(&data_dir).unwrap();
     use base64::Engine as _;
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-    let env = Env { url: db.url.clone(), data_dir: data_dir.clone(), key };
+    let env = Env {
+        url: db.url.clone(),
+        data_dir: data_dir.clone(),
+        key,
+    };
     env.cli(&["hub", "add", "main", "--endpoint", "vpn.example.net:51820"]);
     env.cli(&["tenant", "add", "acme"]);
 
-    let tmux = Tmux { socket: format!("tikwire-e2e-{}", std::process::id()) };
+    let tmux = Tmux {
+        socket: format!("tikwire-e2e-{}", std::process::id()),
+    };
     let launch = format!(
         "env DATABASE_URL='{}' TIKWIRE_DATA_DIR='{}' TIKWIRE_MASTER_KEY='{}' XDG_CONFIG_HOME='{}' {}",
         env.url,
@@ -96,8 +118,22 @@ async fn provision_copy_qr_quit_in_tmux() {
         data_dir.join("config").display(),
         env!("CARGO_BIN_EXE_tikwire"),
     );
-    let out = tmux.cmd(&["new-session", "-d", "-s", "e2e", "-x", "120", "-y", "45", &launch]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "45",
+        &launch,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     tmux.cmd(&["set-option", "-s", "set-clipboard", "on"]);
     tmux.cmd(&["set-option", "-t", "e2e", "remain-on-exit", "on"]);
     tmux.wait_for("1 Tenants");
@@ -111,18 +147,26 @@ async fn provision_copy_qr_quit_in_tmux() {
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for("provisioned at");
     assert!(screen.contains("e2e-rtr"), "{screen}");
-    assert!(env.cli(&["router", "list", "--tenant", "acme"]).contains("e2e-rtr"));
+    assert!(
+        env.cli(&["router", "list", "--tenant", "acme"])
+            .contains("e2e-rtr")
+    );
 
     // its RouterOS script, copied
     tmux.keys(&[":"]);
     tmux.text("router acme/e2e-rtr");
     tmux.keys(&["Enter", "Enter"]);
     let screen = tmux.wait_for("RouterOS script · acme/e2e-rtr");
-    assert!(screen.contains("/interface wireguard"), "script shown:\n{screen}");
+    assert!(
+        screen.contains("/interface wireguard"),
+        "script shown:\n{screen}"
+    );
     tmux.keys(&["c"]);
     tmux.wait_for("copied RouterOS script");
     let buffer = String::from_utf8(tmux.cmd(&["show-buffer"]).stdout).unwrap();
-    let script = env.cli(&["script", "e2e-rtr", "--tenant", "acme", "--format", "routeros"]);
+    let script = env.cli(&[
+        "script", "e2e-rtr", "--tenant", "acme", "--format", "routeros",
+    ]);
     assert_eq!(buffer, script, "the tmux buffer holds exactly the script");
 
     // QR view of the wg-quick config, then back out and quit
@@ -136,7 +180,10 @@ async fn provision_copy_qr_quit_in_tmux() {
         if String::from_utf8_lossy(&dead.stdout).trim() == "1" {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "console did not quit");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "console did not quit"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = std::fs::remove_dir_all(&data_dir);

@@ -16,9 +16,17 @@ fn both(name: &str, app: &tikwire::tui::App) {
 #[test]
 fn main_screen_all_panes() {
     let mut app = app();
-    app.update(Msg::Peers(testdata::live_peers(app.routers.all(), testdata::now())));
+    app.update(Msg::Peers(testdata::live_peers(
+        app.routers.all(),
+        testdata::now(),
+    )));
     insta::assert_snapshot!("main_120x40", render(&app, 120, 40));
-    for (key, pane) in [('1', "tenants"), ('2', "subnets"), ('3', "routers"), ('4', "peers")] {
+    for (key, pane) in [
+        ('1', "tenants"),
+        ('2', "subnets"),
+        ('3', "routers"),
+        ('4', "peers"),
+    ] {
         press(&mut app, [ch(key)]);
         insta::assert_snapshot!(format!("pane_{pane}_80x24"), render(&app, 80, 24));
     }
@@ -38,7 +46,10 @@ fn first_run_guides_the_operator() {
     app.update(Msg::Loaded(Loaded::Hubs(Ok(Vec::new()))));
     app.update(Msg::Loaded(Loaded::Tenants(Ok(Vec::new()))));
     app.update(Msg::Loaded(Loaded::Subnets(Ok(Vec::new()))));
-    app.update(Msg::Loaded(Loaded::Routers { tenant: None, result: Ok(Vec::new()) }));
+    app.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(Vec::new()),
+    }));
     both("first_run", &app);
 }
 
@@ -91,7 +102,10 @@ fn qr_view_and_its_size_message() {
     open_script(&mut app);
     press(&mut app, [ch('Q')]);
     let screen = render(&app, 120, 40);
-    assert!(screen.contains('▀') || screen.contains('▄'), "a code is drawn");
+    assert!(
+        screen.contains('▀') || screen.contains('▄'),
+        "a code is drawn"
+    );
     insta::assert_snapshot!("qr_120x40", screen);
     let small = render(&app, 80, 24);
     assert!(small.contains("It needs a terminal of at least"), "{small}");
@@ -112,7 +126,9 @@ fn help_confirm_command_toast() {
     press(&mut app, typing("tenant ac"));
     both("command_line", &app);
     press(&mut app, [key(KeyCode::Esc)]);
-    app.update(Msg::DbDown("cannot reach the database (connection refused)".into()));
+    app.update(Msg::DbDown(
+        "cannot reach the database (connection refused)".into(),
+    ));
     app.update(Msg::Done(tikwire::tui::app::Outcome::Copied {
         what: "RouterOS script of acme/hq-000".into(),
         result: Ok("sent to the tmux buffer".into()),
@@ -124,7 +140,10 @@ fn help_confirm_command_toast() {
 fn too_small_terminal_says_what_it_needs() {
     let app = app();
     let screen = render(&app, 50, 12);
-    assert!(screen.contains("at least 60x15; this one is 50x12"), "{screen}");
+    assert!(
+        screen.contains("at least 60x15; this one is 50x12"),
+        "{screen}"
+    );
     insta::assert_snapshot!("too_small_50x12", screen);
 }
 
@@ -134,9 +153,16 @@ fn relative_ages_schedule_the_next_redraw() {
     let (_, info) = render_info(&app, 120, 40);
     assert_eq!(info.wake_in_secs, Some(1), "online routers show seconds");
     let mut idle = empty_app();
-    idle.update(Msg::Loaded(Loaded::Routers { tenant: None, result: Ok(Vec::new()) }));
+    idle.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(Vec::new()),
+    }));
     let (_, info) = render_info(&idle, 120, 40);
-    assert_eq!(info.wake_in_secs, Some(1), "peer pane says \"updated Ns ago\"");
+    assert_eq!(
+        info.wake_in_secs,
+        Some(1),
+        "peer pane says \"updated Ns ago\""
+    );
     press(&mut idle, [ch('1')]);
     let (_, info) = render_info(&idle, 80, 24);
     assert_eq!(info.wake_in_secs, None, "nothing ages on screen: no tick");

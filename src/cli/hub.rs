@@ -68,7 +68,10 @@ pub async fn run(ctx: &Context, cmd: HubCommand) -> Result<()> {
             output::print(&describe(&hub))
         }
         HubCommand::Config { name, format } => super::script::hub_config(ctx, &name, format).await,
-        HubCommand::Firewall { name } => super::script::hub_firewall(ctx, &name).await,
+        HubCommand::Firewall {
+            name,
+            allow_same_tenant,
+        } => super::script::hub_firewall(ctx, &name, allow_same_tenant).await,
     }
 }
 

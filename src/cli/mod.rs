@@ -107,7 +107,12 @@ pub enum HubCommand {
         format: HubConfigFormat,
     },
     /// Print the nftables ruleset that isolates tenants.
-    Firewall { name: String },
+    Firewall {
+        name: String,
+        /// Let routers of the same tenant reach each other (default: management only).
+        #[arg(long)]
+        allow_same_tenant: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

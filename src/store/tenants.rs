@@ -157,6 +157,21 @@ impl Store {
         }
     }
 
+    /// The tenants a hub serves: those with a router on it, or every tenant when it is the
+    /// only hub (so its address in a new tenant is ready before the first router).
+    pub async fn tenants_served_by(&self, hub_id: i64) -> Result<Vec<Tenant>> {
+        let only_hub = self.hub_count().await? == 1;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{TENANT_SELECT} WHERE $2 OR EXISTS (SELECT 1 FROM routers r WHERE r.tenant_id = t.id AND r.hub_id = $1)
+             ORDER BY a.subnet_octet_2"
+        )))
+        .bind(hub_id)
+        .bind(only_hub)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(tenant_from_row).collect()
+    }
+
     /// Deletes a tenant with all its routers and releases its subnet, in one transaction.
     pub async fn delete_tenant(&self, name: &str) -> Result<DeletedTenant> {
         let mut tx = self.begin().await?;

@@ -29,7 +29,11 @@ pub struct Slot<T> {
 
 impl<T: Default> Default for Slot<T> {
     fn default() -> Self {
-        Slot { value: T::default(), phase: Phase::Loading, updated_at: None }
+        Slot {
+            value: T::default(),
+            phase: Phase::Loading,
+            updated_at: None,
+        }
     }
 }
 
@@ -123,8 +127,14 @@ pub enum SortKey {
 }
 
 impl SortKey {
-    const CYCLE: [SortKey; 6] =
-        [Self::Name, Self::Address, Self::Status, Self::Handshake, Self::Traffic, Self::Tenant];
+    const CYCLE: [SortKey; 6] = [
+        Self::Name,
+        Self::Address,
+        Self::Status,
+        Self::Handshake,
+        Self::Traffic,
+        Self::Tenant,
+    ];
 
     pub fn next(self) -> Self {
         let i = Self::CYCLE.iter().position(|k| *k == self).unwrap_or(0);
@@ -181,7 +191,12 @@ impl Default for RouterTable {
 }
 
 fn search_key(r: &Router) -> String {
-    format!("{}\u{1}{}\u{1}{}", r.name.to_ascii_lowercase(), r.vpn_ip, r.status.as_str())
+    format!(
+        "{}\u{1}{}\u{1}{}",
+        r.name.to_ascii_lowercase(),
+        r.vpn_ip,
+        r.status.as_str()
+    )
 }
 
 impl RouterTable {
@@ -210,7 +225,8 @@ impl RouterTable {
 
     pub fn remove(&mut self, tenant: &str, name: &str) {
         let keep = self.selected().map(|r| r.id);
-        self.rows.retain(|r| !(r.tenant == tenant && r.name == name));
+        self.rows
+            .retain(|r| !(r.tenant == tenant && r.name == name));
         self.reindex(keep);
     }
 
@@ -239,7 +255,9 @@ impl RouterTable {
                 SortKey::Traffic => (b.rx_bytes + b.tx_bytes).cmp(&(a.rx_bytes + a.tx_bytes)),
                 SortKey::Tenant => a.tenant.cmp(&b.tenant),
             };
-            primary.then_with(|| a.tenant.cmp(&b.tenant)).then_with(|| a.name.cmp(&b.name))
+            primary
+                .then_with(|| a.tenant.cmp(&b.tenant))
+                .then_with(|| a.name.cmp(&b.name))
         });
         if self.descending {
             self.sorted.reverse();
@@ -259,7 +277,10 @@ impl RouterTable {
                 && (needle.is_empty() || keys[i].contains(&needle))
         }));
         if let Some(id) = keep
-            && let Some(pos) = self.view.iter().position(|&i| self.rows[i as usize].id == id)
+            && let Some(pos) = self
+                .view
+                .iter()
+                .position(|&i| self.rows[i as usize].id == id)
         {
             self.cursor.selected = pos;
         }
@@ -399,7 +420,11 @@ impl PeerSnapshot {
             })
             .collect();
         peers.sort_by(|a, b| b.last_handshake.cmp(&a.last_handshake));
-        PeerSnapshot { source: PeerSource::Database, taken_at, peers }
+        PeerSnapshot {
+            source: PeerSource::Database,
+            taken_at,
+            peers,
+        }
     }
 }
 
@@ -515,7 +540,13 @@ mod tests {
         t.set_filter("HQ");
         assert!(t.len() > 0 && (0..t.len()).all(|i| t.get(i).unwrap().name.contains("hq")));
         t.set_filter("10.101.1.");
-        assert!((0..t.len()).all(|i| t.get(i).unwrap().vpn_ip.to_string().starts_with("10.101.1.")));
+        assert!((0..t.len()).all(|i| {
+            t.get(i)
+                .unwrap()
+                .vpn_ip
+                .to_string()
+                .starts_with("10.101.1.")
+        }));
         t.set_filter("offline");
         assert!(t.len() > 0);
         assert!((0..t.len()).all(|i| t.get(i).unwrap().status == RouterStatus::Offline));

@@ -9,7 +9,9 @@ const DAY: i64 = 24 * HOUR;
 
 /// "just now", "42s ago", "5m ago", "3h ago", "12d ago"; "never" for no timestamp.
 pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let Some(then) = then else { return "never".into() };
+    let Some(then) = then else {
+        return "never".into();
+    };
     let secs = (now - then).num_seconds().max(0);
     match secs {
         0 => "just now".into(),
@@ -94,11 +96,18 @@ mod tests {
         assert_eq!(age(Some(t(10_000 - 5 * 60 - 7)), now), "5m ago");
         assert_eq!(age(Some(t(10_000 - 3 * 3600)), now), "3h ago");
         assert_eq!(age(Some(t(10_000 - 2 * 86_400)), now), "2d ago");
-        assert_eq!(age(Some(t(10_005)), now), "just now", "clock skew is not negative");
+        assert_eq!(
+            age(Some(t(10_005)), now),
+            "just now",
+            "clock skew is not negative"
+        );
         assert_eq!(age_changes_in(t(9_990), now), 1);
         assert_eq!(age_changes_in(t(10_000 - 65), now), 55);
         let then = t(10_000 - 65);
-        assert_ne!(age(Some(then), t(10_000 + 54)), age(Some(then), t(10_000 + 55)));
+        assert_ne!(
+            age(Some(then), t(10_000 + 54)),
+            age(Some(then), t(10_000 + 55))
+        );
     }
 
     #[test]

@@ -109,7 +109,13 @@ const fn bind(
     description: &'static str,
     context: Context,
 ) -> Binding {
-    Binding { action, name, keys, description, context }
+    Binding {
+        action,
+        name,
+        keys,
+        description,
+        context,
+    }
 }
 
 use Action as A;
@@ -121,24 +127,72 @@ pub const DEFAULT_BINDINGS: &[Binding] = &[
     bind(A::Back, "back", "esc", "back", C::Nav),
     bind(A::Quit, "quit", "q", "quit", C::Global),
     bind(A::Help, "help", "?", "help", C::Global),
-    bind(A::CommandLine, "command", ":", "command (:tenant NAME, :router NAME)", C::Global),
+    bind(
+        A::CommandLine,
+        "command",
+        ":",
+        "command (:tenant NAME, :router NAME)",
+        C::Global,
+    ),
     bind(A::NextPane, "next_pane", "tab", "next pane", C::Global),
-    bind(A::PrevPane, "prev_pane", "backtab", "previous pane", C::Global),
+    bind(
+        A::PrevPane,
+        "prev_pane",
+        "backtab",
+        "previous pane",
+        C::Global,
+    ),
     bind(A::Pane1, "pane_tenants", "1", "tenants pane", C::Global),
-    bind(A::Pane2, "pane_subnets", "2", "subnet usage pane", C::Global),
+    bind(
+        A::Pane2,
+        "pane_subnets",
+        "2",
+        "subnet usage pane",
+        C::Global,
+    ),
     bind(A::Pane3, "pane_routers", "3", "routers pane", C::Global),
     bind(A::Pane4, "pane_peers", "4", "peer status pane", C::Global),
-    bind(A::Provision, "provision", "n", "provision a router", C::Global),
+    bind(
+        A::Provision,
+        "provision",
+        "n",
+        "provision a router",
+        C::Global,
+    ),
     bind(A::AddTenant, "add_tenant", "t", "add a tenant", C::Global),
     bind(A::AddHub, "add_hub", "H", "add a hub", C::Global),
-    bind(A::Reload, "reload", "ctrl-r", "reload from the database", C::Global),
-    bind(A::Open, "open_tenant", "enter", "show its routers", C::Tenants),
+    bind(
+        A::Reload,
+        "reload",
+        "ctrl-r",
+        "reload from the database",
+        C::Global,
+    ),
+    bind(
+        A::Open,
+        "open_tenant",
+        "enter",
+        "show its routers",
+        C::Tenants,
+    ),
     bind(A::Delete, "delete_tenant", "d", "delete tenant", C::Tenants),
     bind(A::Open, "open_router", "enter", "scripts", C::Routers),
     bind(A::Filter, "filter", "/", "filter", C::Routers),
     bind(A::Sort, "sort", "s", "sort by next column", C::Routers),
-    bind(A::ReverseSort, "reverse_sort", "S", "reverse sort", C::Routers),
-    bind(A::ToggleEnabled, "toggle_enabled", "e", "enable/disable", C::Routers),
+    bind(
+        A::ReverseSort,
+        "reverse_sort",
+        "S",
+        "reverse sort",
+        C::Routers,
+    ),
+    bind(
+        A::ToggleEnabled,
+        "toggle_enabled",
+        "e",
+        "enable/disable",
+        C::Routers,
+    ),
     bind(A::Delete, "delete_router", "d", "delete router", C::Routers),
     bind(A::Freeze, "freeze", "f", "freeze/unfreeze", C::Peers),
     bind(A::Filter, "filter_peers", "/", "filter", C::Peers),
@@ -147,17 +201,47 @@ pub const DEFAULT_BINDINGS: &[Binding] = &[
     bind(A::Reveal, "reveal", "p", "show/hide private key", C::Script),
     bind(A::Qr, "qr", "Q", "QR code (wg-quick)", C::Script),
     bind(A::Raw, "raw", "R", "raw view for mouse copy", C::Script),
-    bind(A::NextScript, "next_script", "right ]", "next script", C::Script),
-    bind(A::PrevScript, "prev_script", "left [", "previous script", C::Script),
+    bind(
+        A::NextScript,
+        "next_script",
+        "right ]",
+        "next script",
+        C::Script,
+    ),
+    bind(
+        A::PrevScript,
+        "prev_script",
+        "left [",
+        "previous script",
+        C::Script,
+    ),
     bind(A::Up, "up", "up k", "up", C::List),
     bind(A::Down, "down", "down j", "down", C::List),
     bind(A::Top, "top", "home g", "first", C::List),
     bind(A::Bottom, "bottom", "end G", "last", C::List),
     bind(A::PageUp, "page_up", "pgup ctrl-b", "page up", C::List),
-    bind(A::PageDown, "page_down", "pgdn ctrl-f", "page down", C::List),
+    bind(
+        A::PageDown,
+        "page_down",
+        "pgdn ctrl-f",
+        "page down",
+        C::List,
+    ),
     bind(A::Submit, "submit", "enter", "submit", C::Form),
-    bind(A::NextField, "next_field", "tab down", "next field", C::Form),
-    bind(A::PrevField, "prev_field", "backtab up", "previous field", C::Form),
+    bind(
+        A::NextField,
+        "next_field",
+        "tab down",
+        "next field",
+        C::Form,
+    ),
+    bind(
+        A::PrevField,
+        "prev_field",
+        "backtab up",
+        "previous field",
+        C::Form,
+    ),
     bind(A::Back, "cancel_form", "esc", "cancel", C::Form),
     bind(A::Confirm, "confirm", "enter", "confirm", C::Confirm),
     bind(A::Back, "cancel_confirm", "esc", "cancel", C::Confirm),
@@ -277,7 +361,11 @@ pub struct Entry {
 impl Entry {
     /// Keys as shown to the operator: "↑/k".
     pub fn keys_label(&self) -> String {
-        self.keys.iter().map(Key::to_string).collect::<Vec<_>>().join("/")
+        self.keys
+            .iter()
+            .map(Key::to_string)
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -290,7 +378,9 @@ pub struct Keymap {
 impl Default for Keymap {
     fn default() -> Self {
         // Default keys are tested to parse.
-        Self::new(&BTreeMap::new()).unwrap_or(Keymap { entries: Vec::new() })
+        Self::new(&BTreeMap::new()).unwrap_or(Keymap {
+            entries: Vec::new(),
+        })
     }
 }
 
@@ -311,7 +401,10 @@ impl Keymap {
             .iter()
             .map(|b| {
                 let keys = overrides.get(b.name).map(String::as_str).unwrap_or(b.keys);
-                let keys = keys.split_whitespace().map(Key::parse).collect::<Result<Vec<_>>>()?;
+                let keys = keys
+                    .split_whitespace()
+                    .map(Key::parse)
+                    .collect::<Result<Vec<_>>>()?;
                 if keys.is_empty() {
                     return Err(Error::Config(format!("[ui.keys]: {} has no key", b.name)));
                 }
@@ -343,7 +436,9 @@ impl Keymap {
 
     /// Entries of the given contexts, in table order: the footer and help read this.
     pub fn in_contexts<'a>(&'a self, contexts: &'a [Context]) -> impl Iterator<Item = &'a Entry> {
-        self.entries.iter().filter(move |e| contexts.contains(&e.context))
+        self.entries
+            .iter()
+            .filter(move |e| contexts.contains(&e.context))
     }
 
     /// The first key of an action in a context, for hints like "press n to provision".
@@ -375,8 +470,14 @@ mod tests {
         let shift_g = key(KeyCode::Char('G'), KeyModifiers::SHIFT);
         assert_eq!(km.action(&shift_g, &[C::List]), Some(A::Bottom));
         let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(km.action(&ctrl_c, &[C::Script, C::Always]), Some(A::ForceQuit));
-        assert_eq!(km.action(&key(KeyCode::Char('c'), KeyModifiers::NONE), &[C::Always]), None);
+        assert_eq!(
+            km.action(&ctrl_c, &[C::Script, C::Always]),
+            Some(A::ForceQuit)
+        );
+        assert_eq!(
+            km.action(&key(KeyCode::Char('c'), KeyModifiers::NONE), &[C::Always]),
+            None
+        );
     }
 
     #[test]
@@ -399,7 +500,13 @@ mod tests {
 
     #[test]
     fn key_syntax_round_trips() {
-        for (text, shown) in [("ctrl-r", "ctrl-r"), ("pgdn", "pgdn"), ("f5", "f5"), ("G", "G"), ("space", "space")] {
+        for (text, shown) in [
+            ("ctrl-r", "ctrl-r"),
+            ("pgdn", "pgdn"),
+            ("f5", "f5"),
+            ("G", "G"),
+            ("space", "space"),
+        ] {
             assert_eq!(Key::parse(text).unwrap().to_string(), shown);
         }
         assert!(Key::parse("ab").is_err());

@@ -32,7 +32,10 @@ use crate::provision::Provisioner;
 /// is restored on every way out, panics included (ratatui's init installs the hook).
 pub async fn run(config: Config, provisioner: Provisioner, database_url: String) -> Result<()> {
     let keymap = keymap::Keymap::new(&config.ui.keys)?;
-    let mut theme = Theme::load(config.ui.theme.as_deref(), Some(&config.config_dir.join("themes")))?;
+    let mut theme = Theme::load(
+        config.ui.theme.as_deref(),
+        Some(&config.config_dir.join("themes")),
+    )?;
     if Theme::no_color_requested() {
         theme = theme.without_colour();
     }

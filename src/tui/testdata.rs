@@ -17,7 +17,9 @@ pub const CAPACITY: i64 = 65_278;
 
 /// The injected clock every fixture is relative to.
 pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 3, 14, 30, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 3, 14, 30, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 pub fn hubs() -> Vec<Hub> {
@@ -41,7 +43,12 @@ fn subnet(t: usize) -> Ipv4Net {
 
 /// The `host`-th router address of tenant `t` (10.X.1.1 is host 0).
 pub fn vpn_ip(t: usize, host: usize) -> Ipv4Addr {
-    Ipv4Addr::new(10, 100 + t as u8, 1 + (host / 254) as u8, 1 + (host % 254) as u8)
+    Ipv4Addr::new(
+        10,
+        100 + t as u8,
+        1 + (host / 254) as u8,
+        1 + (host % 254) as u8,
+    )
 }
 
 /// `n` routers spread over the tenants, in every status.
@@ -58,7 +65,11 @@ pub fn routers(now: DateTime<Utc>, n: usize) -> Vec<Router> {
                 RouterStatus::Offline => Some(now - Duration::minutes(15 + (i % 5000) as i64)),
                 RouterStatus::Disabled => Some(now - Duration::days(3)),
             };
-            let traffic = if handshake.is_some() { (i as i64 * 7919) % 900_000_000 } else { 0 };
+            let traffic = if handshake.is_some() {
+                (i as i64 * 7919) % 900_000_000
+            } else {
+                0
+            };
             Router {
                 id: i as i64 + 1,
                 name: format!("{}-{:03}", SITES[host % SITES.len()], host),
@@ -76,7 +87,8 @@ pub fn routers(now: DateTime<Utc>, n: usize) -> Vec<Router> {
                 status,
                 last_handshake_at: handshake,
                 first_handshake_at: handshake.map(|h| h - Duration::days(1)),
-                last_endpoint: handshake.map(|_| format!("203.0.113.{}:{}", 1 + i % 250, 40000 + i % 20000)),
+                last_endpoint: handshake
+                    .map(|_| format!("203.0.113.{}:{}", 1 + i % 250, 40000 + i % 20000)),
                 rx_bytes: traffic,
                 tx_bytes: traffic / 3,
                 created_at: now - Duration::days(10),
@@ -168,12 +180,19 @@ pub fn bundle() -> ScriptBundle {
          [Peer]\nPublicKey = HUBpublicKEYhubPUBLICkeyHUBpublicKEYhub0=\nPresharedKey = {PRESHARED_KEY}\n\
          Endpoint = vpn.example.net:51820\nAllowedIPs = 10.100.0.1/32\nPersistentKeepalive = 25\n"
     );
-    let qr: String = wg_quick.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let qr: String = wg_quick
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
     ScriptBundle {
         routeros: Zeroizing::new(routeros),
         undo: Zeroizing::new(undo),
         wg_quick: Zeroizing::new(wg_quick),
         qr_payload: Zeroizing::new(qr),
-        secrets: vec![Zeroizing::new(PRIVATE_KEY.into()), Zeroizing::new(PRESHARED_KEY.into())],
+        secrets: vec![
+            Zeroizing::new(PRIVATE_KEY.into()),
+            Zeroizing::new(PRESHARED_KEY.into()),
+        ],
     }
 }

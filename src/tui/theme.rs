@@ -14,7 +14,10 @@ use crate::error::{Error, Result};
 pub const BUILTIN: [(&str, &str); 3] = [
     ("default", include_str!("../../themes/default.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 /// One style per thing the console draws; panes ask for a role, never for a colour.
@@ -119,9 +122,29 @@ macro_rules! roles {
     };
 }
 roles!(
-    text, muted, border, border_focused, title, header, selected, key, accent, online, stale,
-    offline, pending, disabled, unknown, gauge, gauge_full, error, ok, banner, toast,
-    toast_error, input,
+    text,
+    muted,
+    border,
+    border_focused,
+    title,
+    header,
+    selected,
+    key,
+    accent,
+    online,
+    stale,
+    offline,
+    pending,
+    disabled,
+    unknown,
+    gauge,
+    gauge_full,
+    error,
+    ok,
+    banner,
+    toast,
+    toast_error,
+    input,
 );
 
 impl Default for Theme {
@@ -137,10 +160,29 @@ impl Theme {
         let s = Style::default();
         Theme {
             name: name.to_owned(),
-            text: s, muted: s, border: s, border_focused: s, title: s, header: s, selected: s,
-            key: s, accent: s, online: s, stale: s, offline: s, pending: s, disabled: s,
-            unknown: s, gauge: s, gauge_full: s, error: s, ok: s, banner: s, toast: s,
-            toast_error: s, input: s,
+            text: s,
+            muted: s,
+            border: s,
+            border_focused: s,
+            title: s,
+            header: s,
+            selected: s,
+            key: s,
+            accent: s,
+            online: s,
+            stale: s,
+            offline: s,
+            pending: s,
+            disabled: s,
+            unknown: s,
+            gauge: s,
+            gauge_full: s,
+            error: s,
+            ok: s,
+            banner: s,
+            toast: s,
+            toast_error: s,
+            input: s,
         }
     }
 
@@ -148,7 +190,11 @@ impl Theme {
     pub fn parse(name: &str, text: &str) -> Result<Self> {
         let file: ThemeFile = toml::from_str(text)
             .map_err(|e| Error::Config(format!("theme {name}: {}", first_line(&e.to_string()))))?;
-        let mut theme = if name == "default" { Self::plain(name) } else { Self::default() };
+        let mut theme = if name == "default" {
+            Self::plain(name)
+        } else {
+            Self::default()
+        };
         theme.name = file.name.unwrap_or_else(|| name.to_owned());
         for (role, spec) in &file.roles {
             let style = spec.style(name, role)?;
@@ -182,7 +228,9 @@ impl Theme {
                 Err(Error::Config(format!(
                     "no theme named {name:?}; built in: {}{}",
                     BUILTIN.map(|(n, _)| n).join(", "),
-                    user_dir.map(|d| format!("; user themes go in {}", d.display())).unwrap_or_default()
+                    user_dir
+                        .map(|d| format!("; user themes go in {}", d.display()))
+                        .unwrap_or_default()
                 )))
             })
     }
@@ -202,12 +250,19 @@ impl Theme {
                 style.underline_color = None;
             }
         }
-        for style in [&mut self.selected, &mut self.banner, &mut self.toast, &mut self.toast_error] {
+        for style in [
+            &mut self.selected,
+            &mut self.banner,
+            &mut self.toast,
+            &mut self.toast_error,
+        ] {
             *style = style.add_modifier(Modifier::REVERSED);
         }
         self.border_focused = self.border_focused.add_modifier(Modifier::BOLD);
         self.gauge = self.gauge.add_modifier(Modifier::REVERSED);
-        self.gauge_full = self.gauge_full.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        self.gauge_full = self
+            .gauge_full
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD);
         self
     }
 
@@ -227,8 +282,10 @@ mod tests {
 
     #[test]
     fn builtin_themes_parse_and_differ() {
-        let themes: Vec<Theme> =
-            BUILTIN.iter().map(|(n, _)| Theme::load(Some(n), None).unwrap()).collect();
+        let themes: Vec<Theme> = BUILTIN
+            .iter()
+            .map(|(n, _)| Theme::load(Some(n), None).unwrap())
+            .collect();
         assert_eq!(themes[0].online.fg, Some(Color::Green));
         assert_ne!(themes[0], themes[1]);
         assert_ne!(themes[1], themes[2]);
@@ -262,7 +319,11 @@ mod tests {
     fn user_theme_overrides_builtin_and_keeps_missing_roles() {
         let dir = std::env::temp_dir().join(format!("tikwire-theme-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("mine.toml"), "[roles]\nonline = { fg = \"#00ff00\" }\n").unwrap();
+        std::fs::write(
+            dir.join("mine.toml"),
+            "[roles]\nonline = { fg = \"#00ff00\" }\n",
+        )
+        .unwrap();
         let t = Theme::load(Some("mine"), Some(&dir)).unwrap();
         assert_eq!(t.online.fg, Some(Color::Rgb(0, 255, 0)));
         assert_eq!(t.offline, Theme::default().offline);

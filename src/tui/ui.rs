@@ -8,10 +8,10 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use crate::tui::app::{App, DbHealth, Layer, Pane};
 use crate::tui::format::count;
+use crate::tui::forms;
 use crate::tui::keymap::Context;
 use crate::tui::overlays::{command, confirm, help, qr, raw, save, script, toast};
 use crate::tui::panes::{self, RenderInfo};
-use crate::tui::forms;
 
 /// Below this the console says it needs more room instead of drawing a mess.
 pub const MIN_WIDTH: u16 = 60;
@@ -47,8 +47,13 @@ pub fn draw(frame: &mut Frame, app: &App) -> RenderInfo {
     header(frame, header_area, app);
     if let DbHealth::Down { reason, since } = &app.db {
         let age = info.age(Some(*since), app.now);
-        let text = format!(" ⚠ database unreachable (since {age}): {reason} · retrying; showing the last data ");
-        frame.render_widget(Paragraph::new(Span::styled(text, app.theme.banner)), banner_area);
+        let text = format!(
+            " ⚠ database unreachable (since {age}): {reason} · retrying; showing the last data "
+        );
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, app.theme.banner)),
+            banner_area,
+        );
     }
     let _ = toast_area;
     if area.width >= WIDE_WIDTH && area.height >= WIDE_HEIGHT {
@@ -61,7 +66,10 @@ pub fn draw(frame: &mut Frame, app: &App) -> RenderInfo {
     }
     footer(frame, footer_area, app);
     if let Some(t) = app.toasts.last() {
-        let line = Rect { y: footer_area.y.saturating_sub(1), ..footer_area };
+        let line = Rect {
+            y: footer_area.y.saturating_sub(1),
+            ..footer_area
+        };
         toast::render(t, frame, line, &app.theme);
         if let Some(secs) = app.next_toast_expiry() {
             info.wake_in(secs as u64);
@@ -72,12 +80,17 @@ pub fn draw(frame: &mut Frame, app: &App) -> RenderInfo {
 
 fn too_small(frame: &mut Frame, area: Rect, app: &App) {
     let text = vec![
-        Line::from(Span::styled("tikwire needs a bigger terminal", app.theme.error)),
+        Line::from(Span::styled(
+            "tikwire needs a bigger terminal",
+            app.theme.error,
+        )),
         Line::from(format!(
             "at least {MIN_WIDTH}x{MIN_HEIGHT}; this one is {}x{}.",
             area.width, area.height
         )),
-        Line::from(format!("All four panes at once from {WIDE_WIDTH}x{WIDE_HEIGHT}.")),
+        Line::from(format!(
+            "All four panes at once from {WIDE_WIDTH}x{WIDE_HEIGHT}."
+        )),
         Line::from("Ctrl-C quits."),
     ];
     frame.render_widget(Clear, area);
@@ -90,16 +103,27 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
     let sep = || Span::styled(" │ ", t.border);
     match app.hubs.value.as_slice() {
         [] => spans.push(Span::styled("no hub", t.muted)),
-        [hub] if area.width >= 100 => spans.push(Span::raw(format!("hub {} {}", hub.name, hub.endpoint))),
+        [hub] if area.width >= 100 => {
+            spans.push(Span::raw(format!("hub {} {}", hub.name, hub.endpoint)))
+        }
         [hub] => spans.push(Span::raw(format!("hub {}", hub.name))),
         hubs => spans.push(Span::raw(format!("{} hubs", hubs.len()))),
     }
     spans.push(sep());
-    spans.push(Span::raw(format!("{} tenants", count(app.tenants.value.len() as i64))));
+    spans.push(Span::raw(format!(
+        "{} tenants",
+        count(app.tenants.value.len() as i64)
+    )));
     spans.push(sep());
     let online = app.tenants.value.iter().map(|t| t.online).sum::<i64>();
-    spans.push(Span::raw(format!("{} routers ", count(app.routers.total() as i64))));
-    spans.push(Span::styled(format!("({} online)", count(online)), t.online));
+    spans.push(Span::raw(format!(
+        "{} routers ",
+        count(app.routers.total() as i64)
+    )));
+    spans.push(Span::styled(
+        format!("({} online)", count(online)),
+        t.online,
+    ));
     spans.push(sep());
     spans.push(match app.db {
         DbHealth::Up => Span::styled("db ok", t.ok),
@@ -129,7 +153,10 @@ fn narrow(frame: &mut Frame, area: Rect, app: &App, info: &mut RenderInfo) {
         .enumerate()
         .flat_map(|(i, p)| {
             let style = if *p == app.focus { t.selected } else { t.muted };
-            [Span::styled(format!(" {} {} ", i + 1, p.title()), style), Span::raw(" ")]
+            [
+                Span::styled(format!(" {} {} ", i + 1, p.title()), style),
+                Span::raw(" "),
+            ]
         })
         .collect();
     frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
@@ -171,8 +198,16 @@ fn footer(frame: &mut Frame, area: Rect, app: &App) {
     let mut seen = std::collections::HashSet::new();
     for e in app.keymap.in_contexts(&contexts) {
         // Pane numbers and shift-tab are implied by the tab bar and tab.
-        if matches!(e.name, "prev_pane" | "pane_tenants" | "pane_subnets" | "pane_routers" | "pane_peers" | "force_quit" | "reload")
-            || !seen.insert(e.action)
+        if matches!(
+            e.name,
+            "prev_pane"
+                | "pane_tenants"
+                | "pane_subnets"
+                | "pane_routers"
+                | "pane_peers"
+                | "force_quit"
+                | "reload"
+        ) || !seen.insert(e.action)
         {
             continue;
         }

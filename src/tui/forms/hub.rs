@@ -22,8 +22,16 @@ pub fn fields() -> Vec<Field> {
     vec![
         Field::new("Hub name", "e.g. main", ""),
         Field::new("Endpoint", "public HOST:PORT routers dial", ""),
-        Field::new("Interface", "WireGuard interface on the hub", DEFAULT_HUB_INTERFACE),
-        Field::new("Listen port", "UDP port on the hub", &DEFAULT_LISTEN_PORT.to_string()),
+        Field::new(
+            "Interface",
+            "WireGuard interface on the hub",
+            DEFAULT_HUB_INTERFACE,
+        ),
+        Field::new(
+            "Listen port",
+            "UDP port on the hub",
+            &DEFAULT_LISTEN_PORT.to_string(),
+        ),
     ]
 }
 
@@ -37,8 +45,12 @@ pub fn check(index: usize, values: &[&str], ctx: &FormContext) -> Result<(), Str
             Ok(())
         }
         ENDPOINT => Endpoint::parse(values[ENDPOINT]).map(drop).map_err(|e| e.0),
-        INTERFACE => InterfaceName::parse(values[INTERFACE]).map(drop).map_err(|e| e.0),
-        PORT => parse_port("listen port", values[PORT]).map(drop).map_err(|e| e.0),
+        INTERFACE => InterfaceName::parse(values[INTERFACE])
+            .map(drop)
+            .map_err(|e| e.0),
+        PORT => parse_port("listen port", values[PORT])
+            .map(drop)
+            .map_err(|e| e.0),
         _ => Ok(()),
     }
 }

@@ -65,7 +65,12 @@ impl Field {
         let mut input = TextArea::new(vec![value.to_owned()]);
         input.move_cursor(ratatui_textarea::CursorMove::End);
         input.set_cursor_line_style(Style::default());
-        Field { label, hint, input, error: None }
+        Field {
+            label,
+            hint,
+            input,
+            error: None,
+        }
     }
 
     pub fn value(&self) -> &str {
@@ -81,18 +86,30 @@ pub struct Form {
 
 impl Form {
     pub fn tenant() -> Self {
-        Form { kind: FormKind::Tenant, fields: tenant::fields(), focus: 0 }
+        Form {
+            kind: FormKind::Tenant,
+            fields: tenant::fields(),
+            focus: 0,
+        }
     }
 
     pub fn hub() -> Self {
-        Form { kind: FormKind::Hub, fields: hub::fields(), focus: 0 }
+        Form {
+            kind: FormKind::Hub,
+            fields: hub::fields(),
+            focus: 0,
+        }
     }
 
     /// The provisioning form, tenant prefilled with the one being looked at.
     pub fn router(tenant: Option<&str>) -> Self {
         let fields = router::fields(tenant);
         // Start on the router name: the tenant is usually right already.
-        Form { kind: FormKind::Router, fields, focus: 0 }
+        Form {
+            kind: FormKind::Router,
+            fields,
+            focus: 0,
+        }
     }
 
     pub fn values(&self) -> Vec<&str> {
@@ -110,7 +127,9 @@ impl Form {
 
     /// A key typed into the focused field; the field is checked again at once.
     pub fn input(&mut self, key: KeyEvent, ctx: &FormContext) {
-        let Some(field) = self.fields.get_mut(self.focus) else { return };
+        let Some(field) = self.fields.get_mut(self.focus) else {
+            return;
+        };
         if field.input.input(key) {
             let checked = self.check(self.focus, ctx);
             self.fields[self.focus].error = checked.err();
@@ -170,7 +189,10 @@ pub fn render(form: &Form, frame: &mut Frame, area: Rect, theme: &Theme, footer:
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border_focused)
-        .title(Span::styled(format!(" {} ", form.kind.title()), theme.title))
+        .title(Span::styled(
+            format!(" {} ", form.kind.title()),
+            theme.title,
+        ))
         .title_bottom(footer);
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
@@ -207,7 +229,10 @@ pub fn render(form: &Form, frame: &mut Frame, area: Rect, theme: &Theme, footer:
             ]),
             None => Line::from(Span::styled(field.hint, theme.muted)),
         };
-        frame.render_widget(Paragraph::new(note).wrap(ratatui::widgets::Wrap { trim: true }), note_area);
+        frame.render_widget(
+            Paragraph::new(note).wrap(ratatui::widgets::Wrap { trim: true }),
+            note_area,
+        );
     }
 }
 

@@ -27,8 +27,16 @@ pub fn fields(tenant: Option<&str>) -> Vec<Field> {
     vec![
         Field::new("Router name", "unique within the tenant", ""),
         Field::new("Tenant", "an existing tenant", tenant.unwrap_or("")),
-        Field::new("Interface name", "WireGuard interface on the router", DEFAULT_ROUTER_INTERFACE),
-        Field::new("Keepalive (s)", "router is behind NAT: 25 is usual", &DEFAULT_KEEPALIVE.to_string()),
+        Field::new(
+            "Interface name",
+            "WireGuard interface on the router",
+            DEFAULT_ROUTER_INTERFACE,
+        ),
+        Field::new(
+            "Keepalive (s)",
+            "router is behind NAT: 25 is usual",
+            &DEFAULT_KEEPALIVE.to_string(),
+        ),
         Field::new("Hub", "empty: the default hub", ""),
     ]
 }
@@ -38,7 +46,12 @@ pub fn check(index: usize, values: &[&str], ctx: &FormContext) -> Result<(), Str
         NAME => {
             let name = RouterName::parse(values[NAME]).map_err(|e| e.0)?;
             let tenant = values[TENANT];
-            if ctx.routers.all().iter().any(|r| r.tenant == tenant && r.name == name.as_str()) {
+            if ctx
+                .routers
+                .all()
+                .iter()
+                .any(|r| r.tenant == tenant && r.name == name.as_str())
+            {
                 return Err(format!("{tenant} already has a router named {name}"));
             }
             Ok(())
@@ -50,8 +63,12 @@ pub fn check(index: usize, values: &[&str], ctx: &FormContext) -> Result<(), Str
             }
             Ok(())
         }
-        INTERFACE => InterfaceName::parse(values[INTERFACE]).map(drop).map_err(|e| e.0),
-        KEEPALIVE => parse_keepalive(values[KEEPALIVE]).map(drop).map_err(|e| e.0),
+        INTERFACE => InterfaceName::parse(values[INTERFACE])
+            .map(drop)
+            .map_err(|e| e.0),
+        KEEPALIVE => parse_keepalive(values[KEEPALIVE])
+            .map(drop)
+            .map_err(|e| e.0),
         HUB if values[HUB].is_empty() => match ctx.hubs.len() {
             0 => Err("no hub yet: add one first (H)".into()),
             _ => Ok(()),

@@ -4,7 +4,11 @@ use super::{Field, FormContext, Request};
 use crate::model::TenantName;
 
 pub fn fields() -> Vec<Field> {
-    vec![Field::new("Tenant name", "gets the next free 10.X.0.0/16", "")]
+    vec![Field::new(
+        "Tenant name",
+        "gets the next free 10.X.0.0/16",
+        "",
+    )]
 }
 
 pub fn check(_index: usize, values: &[&str], ctx: &FormContext) -> Result<(), String> {
@@ -16,5 +20,7 @@ pub fn check(_index: usize, values: &[&str], ctx: &FormContext) -> Result<(), St
 }
 
 pub fn request(values: &[&str]) -> Result<Request, String> {
-    TenantName::parse(values[0]).map(Request::AddTenant).map_err(|e| e.0)
+    TenantName::parse(values[0])
+        .map(Request::AddTenant)
+        .map_err(|e| e.0)
 }

@@ -12,7 +12,10 @@ use crate::tui::theme::Theme;
 pub enum Command {
     Tenant(String),
     /// `:router NAME` or `:router TENANT/NAME`.
-    Router { tenant: Option<String>, name: String },
+    Router {
+        tenant: Option<String>,
+        name: String,
+    },
     AllTenants,
     Quit,
     Help,
@@ -27,14 +30,23 @@ pub fn parse(line: &str) -> Result<Command, String> {
     if words.next().is_some() {
         return Err(format!("too many words in :{line}; commands are {USAGE}"));
     }
-    let need = |what: &str| arg.map(str::to_owned).ok_or_else(|| format!(":{verb} needs a {what}"));
+    let need = |what: &str| {
+        arg.map(str::to_owned)
+            .ok_or_else(|| format!(":{verb} needs a {what}"))
+    };
     match verb {
         "tenant" | "t" => Ok(Command::Tenant(need("tenant name")?)),
         "router" | "r" => {
             let arg = need("router name")?;
             Ok(match arg.split_once('/') {
-                Some((t, n)) => Command::Router { tenant: Some(t.to_owned()), name: n.to_owned() },
-                None => Command::Router { tenant: None, name: arg },
+                Some((t, n)) => Command::Router {
+                    tenant: Some(t.to_owned()),
+                    name: n.to_owned(),
+                },
+                None => Command::Router {
+                    tenant: None,
+                    name: arg,
+                },
             })
         }
         "all" => Ok(Command::AllTenants),
@@ -76,11 +88,24 @@ mod tests {
         assert_eq!(parse("tenant acme"), Ok(Command::Tenant("acme".into())));
         assert_eq!(
             parse("router acme/hq-1"),
-            Ok(Command::Router { tenant: Some("acme".into()), name: "hq-1".into() })
+            Ok(Command::Router {
+                tenant: Some("acme".into()),
+                name: "hq-1".into()
+            })
         );
-        assert_eq!(parse("r hq-1"), Ok(Command::Router { tenant: None, name: "hq-1".into() }));
+        assert_eq!(
+            parse("r hq-1"),
+            Ok(Command::Router {
+                tenant: None,
+                name: "hq-1".into()
+            })
+        );
         assert_eq!(parse("q"), Ok(Command::Quit));
         assert!(parse("tenant").unwrap_err().contains("needs a tenant name"));
-        assert!(parse("launch rockets").unwrap_err().contains("unknown command"));
+        assert!(
+            parse("launch rockets")
+                .unwrap_err()
+                .contains("unknown command")
+        );
     }
 }

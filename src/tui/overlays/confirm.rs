@@ -38,7 +38,9 @@ impl ConfirmDelete {
     /// True once the operator has done what this deletion asks for.
     pub fn confirmed(&self) -> bool {
         match (&self.target, &self.typed) {
-            (DeleteTarget::Tenant { name, .. }, Some(t)) => t.lines().first().is_some_and(|l| l == name),
+            (DeleteTarget::Tenant { name, .. }, Some(t)) => {
+                t.lines().first().is_some_and(|l| l == name)
+            }
             (DeleteTarget::Tenant { .. }, None) => false,
             (DeleteTarget::Router { .. }, _) => true,
         }
@@ -97,5 +99,8 @@ pub fn render(c: &ConfirmDelete, frame: &mut Frame, area: Rect, theme: &Theme) {
             Span::styled("esc ", theme.key),
             Span::styled("cancel ", theme.muted),
         ]));
-    frame.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), popup);
+    frame.render_widget(
+        Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
+        popup,
+    );
 }

@@ -33,7 +33,11 @@ pub struct HelpView {
 pub fn lines<'a>(keymap: &'a Keymap, theme: &Theme) -> Vec<Line<'a>> {
     let mut out = Vec::new();
     for ctx in SECTIONS {
-        let entries: Vec<_> = keymap.entries().iter().filter(|e| e.context == ctx).collect();
+        let entries: Vec<_> = keymap
+            .entries()
+            .iter()
+            .filter(|e| e.context == ctx)
+            .collect();
         if entries.is_empty() {
             continue;
         }
@@ -54,7 +58,9 @@ pub fn lines<'a>(keymap: &'a Keymap, theme: &Theme) -> Vec<Line<'a>> {
 pub fn render(view: &HelpView, keymap: &Keymap, frame: &mut Frame, area: Rect, theme: &Theme) {
     let text = lines(keymap, theme);
     let popup = centered(area, 64, area.height.saturating_sub(2).max(3));
-    let max_scroll = text.len().saturating_sub(popup.height.saturating_sub(2) as usize);
+    let max_scroll = text
+        .len()
+        .saturating_sub(popup.height.saturating_sub(2) as usize);
     let scroll = view.scroll.min(max_scroll) as u16;
     frame.render_widget(Clear, popup);
     let block = Block::default()

@@ -36,7 +36,12 @@ impl QrView {
         let rows: Vec<String> = text.lines().map(str::to_owned).collect();
         let width = rows.iter().map(|r| r.chars().count()).max().unwrap_or(0) as u16;
         let height = rows.len() as u16;
-        Ok(QrView { label: label.to_owned(), rows: Zeroizing::new(rows), width, height })
+        Ok(QrView {
+            label: label.to_owned(),
+            rows: Zeroizing::new(rows),
+            width,
+            height,
+        })
     }
 
     /// Terminal size the view needs: the code plus one line for its caption.
@@ -60,7 +65,9 @@ pub fn render(view: &QrView, frame: &mut Frame, area: Rect, theme: &Theme) {
                 "It needs a terminal of at least {need_w}x{need_h}; this one is {}x{}.",
                 area.width, area.height
             )),
-            Line::from("Enlarge the window (or zoom out), or go back with esc and copy the config."),
+            Line::from(
+                "Enlarge the window (or zoom out), or go back with esc and copy the config.",
+            ),
         ];
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
@@ -68,13 +75,28 @@ pub fn render(view: &QrView, frame: &mut Frame, area: Rect, theme: &Theme) {
     let qr_style = Style::default().fg(Color::White).bg(Color::Black);
     let x = area.x + (area.width - view.width) / 2;
     let y = area.y + (area.height - need_h) / 2;
-    let code_area = Rect { x, y, width: view.width, height: view.height };
-    let lines: Vec<Line> = view.rows.iter().map(|r| Line::from(Span::styled(r.as_str(), qr_style))).collect();
+    let code_area = Rect {
+        x,
+        y,
+        width: view.width,
+        height: view.height,
+    };
+    let lines: Vec<Line> = view
+        .rows
+        .iter()
+        .map(|r| Line::from(Span::styled(r.as_str(), qr_style)))
+        .collect();
     frame.render_widget(Paragraph::new(lines), code_area);
     let caption = format!("wg-quick config of {} · esc back", view.label);
-    let caption_area = Rect { x: area.x, y: y + view.height, width: area.width, height: 1 };
+    let caption_area = Rect {
+        x: area.x,
+        y: y + view.height,
+        width: area.width,
+        height: 1,
+    };
     frame.render_widget(
-        Paragraph::new(Span::styled(caption, theme.muted)).alignment(ratatui::layout::Alignment::Center),
+        Paragraph::new(Span::styled(caption, theme.muted))
+            .alignment(ratatui::layout::Alignment::Center),
         caption_area,
     );
 }

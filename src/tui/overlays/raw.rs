@@ -41,6 +41,12 @@ pub fn render(view: &RawView, frame: &mut Frame, area: Rect) {
     view.page.set(area.height as usize);
     let end = (view.scroll + area.height as usize).min(view.lines.len());
     let start = view.scroll.min(end);
-    let lines: Vec<Line> = view.lines[start..end].iter().map(|l| Line::raw(l.as_str())).collect();
-    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }), area);
+    let lines: Vec<Line> = view.lines[start..end]
+        .iter()
+        .map(|l| Line::raw(l.as_str()))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        area,
+    );
 }

@@ -32,7 +32,14 @@ impl SaveDialog {
     }
 
     pub fn path(&self) -> PathBuf {
-        PathBuf::from(self.input.lines().first().map(String::as_str).unwrap_or("").trim())
+        PathBuf::from(
+            self.input
+                .lines()
+                .first()
+                .map(String::as_str)
+                .unwrap_or("")
+                .trim(),
+        )
     }
 }
 
@@ -49,8 +56,10 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::io(ctx(), e))?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(|e| Error::io(ctx(), e))?;
-    file.write_all(text.as_bytes()).map_err(|e| Error::io(ctx(), e))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(ctx(), e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::io(ctx(), e))?;
     file.sync_all().map_err(|e| Error::io(ctx(), e))
 }
 
@@ -59,7 +68,10 @@ pub fn render(d: &SaveDialog, frame: &mut Frame, area: Rect, theme: &Theme) {
     frame.render_widget(Clear, popup);
     let path = d.input.lines().first().cloned().unwrap_or_default();
     let text = vec![
-        Line::from(format!("Save the {} to (mode 0600, it holds the private key):", d.kind.title())),
+        Line::from(format!(
+            "Save the {} to (mode 0600, it holds the private key):",
+            d.kind.title()
+        )),
         Line::from(vec![
             Span::styled("> ", theme.key),
             Span::styled(path, theme.input),
@@ -76,7 +88,10 @@ pub fn render(d: &SaveDialog, frame: &mut Frame, area: Rect, theme: &Theme) {
             Span::styled("esc ", theme.key),
             Span::styled("cancel ", theme.muted),
         ]));
-    frame.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), popup);
+    frame.render_widget(
+        Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
+        popup,
+    );
 }
 
 #[cfg(test)]

@@ -106,14 +106,24 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
     let tabs: Vec<Span> = ScriptKind::ALL
         .iter()
         .flat_map(|k| {
-            let style = if *k == view.kind { theme.selected } else { theme.muted };
-            [Span::styled(format!(" {} ", k.title()), style), Span::raw(" ")]
+            let style = if *k == view.kind {
+                theme.selected
+            } else {
+                theme.muted
+            };
+            [
+                Span::styled(format!(" {} ", k.title()), style),
+                Span::raw(" "),
+            ]
         })
         .collect();
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border_focused)
-        .title(Span::styled(format!(" {} · {} ", view.kind.title(), view.label()), theme.title))
+        .title(Span::styled(
+            format!(" {} · {} ", view.kind.title(), view.label()),
+            theme.title,
+        ))
         .title_bottom(footer);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -145,7 +155,10 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
         .map(|l| Line::from(Span::styled(l.as_str(), theme.text)))
         .collect();
     // Long lines wrap rather than lose their end off-screen.
-    frame.render_widget(Paragraph::new(shown).wrap(ratatui::widgets::Wrap { trim: false }), body);
+    frame.render_widget(
+        Paragraph::new(shown).wrap(ratatui::widgets::Wrap { trim: false }),
+        body,
+    );
 }
 
 #[cfg(test)]

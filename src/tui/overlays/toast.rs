@@ -20,12 +20,20 @@ pub struct Toast {
 
 impl Toast {
     pub fn info(text: impl Into<String>, now: DateTime<Utc>) -> Self {
-        Toast { text: text.into(), error: false, until: now + Duration::seconds(TOAST_SECS) }
+        Toast {
+            text: text.into(),
+            error: false,
+            until: now + Duration::seconds(TOAST_SECS),
+        }
     }
 
     pub fn error(text: impl Into<String>, now: DateTime<Utc>) -> Self {
         // Errors stay longer: they need reading.
-        Toast { text: text.into(), error: true, until: now + Duration::seconds(TOAST_SECS * 2) }
+        Toast {
+            text: text.into(),
+            error: true,
+            until: now + Duration::seconds(TOAST_SECS * 2),
+        }
     }
 }
 
@@ -34,8 +42,17 @@ pub fn render(toast: &Toast, frame: &mut Frame, area: Rect, theme: &Theme) {
     let prefix = if toast.error { " ✗ " } else { " ✓ " };
     let text = format!("{prefix}{} ", toast.text);
     let width = (text.chars().count() as u16).min(area.width);
-    let rect = Rect { x: area.x + area.width - width, y: area.y, width, height: 1 };
-    let style = if toast.error { theme.toast_error } else { theme.toast };
+    let rect = Rect {
+        x: area.x + area.width - width,
+        y: area.y,
+        width,
+        height: 1,
+    };
+    let style = if toast.error {
+        theme.toast_error
+    } else {
+        theme.toast
+    };
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(Span::styled(text, style)), rect);
 }

@@ -7,10 +7,10 @@ pub mod subnets;
 pub mod tenants;
 
 use chrono::{DateTime, Utc};
+use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
-use ratatui::Frame;
 
 use crate::model::RouterStatus;
 use crate::tui::data::Phase;
@@ -45,7 +45,11 @@ pub fn block<'a>(number: usize, title: Line<'a>, focused: bool, theme: &Theme) -
     spans.push(Span::raw(" "));
     Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { theme.border_focused } else { theme.border })
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        })
         .title(Line::from(spans))
 }
 
@@ -81,12 +85,20 @@ pub fn status_look(status: RouterStatus, theme: &Theme) -> (&'static str, Style)
 
 /// A text gauge: `█` for used, `░` for free, so it reads without colour too.
 pub fn bar(used: i64, capacity: i64, width: usize, theme: &Theme) -> Vec<Span<'static>> {
-    let ratio = if capacity > 0 { (used as f64 / capacity as f64).clamp(0.0, 1.0) } else { 0.0 };
+    let ratio = if capacity > 0 {
+        (used as f64 / capacity as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let mut filled = (ratio * width as f64).round() as usize;
     if used > 0 && filled == 0 {
         filled = 1; // something allocated is never drawn as nothing
     }
-    let style = if ratio >= 0.9 { theme.gauge_full } else { theme.gauge };
+    let style = if ratio >= 0.9 {
+        theme.gauge_full
+    } else {
+        theme.gauge
+    };
     vec![
         Span::styled("█".repeat(filled.min(width)), style),
         Span::styled("░".repeat(width - filled.min(width)), theme.muted),
@@ -98,5 +110,9 @@ pub fn percent(used: i64, capacity: i64) -> String {
         return "-".into();
     }
     let p = used as f64 * 100.0 / capacity as f64;
-    if p > 0.0 && p < 0.1 { "<0.1%".into() } else { format!("{p:.1}%") }
+    if p > 0.0 && p < 0.1 {
+        "<0.1%".into()
+    } else {
+        format!("{p:.1}%")
+    }
 }

@@ -19,9 +19,19 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         format!(" · {}", table.tenant.as_deref().unwrap_or("all tenants")),
         theme.accent,
     ));
-    title.push(Span::styled(format!(" · {} of {}", count(table.len() as i64), count(table.total() as i64)), theme.muted));
+    title.push(Span::styled(
+        format!(
+            " · {} of {}",
+            count(table.len() as i64),
+            count(table.total() as i64)
+        ),
+        theme.muted,
+    ));
     let arrow = if table.descending { "↓" } else { "↑" };
-    title.push(Span::styled(format!(" · by {} {arrow}", table.sort.label()), theme.muted));
+    title.push(Span::styled(
+        format!(" · by {} {arrow}", table.sort.label()),
+        theme.muted,
+    ));
     let b = block(3, Line::from(title), focused, theme);
     let inner = b.inner(area);
     frame.render_widget(b, area);
@@ -34,10 +44,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     ])
     .areas(inner);
     if filter_shown {
-        let mut spans = vec![Span::styled("/", theme.key), Span::styled(table.filter.clone(), theme.input)];
+        let mut spans = vec![
+            Span::styled("/", theme.key),
+            Span::styled(table.filter.clone(), theme.input),
+        ];
         if editing.is_some() {
             spans.push(Span::styled("█", theme.key));
-            spans.push(Span::styled("  name, address or status · enter keeps · esc clears", theme.muted));
+            spans.push(Span::styled(
+                "  name, address or status · enter keeps · esc clears",
+                theme.muted,
+            ));
         } else {
             spans.push(Span::styled("  (esc clears)", theme.muted));
         }
@@ -63,7 +79,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                     app.keymap.key_for(Action::Provision, Context::Global)
                 )
             } else {
-                format!("No router matches \"{}\". Esc clears the filter.", table.filter)
+                format!(
+                    "No router matches \"{}\". Esc clears the filter.",
+                    table.filter
+                )
             }));
         }
         message(frame, list_area, lines);
@@ -86,7 +105,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     let mut rows: Vec<Row> = pending[..pending_rows]
         .iter()
         .map(|(t, n)| {
-            let mut cells = vec![Span::styled("◌ pending", theme.pending), Span::raw(n.clone())];
+            let mut cells = vec![
+                Span::styled("◌ pending", theme.pending),
+                Span::raw(n.clone()),
+            ];
             if show_tenant {
                 cells.push(Span::styled(t.clone(), theme.muted));
             }
@@ -100,8 +122,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         })
         .collect();
     rows.extend(range.map(|i| {
-        let Some(r) = table.get(i) else { return Row::new(Vec::<Span>::new()) };
-        let mut cells = vec![status_cell(r.status, theme), Span::styled(r.name.clone(), theme.text)];
+        let Some(r) = table.get(i) else {
+            return Row::new(Vec::<Span>::new());
+        };
+        let mut cells = vec![
+            status_cell(r.status, theme),
+            Span::styled(r.name.clone(), theme.text),
+        ];
         if show_tenant {
             cells.push(Span::styled(r.tenant.clone(), theme.muted));
         }
@@ -112,10 +139,21 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
             Span::raw(bytes(r.tx_bytes)),
         ]);
         if wide {
-            cells.push(Span::styled(r.last_endpoint.clone().unwrap_or_default(), theme.muted));
+            cells.push(Span::styled(
+                r.last_endpoint.clone().unwrap_or_default(),
+                theme.muted,
+            ));
         }
         let row = Row::new(cells);
-        if i == table.cursor.selected { row.style(if focused { theme.selected } else { theme.accent }) } else { row }
+        if i == table.cursor.selected {
+            row.style(if focused {
+                theme.selected
+            } else {
+                theme.accent
+            })
+        } else {
+            row
+        }
     }));
     let mut widths = vec![Constraint::Length(10), Constraint::Fill(1)];
     if show_tenant {
@@ -131,7 +169,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         widths.push(Constraint::Length(21));
     }
     frame.render_widget(
-        Table::new(rows, widths).header(Row::new(header).style(theme.header)).column_spacing(1),
+        Table::new(rows, widths)
+            .header(Row::new(header).style(theme.header))
+            .column_spacing(1),
         list_area,
     );
 }
@@ -147,17 +187,39 @@ fn onboarding(app: &App) -> Option<Vec<Line<'static>>> {
     let key = |a| app.keymap.key_for(a, Context::Global);
     let step = |done: bool, text: String, k: String| {
         Line::from(vec![
-            Span::styled(if done { "  ✓ " } else { "  · " }, if done { theme.ok } else { theme.muted }),
+            Span::styled(
+                if done { "  ✓ " } else { "  · " },
+                if done { theme.ok } else { theme.muted },
+            ),
             Span::raw(text),
-            Span::styled(if done { String::new() } else { format!("  press {k}") }, theme.key),
+            Span::styled(
+                if done {
+                    String::new()
+                } else {
+                    format!("  press {k}")
+                },
+                theme.key,
+            ),
         ])
     };
     Some(vec![
         Line::from(Span::styled("Getting started", theme.header)),
         Line::default(),
-        step(!no_hub, "1. Add a hub: the WireGuard server routers dial".into(), key(Action::AddHub)),
-        step(!no_tenant, "2. Add a tenant: it gets a 10.X.0.0/16".into(), key(Action::AddTenant)),
-        step(false, "3. Provision a router, then paste its RouterOS script".into(), key(Action::Provision)),
+        step(
+            !no_hub,
+            "1. Add a hub: the WireGuard server routers dial".into(),
+            key(Action::AddHub),
+        ),
+        step(
+            !no_tenant,
+            "2. Add a tenant: it gets a 10.X.0.0/16".into(),
+            key(Action::AddTenant),
+        ),
+        step(
+            false,
+            "3. Provision a router, then paste its RouterOS script".into(),
+            key(Action::Provision),
+        ),
         Line::default(),
         Line::from(Span::styled(
             "Or fill a database with sample data: tikwire demo",

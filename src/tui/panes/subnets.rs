@@ -12,7 +12,12 @@ use crate::tui::format::{count, truncate};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     let theme = &app.theme;
-    let b = block(2, Line::from(Span::styled(Pane::Subnets.title(), theme.title)), focused, theme);
+    let b = block(
+        2,
+        Line::from(Span::styled(Pane::Subnets.title(), theme.title)),
+        focused,
+        theme,
+    );
     let inner = b.inner(area);
     frame.render_widget(b, area);
     let [pool_area, list_area] =
@@ -25,9 +30,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         count(pool.tenants_capacity),
         percent(pool.tenants_used, pool.tenants_capacity)
     );
-    let bar_width = (pool_area.width as usize).saturating_sub(figures.chars().count() + 6).clamp(4, 40);
+    let bar_width = (pool_area.width as usize)
+        .saturating_sub(figures.chars().count() + 6)
+        .clamp(4, 40);
     let mut spans = vec![Span::styled("Pool ", theme.header)];
-    spans.extend(bar(pool.tenants_used, pool.tenants_capacity, bar_width, theme));
+    spans.extend(bar(
+        pool.tenants_used,
+        pool.tenants_capacity,
+        bar_width,
+        theme,
+    ));
     spans.push(Span::raw(figures));
     frame.render_widget(Paragraph::new(Line::from(spans)), pool_area);
 
@@ -35,12 +47,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     if subnets.is_empty() {
         let mut lines: Vec<Line> = phase_line(&app.subnets.phase, theme).into_iter().collect();
         if app.subnets.is_ready() {
-            lines.push(Line::from(Span::styled("No tenant subnets allocated yet.", theme.muted)));
+            lines.push(Line::from(Span::styled(
+                "No tenant subnets allocated yet.",
+                theme.muted,
+            )));
         }
         message(frame, list_area, lines);
         return;
     }
-    let range = app.subnet_cursor.visible(subnets.len(), list_area.height as usize);
+    let range = app
+        .subnet_cursor
+        .visible(subnets.len(), list_area.height as usize);
     let name_width = 12usize;
     let lines: Vec<Line> = range
         .map(|i| {
@@ -61,7 +78,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             spans.extend(bar(s.allocated, s.capacity, width, theme));
             spans.push(Span::raw(figures));
             let line = Line::from(spans);
-            if focused && i == app.subnet_cursor.selected { line.style(theme.selected) } else { line }
+            if focused && i == app.subnet_cursor.selected {
+                line.style(theme.selected)
+            } else {
+                line
+            }
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), list_area);

@@ -38,7 +38,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     let body_height = inner.height.saturating_sub(1) as usize;
     let len = tenants.len() + 1;
     let range = app.tenant_cursor.visible(len, body_height);
-    let (total, online) = tenants.iter().fold((0, 0), |(r, o), t| (r + t.routers, o + t.online));
+    let (total, online) = tenants
+        .iter()
+        .fold((0, 0), |(r, o), t| (r + t.routers, o + t.online));
     let rows = range.clone().map(|i| {
         let row = match i.checked_sub(1).and_then(|i| tenants.get(i)) {
             None => Row::new(vec![
@@ -50,14 +52,21 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             Some(t) => {
                 let scoped = app.routers.tenant.as_deref() == Some(t.name.as_str());
                 Row::new(vec![
-                    Span::styled(t.name.clone(), if scoped { theme.accent } else { theme.text }),
+                    Span::styled(
+                        t.name.clone(),
+                        if scoped { theme.accent } else { theme.text },
+                    ),
                     Span::styled(t.subnet_cidr.to_string(), theme.muted),
                     Span::raw(count(t.routers)),
                     Span::styled(count(t.online), theme.online),
                 ])
             }
         };
-        if i == app.tenant_cursor.selected && focused { row.style(theme.selected) } else { row }
+        if i == app.tenant_cursor.selected && focused {
+            row.style(theme.selected)
+        } else {
+            row
+        }
     });
     let widths = [
         Constraint::Fill(1),
@@ -65,5 +74,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         Constraint::Length(7),
         Constraint::Length(6),
     ];
-    frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), inner);
+    frame.render_widget(
+        Table::new(rows, widths).header(header).column_spacing(1),
+        inner,
+    );
 }
