@@ -73,9 +73,9 @@ fn open_script(app: &mut tikwire::tui::App) {
     let r = app.routers.selected().unwrap().clone();
     press(app, [key(KeyCode::Enter)]);
     app.update(Msg::Loaded(Loaded::Scripts {
+        result: Ok(testdata::bundle_for(&r)),
         tenant: r.tenant,
         router: r.name,
-        result: Ok(testdata::bundle()),
     }));
 }
 

@@ -164,10 +164,15 @@ pub const PRESHARED_KEY: &str = "UHJlc2hhcmVkS2V5UHJlc2hhcmVkS2V5UHJlc2hhcmU=";
 
 /// The key material of the first fixture router (acme/hq-000), keys included.
 pub fn material() -> RouterMaterial {
+    material_for(&routers(now(), 1)[0])
+}
+
+/// Key material for `router` (the fixture keys).
+pub fn material_for(router: &Router) -> RouterMaterial {
     let mut hub = hubs().remove(0);
     hub.public_key = HUB_PUBLIC_KEY.into();
     RouterMaterial {
-        router: routers(now(), 1).remove(0),
+        router: router.clone(),
         hub,
         private_key: Zeroizing::new(PRIVATE_KEY.into()),
         preshared_key: Zeroizing::new(PRESHARED_KEY.into()),
@@ -178,7 +183,12 @@ pub const HUB_PUBLIC_KEY: &str = "SFVCcHVibGljS0VZaHViUFVCTElDa2V5SFVCcHVibGk=";
 
 /// The texts the script view shows for [`material`], from the real generators.
 pub fn bundle() -> ScriptBundle {
-    match super::scripts_bridge::bundle(&material()) {
+    bundle_for(&routers(now(), 1)[0])
+}
+
+/// The texts the script view shows for `router`.
+pub fn bundle_for(router: &Router) -> ScriptBundle {
+    match super::scripts_bridge::bundle(&material_for(router)) {
         Ok(bundle) => bundle,
         Err(e) => panic!("fixture material renders: {e}"),
     }

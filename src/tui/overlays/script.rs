@@ -147,6 +147,9 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
     let status = match (&view.bundle, &view.error, view.revealed) {
         (_, Some(err), _) => Line::from(Span::styled(format!("✗ {err}"), theme.error)),
         (None, None, _) => Line::from(Span::styled("generating…", theme.muted)),
+        (Some(b), None, _) if !b.holds_secret(view.kind) => {
+            Line::from(Span::styled("this script holds no keys", theme.muted))
+        }
         (Some(_), None, false) => Line::from(Span::styled(
             "keys hidden on screen (p shows them); copy and save always use the full script",
             theme.muted,
