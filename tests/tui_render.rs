@@ -73,9 +73,9 @@ fn open_script(app: &mut tikwire::tui::App) {
     let r = app.routers.selected().unwrap().clone();
     press(app, [key(KeyCode::Enter)]);
     app.update(Msg::Loaded(Loaded::Scripts {
+        result: Ok(testdata::bundle_for(&r)),
         tenant: r.tenant,
         router: r.name,
-        result: Ok(testdata::bundle()),
     }));
 }
 
@@ -159,9 +159,20 @@ fn relative_ages_schedule_the_next_redraw() {
     }));
     let (_, info) = render_info(&idle, 120, 40);
     assert_eq!(
+        info.wake_in_secs, None,
+        "stored peer status arrives by NOTIFY: no age ticks, an idle console draws nothing"
+    );
+    let mut live = empty_app();
+    live.update(Msg::Peers(testdata::live_peers(&[], testdata::now())));
+    let (screen, info) = render_info(&live, 120, 40);
+    assert!(
+        screen.contains("live from wg0 · updated 3s ago"),
+        "{screen}"
+    );
+    assert_eq!(
         info.wake_in_secs,
         Some(1),
-        "peer pane says \"updated Ns ago\""
+        "a live poller's \"updated Ns ago\" ticks"
     );
     press(&mut idle, [ch('1')]);
     let (_, info) = render_info(&idle, 80, 24);

@@ -327,3 +327,21 @@ fn notifications_reload_only_what_changed_and_db_outage_recovers() {
     assert!(effects.len() >= 5, "everything reloaded");
     assert!(!render(&app, 80, 24).contains("database unreachable"));
 }
+
+/// The loop drains many events before it draws once: an event that changes nothing must not
+/// cancel the frame an earlier one in the same batch asked for (a key was once drawn one
+/// keypress late that way).
+#[test]
+fn a_no_op_event_keeps_a_pending_redraw() {
+    let mut app = app();
+    app.dirty = false;
+    press(&mut app, [ch('2')]);
+    assert!(app.dirty);
+    press(&mut app, [key(KeyCode::F(12))]);
+    assert!(app.dirty, "the focus change still has to be drawn");
+    assert_eq!(app.focus, Pane::Subnets);
+
+    app.dirty = false;
+    press(&mut app, [key(KeyCode::F(12))]);
+    assert!(!app.dirty, "nothing changed, nothing to draw");
+}

@@ -376,8 +376,18 @@ impl App {
         }
     }
 
+    /// Feeds one event in; returns the effects to carry out. Afterwards `dirty` says whether
+    /// a frame is due. Handlers clear it when they changed nothing; that must never cancel a
+    /// redraw an earlier event of the same batch asked for (the loop drains many at once).
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let pending = self.dirty;
         self.dirty = true;
+        let effects = self.dispatch(msg);
+        self.dirty |= pending;
+        effects
+    }
+
+    fn dispatch(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Resize(w, h) => {

@@ -514,6 +514,14 @@ impl ScriptBundle {
         }
     }
 
+    /// Whether the text of `kind` holds a key at all (the undo script does not).
+    pub fn holds_secret(&self, kind: ScriptKind) -> bool {
+        let text = self.text(kind);
+        self.secrets
+            .iter()
+            .any(|s| !s.is_empty() && text.contains(s.as_str()))
+    }
+
     /// The text with every secret replaced by a placeholder of the same shape.
     pub fn masked(&self, kind: ScriptKind) -> String {
         let mut text = self.text(kind).as_str().to_owned();

@@ -49,6 +49,26 @@ pub fn bytes(n: i64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// Binary units in at most five columns, for tables: "0", "812B", "1.5K", "20.3M", "676M",
+/// "4.0G".
+pub fn bytes_short(n: i64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n < 1024 {
+        return if n <= 0 { "0".into() } else { format!("{n}B") };
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 99.95 {
+        format!("{value:.1}{}", UNITS[unit])
+    } else {
+        format!("{}{}", value as u64, UNITS[unit])
+    }
+}
+
 /// A count with thousands separators: 65278 -> "65,278".
 pub fn count(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
@@ -121,5 +141,26 @@ mod tests {
         assert_eq!(count(155), "155");
         assert_eq!(count(1_000_000), "1,000,000");
         assert_eq!(truncate("abc", 4), "abc");
+    }
+}
+
+#[cfg(test)]
+mod short_tests {
+    use super::*;
+
+    #[test]
+    fn short_bytes_stay_within_five_columns() {
+        assert_eq!(bytes_short(0), "0");
+        assert_eq!(bytes_short(812), "812B");
+        assert_eq!(bytes_short(1536), "1.5K");
+        assert_eq!(bytes_short(709_743_000), "676M");
+        assert_eq!(bytes_short(4 * 1024 * 1024 * 1024), "4.0G");
+        for n in [1023, 1024, 104_857_599, 1_073_741_823, i64::MAX] {
+            assert!(
+                bytes_short(n).chars().count() <= 5,
+                "{n}: {}",
+                bytes_short(n)
+            );
+        }
     }
 }

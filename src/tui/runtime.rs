@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -27,6 +27,9 @@ use crate::tui::{overlays, scripts_bridge, ui};
 
 /// While the database is down, how often to try again.
 const RETRY_EVERY: Duration = Duration::from_secs(3);
+
+/// Terminal input as the reader task hands it over.
+type Input = std::io::Result<Event>;
 
 /// Runs the loop until the operator quits. The terminal is set up by the caller.
 pub async fn event_loop(
@@ -49,7 +52,8 @@ pub async fn event_loop(
     app.update(Msg::Resize(size.width, size.height));
     exec.run_all(load_everything(), terminal);
     // Only now: EventStream needs a terminal that is already set up.
-    let mut events = EventStream::new();
+    let (input_tx, mut input) = unbounded_channel::<Input>();
+    let reader = tokio::spawn(read_terminal(input_tx));
     let mut wake_in: Option<u64> = None;
     let result = loop {
         if app.dirty {
@@ -71,9 +75,10 @@ pub async fn event_loop(
         };
         let mut effects = Vec::new();
         tokio::select! {
-            event = events.next() => match event {
+            event = input.recv() => match event {
                 Some(Ok(e)) => effects.extend(on_terminal_event(&mut app, e)),
                 Some(Err(e)) => break Err(Error::io("reading the terminal", e)),
+                // The terminal is gone (stdin closed): nobody is left to quit.
                 None => break Ok(()),
             },
             Some(msg) = rx.recv() => {
@@ -87,23 +92,49 @@ pub async fn event_loop(
                 }
             }
         }
-        effects.extend(drain(&mut app, &mut events, &mut rx));
+        match drain(&mut app, &mut input, &mut rx) {
+            Ok(more) => effects.extend(more),
+            Err(e) => break Err(Error::io("reading the terminal", e)),
+        }
         if exec.run_all(effects, terminal) || app.quit {
             break Ok(());
         }
     };
     listener.abort();
     exec.abort_all();
+    // Dropping the EventStream (with the task) tells crossterm's reader thread to stop.
+    reader.abort();
+    let _ = reader.await;
     result
 }
 
+/// Owns crossterm's `EventStream` and forwards what it reads.
+///
+/// The stream must only ever be polled from this one task: crossterm registers the waker
+/// of the first poll that finds no input and wakes only that one when input arrives. The
+/// loop once polled it with `now_or_never` (a no-op waker) while draining; the next key
+/// then woke nobody and the console froze. Channels have no such trap: `try_recv` is safe.
+async fn read_terminal(tx: UnboundedSender<Input>) {
+    let mut events = EventStream::new();
+    while let Some(event) = events.next().await {
+        let failed = event.is_err();
+        if tx.send(event).is_err() || failed {
+            return;
+        }
+    }
+}
+
 /// Everything already queued, without waiting.
-fn drain(app: &mut App, events: &mut EventStream, rx: &mut UnboundedReceiver<Msg>) -> Vec<Effect> {
+fn drain(
+    app: &mut App,
+    input: &mut UnboundedReceiver<Input>,
+    rx: &mut UnboundedReceiver<Msg>,
+) -> std::io::Result<Vec<Effect>> {
     let mut effects = Vec::new();
     loop {
         let mut progressed = false;
-        while let Some(Some(Ok(e))) = events.next().now_or_never() {
-            effects.extend(on_terminal_event(app, e));
+        while let Ok(event) = input.try_recv() {
+            effects.extend(on_terminal_event(app, event?));
             progressed = true;
         }
         while let Ok(msg) = rx.try_recv() {
@@ -112,7 +143,7 @@ fn drain(app: &mut App, events: &mut EventStream, rx: &mut UnboundedReceiver<Msg
             progressed = true;
         }
         if !progressed {
-            return effects;
+            return Ok(effects);
         }
     }
 }

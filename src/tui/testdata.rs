@@ -1,6 +1,6 @@
 //! Deterministic in-memory rows for tests, snapshots and benchmarks: the console can be
-//! exercised without a database. The script texts here are placeholders, not generated
-//! scripts (those come from `crate::scripts`).
+//! exercised without a database. Script texts are rendered by `crate::scripts` from fixture
+//! key material.
 
 use std::net::Ipv4Addr;
 
@@ -9,6 +9,7 @@ use ipnet::Ipv4Net;
 use zeroize::Zeroizing;
 
 use crate::model::{Hub, Router, RouterStatus, SubnetUsage, Tenant};
+use crate::provision::RouterMaterial;
 use crate::tui::data::{PeerRow, PeerSnapshot, PeerSource, ScriptBundle};
 
 pub const TENANTS: [&str; 5] = ["acme", "globex", "initech", "umbrella", "hooli"];
@@ -161,38 +162,34 @@ pub fn live_peers(routers: &[Router], now: DateTime<Utc>) -> PeerSnapshot {
 pub const PRIVATE_KEY: &str = "cFJpdmF0ZUtleVByaXZhdGVLZXlQcml2YXRlS2V5MDA=";
 pub const PRESHARED_KEY: &str = "UHJlc2hhcmVkS2V5UHJlc2hhcmVkS2V5UHJlc2hhcmU=";
 
-/// Placeholder texts with the shape of real scripts: a few lines, keys inside.
+/// The key material of the first fixture router (acme/hq-000), keys included.
+pub fn material() -> RouterMaterial {
+    material_for(&routers(now(), 1)[0])
+}
+
+/// Key material for `router` (the fixture keys).
+pub fn material_for(router: &Router) -> RouterMaterial {
+    let mut hub = hubs().remove(0);
+    hub.public_key = HUB_PUBLIC_KEY.into();
+    RouterMaterial {
+        router: router.clone(),
+        hub,
+        private_key: Zeroizing::new(PRIVATE_KEY.into()),
+        preshared_key: Zeroizing::new(PRESHARED_KEY.into()),
+    }
+}
+
+pub const HUB_PUBLIC_KEY: &str = "SFVCcHVibGljS0VZaHViUFVCTElDa2V5SFVCcHVibGk=";
+
+/// The texts the script view shows for [`material`], from the real generators.
 pub fn bundle() -> ScriptBundle {
-    let routeros = format!(
-        "# tikwire: acme/hq-000 (placeholder fixture)\n\
-         /interface wireguard\n\
-         add name=\"wg-hotspot\" private-key=\"{PRIVATE_KEY}\" comment=\"tikwire\"\n\
-         /interface wireguard peers\n\
-         add interface=\"wg-hotspot\" public-key=\"HUBpublicKEYhubPUBLICkeyHUBpublicKEYhub0=\" \\\n    preshared-key=\"{PRESHARED_KEY}\" endpoint-address=\"vpn.example.net\" \\\n    endpoint-port=51820 allowed-address=10.100.0.1/32 persistent-keepalive=25s\n\
-         /ip address\n\
-         add address=10.100.1.1/16 interface=\"wg-hotspot\" comment=\"tikwire\"\n"
-    );
-    let undo = "/interface wireguard peers remove [find comment=\"tikwire\"]\n\
-                /interface wireguard remove [find name=\"wg-hotspot\"]\n"
-        .to_string();
-    let wg_quick = format!(
-        "# acme/hq-000\n[Interface]\nPrivateKey = {PRIVATE_KEY}\nAddress = 10.100.1.1/16\n\n\
-         [Peer]\nPublicKey = HUBpublicKEYhubPUBLICkeyHUBpublicKEYhub0=\nPresharedKey = {PRESHARED_KEY}\n\
-         Endpoint = vpn.example.net:51820\nAllowedIPs = 10.100.0.1/32\nPersistentKeepalive = 25\n"
-    );
-    let qr: String = wg_quick
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n");
-    ScriptBundle {
-        routeros: Zeroizing::new(routeros),
-        undo: Zeroizing::new(undo),
-        wg_quick: Zeroizing::new(wg_quick),
-        qr_payload: Zeroizing::new(qr),
-        secrets: vec![
-            Zeroizing::new(PRIVATE_KEY.into()),
-            Zeroizing::new(PRESHARED_KEY.into()),
-        ],
+    bundle_for(&routers(now(), 1)[0])
+}
+
+/// The texts the script view shows for `router`.
+pub fn bundle_for(router: &Router) -> ScriptBundle {
+    match super::scripts_bridge::bundle(&material_for(router)) {
+        Ok(bundle) => bundle,
+        Err(e) => panic!("fixture material renders: {e}"),
     }
 }

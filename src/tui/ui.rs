@@ -133,8 +133,11 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn wide(frame: &mut Frame, area: Rect, app: &App, info: &mut RenderInfo) {
+    // The left column as wide as tenant names need, within a third to two fifths: the
+    // routers pane beside it needs the room for names too.
+    let left_width = panes::tenants::wanted_width(app).clamp(area.width / 3, area.width * 2 / 5);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(64)]).areas(area);
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(area);
     let [tenants, subnets] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(left);
     let [routers, peers] =

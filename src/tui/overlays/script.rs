@@ -21,6 +21,8 @@ pub struct ScriptView {
     /// The lines on screen (masked or not), rebuilt only when kind or reveal changes.
     lines: Zeroizing<Vec<String>>,
     page: std::cell::Cell<usize>,
+    /// Screen rows the lines take at the width last drawn (long lines wrap): what scrolls.
+    rows: std::cell::Cell<usize>,
 }
 
 impl ScriptView {
@@ -35,6 +37,7 @@ impl ScriptView {
             scroll: 0,
             lines: Zeroizing::new(Vec::new()),
             page: std::cell::Cell::new(10),
+            rows: std::cell::Cell::new(0),
         }
     }
 
@@ -64,7 +67,9 @@ impl ScriptView {
             Zeroizing::new(b.masked(self.kind))
         };
         self.lines = Zeroizing::new(text.lines().map(str::to_owned).collect());
-        self.scroll = self.scroll.min(self.lines.len().saturating_sub(1));
+        // Until the next frame tells the wrapped height, one row per line.
+        self.rows.set(self.lines.len());
+        self.scroll = self.scroll.min(self.max_scroll());
     }
 
     pub fn toggle_reveal(&mut self) {
@@ -87,9 +92,14 @@ impl ScriptView {
         self.bundle.as_ref().map(|b| b.text(self.kind).clone())
     }
 
+    fn max_scroll(&self) -> usize {
+        self.rows.get().saturating_sub(self.page.get())
+    }
+
+    /// Scrolls by screen rows.
     pub fn scroll_by(&mut self, delta: isize) {
-        let max = self.lines.len().saturating_sub(self.page.get()) as isize;
-        self.scroll = (self.scroll as isize + delta).clamp(0, max.max(0)) as usize;
+        let max = self.max_scroll() as isize;
+        self.scroll = (self.scroll as isize + delta).clamp(0, max) as usize;
     }
 
     pub fn page(&self) -> usize {
@@ -97,7 +107,7 @@ impl ScriptView {
     }
 
     pub fn scroll_to_end(&mut self) {
-        self.scroll = self.lines.len().saturating_sub(self.page.get());
+        self.scroll = self.max_scroll();
     }
 }
 
@@ -137,6 +147,9 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
     let status = match (&view.bundle, &view.error, view.revealed) {
         (_, Some(err), _) => Line::from(Span::styled(format!("✗ {err}"), theme.error)),
         (None, None, _) => Line::from(Span::styled("generating…", theme.muted)),
+        (Some(b), None, _) if !b.holds_secret(view.kind) => {
+            Line::from(Span::styled("this script holds no keys", theme.muted))
+        }
         (Some(_), None, false) => Line::from(Span::styled(
             "keys hidden on screen (p shows them); copy and save always use the full script",
             theme.muted,
@@ -148,17 +161,62 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
     frame.render_widget(Paragraph::new(status), status_area);
     let height = body.height as usize;
     view.page.set(height);
-    let end = (view.scroll + height).min(view.lines.len());
-    let start = view.scroll.min(end);
-    let shown: Vec<Line> = view.lines[start..end]
+    let rows = wrap_rows(view.lines(), body.width as usize);
+    view.rows.set(rows.len());
+    let start = view.scroll.min(view.max_scroll());
+    let shown: Vec<Line> = rows
         .iter()
-        .map(|l| Line::from(Span::styled(l.as_str(), theme.text)))
+        .skip(start)
+        .take(height)
+        .map(|row| match row {
+            Row::Start(text) => Line::from(Span::styled(*text, theme.text)),
+            Row::Continued(text) => Line::from(vec![
+                Span::styled(CONTINUED, theme.muted),
+                Span::styled(*text, theme.text),
+            ]),
+        })
         .collect();
-    // Long lines wrap rather than lose their end off-screen.
-    frame.render_widget(
-        Paragraph::new(shown).wrap(ratatui::widgets::Wrap { trim: false }),
-        body,
-    );
+    frame.render_widget(Paragraph::new(shown), body);
+}
+
+/// Marks a row that continues the line above: a wrapped script line must not read as a
+/// command of its own. (The raw view shows the lines unmarked, for mouse selection.)
+const CONTINUED: &str = "↪ ";
+
+enum Row<'a> {
+    Start(&'a str),
+    Continued(&'a str),
+}
+
+/// Long lines split into rows of at most `width` columns, continuation rows leaving room for
+/// the marker. Scripts are ASCII (keys masked with one-column dots), so a char is a column.
+fn wrap_rows(lines: &[String], width: usize) -> Vec<Row<'_>> {
+    let width = width.max(CONTINUED.chars().count() + 1);
+    let mut rows = Vec::with_capacity(lines.len());
+    for line in lines {
+        let mut rest = line.as_str();
+        let mut first = true;
+        loop {
+            let room = if first {
+                width
+            } else {
+                width - CONTINUED.chars().count()
+            };
+            let cut = rest.char_indices().nth(room).map_or(rest.len(), |(i, _)| i);
+            let (head, tail) = rest.split_at(cut);
+            rows.push(if first {
+                Row::Start(head)
+            } else {
+                Row::Continued(head)
+            });
+            if tail.is_empty() {
+                break;
+            }
+            rest = tail;
+            first = false;
+        }
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -175,6 +233,69 @@ mod tests {
         v.toggle_reveal();
         assert!(v.lines().join("\n").contains(testdata::PRIVATE_KEY));
         v.set_kind(ScriptKind::WgQuick);
-        assert!(v.lines()[1].starts_with("[Interface]"));
+        assert!(v.lines().iter().any(|l| l.starts_with("[Interface]")));
+    }
+
+    #[test]
+    fn wrapped_rows_give_back_every_line_and_mark_continuations() {
+        let lines = vec!["a".repeat(25), String::new(), "short".into()];
+        let rows = wrap_rows(&lines, 10);
+        let text: Vec<(bool, &str)> = rows
+            .iter()
+            .map(|r| match r {
+                Row::Start(t) => (true, *t),
+                Row::Continued(t) => (false, *t),
+            })
+            .collect();
+        let a = |n| "a".repeat(n);
+        let expected = [
+            (true, a(10)),
+            (false, a(8)),
+            (false, a(7)),
+            (true, String::new()),
+            (true, "short".into()),
+        ];
+        assert_eq!(text.len(), expected.len());
+        for ((start, t), (want_start, want)) in text.iter().zip(&expected) {
+            assert_eq!((start, *t), (want_start, want.as_str()));
+        }
+    }
+
+    #[test]
+    fn the_last_line_is_reachable_when_lines_wrap() {
+        let mut v = ScriptView::new("acme", "hq-000", ScriptKind::RouterOs);
+        v.set_bundle(Ok(testdata::bundle()));
+        let last = v.lines().last().unwrap().clone();
+        let theme = Theme::default();
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(40, 12)).unwrap();
+        let draw = |t: &mut ratatui::Terminal<ratatui::backend::TestBackend>, v: &ScriptView| {
+            t.draw(|f| render(v, f, f.area(), &theme, Line::default()))
+                .unwrap();
+            let buf = t.backend().buffer().clone();
+            let rows: Vec<String> = (0..buf.area.height)
+                .map(|y| {
+                    (0..buf.area.width)
+                        .map(|x| buf[(x, y)].symbol().to_string())
+                        .collect()
+                })
+                .collect();
+            rows.join("\n")
+        };
+        draw(&mut terminal, &v);
+        v.scroll_to_end();
+        let screen = draw(&mut terminal, &v);
+        let tail: String = last
+            .chars()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert!(
+            screen.contains(tail.trim()),
+            "last line {last:?} not on screen:\n{screen}"
+        );
     }
 }

@@ -83,25 +83,27 @@ pub fn status_look(status: RouterStatus, theme: &Theme) -> (&'static str, Style)
     }
 }
 
-/// A text gauge: `█` for used, `░` for free, so it reads without colour too.
+/// A text gauge: `█` for used, `░` for free, so it reads without colour too. Rounded down
+/// in eighths of a cell: a nearly empty pool reads empty (the percentage beside it says how
+/// much), a full cell means at least that much is used.
 pub fn bar(used: i64, capacity: i64, width: usize, theme: &Theme) -> Vec<Span<'static>> {
-    let ratio = if capacity > 0 {
-        (used as f64 / capacity as f64).clamp(0.0, 1.0)
+    const PARTIAL: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+    let eighths = if capacity > 0 {
+        (used.clamp(0, capacity) as u128 * width as u128 * 8 / capacity as u128) as usize
     } else {
-        0.0
+        0
     };
-    let mut filled = (ratio * width as f64).round() as usize;
-    if used > 0 && filled == 0 {
-        filled = 1; // something allocated is never drawn as nothing
-    }
-    let style = if ratio >= 0.9 {
+    let full = eighths / 8;
+    let partial = PARTIAL[eighths % 8];
+    let free = width - full - usize::from(!partial.is_empty());
+    let style = if capacity > 0 && used * 10 >= capacity * 9 {
         theme.gauge_full
     } else {
         theme.gauge
     };
     vec![
-        Span::styled("█".repeat(filled.min(width)), style),
-        Span::styled("░".repeat(width - filled.min(width)), theme.muted),
+        Span::styled(format!("{}{partial}", "█".repeat(full)), style),
+        Span::styled("░".repeat(free), theme.muted),
     ]
 }
 
@@ -114,5 +116,199 @@ pub fn percent(used: i64, capacity: i64) -> String {
         "<0.1%".into()
     } else {
         format!("{p:.1}%")
+    }
+}
+
+/// How a table column behaves when the pane is too narrow for every column at full width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Give {
+    /// Always shown at its width.
+    Fixed,
+    /// Names: shrinks (shown with an ellipsis) down to `min`, widest first.
+    Shrink { min: usize },
+    /// Nice to have (endpoint): left out before any name is shortened.
+    DropFirst,
+    /// Secondary figures (traffic): left out only when names are already at their minimum.
+    DropLast,
+}
+
+/// A column as measured over the rows on screen: header and content width.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub header: &'static str,
+    pub width: usize,
+    pub give: Give,
+}
+
+impl Column {
+    pub fn new(header: &'static str, give: Give) -> Self {
+        Column {
+            header,
+            width: header.chars().count(),
+            give,
+        }
+    }
+
+    /// Widens the column to fit `text`.
+    pub fn measure(&mut self, text: &str) {
+        self.width = self.width.max(text.chars().count());
+    }
+}
+
+/// The width of every column within `avail` (one space between columns), `None` for a column
+/// left out. Work per frame is proportional to the columns, not the rows.
+pub fn fit(columns: &[Column], avail: usize) -> Vec<Option<usize>> {
+    let mut shown: Vec<bool> = vec![true; columns.len()];
+    let drop_order = columns
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, c)| c.give == Give::DropFirst)
+        .chain(
+            columns
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, c)| c.give == Give::DropLast),
+        )
+        .map(|(i, c)| (i, c.give));
+    let mut drops = drop_order.collect::<Vec<_>>().into_iter();
+    loop {
+        let mut widths: Vec<Option<usize>> = columns
+            .iter()
+            .zip(&shown)
+            .map(|(c, s)| s.then_some(c.width))
+            .collect();
+        let total = |w: &[Option<usize>]| {
+            let n = w.iter().flatten().count();
+            w.iter().flatten().sum::<usize>() + n.saturating_sub(1)
+        };
+        // Before names shrink, the nice-to-have columns go.
+        let first_pending = shown
+            .iter()
+            .zip(columns)
+            .any(|(s, c)| *s && c.give == Give::DropFirst);
+        if total(&widths) > avail && first_pending {
+            if let Some((i, _)) = drops.next() {
+                shown[i] = false;
+                continue;
+            }
+        }
+        let mut over = total(&widths).saturating_sub(avail);
+        while over > 0 {
+            let widest = widths
+                .iter()
+                .zip(columns)
+                .enumerate()
+                .filter_map(|(i, (w, c))| match (w, c.give) {
+                    (Some(w), Give::Shrink { min }) if *w > min => Some((i, *w)),
+                    _ => None,
+                })
+                .max_by_key(|(_, w)| *w);
+            let Some((i, _)) = widest else {
+                break;
+            };
+            if let Some(w) = widths[i].as_mut() {
+                *w -= 1;
+            }
+            over -= 1;
+        }
+        if over > 0 {
+            if let Some((i, _)) = drops.next() {
+                shown[i] = false;
+                continue;
+            }
+        }
+        return widths;
+    }
+}
+
+/// Fits only the columns that apply (no tenant column inside one tenant, no endpoint column
+/// when no row has one); the others are `None`.
+pub fn fit_relevant(columns: &[Column], relevant: &[bool], avail: usize) -> Vec<Option<usize>> {
+    let kept: Vec<Column> = columns
+        .iter()
+        .zip(relevant)
+        .filter(|(_, r)| **r)
+        .map(|(c, _)| *c)
+        .collect();
+    let mut fitted = fit(&kept, avail).into_iter();
+    relevant
+        .iter()
+        .map(|r| if *r { fitted.next().flatten() } else { None })
+        .collect()
+}
+
+#[cfg(test)]
+mod bar_tests {
+    use super::*;
+
+    fn text(used: i64, capacity: i64, width: usize) -> String {
+        bar(used, capacity, width, &Theme::default())
+            .iter()
+            .map(|s| s.content.as_ref())
+            .collect()
+    }
+
+    #[test]
+    fn gauges_round_down() {
+        assert_eq!(text(80, 65_278, 7), "░░░░░░░", "0.1% reads empty");
+        assert_eq!(text(6, 155, 4), "▏░░░", "3.9% of four cells is one eighth");
+        assert_eq!(text(0, 155, 4), "░░░░");
+        assert_eq!(text(155, 155, 4), "████");
+        assert_eq!(text(154, 155, 4), "███▉");
+        assert_eq!(text(1, 0, 3), "░░░");
+        for used in 0..=20 {
+            assert_eq!(text(used, 20, 5).chars().count(), 5);
+        }
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    fn col(width: usize, give: Give) -> Column {
+        Column {
+            header: "",
+            width,
+            give,
+        }
+    }
+
+    #[test]
+    fn everything_fits_at_its_content_width() {
+        let cols = [
+            col(10, Give::Fixed),
+            col(8, Give::Shrink { min: 4 }),
+            col(5, Give::DropLast),
+        ];
+        assert_eq!(fit(&cols, 30), vec![Some(10), Some(8), Some(5)]);
+    }
+
+    #[test]
+    fn endpoint_goes_before_names_shrink_and_traffic_after() {
+        let cols = [
+            col(10, Give::Fixed),
+            col(12, Give::Shrink { min: 8 }),
+            col(16, Give::Shrink { min: 8 }),
+            col(9, Give::DropLast),
+            col(21, Give::DropFirst),
+        ];
+        // 10+12+16+9 + 3 spaces = 50: the endpoint goes, names untouched
+        assert_eq!(
+            fit(&cols, 50),
+            vec![Some(10), Some(12), Some(16), Some(9), None]
+        );
+        // 4 short: the widest name gives
+        assert_eq!(
+            fit(&cols, 46),
+            vec![Some(10), Some(12), Some(12), Some(9), None]
+        );
+        // names at their minimum, still short: traffic goes, names grow back
+        assert_eq!(
+            fit(&cols, 34),
+            vec![Some(10), Some(11), Some(11), None, None]
+        );
     }
 }

@@ -4,28 +4,35 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
-use super::{RenderInfo, block, message, status_cell};
+use super::{Column, Give, RenderInfo, block, fit_relevant, message, status_cell};
 use crate::tui::app::{App, Pane};
 use crate::tui::data::{PeerSource, status_from_handshake};
-use crate::tui::format::bytes;
+use crate::tui::format::{bytes_short, truncate};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
     let theme = &app.theme;
     let pane = &app.peers;
     let mut title = vec![Span::styled(Pane::Peers.title(), theme.title)];
     if let Some(s) = &pane.shown {
-        let source = match &s.source {
-            PeerSource::Interface(i) => format!(" · {i} live"),
-            PeerSource::Database => " · stored by the agent".to_string(),
-        };
-        title.push(Span::styled(source, theme.muted));
-        title.push(Span::styled(
-            format!(" · updated {}", info.age(Some(s.taken_at), app.now)),
-            theme.text,
-        ));
+        match &s.source {
+            // Polled here: the age shows the poller is alive.
+            PeerSource::Interface(i) => {
+                title.push(Span::styled(format!(" · live from {i}"), theme.online));
+                title.push(Span::styled(
+                    format!(" · updated {}", info.age(Some(s.taken_at), app.now)),
+                    theme.text,
+                ));
+            }
+            // Rows change by NOTIFY as the agent writes them: an age since the last
+            // load would only tick (and redraw) without saying anything.
+            PeerSource::Database => {
+                title.push(Span::styled(" · as stored by the agent", theme.muted));
+            }
+        }
     }
     if pane.frozen {
         let held = if pane.held.is_some() {
@@ -70,74 +77,101 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         );
         return;
     }
-    let wide = list_area.width >= 100;
-    let mut header = vec!["Peer", "Address", "Status", "Handshake", "Rx", "Tx"];
-    if wide {
-        header.push("Endpoint");
-    }
-    let header = Row::new(header).style(theme.header);
     let range = pane
         .cursor
         .visible(pane.len(), list_area.height.saturating_sub(1) as usize);
     let t = app.thresholds;
-    let rows: Vec<Row> = range
+    let muted = theme.muted;
+    // Cells of the rows on screen only; widths follow from their content.
+    let cells: Vec<(Vec<(String, Style)>, bool)> = range
         .filter_map(|i| pane.get(i).map(|p| (i, p)))
         .map(|(i, p)| {
-            let status =
-                status_from_handshake(p.last_handshake, app.now, t.online_secs, t.stale_secs);
-            let name = match &p.router {
-                Some(r) => Span::styled(r.clone(), theme.text),
-                None => Span::styled(
-                    format!(
-                        "? unknown {}…",
-                        p.public_key.chars().take(8).collect::<String>()
-                    ),
-                    theme.unknown,
-                ),
+            let (name, status) = match &p.router {
+                Some(r) => {
+                    let s = status_from_handshake(
+                        p.last_handshake,
+                        app.now,
+                        t.online_secs,
+                        t.stale_secs,
+                    );
+                    let cell = status_cell(s, theme);
+                    (
+                        (r.clone(), theme.text),
+                        (cell.content.into_owned(), cell.style),
+                    )
+                }
+                None => {
+                    let key: String = p.public_key.chars().take(8).collect();
+                    (
+                        (format!("? unknown {key}…"), theme.unknown),
+                        ("? unknown".to_string(), theme.unknown),
+                    )
+                }
             };
-            let status = match (&p.router, status) {
-                (None, _) => Span::styled("? unknown", theme.unknown),
-                (_, s) => status_cell(s, theme),
-            };
-            let mut cells = vec![
+            let address = p
+                .vpn_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| "-".into());
+            let row = vec![
                 name,
-                Span::raw(
-                    p.vpn_ip
-                        .map(|ip| ip.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                ),
+                (address, theme.text),
                 status,
-                Span::raw(info.age(p.last_handshake, app.now)),
-                Span::raw(bytes(p.rx_bytes)),
-                Span::raw(bytes(p.tx_bytes)),
+                (info.age(p.last_handshake, app.now), theme.text),
+                (bytes_short(p.rx_bytes), theme.text),
+                (bytes_short(p.tx_bytes), theme.text),
+                (p.endpoint.clone().unwrap_or_default(), muted),
             ];
-            if wide {
-                cells.push(Span::styled(
-                    p.endpoint.clone().unwrap_or_default(),
-                    theme.muted,
-                ));
-            }
-            let row = Row::new(cells);
-            if focused && i == pane.cursor.selected {
-                row.style(theme.selected)
-            } else {
-                row
-            }
+            (row, focused && i == pane.cursor.selected)
         })
         .collect();
-    let mut widths = vec![
-        Constraint::Fill(1),
-        Constraint::Length(14),
-        Constraint::Length(10),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
+    let mut columns = [
+        Column::new("Peer", Give::Shrink { min: 12 }),
+        Column::new("Address", Give::Fixed),
+        Column::new("Status", Give::Fixed),
+        Column::new("Handshake", Give::Fixed),
+        Column::new("Rx", Give::DropLast),
+        Column::new("Tx", Give::DropLast),
+        Column::new("Endpoint", Give::DropFirst),
     ];
-    if wide {
-        widths.push(Constraint::Length(21));
+    for (row, _) in &cells {
+        for (column, (text, _)) in columns.iter_mut().zip(row) {
+            column.measure(text);
+        }
     }
+    let has_endpoint = cells.iter().any(|(row, _)| !row[6].0.is_empty());
+    let relevant = [true, true, true, true, true, true, has_endpoint];
+    let widths = fit_relevant(&columns, &relevant, list_area.width as usize);
+    let header = Row::new(
+        columns
+            .iter()
+            .zip(&widths)
+            .filter(|(_, w)| w.is_some())
+            .map(|(c, _)| c.header),
+    )
+    .style(theme.header);
+    let rows = cells.into_iter().map(|(row, selected)| {
+        let row = Row::new(
+            row.into_iter()
+                .zip(&widths)
+                .filter_map(|((text, style), w)| {
+                    w.map(|w| Span::styled(truncate(&text, w), style))
+                }),
+        );
+        if selected {
+            row.style(theme.selected)
+        } else {
+            row
+        }
+    });
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .flatten()
+        .map(|w| Constraint::Length(*w as u16))
+        .collect();
     frame.render_widget(
-        Table::new(rows, widths).header(header).column_spacing(1),
+        Table::new(rows, constraints)
+            .header(header)
+            .column_spacing(1),
         list_area,
     );
 }

@@ -3,12 +3,13 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
-use super::{RenderInfo, block, message, phase_line, status_cell};
+use super::{Column, Give, RenderInfo, block, fit_relevant, message, phase_line, status_cell};
 use crate::tui::app::{App, Pane};
-use crate::tui::format::{bytes, count};
+use crate::tui::format::{bytes_short, count, truncate};
 use crate::tui::keymap::{Action, Context};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
@@ -90,87 +91,106 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     }
 
     let show_tenant = table.tenant.is_none();
-    let wide = list_area.width >= 100;
-    let mut header = vec!["Status", "Name"];
-    if show_tenant {
-        header.push("Tenant");
-    }
-    header.extend(["Address", "Handshake", "Rx", "Tx"]);
-    if wide {
-        header.push("Endpoint");
-    }
     let body = list_area.height.saturating_sub(1) as usize;
     let pending_rows = pending.len().min(body);
     let range = table.cursor.visible(table.len(), body - pending_rows);
-    let mut rows: Vec<Row> = pending[..pending_rows]
+    let muted = theme.muted;
+    // Cells of the rows on screen only, in column order; widths follow from their content.
+    let mut cells: Vec<(Vec<(String, Style)>, Option<Style>)> = pending[..pending_rows]
         .iter()
         .map(|(t, n)| {
-            let mut cells = vec![
-                Span::styled("◌ pending", theme.pending),
-                Span::raw(n.clone()),
+            let row = vec![
+                ("◌ pending".to_string(), theme.pending),
+                (n.clone(), theme.text),
+                (t.clone(), muted),
+                ("allocating…".to_string(), muted),
+                ("never".to_string(), muted),
+                (String::new(), theme.text),
+                (String::new(), theme.text),
+                (String::new(), muted),
             ];
-            if show_tenant {
-                cells.push(Span::styled(t.clone(), theme.muted));
-            }
-            cells.extend([
-                Span::styled("allocating…", theme.muted),
-                Span::styled("never", theme.muted),
-                Span::raw(""),
-                Span::raw(""),
-            ]);
-            Row::new(cells)
+            (row, None)
         })
         .collect();
-    rows.extend(range.map(|i| {
-        let Some(r) = table.get(i) else {
-            return Row::new(Vec::<Span>::new());
-        };
-        let mut cells = vec![
-            status_cell(r.status, theme),
-            Span::styled(r.name.clone(), theme.text),
-        ];
-        if show_tenant {
-            cells.push(Span::styled(r.tenant.clone(), theme.muted));
+    cells.extend(
+        range
+            .filter_map(|i| table.get(i).map(|r| (i, r)))
+            .map(|(i, r)| {
+                let status = status_cell(r.status, theme);
+                let row = vec![
+                    (status.content.into_owned(), status.style),
+                    (r.name.clone(), theme.text),
+                    (r.tenant.clone(), muted),
+                    (r.vpn_ip.to_string(), theme.text),
+                    (info.age(r.last_handshake_at, app.now), theme.text),
+                    (bytes_short(r.rx_bytes), theme.text),
+                    (bytes_short(r.tx_bytes), theme.text),
+                    (r.last_endpoint.clone().unwrap_or_default(), muted),
+                ];
+                let highlight = (i == table.cursor.selected).then_some(if focused {
+                    theme.selected
+                } else {
+                    theme.accent
+                });
+                (row, highlight)
+            }),
+    );
+    let mut columns = [
+        Column::new("Status", Give::Fixed),
+        Column::new("Name", Give::Shrink { min: 10 }),
+        Column::new("Tenant", Give::Shrink { min: 8 }),
+        Column::new("Address", Give::Fixed),
+        Column::new("Handshake", Give::Fixed),
+        Column::new("Rx", Give::DropLast),
+        Column::new("Tx", Give::DropLast),
+        Column::new("Endpoint", Give::DropFirst),
+    ];
+    for (row, _) in &cells {
+        for (column, (text, _)) in columns.iter_mut().zip(row) {
+            column.measure(text);
         }
-        cells.extend([
-            Span::raw(r.vpn_ip.to_string()),
-            Span::raw(info.age(r.last_handshake_at, app.now)),
-            Span::raw(bytes(r.rx_bytes)),
-            Span::raw(bytes(r.tx_bytes)),
-        ]);
-        if wide {
-            cells.push(Span::styled(
-                r.last_endpoint.clone().unwrap_or_default(),
-                theme.muted,
-            ));
-        }
-        let row = Row::new(cells);
-        if i == table.cursor.selected {
-            row.style(if focused {
-                theme.selected
-            } else {
-                theme.accent
-            })
-        } else {
-            row
-        }
-    }));
-    let mut widths = vec![Constraint::Length(10), Constraint::Fill(1)];
-    if show_tenant {
-        widths.push(Constraint::Length(if wide { 16 } else { 9 }));
     }
-    widths.extend([
-        Constraint::Length(14),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-    ]);
-    if wide {
-        widths.push(Constraint::Length(21));
-    }
+    let has_endpoint = cells.iter().any(|(row, _)| !row[7].0.is_empty());
+    let relevant = [
+        true,
+        true,
+        show_tenant,
+        true,
+        true,
+        true,
+        true,
+        has_endpoint,
+    ];
+    let widths = fit_relevant(&columns, &relevant, list_area.width as usize);
+    let header = Row::new(
+        columns
+            .iter()
+            .zip(&widths)
+            .filter(|(_, w)| w.is_some())
+            .map(|(c, _)| c.header),
+    )
+    .style(theme.header);
+    let rows = cells.into_iter().map(|(row, highlight)| {
+        let row = Row::new(
+            row.into_iter()
+                .zip(&widths)
+                .filter_map(|((text, style), w)| {
+                    w.map(|w| Span::styled(truncate(&text, w), style))
+                }),
+        );
+        match highlight {
+            Some(style) => row.style(style),
+            None => row,
+        }
+    });
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .flatten()
+        .map(|w| Constraint::Length(*w as u16))
+        .collect();
     frame.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header).style(theme.header))
+        Table::new(rows, constraints)
+            .header(header)
             .column_spacing(1),
         list_area,
     );

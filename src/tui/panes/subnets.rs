@@ -12,26 +12,33 @@ use crate::tui::format::{count, truncate};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     let theme = &app.theme;
-    let b = block(
-        2,
-        Line::from(Span::styled(Pane::Subnets.title(), theme.title)),
-        focused,
-        theme,
-    );
+    let capacity = app.subnets.value.first().map_or(65_278, |s| s.capacity);
+    let title = Line::from(vec![
+        Span::styled(Pane::Subnets.title(), theme.title),
+        Span::styled(format!(" · of {} each", count(capacity)), theme.muted),
+    ]);
+    let b = block(2, title, focused, theme);
     let inner = b.inner(area);
     frame.render_widget(b, area);
     let [pool_area, list_area] =
         Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
 
     let pool = app.pool.value;
-    let figures = format!(
-        " {} of {} tenant subnets ({})",
+    let used = format!(
+        "{}/{}",
         count(pool.tenants_used),
-        count(pool.tenants_capacity),
-        percent(pool.tenants_used, pool.tenants_capacity)
+        count(pool.tenants_capacity)
     );
+    let pct = percent(pool.tenants_used, pool.tenants_capacity);
+    let long = format!(" {used} tenant subnets {pct}");
+    // "Pool " + a bar of at least 6 cells + the figures, shortened when the pane is narrow.
+    let figures = if long.chars().count() + 11 <= pool_area.width as usize {
+        long
+    } else {
+        format!(" {used} {pct}")
+    };
     let bar_width = (pool_area.width as usize)
-        .saturating_sub(figures.chars().count() + 6)
+        .saturating_sub(figures.chars().count() + 5)
         .clamp(4, 40);
     let mut spans = vec![Span::styled("Pool ", theme.header)];
     spans.extend(bar(
@@ -58,14 +65,26 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     let range = app
         .subnet_cursor
         .visible(subnets.len(), list_area.height as usize);
-    let name_width = 12usize;
+    let longest = range
+        .clone()
+        .map(|i| subnets[i].tenant.chars().count())
+        .max()
+        .unwrap_or(0);
+    // Names get what is left after a bar of at least 6 cells and the figures.
+    let figures_width = 15;
+    let name_width = longest.clamp(
+        6,
+        (list_area.width as usize)
+            .saturating_sub(figures_width + 7)
+            .max(6),
+    );
     let lines: Vec<Line> = range
         .map(|i| {
             let s = &subnets[i];
+            // Every tenant has the same capacity (said in the title): the count alone.
             let figures = format!(
-                " {:>6}/{} {:>6}",
+                " {:>7} {:>6}",
                 count(s.allocated),
-                count(s.capacity),
                 percent(s.allocated, s.capacity)
             );
             let width = (list_area.width as usize)

@@ -1,13 +1,14 @@
-//! Tenants: name, subnet, routers, online. The first row stands for all tenants.
+//! Tenants: name, subnet, routers online of all. The first row stands for all tenants.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, Table};
 
-use super::{block, message, phase_line};
+use super::{Column, Give, block, fit, message, phase_line};
 use crate::tui::app::{App, Pane};
-use crate::tui::format::count;
+use crate::tui::format::{count, truncate};
 use crate::tui::keymap::{Action, Context};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
@@ -34,48 +35,92 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         message(frame, inner, lines);
         return;
     }
-    let header = Row::new(["Tenant", "Subnet", "Routers", "Online"]).style(theme.header);
     let body_height = inner.height.saturating_sub(1) as usize;
     let len = tenants.len() + 1;
     let range = app.tenant_cursor.visible(len, body_height);
     let (total, online) = tenants
         .iter()
         .fold((0, 0), |(r, o), t| (r + t.routers, o + t.online));
-    let rows = range.clone().map(|i| {
-        let row = match i.checked_sub(1).and_then(|i| tenants.get(i)) {
-            None => Row::new(vec![
-                Span::styled("(all)", theme.accent),
-                Span::styled("", theme.muted),
-                Span::raw(count(total)),
-                Span::styled(count(online), theme.online),
-            ]),
-            Some(t) => {
-                let scoped = app.routers.tenant.as_deref() == Some(t.name.as_str());
-                Row::new(vec![
-                    Span::styled(
-                        t.name.clone(),
-                        if scoped { theme.accent } else { theme.text },
-                    ),
-                    Span::styled(t.subnet_cidr.to_string(), theme.muted),
-                    Span::raw(count(t.routers)),
-                    Span::styled(count(t.online), theme.online),
-                ])
-            }
-        };
-        if i == app.tenant_cursor.selected && focused {
+    let up = |online: i64, routers: i64| format!("{}/{}", count(online), count(routers));
+    // Cells of the rows on screen; "online/routers" in one column leaves the names room.
+    let cells: Vec<([(String, Style); 3], bool)> = range
+        .map(|i| {
+            let row = match i.checked_sub(1).and_then(|i| tenants.get(i)) {
+                None => [
+                    ("(all)".to_string(), theme.accent),
+                    (String::new(), theme.muted),
+                    (up(online, total), theme.online),
+                ],
+                Some(t) => {
+                    let scoped = app.routers.tenant.as_deref() == Some(t.name.as_str());
+                    [
+                        (
+                            t.name.clone(),
+                            if scoped { theme.accent } else { theme.text },
+                        ),
+                        (t.subnet_cidr.to_string(), theme.muted),
+                        (up(t.online, t.routers), theme.online),
+                    ]
+                }
+            };
+            (row, focused && i == app.tenant_cursor.selected)
+        })
+        .collect();
+    let mut columns = [
+        Column::new("Tenant", Give::Shrink { min: 8 }),
+        Column::new("Subnet", Give::Fixed),
+        Column::new("Online", Give::Fixed),
+    ];
+    for (row, _) in &cells {
+        for (column, (text, _)) in columns.iter_mut().zip(row) {
+            column.measure(text);
+        }
+    }
+    let widths: Vec<usize> = fit(&columns, inner.width as usize)
+        .into_iter()
+        .map(|w| w.unwrap_or(0))
+        .collect();
+    let header = Row::new(columns.map(|c| c.header)).style(theme.header);
+    let rows = cells.into_iter().map(|(row, selected)| {
+        let row = Row::new(
+            row.into_iter()
+                .zip(&widths)
+                .map(|((text, style), w)| Span::styled(truncate(&text, *w), style)),
+        );
+        if selected {
             row.style(theme.selected)
         } else {
             row
         }
     });
-    let widths = [
-        Constraint::Fill(1),
-        Constraint::Length(13),
-        Constraint::Length(7),
-        Constraint::Length(6),
-    ];
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .map(|w| Constraint::Length(*w as u16))
+        .collect();
     frame.render_widget(
-        Table::new(rows, widths).header(header).column_spacing(1),
+        Table::new(rows, constraints)
+            .header(header)
+            .column_spacing(1),
         inner,
     );
+}
+
+/// The width this pane needs to show every tenant name in full.
+pub fn wanted_width(app: &App) -> u16 {
+    let name = app
+        .tenants
+        .value
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let (total, online) = app
+        .tenants
+        .value
+        .iter()
+        .fold((0, 0), |(r, o), t| (r + t.routers, o + t.online));
+    let up = count(online).len() + 1 + count(total).len();
+    // borders, name, subnet (10.XXX.0.0/16), online/routers, two spaces between
+    (2 + name + 1 + 13 + 1 + up.max(6)) as u16
 }
