@@ -14,12 +14,9 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tikwire::ipam::IpamConfig;
 use tikwire::keys::{PresharedKey, PrivateKey};
-use tikwire::model::{Endpoint, HubName, InterfaceName, RouterName, TenantName};
-use tikwire::provision::{NewHub, NewRouter, Provisioner, RouterSpec};
-use tikwire::store::Store;
-use tikwire::vault::{MasterKeySource, Vault};
+use tikwire::model::{RouterName, TenantName};
+use tikwire::provision::{NewRouter, Provisioner, RouterSpec};
 
 fn specs(prefix: &str, n: usize) -> Vec<RouterSpec> {
     (0..n)
@@ -59,19 +56,8 @@ async fn run(quick: bool) {
 
     // 2. Import 10,000 routers into one tenant.
     let db = common::test_db().await;
-    let p = Provisioner::new(
-        Store::from_pool(db.pool.clone()),
-        Vault::from_key(&[1; 32], MasterKeySource::Env),
-        IpamConfig::default(),
-    );
-    p.add_hub(&NewHub {
-        name: HubName::parse("hub").unwrap(),
-        endpoint: Endpoint::parse("vpn.example.com:51820").unwrap(),
-        interface: InterfaceName::parse("wg0").unwrap(),
-        listen_port: 51820,
-    })
-    .await
-    .unwrap();
+    let p = common::provisioner(&db.pool);
+    common::add_hub(&p, "wg0").await;
     let batch = 10_000 / scale;
     let mut times = Vec::new();
     for round in 0..3 {

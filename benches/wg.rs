@@ -137,11 +137,10 @@ fn poll_cycle(c: &mut Criterion) {
     use std::cell::Cell;
 
     use criterion::BatchSize;
-    use tikwire::ipam::IpamConfig;
-    use tikwire::model::{Endpoint, HubName, InterfaceName, RouterName, TenantName};
-    use tikwire::provision::{NewHub, Provisioner, RouterSpec};
-    use tikwire::store::Store;
-    use tikwire::vault::{MasterKeySource, Vault};
+
+    use tikwire::model::{RouterName, TenantName};
+    use tikwire::provision::RouterSpec;
+
     use tikwire::wg::status::Thresholds;
     use tikwire::wg::sync::{AgentIdentity, StatusSync};
 
@@ -154,20 +153,8 @@ fn poll_cycle(c: &mut Criterion) {
         .unwrap();
     let (pool, hub_id, keys) = runtime.block_on(async {
         let db = common::test_db().await;
-        let p = Provisioner::new(
-            Store::from_pool(db.pool.clone()),
-            Vault::from_key(&[7; 32], MasterKeySource::Env),
-            IpamConfig::default(),
-        );
-        let hub = p
-            .add_hub(&NewHub {
-                name: HubName::parse("hub1").unwrap(),
-                endpoint: Endpoint::parse("vpn.example.com:51820").unwrap(),
-                interface: InterfaceName::parse("wg0").unwrap(),
-                listen_port: 51820,
-            })
-            .await
-            .unwrap();
+        let p = common::provisioner(&db.pool);
+        let hub = common::add_hub(&p, "wg0").await;
         let tenant = TenantName::parse("bench").unwrap();
         p.add_tenant(&tenant).await.unwrap();
         let specs: Vec<RouterSpec> = (0..ROUTERS)

@@ -22,7 +22,7 @@ impl Cli {
         let cli = Self {
             url: db.url.clone(),
             data_dir,
-            master_key: base64_key(9),
+            master_key: common::master_key_base64(),
         };
         (cli, db)
     }
@@ -181,11 +181,7 @@ async fn json_and_show_never_contain_keys() {
     cli.ok(&["hub", "add", "hub1", "--endpoint", "203.0.113.7:51820"]);
     cli.ok(&["tenant", "add", "acme"]);
     cli.ok(&["router", "add", "r1", "--tenant", "acme"]);
-    let p = tikwire::provision::Provisioner::new(
-        tikwire::store::Store::from_pool(db.pool.clone()),
-        tikwire::vault::Vault::from_key(&[9; 32], tikwire::vault::MasterKeySource::Env),
-        Default::default(),
-    );
+    let p = common::provisioner(&db.pool);
     let m = p.router_material("acme", "r1").await.unwrap();
     let hub_key = p
         .hub_material("hub1")
@@ -505,11 +501,7 @@ async fn scripts_and_hub_outputs_come_from_the_sealed_keys() {
     cli.ok(&["hub", "add", "hub1", "--endpoint", "vpn.example.com:51820"]);
     cli.ok(&["tenant", "add", "acme"]);
     cli.ok(&["router", "add", "r1", "--tenant", "acme"]);
-    let p = tikwire::provision::Provisioner::new(
-        tikwire::store::Store::from_pool(db.pool.clone()),
-        tikwire::vault::Vault::from_key(&[9; 32], tikwire::vault::MasterKeySource::Env),
-        Default::default(),
-    );
+    let p = common::provisioner(&db.pool);
     let m = p.router_material("acme", "r1").await.unwrap();
 
     let routeros = cli.ok(&["script", "r1", "--tenant", "acme", "--format", "routeros"]);

@@ -12,28 +12,17 @@ use sqlx::PgPool;
 use tikwire::Error;
 use tikwire::ipam::IpamConfig;
 use tikwire::keys::PrivateKey;
-use tikwire::model::{Endpoint, HubName, InterfaceName, RouterName, TenantName};
-use tikwire::provision::{NewHub, NewRouter, Provisioner, RouterSpec};
-use tikwire::store::{RouterFilter, Store};
+use tikwire::model::{RouterName, TenantName};
+use tikwire::provision::{NewRouter, Provisioner, RouterSpec};
+use tikwire::store::RouterFilter;
 use tikwire::vault::{MasterKeySource, Vault};
 
 fn provisioner(pool: &PgPool, ipam: IpamConfig) -> Provisioner {
-    Provisioner::new(
-        Store::from_pool(pool.clone()),
-        Vault::from_key(&[42; 32], MasterKeySource::Env),
-        ipam,
-    )
+    common::provisioner_with(pool, ipam)
 }
 
 async fn with_hub(p: &Provisioner) {
-    p.add_hub(&NewHub {
-        name: HubName::parse("hub1").unwrap(),
-        endpoint: Endpoint::parse("vpn.example.com:51820").unwrap(),
-        interface: InterfaceName::parse("wg0").unwrap(),
-        listen_port: 51820,
-    })
-    .await
-    .unwrap();
+    common::add_hub(p, "wg0").await;
 }
 
 fn router(tenant: &str, name: &str) -> NewRouter {

@@ -9,12 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tikwire::ipam::IpamConfig;
-use tikwire::model::{Endpoint, HubName, InterfaceName, RouterName, TenantName};
-use tikwire::provision::{NewHub, NewRouter, Provisioner, RouterSpec};
-use tikwire::store::Store;
+use tikwire::model::{RouterName, TenantName};
+use tikwire::provision::{NewRouter, Provisioner, RouterSpec};
 use tikwire::store::notify::ChangeListener;
-use tikwire::vault::{MasterKeySource, Vault};
 use tikwire::wg::poller::{PeerStats, Snapshot};
 use tikwire::wg::status::Thresholds;
 use tikwire::wg::sync::{AgentIdentity, StatusSync};
@@ -29,20 +26,8 @@ struct Fleet {
 }
 
 async fn fleet(pool: &PgPool, routers: &[&str]) -> Fleet {
-    let provisioner = Provisioner::new(
-        Store::from_pool(pool.clone()),
-        Vault::from_key(&[42; 32], MasterKeySource::Env),
-        IpamConfig::default(),
-    );
-    let hub = provisioner
-        .add_hub(&NewHub {
-            name: HubName::parse("hub1").unwrap(),
-            endpoint: Endpoint::parse("vpn.example.com:51820").unwrap(),
-            interface: InterfaceName::parse("wg0").unwrap(),
-            listen_port: 51820,
-        })
-        .await
-        .unwrap();
+    let provisioner = common::provisioner(pool);
+    let hub = common::add_hub(&provisioner, "wg0").await;
     provisioner
         .add_tenant(&TenantName::parse("acme").unwrap())
         .await

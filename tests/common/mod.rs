@@ -441,3 +441,42 @@ impl FileLock {
         Ok(Self(file))
     }
 }
+
+/// The master key of every test provisioner; the command-line tests pass the same key to the
+/// binary as `TIKWIRE_MASTER_KEY`.
+pub const MASTER_KEY: [u8; 32] = [42; 32];
+
+pub fn master_key_base64() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(MASTER_KEY)
+}
+
+/// A provisioner on `pool` with the default address plan and the test master key.
+pub fn provisioner(pool: &PgPool) -> tikwire::provision::Provisioner {
+    provisioner_with(pool, tikwire::ipam::IpamConfig::default())
+}
+
+pub fn provisioner_with(
+    pool: &PgPool,
+    ipam: tikwire::ipam::IpamConfig,
+) -> tikwire::provision::Provisioner {
+    use tikwire::vault::{MasterKeySource, Vault};
+    tikwire::provision::Provisioner::new(
+        tikwire::store::Store::from_pool(pool.clone()),
+        Vault::from_key(&MASTER_KEY, MasterKeySource::Env),
+        ipam,
+    )
+}
+
+/// Adds hub `hub1` at vpn.example.com:51820 on `interface`.
+pub async fn add_hub(p: &tikwire::provision::Provisioner, interface: &str) -> tikwire::model::Hub {
+    use tikwire::model::{Endpoint, HubName, InterfaceName};
+    p.add_hub(&tikwire::provision::NewHub {
+        name: HubName::parse("hub1").unwrap(),
+        endpoint: Endpoint::parse("vpn.example.com:51820").unwrap(),
+        interface: InterfaceName::parse(interface).unwrap(),
+        listen_port: 51820,
+    })
+    .await
+    .unwrap()
+}
