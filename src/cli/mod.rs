@@ -313,6 +313,12 @@ pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
     let ctx = Context { config };
     match cli.command {
         None => {
+            use std::io::IsTerminal as _;
+            if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+                return Err(Error::Other(
+                    "the console needs a terminal on stdin and stdout; for scripts use a subcommand (tikwire --help)".into(),
+                ));
+            }
             let provisioner = ctx.provisioner().await?;
             let url = ctx.database_url().await?;
             crate::tui::run(ctx.config, provisioner, url).await
