@@ -149,7 +149,18 @@ fn describe(r: &Router) -> String {
                 None => "never".into(),
             },
         ),
-        ("first handshake", time(r.first_handshake_at)),
+        (
+            "first handshake",
+            match r.first_handshake_at {
+                // How long the router took to come up after it was provisioned.
+                Some(t) => format!(
+                    "{} ({} after provisioning)",
+                    t.to_rfc3339(),
+                    format::age(r.created_at, t)
+                ),
+                None => "never".into(),
+            },
+        ),
         (
             "last endpoint",
             r.last_endpoint.clone().unwrap_or_else(|| "-".into()),
