@@ -127,8 +127,6 @@ async fn set_enabled(ctx: &Context, tenant: &str, name: &str, enabled: bool) -> 
 
 fn describe(r: &Router) -> String {
     let now = Utc::now();
-    let time =
-        |t: Option<chrono::DateTime<Utc>>| t.map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
     fields(&[
         ("name", r.name.clone()),
         ("tenant", r.tenant.clone()),
