@@ -10,6 +10,9 @@ pub enum Error {
     /// Input the operator can correct.
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// Arguments that do not go together (exit status 2, like other usage errors).
+    #[error("{0}")]
+    Usage(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -39,6 +42,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The process exit status: 2 for usage errors, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),

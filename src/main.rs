@@ -29,7 +29,7 @@ fn main() -> ExitCode {
                 tracing::error!("{err}");
             }
             eprintln!("error: {err}");
-            ExitCode::FAILURE
+            ExitCode::from(err.exit_code())
         }
     }
 }

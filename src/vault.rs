@@ -197,33 +197,38 @@ fn read_key_file(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>> {
         .map_err(|why| Error::Vault(format!("master key file {} {why}", path.display())))
 }
 
+/// Creates the key file atomically: the key is written and synced under a temporary name,
+/// then hard-linked into place, which fails if another process got there first. So a file at
+/// `path` is always complete, and a concurrent first run adopts the winner's key.
 fn create_key_file(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)
-            .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
-    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)
+        .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
     let mut key = Zeroizing::new([0u8; 32]);
     rand::rng().fill_bytes(key.as_mut());
     let text = Zeroizing::new(format!("{}\n", STANDARD.encode(key.as_ref())));
-    let file = fs::OpenOptions::new()
+    let temp = dir.join(format!(
+        ".master.key.{}.{:08x}",
+        std::process::id(),
+        rand::rng().next_u32()
+    ));
+    let written = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path);
-    match file {
-        Ok(mut file) => {
+        .open(&temp)
+        .and_then(|mut file| {
             file.write_all(text.as_bytes())
                 .and_then(|()| file.sync_all())
-                .map_err(|err| {
-                    Error::io(
-                        format!("cannot write master key file {}", path.display()),
-                        err,
-                    )
-                })?;
+        })
+        .and_then(|()| fs::hard_link(&temp, path));
+    let _ = fs::remove_file(&temp);
+    match written {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "created master key file");
             Ok(key)
         }
-        // Another tikwire created it a moment ago: use theirs.
+        // Another tikwire created it a moment ago, complete: use theirs.
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path)?
             .ok_or_else(|| Error::Vault(format!("master key file {} vanished", path.display()))),
         Err(err) => Err(Error::io(
@@ -295,6 +300,29 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let err = read_key_file(&path).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_first_runs_agree_on_one_complete_key() {
+        let dir = std::env::temp_dir().join(format!("tikwire-vault-race-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let path = dir.join("master.key");
+        let keys: Vec<[u8; 32]> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| *create_key_file(&path).unwrap()))
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert!(
+            keys.iter().all(|k| k == &keys[0]),
+            "every racer uses the same key"
+        );
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -519,12 +519,15 @@ async fn scripts_and_hub_outputs_come_from_the_sealed_keys() {
     let wg = cli.ok(&["script", "r1", "--tenant", "acme", "--format", "wg-quick"]);
     assert!(wg.contains(&format!("PrivateKey = {}", m.private_key.as_str())));
     assert!(wg.contains("Endpoint = vpn.example.com:51820"));
-    cli.fails(
-        &[
-            "script", "r1", "--tenant", "acme", "--format", "wg-quick", "--undo",
-        ],
-        "--undo",
+    let out = cli.run(&[
+        "script", "r1", "--tenant", "acme", "--format", "wg-quick", "--undo",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--undo with wg-quick is a usage error"
     );
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
     cli.fails(
         &["script", "nope", "--tenant", "acme", "--format", "routeros"],
         "no router named",

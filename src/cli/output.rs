@@ -46,17 +46,31 @@ impl Table {
         self.rows.is_empty()
     }
 
-    pub fn render(&self) -> String {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Column widths that fit the header and every row so far.
+    pub fn widths(&self) -> Vec<usize> {
         let mut widths: Vec<usize> = self.header.iter().map(|h| h.len()).collect();
         for row in &self.rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
             }
         }
+        widths
+    }
+
+    pub fn render(&self) -> String {
+        self.render_with(&self.widths(), true)
+    }
+
+    /// Renders with given widths (cells longer than their column just push the line).
+    pub fn render_with(&self, widths: &[usize], header: bool) -> String {
         let mut out = String::new();
         let mut line = |cells: &mut dyn Iterator<Item = &str>| {
             let mut text = String::new();
-            for (i, (cell, width)) in cells.zip(&widths).enumerate() {
+            for (i, (cell, width)) in cells.zip(widths).enumerate() {
                 if i > 0 {
                     text.push_str("  ");
                 }
@@ -69,11 +83,56 @@ impl Table {
             out.push_str(text.trim_end());
             out.push('\n');
         };
-        line(&mut self.header.iter().copied());
+        if header {
+            line(&mut self.header.iter().copied());
+        }
         for row in &self.rows {
             line(&mut row.iter().map(String::as_str));
         }
         out
+    }
+}
+
+/// A table printed as rows arrive: the first `SAMPLE` rows set the column widths, so memory
+/// stays flat for listings of any size.
+pub struct StreamTable {
+    table: Table,
+    widths: Option<Vec<usize>>,
+}
+
+impl StreamTable {
+    const SAMPLE: usize = 1000;
+
+    pub fn new(header: &[&'static str]) -> Self {
+        Self {
+            table: Table::new(header),
+            widths: None,
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) -> Result<()> {
+        self.table.row(cells);
+        if self.table.len() >= Self::SAMPLE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let first = self.widths.is_none();
+        let widths = self.widths.get_or_insert_with(|| self.table.widths());
+        let text = self.table.render_with(widths, first);
+        self.table.rows.clear();
+        print(&text)
+    }
+
+    /// Prints what is left; false when there were no rows at all.
+    pub fn finish(mut self) -> Result<bool> {
+        if self.widths.is_none() && self.table.is_empty() {
+            return Ok(false);
+        }
+        self.flush()?;
+        Ok(true)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 
-use super::output::{self, Table, fields};
+use super::output::{self, StreamTable, fields};
 use super::{Context, RouterCommand};
 use crate::Result;
 use crate::format;
@@ -45,43 +45,7 @@ pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
             ))
         }
         RouterCommand::List { tenant, hub, json } => {
-            let routers = ctx
-                .store()
-                .await?
-                .list_routers(&RouterFilter { tenant, hub })
-                .await?;
-            if json {
-                return output::json(&routers);
-            }
-            if routers.is_empty() {
-                return output::print(
-                    "no routers yet: provision one with `tikwire router add NAME --tenant T`\n",
-                );
-            }
-            let now = Utc::now();
-            let mut table = Table::new(&[
-                "TENANT",
-                "NAME",
-                "VPN IP",
-                "STATUS",
-                "HANDSHAKE",
-                "RX",
-                "TX",
-                "HUB",
-            ]);
-            for r in &routers {
-                table.row(vec![
-                    r.tenant.clone(),
-                    r.name.clone(),
-                    r.vpn_ip.to_string(),
-                    r.status.to_string(),
-                    format::handshake_age(r.last_handshake_at, now),
-                    format::bytes(r.rx_bytes),
-                    format::bytes(r.tx_bytes),
-                    r.hub.clone(),
-                ]);
-            }
-            output::print(&table.render())
+            list(ctx, &RouterFilter { tenant, hub }, json).await
         }
         RouterCommand::Show { name, tenant, json } => {
             let router = ctx.store().await?.router(&tenant, &name).await?;
@@ -106,6 +70,56 @@ pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
             json,
         } => super::import::run(ctx, &file, &tenant, hub.as_deref(), json).await,
     }
+}
+
+/// Streams the listing: a fleet of millions prints in flat memory.
+async fn list(ctx: &Context, filter: &RouterFilter, json: bool) -> Result<()> {
+    use futures_util::StreamExt as _;
+    let store = ctx.store().await?;
+    let mut routers = store.stream_routers(filter).await?;
+    if json {
+        let mut first = true;
+        output::print("[")?;
+        while let Some(router) = routers.next().await {
+            let item = serde_json::to_string_pretty(&router?)
+                .map_err(|e| crate::Error::Other(format!("JSON: {e}")))?;
+            output::print(&format!(
+                "{}\n  {}",
+                if first { "" } else { "," },
+                item.replace('\n', "\n  ")
+            ))?;
+            first = false;
+        }
+        return output::print(if first { "]\n" } else { "\n]\n" });
+    }
+    let now = Utc::now();
+    let mut table = StreamTable::new(&[
+        "TENANT",
+        "NAME",
+        "VPN IP",
+        "STATUS",
+        "HANDSHAKE",
+        "RX",
+        "TX",
+        "HUB",
+    ]);
+    while let Some(router) = routers.next().await {
+        let r = router?;
+        table.row(vec![
+            r.tenant,
+            r.name,
+            r.vpn_ip.to_string(),
+            r.status.to_string(),
+            format::handshake_age(r.last_handshake_at, now),
+            format::bytes(r.rx_bytes),
+            format::bytes(r.tx_bytes),
+            r.hub,
+        ])?;
+    }
+    if !table.finish()? {
+        output::print("no routers yet: provision one with `tikwire router add NAME --tenant T`\n")?;
+    }
+    Ok(())
 }
 
 async fn set_enabled(ctx: &Context, tenant: &str, name: &str, enabled: bool) -> Result<()> {

@@ -12,10 +12,9 @@ pub async fn run(ctx: &Context, args: ScriptArgs) -> Result<()> {
         (ScriptFormat::Routeros, true) => RouterDocument::RouterOsUndo,
         (ScriptFormat::WgQuick, false) => RouterDocument::WgQuick,
         (ScriptFormat::WgQuick, true) => {
-            return Err(crate::model::InvalidInput(
+            return Err(crate::Error::Usage(
                 "--undo applies to --format routeros; for wg-quick run `wg-quick down` and delete the file".into(),
-            )
-            .into());
+            ));
         }
     };
     let material = ctx

@@ -1,7 +1,8 @@
 //! PostgreSQL: the pool, migrations, and the queries the rest of tikwire uses.
 //!
-//! Reads live in the per-table modules; writes that need key material (hubs, routers) are
-//! in `provision`, which calls the transactional helpers here.
+//! One module per table group. Writes that need key material (hubs, routers) are driven by
+//! `provision`, which generates and seals the keys and calls the transactional helpers
+//! (`lock_tenant`, `allocate_host_indexes`, `insert_routers`, ...) inside one transaction.
 
 mod hubs;
 pub mod notify;
@@ -146,35 +147,6 @@ pub(crate) fn on_unique_violation(err: sqlx::Error, message: impl FnOnce(&str) -
 
 pub(crate) use hubs::resolve_hub as hubs_resolve;
 pub(crate) use routers::{
-    allocate_host_indexes, insert_routers, lock_tenant, reserve_router_ids, taken_names,
+    allocate_host_indexes, audit_import, audit_router_add, insert_routers, lock_tenant,
+    reserve_router_ids, taken_names,
 };
-
-pub(crate) async fn audit_router_add(
-    tx: &mut Tx<'_>,
-    tenant: &str,
-    router: &crate::model::RouterName,
-    vpn_ip: Option<std::net::Ipv4Addr>,
-) -> Result<()> {
-    audit(
-        tx,
-        "router.add",
-        Some(tenant),
-        Some(router.as_str()),
-        serde_json::json!({ "vpn_ip": vpn_ip }),
-    )
-    .await
-}
-
-pub(crate) async fn audit_import(
-    tx: &mut Tx<'_>,
-    summary: &crate::provision::ImportSummary,
-) -> Result<()> {
-    audit(
-        tx,
-        "router.import",
-        Some(&summary.tenant),
-        None,
-        serde_json::to_value(summary).unwrap_or_default(),
-    )
-    .await
-}

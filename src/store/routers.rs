@@ -60,24 +60,34 @@ pub struct DeletedRouter {
     pub router: Router,
 }
 
-const ROUTER_SELECT: &str = "
+/// What every router query returns (never the sealed keys).
+const ROUTER_COLUMNS: &str = "
     SELECT r.id, r.name, t.name AS tenant, r.tenant_id, h.name AS hub, r.hub_id, r.vpn_ip,
            a.subnet_cidr, a.gateway_ip, c.client_public_key, c.interface_name, c.keepalive_interval,
            r.enabled, c.status, c.last_handshake_at, c.first_handshake_at, c.last_endpoint,
-           c.rx_bytes, c.tx_bytes, r.created_at, GREATEST(r.updated_at, c.updated_at) AS updated_at,
-           c.client_private_key_sealed, c.preshared_key_sealed
+           c.rx_bytes, c.tx_bytes, r.created_at, GREATEST(r.updated_at, c.updated_at) AS updated_at";
+/// Added only where a script or hub config is about to be rendered.
+const SEALED_COLUMNS: &str = ", c.client_private_key_sealed, c.preshared_key_sealed";
+const ROUTER_FROM: &str = "
     FROM routers r
     JOIN tenants t ON t.id = r.tenant_id
     JOIN vpn_subnet_allocations a ON a.tenant_id = r.tenant_id
     JOIN hubs h ON h.id = r.hub_id
     JOIN vpn_configurations c ON c.router_id = r.id";
+const LIST_WHERE: &str = "
+    WHERE ($1::text IS NULL OR t.name = $1) AND ($2::text IS NULL OR h.name = $2)
+    ORDER BY t.name, r.host_index";
 
-/// The listing query without the sealed columns.
-fn router_select_public() -> String {
-    ROUTER_SELECT.replace(
-        ",\n           c.client_private_key_sealed, c.preshared_key_sealed",
-        "",
-    )
+/// A router query without sealed columns: `tail` adds WHERE / ORDER BY.
+fn public_query(tail: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("{ROUTER_COLUMNS}{ROUTER_FROM} {tail}"))
+}
+
+/// A router query with the sealed keys.
+fn sealed_query(tail: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "{ROUTER_COLUMNS}{SEALED_COLUMNS}{ROUTER_FROM} {tail}"
+    ))
 }
 
 fn router_from_row(row: &PgRow) -> Result<Router> {
@@ -110,52 +120,74 @@ fn router_from_row(row: &PgRow) -> Result<Router> {
 
 impl Store {
     pub async fn list_routers(&self, filter: &RouterFilter) -> Result<Vec<Router>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{} WHERE ($1::text IS NULL OR t.name = $1) AND ($2::text IS NULL OR h.name = $2)
-             ORDER BY t.name, r.host_index",
-            router_select_public()
-        )))
-        .bind(filter.tenant.as_deref())
-        .bind(filter.hub.as_deref())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(public_query(LIST_WHERE))
+            .bind(filter.tenant.as_deref())
+            .bind(filter.hub.as_deref())
+            .fetch_all(&self.pool)
+            .await?;
         if rows.is_empty() {
-            // Say so when the filter names something that does not exist.
-            if let Some(tenant) = &filter.tenant {
-                self.tenant(tenant).await?;
-            }
-            if let Some(hub) = &filter.hub {
-                self.hub(hub).await?;
-            }
+            self.check_filter(filter).await?;
         }
         rows.iter().map(router_from_row).collect()
     }
 
+    /// Routers one at a time, for listings of any size: memory stays flat however large the
+    /// fleet. Checks the filter's names first, so a typo is an error, not an empty list.
+    pub async fn stream_routers<'a>(
+        &'a self,
+        filter: &'a RouterFilter,
+    ) -> Result<futures_util::stream::BoxStream<'a, Result<Router>>> {
+        use futures_util::StreamExt as _;
+        self.check_filter(filter).await?;
+        let rows = sqlx::query(public_query(LIST_WHERE))
+            .bind(filter.tenant.as_deref())
+            .bind(filter.hub.as_deref())
+            .fetch(&self.pool);
+        Ok(rows.map(|row| router_from_row(&row?)).boxed())
+    }
+
+    /// Says so when a filter names a tenant or hub that does not exist.
+    async fn check_filter(&self, filter: &RouterFilter) -> Result<()> {
+        if let Some(tenant) = &filter.tenant {
+            self.tenant(tenant).await?;
+        }
+        if let Some(hub) = &filter.hub {
+            self.hub(hub).await?;
+        }
+        Ok(())
+    }
+
     pub async fn router(&self, tenant: &str, name: &str) -> Result<Router> {
-        Ok(self.router_secret(tenant, name).await?.router)
+        let row = sqlx::query(public_query("WHERE t.name = $1 AND r.name = $2"))
+            .bind(tenant)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => router_from_row(&row),
+            None => {
+                self.tenant(tenant).await?;
+                Err(no_such_router(tenant, name))
+            }
+        }
     }
 
     pub async fn router_by_id(&self, id: i64) -> Result<Router> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{} WHERE r.id = $1",
-            router_select_public()
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))?;
+        let row = sqlx::query(public_query("WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))?;
         router_from_row(&row)
     }
 
     /// A router with its sealed keys (for rendering its script).
     pub async fn router_secret(&self, tenant: &str, name: &str) -> Result<RouterSecretRow> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ROUTER_SELECT} WHERE t.name = $1 AND r.name = $2"
-        )))
-        .bind(tenant)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sealed_query("WHERE t.name = $1 AND r.name = $2"))
+            .bind(tenant)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else {
             self.tenant(tenant).await?;
             return Err(no_such_router(tenant, name));
@@ -169,9 +201,9 @@ impl Store {
 
     /// Every router a hub serves, with sealed preshared keys (for the hub's config).
     pub async fn hub_routers_secret(&self, hub_id: i64) -> Result<Vec<RouterSecretRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ROUTER_SELECT} WHERE r.hub_id = $1 ORDER BY a.subnet_octet_2, r.host_index"
-        )))
+        let rows = sqlx::query(sealed_query(
+            "WHERE r.hub_id = $1 ORDER BY a.subnet_octet_2, r.host_index",
+        ))
         .bind(hub_id)
         .fetch_all(&self.pool)
         .await?;
@@ -188,19 +220,15 @@ impl Store {
 
     /// Deletes a router and releases its address, in one transaction.
     pub async fn delete_router(&self, tenant: &str, name: &str) -> Result<DeletedRouter> {
-        let router = self.router(tenant, name).await?;
         let mut tx = self.begin().await?;
         let lock = lock_tenant(&mut tx, tenant).await?;
-        let host_index: Option<i32> = sqlx::query_scalar(
-            "DELETE FROM routers WHERE tenant_id = $1 AND name = $2 RETURNING host_index",
-        )
-        .bind(lock.tenant_id)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(host_index) = host_index else {
-            return Err(no_such_router(tenant, name));
-        };
+        // Read under the tenant's lock, so what is reported is what is deleted.
+        let router = locked_router(&mut tx, lock.tenant_id, tenant, name).await?;
+        let host_index: i32 =
+            sqlx::query_scalar("DELETE FROM routers WHERE id = $1 RETURNING host_index")
+                .bind(router.id)
+                .fetch_one(&mut *tx)
+                .await?;
         sqlx::query("INSERT INTO released_host_indexes (tenant_id, host_index) VALUES ($1, $2)")
             .bind(lock.tenant_id)
             .bind(host_index)
@@ -241,8 +269,13 @@ impl Store {
         name: &str,
         enabled: bool,
     ) -> Result<Router> {
-        let router = self.router(tenant, name).await?;
         let mut tx = self.begin().await?;
+        let tenant_id: i64 = sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| super::tenants::no_such_tenant(tenant))?;
+        let router = locked_router(&mut tx, tenant_id, tenant, name).await?;
         sqlx::query("UPDATE routers SET enabled = $2, updated_at = now() WHERE id = $1")
             .bind(router.id)
             .bind(enabled)
@@ -281,9 +314,32 @@ impl Store {
                 .id(router.id),
         )
         .await?;
+        let updated = sqlx::query(public_query("WHERE r.id = $1"))
+            .bind(router.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let updated = router_from_row(&updated)?;
         tx.commit().await?;
-        self.router(tenant, name).await
+        Ok(updated)
     }
+}
+
+/// A router row locked for the rest of the transaction.
+async fn locked_router(
+    tx: &mut Tx<'_>,
+    tenant_id: i64,
+    tenant: &str,
+    name: &str,
+) -> Result<Router> {
+    let row = sqlx::query(public_query(
+        "WHERE r.tenant_id = $1 AND r.name = $2 FOR UPDATE OF r",
+    ))
+    .bind(tenant_id)
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| no_such_router(tenant, name))?;
+    router_from_row(&row)
 }
 
 /// Locks a tenant's allocation row for the rest of the transaction.
@@ -462,4 +518,34 @@ pub(crate) fn no_such_router(tenant: &str, name: &str) -> Error {
     Error::NotFound(format!(
         "no router named {name:?} in tenant {tenant:?} (see `tikwire router list --tenant {tenant}`)"
     ))
+}
+
+pub(crate) async fn audit_router_add(
+    tx: &mut Tx<'_>,
+    tenant: &str,
+    router: &crate::model::RouterName,
+    vpn_ip: Option<std::net::Ipv4Addr>,
+) -> Result<()> {
+    audit(
+        tx,
+        "router.add",
+        Some(tenant),
+        Some(router.as_str()),
+        serde_json::json!({ "vpn_ip": vpn_ip }),
+    )
+    .await
+}
+
+pub(crate) async fn audit_import(
+    tx: &mut Tx<'_>,
+    summary: &crate::provision::ImportSummary,
+) -> Result<()> {
+    audit(
+        tx,
+        "router.import",
+        Some(&summary.tenant),
+        None,
+        serde_json::to_value(summary).unwrap_or_default(),
+    )
+    .await
 }
