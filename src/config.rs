@@ -63,7 +63,7 @@ pub struct UiConfig {
 }
 
 /// What the config file may hold.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigFile {
     pub database_url: Option<String>,
@@ -75,7 +75,7 @@ pub struct ConfigFile {
 }
 
 /// Values given on the command line; they win over everything else.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub database_url: Option<String>,
@@ -84,7 +84,7 @@ pub struct Overrides {
 }
 
 /// The settled configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Config {
     pub data_dir: PathBuf,
     /// None: use the private cluster under `data_dir`.
@@ -95,6 +95,63 @@ pub struct Config {
     pub status: StatusThresholds,
     pub poll: PollConfig,
     pub ui: UiConfig,
+}
+
+/// A database URL for messages and `Debug`: the password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<database url>".into();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+fn redacted(url: &Option<String>) -> Option<String> {
+    url.as_deref().map(redact_url)
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("database_url", &redacted(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("ipam", &self.ipam)
+            .field("status", &self.status)
+            .field("poll", &self.poll)
+            .field("ui", &self.ui)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("config_file", &self.config_file)
+            .field("database_url", &redacted(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("theme", &self.theme)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redacted(&self.database_url))
+            .field("config_dir", &self.config_dir)
+            .field("log_dir", &self.log_dir)
+            .field("ipam", &self.ipam)
+            .field("status", &self.status)
+            .field("poll", &self.poll)
+            .field("ui", &self.ui)
+            .finish()
+    }
 }
 
 impl Config {
@@ -216,6 +273,23 @@ pub fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_passwords_never_show() {
+        assert_eq!(
+            redact_url("postgres://u:s3cret@db/x"),
+            "postgres://u:***@db/x"
+        );
+        assert_eq!(
+            redact_url("postgres://u@db/x?host=/run"),
+            "postgres://u@db/x?host=/run"
+        );
+        let file = ConfigFile {
+            database_url: Some("postgres://u:s3cret@db/x".into()),
+            ..Default::default()
+        };
+        assert!(!format!("{file:?}").contains("s3cret"));
+    }
 
     #[test]
     fn config_file_parses_and_rejects_unknown_keys() {

@@ -544,3 +544,22 @@ async fn disabling_keeps_the_address_and_marks_the_router() {
         .unwrap();
     assert_eq!(r.status.as_str(), "pending");
 }
+
+#[tokio::test]
+async fn a_configuration_row_cannot_disagree_with_its_router() {
+    let db = common::test_db().await;
+    let p = provisioner(&db.pool, IpamConfig::default());
+    with_hub(&p).await;
+    p.add_tenant(&tenant("acme")).await.unwrap();
+    let other = p.add_tenant(&tenant("other")).await.unwrap();
+    let r = p.add_router(&router("acme", "r1")).await.unwrap();
+    let moved = sqlx::query("UPDATE vpn_configurations SET tenant_id = $1 WHERE router_id = $2")
+        .bind(other.id)
+        .bind(r.id)
+        .execute(&db.pool)
+        .await;
+    assert!(
+        matches!(&moved, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503")),
+        "a configuration moved to another tenant was accepted: {moved:?}"
+    );
+}

@@ -110,7 +110,7 @@ fn install_header(out: &mut String, input: &RouterScriptInput) {
         ),
         String::new(),
         format!("What it does, on the WireGuard interface {}:", i.interface),
-        "- creates or updates the interface with the private key of this router (no listen port opened)".into(),
+        "- creates or updates the interface with the private key of this router (it dials out: no firewall port opened)".into(),
         format!(
             "- adds the hub as its peer: endpoint {} port {}, keepalive {}s, preshared key, allowed address {}/32",
             i.endpoint.host, i.endpoint.port, i.keepalive, i.hub_ip

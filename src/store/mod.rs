@@ -24,9 +24,16 @@ use crate::{Error, Result};
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// Handle to the database; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pub pool: PgPool,
+}
+
+/// Not derived: the pool's connect options hold the database password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
 }
 
 pub(crate) type Tx<'a> = Transaction<'a, Postgres>;

@@ -570,6 +570,14 @@ async fn run(program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<
     if output.status.success() {
         return Ok(output.stdout);
     }
+    // `wg` quotes a value it rejects ("Key is not the correct length or format: `...'"): when
+    // the input held keys, its message could too, so it is withheld.
+    if stdin.is_some() {
+        return Err(format!(
+            "`{shown}` failed ({}); its message is withheld because its input held keys",
+            output.status
+        ));
+    }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let reason = stderr
         .lines()
