@@ -19,6 +19,8 @@ use crate::{Error, Result};
 /// Even without announced changes, reconcile this often to undo changes made by hand.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long announced changes are gathered before one reconcile applies them all.
+const CHANGE_SETTLE: Duration = Duration::from_millis(250);
 /// How many names a log line lists before it says "and N more".
 const LOG_NAMES: usize = 20;
 
@@ -133,10 +135,14 @@ impl Agent {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut listener: Option<ChangeListener> = None;
         let mut failing: Option<String> = None;
+        // A burst of announced changes (operators adding routers one by one) is gathered for
+        // a moment into one reconcile, rather than one full reload per change.
+        let mut change_pending = false;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = ticker.tick() => {
+                    change_pending = false;
                     if listener.is_none() {
                         // Bounded: a database host that drops packets must not stall polling.
                         let connect = ChangeListener::connect(&self.database_url);
@@ -153,7 +159,10 @@ impl Agent {
                     Ok(change) => {
                         if self.is_relevant(&change) {
                             self.forget_loaded();
-                            ticker.reset_immediately();
+                            if !change_pending {
+                                change_pending = true;
+                                ticker.reset_after(CHANGE_SETTLE);
+                            }
                         }
                     }
                     Err(err) => {
