@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
+use tokio::io::AsyncReadExt as _;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
@@ -153,7 +154,7 @@ impl From<PollError> for crate::Error {
 /// (it holds the interface's private key and every preshared key).
 pub async fn read_dump(wg: &Path, interface: &str) -> Result<Zeroizing<Vec<u8>>, PollError> {
     let command = wg.display().to_string();
-    let child = tokio::process::Command::new(wg)
+    let mut child = tokio::process::Command::new(wg)
         .args(["show", interface, "dump"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -169,7 +170,19 @@ pub async fn read_dump(wg: &Path, interface: &str) -> Result<Zeroizing<Vec<u8>>,
                 reason: err.to_string(),
             },
         })?;
-    let output = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let collect = async {
+        let mut errors = Vec::new();
+        let (out, _) = tokio::try_join!(read_secret(stdout), async {
+            match stderr {
+                Some(mut pipe) => pipe.read_to_end(&mut errors).await,
+                None => Ok(0),
+            }
+        })?;
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>((out, errors, status))
+    };
+    let (stdout, stderr, status) = tokio::time::timeout(COMMAND_TIMEOUT, collect)
         .await
         .map_err(|_| PollError::Timeout {
             interface: interface.to_owned(),
@@ -179,11 +192,36 @@ pub async fn read_dump(wg: &Path, interface: &str) -> Result<Zeroizing<Vec<u8>>,
             command,
             reason: err.to_string(),
         })?;
-    let stdout = Zeroizing::new(output.stdout);
-    if output.status.success() {
+    if status.success() {
         return Ok(stdout);
     }
-    Err(classify_failure(interface, &output.stderr, output.status))
+    Err(classify_failure(interface, &stderr, status))
+}
+
+/// Reads a pipe that carries keys. The buffer grows by copying into a new wiped-on-drop
+/// buffer, so no freed allocation is left holding a key (a plain `Vec` would leave each
+/// outgrown buffer behind as it reallocates).
+async fn read_secret(
+    pipe: Option<tokio::process::ChildStdout>,
+) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    let Some(mut pipe) = pipe else {
+        return Ok(out);
+    };
+    let mut chunk = Zeroizing::new([0u8; 16 * 1024]);
+    loop {
+        let n = pipe.read(&mut chunk[..]).await?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > out.capacity() {
+            let mut bigger =
+                Zeroizing::new(Vec::with_capacity((out.capacity() * 2).max(out.len() + n)));
+            bigger.extend_from_slice(&out);
+            out = bigger;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// Turns `wg`'s complaint into an error an operator can act on.
