@@ -173,6 +173,10 @@ async fn the_contract_end_to_end() {
         cli.json(&["tenant", "list", "--json"]),
         serde_json::json!([])
     );
+    assert_eq!(
+        cli.json(&["router", "list", "--json"]),
+        serde_json::json!([])
+    );
 }
 
 #[tokio::test]
