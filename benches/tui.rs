@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
     let before = rss_mb();
     let app = loaded_app(rows.clone(), tenants.clone());
     eprintln!(
-        "RSS with {ROUTERS} routers loaded: {:.1} MB (process, incl. a second copy of the rows: {:.1} MB before loading)",
+        "RSS with {ROUTERS} routers loaded: {:.1} MB (this process, fixtures included: {:.1} MB before loading; see the report for the real binary)",
         rss_mb(),
         before
     );

@@ -355,7 +355,9 @@ impl App {
                 tenant_id,
             } => self.on_change(&kind, &op, tenant_id),
             Msg::DbDown(reason) => {
-                if !matches!(self.db, DbHealth::Down { .. }) {
+                if matches!(self.db, DbHealth::Down { .. }) {
+                    self.dirty = false;
+                } else {
                     self.db = DbHealth::Down {
                         reason,
                         since: self.now,
@@ -370,6 +372,8 @@ impl App {
                     self.toast("database reachable again; reloaded");
                     load_everything()
                 } else {
+                    // Every load reports the database up: nothing to draw for that.
+                    self.dirty = false;
                     Vec::new()
                 }
             }

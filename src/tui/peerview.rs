@@ -456,7 +456,7 @@ impl PeerPane {
                         }
                         (None, None) => {
                             text.push_str(
-                                " · no agent has polled (run `tikwire agent` on the hub)",
+                                " · no agent has reported (tikwire agent)",
                             );
                             tone = Tone::Warn;
                         }
