@@ -455,9 +455,7 @@ impl PeerPane {
                             tone = Tone::Bad;
                         }
                         (None, None) => {
-                            text.push_str(
-                                " · no agent has reported (tikwire agent)",
-                            );
+                            text.push_str(" · no agent has reported (tikwire agent)");
                             tone = Tone::Warn;
                         }
                         (None, Some(b)) => match b.last_poll_at {
