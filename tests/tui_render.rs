@@ -16,8 +16,8 @@ fn both(name: &str, app: &tikwire::tui::App) {
 #[test]
 fn main_screen_all_panes() {
     let mut app = app();
-    app.update(Msg::Peers(testdata::live_peers(
-        app.routers.all(),
+    app.update(testdata::live_msg(testdata::live_snapshot(
+        &testdata::routers(testdata::now(), 60),
         testdata::now(),
     )));
     insta::assert_snapshot!("main_120x40", render(&app, 120, 40));
@@ -70,12 +70,16 @@ fn forms() {
 }
 
 fn open_script(app: &mut tikwire::tui::App) {
-    let r = app.routers.selected().unwrap().clone();
+    let id = app.routers.selected().unwrap().id;
+    let r = testdata::routers(testdata::now(), 60)
+        .into_iter()
+        .find(|x| x.id == id)
+        .unwrap();
     press(app, [key(KeyCode::Enter)]);
     app.update(Msg::Loaded(Loaded::Scripts {
         result: Ok(testdata::bundle_for(&r)),
-        tenant: r.tenant,
-        router: r.name,
+        tenant: r.tenant.clone(),
+        router: r.name.clone(),
     }));
 }
 
@@ -163,16 +167,18 @@ fn relative_ages_schedule_the_next_redraw() {
         "stored peer status arrives by NOTIFY: no age ticks, an idle console draws nothing"
     );
     let mut live = empty_app();
-    live.update(Msg::Peers(testdata::live_peers(&[], testdata::now())));
+    let mut snapshot = testdata::live_snapshot(&[], testdata::now());
+    snapshot.peers.clear();
+    live.update(testdata::live_msg(snapshot));
     let (screen, info) = render_info(&live, 120, 40);
     assert!(
-        screen.contains("live from wg0 · updated 3s ago"),
+        screen.contains("live from wg0 · updated ≤10s ago"),
         "{screen}"
     );
     assert_eq!(
         info.wake_in_secs,
-        Some(1),
-        "a live poller's \"updated Ns ago\" ticks"
+        Some(8),
+        "polls on time keep the label; the loop wakes only when the poll would be late (3 s old, late after 10 s)"
     );
     press(&mut idle, [ch('1')]);
     let (_, info) = render_info(&idle, 80, 24);

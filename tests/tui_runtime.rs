@@ -95,3 +95,105 @@ async fn ctrl_c_quits_from_anywhere() {
     tmux.keys(&["C-c"]);
     assert_eq!(tmux.wait_exit(), "0", "Ctrl-C quits even inside a form");
 }
+
+/// On the hub host with privileges (tests run as root) the console polls the interface
+/// itself: here a scripted stand-in `wg` (config poll.wg_command) prints a dump with the
+/// hub's key, one router that shook hands, one that never did, and a peer nobody owns.
+#[tokio::test(flavor = "multi_thread")]
+async fn polls_the_hub_interface_live_when_it_may() {
+    let (_db, env) = fleet().await;
+    let hubs: serde_json::Value =
+        serde_json::from_str(&env.cli(&["hub", "list", "--json"])).unwrap();
+    let hub_key = hubs[0]["public_key"].as_str().unwrap().to_owned();
+    let iface = hubs[0]["interface"].as_str().unwrap().to_owned();
+    let routers: serde_json::Value =
+        serde_json::from_str(&env.cli(&["router", "list", "--json"])).unwrap();
+    let key_of = |name: &str| {
+        routers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let unknown = "VU5LTk9XTnBlZXJVTktOT1dOcGVlclVOS05PV05wZWU=";
+    let peer = |key: &str, ip: &str, handshake: i64, rx: u64| {
+        format!(
+            "{key}\t(none)\t203.0.113.9:40001\t{ip}/32\t{handshake}\t{rx}\t{}\t25\n",
+            rx / 2
+        )
+    };
+    let interface_line =
+        format!("cFJpdmF0ZUtleVByaXZhdGVLZXlQcml2YXRlS2V5MDA=\t{hub_key}\t51820\toff\n");
+    let dump_file = env.data_dir.join("dump.txt");
+    let write_dump = |with_unknown: bool| {
+        let mut text = interface_line.clone();
+        text += &peer(&key_of("r-alpha"), "10.100.1.1", now - 5, 4_000_000);
+        text += &peer(&key_of("r-bravo"), "10.100.1.2", 0, 0);
+        if with_unknown {
+            text += &peer(unknown, "10.250.0.9", now - 30, 1234);
+        }
+        std::fs::write(&dump_file, text).unwrap();
+    };
+    write_dump(true);
+    let script = env.data_dir.join("fake-wg");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1 $3\" = 'show dump' ] || exit 2\n\
+             [ \"$2\" = '{iface}' ] || {{ echo \"Unable to access interface: No such device\" >&2; exit 1; }}\n\
+             cat '{}'\n",
+            dump_file.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config_dir = env.data_dir.join("config/tikwire");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[poll]\ninterval_secs = 1\nwg_command = \"{}\"\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+
+    let tmux = Tmux::console(&env, "live", 120, 40);
+    let screen = tmux.wait_for(&format!("live from {iface} · updated ≤2s ago"));
+    assert!(screen.contains("? unknown VU5LTk9X"), "{screen}");
+    // r-alpha shook hands 5 s ago on the interface: online in both panes, although no agent
+    // ever updated its stored status (pending); r-bravo never did: pending; r-charlie is not
+    // on the interface at all.
+    let peers_pane: Vec<&str> = screen
+        .lines()
+        .filter_map(|l| l.split_once("││").map(|(_, right)| right))
+        .collect();
+    let row = |name: &str| {
+        peers_pane
+            .iter()
+            .find(|l| l.contains(name))
+            .copied()
+            .unwrap_or_default()
+    };
+    assert!(row("acme/r-alpha").contains("● online"), "{screen}");
+    assert!(row("acme/r-bravo").contains("◌ pending"), "{screen}");
+    assert!(row("acme/r-charlie").is_empty(), "{screen}");
+    let routers_row = screen
+        .lines()
+        .find(|l| l.contains(" r-alpha "))
+        .unwrap_or_default();
+    assert!(routers_row.contains("● online"), "{screen}");
+    assert!(routers_row.contains("3.8M"), "live traffic: {screen}");
+
+    // The peer leaves the interface: the next poll drops it.
+    write_dump(false);
+    tmux.wait_until("the unknown peer gone", |s| !s.contains("? unknown"));
+    tmux.text("q");
+    assert_eq!(tmux.wait_exit(), "0");
+}

@@ -47,10 +47,7 @@ fn provision_through_the_form_shows_a_pending_row_then_the_router() {
         result: Ok(router),
     }));
     assert!(app.provisioning.is_empty());
-    assert_eq!(
-        app.routers.selected().map(|r| r.name.as_str()),
-        Some("new-site")
-    );
+    assert_eq!(app.routers.selected().map(|r| &*r.name), Some("new-site"));
     assert!(
         effects
             .iter()
@@ -156,7 +153,7 @@ fn navigate_panes_tenants_and_sort() {
     press(&mut app, [ch('1'), ch('j'), ch('j'), key(KeyCode::Enter)]);
     assert_eq!(app.focus, Pane::Routers);
     assert_eq!(app.routers.tenant.as_deref(), Some("globex"));
-    assert!((0..app.routers.len()).all(|i| app.routers.get(i).unwrap().tenant == "globex"));
+    assert!((0..app.routers.len()).all(|i| &*app.routers.get(i).unwrap().tenant == "globex"));
     press(&mut app, [ch('G')]);
     assert_eq!(app.routers.cursor.selected, app.routers.len() - 1);
     press(&mut app, [ch('g'), ch('s')]);
@@ -168,10 +165,7 @@ fn navigate_panes_tenants_and_sort() {
     press(&mut app, typing("router umbrella/shop-002"));
     press(&mut app, [key(KeyCode::Enter)]);
     let r = app.routers.selected().unwrap();
-    assert_eq!(
-        (r.tenant.as_str(), r.name.as_str()),
-        ("umbrella", "shop-002")
-    );
+    assert_eq!((&*r.tenant, &*r.name), ("umbrella", "shop-002"));
     press(&mut app, [ch(':')]);
     press(&mut app, typing("tenant nosuch"));
     press(&mut app, [key(KeyCode::Enter)]);
@@ -190,10 +184,10 @@ fn delete_router_asks_first_and_tenant_needs_its_name_typed() {
     let [Effect::DeleteRouter { tenant, name }] = effects.as_slice() else {
         panic!("{effects:?}")
     };
-    assert_eq!((tenant, name), (&r.tenant, &r.name));
+    assert_eq!((tenant.as_str(), name.as_str()), (&*r.tenant, &*r.name));
     app.update(Msg::Done(Outcome::RouterDeleted {
-        tenant: r.tenant.clone(),
-        name: r.name.clone(),
+        tenant: r.tenant.to_string(),
+        name: r.name.to_string(),
         result: Ok(()),
     }));
     assert!(!app.routers.all().iter().any(|x| x.id == r.id));
@@ -214,13 +208,13 @@ fn script_view_copy_reveal_qr_raw_save() {
     let r = app.routers.selected().unwrap().clone();
     let effects = press(&mut app, [key(KeyCode::Enter)]);
     assert!(
-        matches!(effects.as_slice(), [Effect::LoadScripts { tenant, router }] if *tenant == r.tenant && *router == r.name)
+        matches!(effects.as_slice(), [Effect::LoadScripts { tenant, router }] if **tenant == *r.tenant && **router == *r.name)
     );
     // copy before the script arrived: told to wait, nothing copied
     assert!(press(&mut app, [ch('c')]).is_empty());
     app.update(Msg::Loaded(Loaded::Scripts {
-        tenant: r.tenant.clone(),
-        router: r.name.clone(),
+        tenant: r.tenant.to_string(),
+        router: r.name.to_string(),
         result: Ok(testdata::bundle()),
     }));
     let screen = render(&app, 80, 24);
@@ -286,20 +280,55 @@ fn enable_toggle_and_freeze() {
     assert!(
         matches!(effects.as_slice(), [Effect::SetEnabled { enabled, .. }] if *enabled == !r.enabled)
     );
+    // The stored view has nothing to freeze: it changes only when the agent writes.
     press(&mut app, [ch('4'), ch('f')]);
-    assert!(app.peers.frozen);
-    let before = app.peers.shown.clone();
-    app.update(Msg::Peers(testdata::live_peers(
-        app.routers.all(),
+    assert!(!app.peers.frozen);
+    assert!(app.toasts.last().unwrap().text.contains("live"));
+
+    let routers = testdata::routers(testdata::now(), 60);
+    app.update(testdata::live_msg(testdata::live_snapshot(
+        &routers,
         testdata::now(),
     )));
-    assert_eq!(app.peers.shown, before, "frozen pane keeps its data");
-    press(&mut app, [ch('f')]);
-    assert_ne!(app.peers.shown, before, "unfreezing shows the newest data");
+    assert!(app.peers.is_live());
+    let first = peer_names(&app);
     assert!(
-        app.peers.get(0).unwrap().router.is_none(),
-        "unknown peer listed"
+        first.contains(&"? unknown".to_string()),
+        "the unknown peer is listed"
     );
+    let enabled = routers.iter().filter(|r| r.enabled).count();
+    assert_eq!(
+        first.len(),
+        enabled + 1,
+        "the enabled routers and the unknown peer"
+    );
+    press(&mut app, [ch('f')]);
+    assert!(app.peers.frozen);
+    // A newer poll: every handshake just now, the unknown peer gone.
+    let mut newer = testdata::live_snapshot(&routers, testdata::now());
+    newer.peers.remove(testdata::UNKNOWN_KEY);
+    for p in newer.peers.values_mut() {
+        p.last_handshake = Some(testdata::now());
+    }
+    app.update(testdata::live_msg(newer));
+    assert_eq!(peer_names(&app), first, "frozen pane keeps its data");
+    assert!(app.peers.held.is_some());
+    assert!(render(&app, 120, 40).contains("FROZEN (newer data held)"));
+    press(&mut app, [ch('f')]);
+    assert_ne!(peer_names(&app), first, "unfreezing shows the newest data");
+    assert!(!peer_names(&app).contains(&"? unknown".to_string()));
+}
+
+fn peer_names(app: &tikwire::tui::App) -> Vec<String> {
+    (0..app.peers.len())
+        .map(|i| {
+            app.peers
+                .line(&app.routers, app.peers.entry(i).unwrap())
+                .unwrap()
+                .router
+                .unwrap_or_else(|| "? unknown".into())
+        })
+        .collect()
 }
 
 #[test]
@@ -344,4 +373,185 @@ fn a_no_op_event_keeps_a_pending_redraw() {
     app.dirty = false;
     press(&mut app, [key(KeyCode::F(12))]);
     assert!(!app.dirty, "nothing changed, nothing to draw");
+}
+
+/// A poll that changes nothing on screen must not draw; one that changes a visible row must.
+#[test]
+fn live_polls_redraw_only_when_something_visible_changed() {
+    let mut app = app();
+    app.update(Msg::Resize(120, 40)); // all four panes on screen
+    let routers = testdata::routers(testdata::now(), 60);
+    app.update(testdata::live_msg(testdata::live_snapshot(
+        &routers,
+        testdata::now(),
+    )));
+    render(&app, 120, 40); // records which rows are on screen
+    app.dirty = false;
+
+    // The same peers one poll later: the label stays "updated ≤10s ago", rows identical.
+    let mut again = testdata::live_snapshot(&routers, testdata::now());
+    again.taken_at = testdata::now();
+    app.update(testdata::live_msg(again.clone()));
+    assert!(!app.dirty, "an identical poll must not redraw");
+
+    // Traffic of a peer far below the visible window.
+    let last = (0..app.peers.len())
+        .filter_map(|i| match app.peers.entry(i) {
+            Some(tikwire::tui::peerview::PeerEntry::Router(r)) => Some(r),
+            _ => None,
+        })
+        .last()
+        .unwrap();
+    let hidden_key = app.routers.row(last).unwrap().public_key();
+    again.peers.get_mut(&hidden_key).unwrap().rx_bytes += 1;
+    app.update(testdata::live_msg(again.clone()));
+    assert!(!app.dirty, "a change off screen must not redraw");
+
+    // Traffic of the first peer on screen.
+    let Some(tikwire::tui::peerview::PeerEntry::Router(first)) = app.peers.entry(0) else {
+        panic!("a router first")
+    };
+    let shown_key = app.routers.row(first).unwrap().public_key();
+    again.peers.get_mut(&shown_key).unwrap().rx_bytes += 10_000_000;
+    app.update(testdata::live_msg(again));
+    assert!(app.dirty, "a visible change redraws");
+
+    // A failing poll says so, keeping the last good rows.
+    app.dirty = false;
+    app.update(Msg::Live {
+        interface: "wg0".into(),
+        state: tikwire::tui::peerview::LiveState::Error("interface wg0 does not exist".into()),
+    });
+    assert!(app.dirty);
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("✗ interface wg0 does not exist"),
+        "{screen}"
+    );
+    assert!(app.peers.len() > 1, "last good rows kept");
+}
+
+/// Both panes derive the status from the handshake age the same way: a router stored as
+/// online whose handshake is 9 minutes old reads stale everywhere (no agent updated it).
+#[test]
+fn both_panes_derive_status_from_the_handshake_age() {
+    let now = testdata::now();
+    let mut routers = testdata::routers(now, 60);
+    for r in routers.iter_mut() {
+        r.status = RouterStatus::Online;
+        r.enabled = true;
+        r.last_handshake_at = Some(now - chrono::Duration::minutes(9));
+    }
+    routers[0].last_handshake_at = None;
+    routers[0].status = RouterStatus::Pending;
+    routers[1].enabled = false;
+    routers[1].status = RouterStatus::Disabled;
+    let mut app = empty_app();
+    app.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(tikwire::tui::data::RouterRow::from_routers(&routers)),
+    }));
+    let screen = render(&app, 120, 40);
+    assert!(!screen.contains("● online"), "{screen}");
+    assert!(screen.contains("◐ stale"), "{screen}");
+    assert!(
+        screen.contains("◌ pending") && screen.contains("⊘ disabled"),
+        "{screen}"
+    );
+    // The status filter uses the shown status too.
+    press(&mut app, [ch('3'), ch('/')]);
+    press(&mut app, typing("online"));
+    assert_eq!(app.routers.len(), 0);
+    press(&mut app, (0..6).map(|_| key(KeyCode::Backspace)));
+    press(&mut app, typing("stale"));
+    assert_eq!(app.routers.len(), 58);
+    // The peer pane (at 80x24 on its own) agrees.
+    press(&mut app, [key(KeyCode::Esc), key(KeyCode::Esc), ch('4')]);
+    let screen = render(&app, 80, 24);
+    assert!(
+        screen.contains("◐ stale") && !screen.contains("● online"),
+        "{screen}"
+    );
+}
+
+/// Without a live poller: the agent's heartbeat and the unknown peers it stored.
+#[test]
+fn stored_view_shows_the_agent_heartbeat_and_unknown_peers() {
+    use tikwire::tui::peerview::{AgentBeat, AgentReport, StoredUnknown};
+    let now = testdata::now();
+    let mut app = app();
+    let report = |last_poll: chrono::Duration, error: Option<&str>| AgentReport {
+        beats: vec![AgentBeat {
+            hub: "main".into(),
+            last_poll_at: Some(now - last_poll),
+            last_error: error.map(Into::into),
+        }],
+        unknown: vec![StoredUnknown {
+            hub: "main".into(),
+            public_key: testdata::UNKNOWN_KEY.into(),
+            endpoint: Some("198.51.100.7:51999".into()),
+            allowed_ips: "10.250.0.9/32".into(),
+            last_handshake: Some(now),
+        }],
+    };
+    let effects = app.update(Msg::Loaded(Loaded::Agent(Ok(report(
+        chrono::Duration::seconds(4),
+        None,
+    )))));
+    assert!(effects.is_empty());
+    assert!(
+        app.agent_due.is_some(),
+        "the heartbeat is reloaded while shown"
+    );
+    press(&mut app, [ch('4')]);
+    let screen = render(&app, 80, 24);
+    assert!(
+        screen.contains("as stored by the agent · agent last poll ≤15s ago"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("? unknown VU5LTk9X… 10.250.0.9"),
+        "{screen}"
+    );
+
+    // Reloading an unchanged heartbeat changes nothing on screen: no frame.
+    app.dirty = false;
+    let effects = app.update(Msg::RefreshAgent);
+    assert!(matches!(effects.as_slice(), [Effect::Load(Dataset::Agent)]));
+    app.update(Msg::Loaded(Loaded::Agent(Ok(report(
+        chrono::Duration::seconds(2),
+        None,
+    )))));
+    assert!(!app.dirty);
+    // Each load also reports the database reachable: no frame for that either.
+    app.update(Msg::DbUp);
+    assert!(!app.dirty);
+
+    app.update(Msg::Loaded(Loaded::Agent(Ok(report(
+        chrono::Duration::minutes(3),
+        None,
+    )))));
+    assert!(app.dirty);
+    assert!(render(&app, 80, 24).contains("agent last poll 3m ago (late)"));
+    app.update(Msg::Loaded(Loaded::Agent(Ok(report(
+        chrono::Duration::minutes(3),
+        Some("interface wg0 does not exist"),
+    )))));
+    assert!(render(&app, 80, 24).contains("agent on main: ✗ interface wg0"));
+    // A status change announced by the agent reloads the routers and the heartbeat.
+    let effects = app.update(Msg::Changed {
+        kind: "status".into(),
+        op: "update".into(),
+        tenant_id: None,
+    });
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Load(Dataset::Agent)))
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Load(Dataset::Routers { tenant: None })))
+    );
 }

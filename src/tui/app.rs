@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::model::{Hub, Router, SubnetUsage, Tenant, TenantName};
 use crate::tui::data::{
-    ListCursor, PeerSnapshot, PeerSource, PoolUsage, RouterTable, ScriptBundle, ScriptKind, Slot,
+    ListCursor, PoolUsage, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot,
 };
 use crate::tui::forms::{Form, FormContext, HubRequest, ProvisionRequest, Request};
 use crate::tui::keymap::{Action, Context, Keymap};
@@ -24,6 +24,7 @@ use crate::tui::overlays::raw::RawView;
 use crate::tui::overlays::save::SaveDialog;
 use crate::tui::overlays::script::ScriptView;
 use crate::tui::overlays::toast::Toast;
+use crate::tui::peerview::{AgentReport, LiveState, PeerPane};
 use crate::tui::theme::Theme;
 
 /// The four panes of the main screen, in Tab order.
@@ -80,6 +81,8 @@ pub enum Dataset {
     Tenants,
     Subnets,
     Pool,
+    /// The agents' heartbeats and the unknown peers they saw.
+    Agent,
     /// One tenant's routers, or all of them.
     Routers {
         tenant: Option<String>,
@@ -90,6 +93,8 @@ pub enum Dataset {
 #[derive(Debug)]
 pub enum Effect {
     Load(Dataset),
+    /// Poll the interface of whichever of these hubs runs here, if this process may.
+    StartLive(Vec<Hub>),
     LoadScripts {
         tenant: String,
         router: String,
@@ -127,9 +132,10 @@ pub enum Loaded {
     Tenants(Result<Vec<Tenant>, String>),
     Subnets(Result<Vec<SubnetUsage>, String>),
     Pool(Result<PoolUsage, String>),
+    Agent(Result<AgentReport, String>),
     Routers {
         tenant: Option<String>,
-        result: Result<Vec<Router>, String>,
+        result: Result<Vec<RouterRow>, String>,
     },
     Scripts {
         tenant: String,
@@ -179,8 +185,13 @@ pub enum Msg {
     Tick(DateTime<Utc>),
     Loaded(Loaded),
     Done(Outcome),
-    /// A new peer table from a live poller.
-    Peers(PeerSnapshot),
+    /// A poll of the hub's interface by this process.
+    Live {
+        interface: String,
+        state: LiveState,
+    },
+    /// Time to reload the agents' heartbeat (see [`App::agent_due`]).
+    RefreshAgent,
     /// A change announced by another console, the command line or the agent.
     Changed {
         kind: String,
@@ -200,104 +211,15 @@ pub enum DbHealth {
     },
 }
 
-/// The peer pane: the snapshot on screen, and the newest one held back while frozen.
-#[derive(Debug, Default)]
-pub struct PeerPane {
-    pub shown: Option<PeerSnapshot>,
-    pub held: Option<PeerSnapshot>,
-    pub frozen: bool,
-    /// A live poller feeds this pane; database rows are no longer used for it.
-    pub live: bool,
-    pub cursor: ListCursor,
-    pub filter: String,
-    view: Vec<u32>,
-}
-
-impl PeerPane {
-    fn offer(&mut self, snap: PeerSnapshot) {
-        if self.frozen {
-            self.held = Some(snap);
-        } else {
-            self.shown = Some(snap);
-            self.refilter();
-        }
-    }
-
-    fn refilter(&mut self) {
-        let needle = self.filter.to_ascii_lowercase();
-        self.view.clear();
-        if let Some(s) = &self.shown {
-            self.view
-                .extend(s.peers.iter().enumerate().filter_map(|(i, p)| {
-                    let hit = needle.is_empty()
-                        || p.router
-                            .as_deref()
-                            .unwrap_or("unknown")
-                            .to_ascii_lowercase()
-                            .contains(&needle)
-                        || p.vpn_ip.is_some_and(|ip| ip.to_string().contains(&needle))
-                        || p.public_key.to_ascii_lowercase().contains(&needle);
-                    hit.then_some(i as u32)
-                }));
-        }
-        self.cursor.clamp(self.view.len());
-    }
-
-    pub fn set_filter(&mut self, filter: &str) {
-        self.filter = filter.to_owned();
-        self.refilter();
-    }
-
-    fn toggle_freeze(&mut self) {
-        self.frozen = !self.frozen;
-        if !self.frozen
-            && let Some(s) = self.held.take()
-        {
-            self.shown = Some(s);
-            self.refilter();
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.view.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.view.is_empty()
-    }
-
-    pub fn get(&self, i: usize) -> Option<&crate::tui::data::PeerRow> {
-        let s = self.shown.as_ref()?;
-        self.view.get(i).map(|&p| &s.peers[p as usize])
-    }
-}
-
 /// Typing a live filter for a pane.
 pub struct FilterEdit {
     pub pane: Pane,
     pub input: TextArea<'static>,
 }
 
-/// Status thresholds (seconds) used to classify live peers.
-#[derive(Debug, Clone, Copy)]
-pub struct Thresholds {
-    pub online_secs: u64,
-    pub stale_secs: u64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            online_secs: 180,
-            stale_secs: 600,
-        }
-    }
-}
-
 pub struct App {
     pub keymap: Keymap,
     pub theme: Theme,
-    pub thresholds: Thresholds,
     pub now: DateTime<Utc>,
     pub size: (u16, u16),
     pub focus: Pane,
@@ -315,6 +237,10 @@ pub struct App {
     pub filter_edit: Option<FilterEdit>,
     pub toasts: Vec<Toast>,
     pub db: DbHealth,
+    /// When to reload the agents' heartbeat (only while peer status comes from the database).
+    pub agent_due: Option<DateTime<Utc>>,
+    /// Whether the live poller was asked for (once, when the hubs first load).
+    pub live_requested: bool,
     pub quit: bool,
     /// Set when the state changed since the last frame.
     pub dirty: bool,
@@ -327,6 +253,7 @@ pub fn load_everything() -> Vec<Effect> {
         Dataset::Tenants,
         Dataset::Subnets,
         Dataset::Pool,
+        Dataset::Agent,
         Dataset::Routers { tenant: None },
     ]
     .into_iter()
@@ -339,7 +266,6 @@ impl App {
         App {
             keymap,
             theme,
-            thresholds: Thresholds::default(),
             now,
             size: (80, 24),
             focus: Pane::Routers,
@@ -356,6 +282,8 @@ impl App {
             filter_edit: None,
             toasts: Vec::new(),
             db: DbHealth::Up,
+            agent_due: None,
+            live_requested: false,
             quit: false,
             dirty: true,
         }
@@ -381,6 +309,7 @@ impl App {
     /// redraw an earlier event of the same batch asked for (the loop drains many at once).
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         let pending = self.dirty;
+        self.routers.as_of = self.now;
         self.dirty = true;
         let effects = self.dispatch(msg);
         self.dirty |= pending;
@@ -396,14 +325,28 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now = now;
+                self.routers.as_of = now;
                 self.toasts.retain(|t| t.until > now);
                 Vec::new()
             }
+            Msg::RefreshAgent => {
+                self.dirty = false;
+                self.agent_due = None;
+                match (&self.db, self.peers.is_live()) {
+                    (DbHealth::Up, false) => vec![Effect::Load(Dataset::Agent)],
+                    _ => Vec::new(),
+                }
+            }
             Msg::Loaded(loaded) => self.on_loaded(loaded),
             Msg::Done(outcome) => self.on_outcome(outcome),
-            Msg::Peers(snap) => {
-                self.peers.live = true;
-                self.peers.offer(snap);
+            Msg::Live { interface, state } => {
+                let before = self.peers_digest();
+                let was_live = self.peers.is_live();
+                if self.peers.offer_live(&interface, state) || !was_live {
+                    self.peers.rebuild(&self.routers);
+                }
+                self.agent_due = None;
+                self.dirty = !was_live || self.peers_digest() != before;
                 Vec::new()
             }
             Msg::Changed {
@@ -412,7 +355,9 @@ impl App {
                 tenant_id,
             } => self.on_change(&kind, &op, tenant_id),
             Msg::DbDown(reason) => {
-                if !matches!(self.db, DbHealth::Down { .. }) {
+                if matches!(self.db, DbHealth::Down { .. }) {
+                    self.dirty = false;
+                } else {
                     self.db = DbHealth::Down {
                         reason,
                         since: self.now,
@@ -427,6 +372,8 @@ impl App {
                     self.toast("database reachable again; reloaded");
                     load_everything()
                 } else {
+                    // Every load reports the database up: nothing to draw for that.
+                    self.dirty = false;
                     Vec::new()
                 }
             }
@@ -526,7 +473,7 @@ impl App {
             A::ReverseSort if self.focus == Pane::Routers => self.routers.reverse(),
             A::Delete => self.ask_delete(),
             A::ToggleEnabled => return self.toggle_enabled(),
-            A::Freeze if self.focus == Pane::Peers => self.peers.toggle_freeze(),
+            A::Freeze if self.focus == Pane::Peers => self.toggle_freeze(),
             _ => self.dirty = false,
         }
         Vec::new()
@@ -535,7 +482,9 @@ impl App {
     /// Esc on the main screen: drop the filter, then the tenant scope. Never quits.
     fn back_on_main(&mut self) {
         match self.focus {
-            Pane::Peers if !self.peers.filter.is_empty() => self.peers.set_filter(""),
+            Pane::Peers if !self.peers.filter.is_empty() => {
+                self.peers.set_filter("", &self.routers)
+            }
             _ if !self.routers.filter.is_empty() => self.routers.set_filter(""),
             _ if self.routers.tenant.is_some() => {
                 self.routers.set_tenant(None);
@@ -587,7 +536,10 @@ impl App {
                 Vec::new()
             }
             Pane::Routers => match self.routers.selected() {
-                Some(r) => self.open_scripts(&r.tenant.clone(), &r.name.clone()),
+                Some(r) => {
+                    let (tenant, name) = (r.tenant.to_string(), r.name.to_string());
+                    self.open_scripts(&tenant, &name)
+                }
                 None => Vec::new(),
             },
             _ => {
@@ -641,7 +593,7 @@ impl App {
         }
         let text = edit.input.lines().first().cloned().unwrap_or_default();
         match edit.pane {
-            Pane::Peers => self.peers.set_filter(&text),
+            Pane::Peers => self.peers.set_filter(&text, &self.routers),
             _ => self.routers.set_filter(&text),
         }
         if action != Some(Action::Back) {
@@ -657,8 +609,8 @@ impl App {
                 routers: t.routers,
             }),
             Pane::Routers => self.routers.selected().map(|r| DeleteTarget::Router {
-                tenant: r.tenant.clone(),
-                name: r.name.clone(),
+                tenant: r.tenant.to_string(),
+                name: r.name.to_string(),
             }),
             _ => None,
         };
@@ -671,8 +623,8 @@ impl App {
     fn toggle_enabled(&mut self) -> Vec<Effect> {
         match (self.focus, self.routers.selected()) {
             (Pane::Routers, Some(r)) => vec![Effect::SetEnabled {
-                tenant: r.tenant.clone(),
-                name: r.name.clone(),
+                tenant: r.tenant.to_string(),
+                name: r.name.to_string(),
                 enabled: !r.enabled,
             }],
             _ => {
@@ -911,7 +863,6 @@ impl App {
     fn on_loaded(&mut self, loaded: Loaded) -> Vec<Effect> {
         let now = self.now;
         match loaded {
-            Loaded::Hubs(r) => self.hubs.set(r, now),
             Loaded::Tenants(r) => {
                 self.tenants.set(r, now);
                 self.tenant_cursor.clamp(self.tenants.value.len() + 1);
@@ -921,15 +872,29 @@ impl App {
                 self.subnet_cursor.clamp(self.subnets.value.len());
             }
             Loaded::Pool(r) => self.pool.set(r, now),
+            Loaded::Hubs(r) => {
+                self.hubs.set(r, now);
+                if !self.live_requested && self.hubs.is_ready() && !self.hubs.value.is_empty() {
+                    self.live_requested = true;
+                    return vec![Effect::StartLive(self.hubs.value.clone())];
+                }
+            }
+            Loaded::Agent(r) => {
+                let before = self.peers_digest();
+                self.peers.agent.set(r, now);
+                if !self.peers.is_live() {
+                    self.peers.rebuild(&self.routers);
+                    self.agent_due =
+                        Some(now + chrono::Duration::seconds(self.peers.interval_secs as i64));
+                }
+                self.dirty = self.peers_digest() != before;
+            }
             Loaded::Routers { tenant, result } => match result {
                 Ok(rows) => {
                     self.routers.replace(tenant.as_deref(), rows);
                     self.routers.phase = crate::tui::data::Phase::Ready;
                     self.routers.updated_at = Some(now);
-                    if !self.peers.live {
-                        self.peers
-                            .offer(PeerSnapshot::from_routers(self.routers.all(), now));
-                    }
+                    self.peers.rebuild(&self.routers);
                 }
                 Err(e) => self.routers.phase = crate::tui::data::Phase::Failed(e),
             },
@@ -984,7 +949,8 @@ impl App {
                             "{tenant}/{name} provisioned at {}: enter shows its script",
                             router.vpn_ip
                         ));
-                        self.routers.upsert(router);
+                        self.routers.upsert(&router);
+                        self.peers.rebuild(&self.routers);
                         return counts();
                     }
                     Err(e) => self.toast_error(format!("provisioning {tenant}/{name} failed: {e}")),
@@ -996,6 +962,7 @@ impl App {
                 result: Ok(()),
             } => {
                 self.routers.remove(&tenant, &name);
+                self.peers.rebuild(&self.routers);
                 self.toast(format!(
                     "router {tenant}/{name} deleted; its address is free again"
                 ));
@@ -1006,6 +973,7 @@ impl App {
                 result: Ok(()),
             } => {
                 self.routers.remove_tenant(&name);
+                self.peers.rebuild(&self.routers);
                 if self.routers.tenant.as_deref() == Some(name.as_str()) {
                     self.routers.set_tenant(None);
                 }
@@ -1021,7 +989,8 @@ impl App {
                     "disabled"
                 };
                 self.toast(format!("{}/{} {word}", router.tenant, router.name));
-                self.routers.upsert(router);
+                self.routers.upsert(&router);
+                self.peers.rebuild(&self.routers);
             }
             Outcome::Copied {
                 what,
@@ -1059,6 +1028,7 @@ impl App {
             ("tenant", "delete") => {
                 if let Some(t) = &tenant {
                     self.routers.remove_tenant(t);
+                    self.peers.rebuild(&self.routers);
                 }
                 counts.to_vec()
             }
@@ -1069,7 +1039,11 @@ impl App {
                 v.push(Dataset::Hubs);
                 v
             }
-            ("status", _) => vec![Dataset::Routers { tenant }, Dataset::Tenants],
+            ("status", _) => vec![
+                Dataset::Routers { tenant },
+                Dataset::Tenants,
+                Dataset::Agent,
+            ],
             _ => return load_everything(),
         };
         sets.into_iter().map(Effect::Load).collect()
@@ -1083,9 +1057,40 @@ impl App {
             .min()
     }
 
-    /// Is the peer pane fed by a live poller?
-    pub fn peer_source(&self) -> Option<&PeerSource> {
-        self.peers.shown.as_ref().map(|s| &s.source)
+    /// Is `pane` on screen (all four are from the wide size on, else only the focused one)?
+    pub fn pane_visible(&self, pane: Pane) -> bool {
+        let (w, h) = self.size;
+        (w >= crate::tui::ui::WIDE_WIDTH && h >= crate::tui::ui::WIDE_HEIGHT) || self.focus == pane
+    }
+
+    /// A digest of everything on screen that peer data feeds: the peer pane's label and
+    /// visible rows, and the routers pane's visible rows (their links can be live).
+    fn peers_digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        if self.pane_visible(Pane::Peers) {
+            self.peers.digest(&self.routers, self.now).hash(&mut h);
+        }
+        if self.pane_visible(Pane::Routers) {
+            for i in self.routers.cursor.window(self.routers.len()) {
+                if let Some(row) = self.routers.view_index(i) {
+                    self.peers.link(&self.routers, row).hash(&mut h);
+                }
+            }
+        }
+        h.finish()
+    }
+
+    fn toggle_freeze(&mut self) {
+        if !self.peers.is_live() {
+            self.toast(
+                "freeze applies to live peer status; this view changes only when the agent writes",
+            );
+            return;
+        }
+        if self.peers.toggle_freeze() {
+            self.peers.rebuild(&self.routers);
+        }
     }
 }
 

@@ -4,11 +4,13 @@
 use std::cell::Cell;
 use std::net::Ipv4Addr;
 use std::ops::Range;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
 use crate::model::{Router, RouterStatus};
+use crate::wg::status::Thresholds;
 
 /// Where a dataset stands (rainfrog-style): the last good value stays on screen while a
 /// reload runs or after it failed.
@@ -96,6 +98,12 @@ impl ListCursor {
         self.page.get().max(1)
     }
 
+    /// The rows shown by the last frame, for a list now `len` long (nothing is changed).
+    pub fn window(&self, len: usize) -> Range<usize> {
+        let start = self.offset.get().min(len);
+        start..(start + self.page.get()).min(len)
+    }
+
     /// The rows to draw in `height` lines: keeps the selection visible, moving the window
     /// as little as possible.
     pub fn visible(&self, len: usize, height: usize) -> Range<usize> {
@@ -153,13 +161,134 @@ impl SortKey {
     }
 }
 
-/// All loaded routers with a sorted order and the filtered view of it. Filtering walks a
-/// precomputed lower-case search key per row (no allocation per keystroke); sorting only
-/// happens when rows or the sort change.
+/// One router as the console keeps it: only what the table, the peer pane and the actions
+/// need, with the tenant name shared between rows (100,000 of these stay in memory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterRow {
+    pub id: i64,
+    pub name: Box<str>,
+    /// Shared by every row of the tenant.
+    pub tenant: Arc<str>,
+    pub vpn_ip: Ipv4Addr,
+    /// The router's WireGuard public key, decoded (all zeros if the stored one is unreadable).
+    pub key: [u8; 32],
+    pub enabled: bool,
+    /// As stored by the agent; what is shown is derived, see [`shown_status`].
+    pub status: RouterStatus,
+    pub last_handshake: Option<DateTime<Utc>>,
+    pub endpoint: Option<Box<str>>,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+}
+
+impl RouterRow {
+    /// The row for `router`, with `tenant` as its (shared) tenant name.
+    pub fn new(router: &Router, tenant: Arc<str>) -> Self {
+        RouterRow {
+            id: router.id,
+            name: router.name.as_str().into(),
+            tenant,
+            vpn_ip: router.vpn_ip,
+            key: decode_key(&router.public_key).unwrap_or([0; 32]),
+            enabled: router.enabled,
+            status: router.status,
+            last_handshake: router.last_handshake_at,
+            endpoint: router.last_endpoint.as_deref().map(Into::into),
+            rx_bytes: router.rx_bytes,
+            tx_bytes: router.tx_bytes,
+        }
+    }
+
+    /// Rows for `routers`, tenant names shared.
+    pub fn from_routers(routers: &[Router]) -> Vec<RouterRow> {
+        let mut names = Interner::default();
+        routers
+            .iter()
+            .map(|r| RouterRow::new(r, names.get(&r.tenant)))
+            .collect()
+    }
+
+    /// The public key as WireGuard prints it.
+    pub fn public_key(&self) -> String {
+        encode_key(&self.key)
+    }
+}
+
+/// Shares equal strings (tenant names) between rows.
+#[derive(Debug, Default)]
+pub struct Interner(std::collections::HashMap<Box<str>, Arc<str>>);
+
+impl Interner {
+    pub fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = name.into();
+        self.0.insert(name.into(), shared.clone());
+        shared
+    }
+}
+
+pub fn decode_key(text: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    let mut key = [0u8; 32];
+    match base64::engine::general_purpose::STANDARD.decode_slice(text.as_bytes(), &mut key) {
+        Ok(32) => Some(key),
+        _ => None,
+    }
+}
+
+pub fn encode_key(key: &[u8; 32]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+/// The status the console shows: disabled stays disabled, a router that never shook hands
+/// stays as stored (pending); everything else follows from the handshake age, so the
+/// routers and peer panes agree with each other and with the ages beside them whether or
+/// not an agent keeps the stored status current.
+pub fn shown_status(
+    stored: RouterStatus,
+    enabled: bool,
+    last_handshake: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> RouterStatus {
+    if !enabled || stored == RouterStatus::Disabled {
+        return RouterStatus::Disabled;
+    }
+    match last_handshake {
+        None => stored,
+        Some(_) => thresholds.status_at(last_handshake, now),
+    }
+}
+
+/// Seconds until the status derived from a handshake at `last` changes on its own.
+pub fn status_changes_in(
+    last: DateTime<Utc>,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Option<u64> {
+    let age = (now - last).num_seconds().max(0) as u64;
+    [thresholds.online_secs(), thresholds.stale_secs()]
+        .into_iter()
+        .filter(|limit| age <= *limit)
+        .map(|limit| limit + 1 - age)
+        .min()
+}
+
+/// All loaded routers with a sorted order and the filtered view of it. Filtering walks one
+/// precomputed lower-case search text for all rows (name and address; no allocation per
+/// keystroke); sorting only happens when rows or the sort change. Status is derived from
+/// the handshake age at `as_of`, which the application keeps at its clock.
 #[derive(Debug)]
 pub struct RouterTable {
-    rows: Vec<Router>,
-    search_keys: Vec<String>,
+    rows: Vec<RouterRow>,
+    /// "name\u{1}address" of every row, back to back; row i ends at `search_ends[i]`.
+    search: String,
+    search_ends: Vec<u32>,
+    /// Row indices ordered by public key, to find a live peer's router.
+    by_key: Vec<u32>,
     sorted: Vec<u32>,
     view: Vec<u32>,
     pub sort: SortKey,
@@ -170,13 +299,19 @@ pub struct RouterTable {
     pub cursor: ListCursor,
     pub phase: Phase,
     pub updated_at: Option<DateTime<Utc>>,
+    pub thresholds: Thresholds,
+    pub as_of: DateTime<Utc>,
+    /// Bumped whenever row indices may have changed (the peer view holds indices).
+    pub generation: u64,
 }
 
 impl Default for RouterTable {
     fn default() -> Self {
         RouterTable {
             rows: Vec::new(),
-            search_keys: Vec::new(),
+            search: String::new(),
+            search_ends: Vec::new(),
+            by_key: Vec::new(),
             sorted: Vec::new(),
             view: Vec::new(),
             sort: SortKey::Name,
@@ -186,27 +321,21 @@ impl Default for RouterTable {
             cursor: ListCursor::default(),
             phase: Phase::Loading,
             updated_at: None,
+            thresholds: Thresholds::default(),
+            as_of: DateTime::<Utc>::MIN_UTC,
+            generation: 0,
         }
     }
 }
 
-fn search_key(r: &Router) -> String {
-    format!(
-        "{}\u{1}{}\u{1}{}",
-        r.name.to_ascii_lowercase(),
-        r.vpn_ip,
-        r.status.as_str()
-    )
-}
-
 impl RouterTable {
     /// Replaces every row (`tenant` None) or only one tenant's rows.
-    pub fn replace(&mut self, tenant: Option<&str>, rows: Vec<Router>) {
+    pub fn replace(&mut self, tenant: Option<&str>, rows: Vec<RouterRow>) {
         let keep = self.selected().map(|r| r.id);
         match tenant {
             None => self.rows = rows,
             Some(t) => {
-                self.rows.retain(|r| r.tenant != t);
+                self.rows.retain(|r| &*r.tenant != t);
                 self.rows.extend(rows);
             }
         }
@@ -214,11 +343,17 @@ impl RouterTable {
     }
 
     /// Inserts or updates one row (a router just provisioned or toggled).
-    pub fn upsert(&mut self, router: Router) {
-        let keep = Some(router.id);
-        match self.rows.iter_mut().find(|r| r.id == router.id) {
-            Some(slot) => *slot = router,
-            None => self.rows.push(router),
+    pub fn upsert(&mut self, router: &Router) {
+        let tenant = self
+            .rows
+            .iter()
+            .find(|r| *r.tenant == *router.tenant)
+            .map_or_else(|| Arc::from(router.tenant.as_str()), |r| r.tenant.clone());
+        let row = RouterRow::new(router, tenant);
+        let keep = Some(row.id);
+        match self.rows.iter_mut().find(|r| r.id == row.id) {
+            Some(slot) => *slot = row,
+            None => self.rows.push(row),
         }
         self.reindex(keep);
     }
@@ -226,32 +361,67 @@ impl RouterTable {
     pub fn remove(&mut self, tenant: &str, name: &str) {
         let keep = self.selected().map(|r| r.id);
         self.rows
-            .retain(|r| !(r.tenant == tenant && r.name == name));
+            .retain(|r| !(&*r.tenant == tenant && &*r.name == name));
         self.reindex(keep);
     }
 
     pub fn remove_tenant(&mut self, tenant: &str) {
-        self.rows.retain(|r| r.tenant != tenant);
+        self.rows.retain(|r| &*r.tenant != tenant);
         self.reindex(None);
     }
 
     fn reindex(&mut self, keep: Option<i64>) {
-        self.search_keys = self.rows.iter().map(search_key).collect();
-        self.sorted = (0..self.rows.len() as u32).collect();
+        use std::fmt::Write as _;
+        self.rows.shrink_to_fit();
+        self.search.clear();
+        self.search_ends.clear();
+        self.search_ends.reserve_exact(self.rows.len());
+        for r in &self.rows {
+            self.search
+                .extend(r.name.chars().map(|c| c.to_ascii_lowercase()));
+            let _ = write!(self.search, "\u{1}{}", r.vpn_ip);
+            self.search_ends.push(self.search.len() as u32);
+        }
+        self.search.shrink_to_fit();
+        let rows = &self.rows;
+        self.by_key = (0..rows.len() as u32).collect();
+        self.by_key
+            .sort_unstable_by(|&a, &b| rows[a as usize].key.cmp(&rows[b as usize].key));
+        self.sorted = (0..rows.len() as u32).collect();
+        self.generation += 1;
         self.resort(keep);
     }
 
+    /// The status shown for row `i` (stored handshake).
+    fn status_of(&self, i: usize) -> RouterStatus {
+        let r = &self.rows[i];
+        shown_status(
+            r.status,
+            r.enabled,
+            r.last_handshake,
+            self.as_of,
+            &self.thresholds,
+        )
+    }
+
     fn resort(&mut self, keep: Option<i64>) {
-        let rows = &self.rows;
         let key = self.sort;
+        // Status is derived (from the clock): computed once per row, not per comparison.
+        let statuses: Vec<RouterStatus> = if key == SortKey::Status {
+            (0..self.rows.len()).map(|i| self.status_of(i)).collect()
+        } else {
+            Vec::new()
+        };
+        let rows = &self.rows;
         self.sorted.sort_by(|&a, &b| {
-            let (a, b) = (&rows[a as usize], &rows[b as usize]);
+            let (ia, ib) = (a as usize, b as usize);
+            let (a, b) = (&rows[ia], &rows[ib]);
             let primary = match key {
                 SortKey::Name => a.name.cmp(&b.name),
                 SortKey::Address => a.vpn_ip.cmp(&b.vpn_ip),
-                SortKey::Status => a.status.cmp(&b.status),
+                SortKey::Status => statuses[ia].cmp(&statuses[ib]),
                 // most recent first reads best; reversing gives oldest first
-                SortKey::Handshake => b.last_handshake_at.cmp(&a.last_handshake_at),
+                SortKey::Handshake => b.last_handshake.cmp(&a.last_handshake),
                 SortKey::Traffic => (b.rx_bytes + b.tx_bytes).cmp(&(a.rx_bytes + a.tx_bytes)),
                 SortKey::Tenant => a.tenant.cmp(&b.tenant),
             };
@@ -265,17 +435,30 @@ impl RouterTable {
         self.refilter(keep);
     }
 
+    /// The search text of row `i`: lower-case name, \u{1}, address.
+    pub fn search_text(&self, i: usize) -> &str {
+        let start = i.checked_sub(1).map_or(0, |p| self.search_ends[p] as usize);
+        &self.search[start..self.search_ends[i] as usize]
+    }
+
+    /// Does row `i` match a lower-case `needle` (name, address or shown status)?
+    pub fn matches(&self, i: usize, needle: &str) -> bool {
+        needle.is_empty()
+            || self.search_text(i).contains(needle)
+            || self.status_of(i).as_str().contains(needle)
+    }
+
     /// Rebuilds the view from the sorted order; keeps the selected router if still shown.
     fn refilter(&mut self, keep: Option<i64>) {
         let needle = self.filter.to_ascii_lowercase();
         let tenant = self.tenant.as_deref();
-        let (rows, keys) = (&self.rows, &self.search_keys);
-        self.view.clear();
-        self.view.extend(self.sorted.iter().copied().filter(|&i| {
+        let mut view = std::mem::take(&mut self.view);
+        view.clear();
+        view.extend(self.sorted.iter().copied().filter(|&i| {
             let i = i as usize;
-            tenant.is_none_or(|t| rows[i].tenant == t)
-                && (needle.is_empty() || keys[i].contains(&needle))
+            tenant.is_none_or(|t| &*self.rows[i].tenant == t) && self.matches(i, &needle)
         }));
+        self.view = view;
         if let Some(id) = keep
             && let Some(pos) = self
                 .view
@@ -321,7 +504,7 @@ impl RouterTable {
         let found = |t: &RouterTable| {
             t.view.iter().position(|&i| {
                 let r = &t.rows[i as usize];
-                r.name == name && tenant.is_none_or(|x| r.tenant == x)
+                &*r.name == name && tenant.is_none_or(|x| &*r.tenant == x)
             })
         };
         if let Some(pos) = found(self) {
@@ -354,99 +537,43 @@ impl RouterTable {
         self.view.is_empty()
     }
 
+    pub fn phase_ready(&self) -> bool {
+        self.phase == Phase::Ready
+    }
+
     pub fn total(&self) -> usize {
         self.rows.len()
     }
 
-    pub fn all(&self) -> &[Router] {
+    pub fn all(&self) -> &[RouterRow] {
         &self.rows
     }
 
+    /// Row `i` of the whole table (not the view), as the peer view refers to it.
+    pub fn row(&self, i: u32) -> Option<&RouterRow> {
+        self.rows.get(i as usize)
+    }
+
+    /// The row of the router with this public key.
+    pub fn find_key(&self, key: &[u8; 32]) -> Option<u32> {
+        self.by_key
+            .binary_search_by(|&i| self.rows[i as usize].key.cmp(key))
+            .ok()
+            .map(|p| self.by_key[p])
+    }
+
+    /// The table row shown at line `i` of the view.
+    pub fn view_index(&self, i: usize) -> Option<u32> {
+        self.view.get(i).copied()
+    }
+
     /// Row `i` of the filtered, sorted view.
-    pub fn get(&self, i: usize) -> Option<&Router> {
+    pub fn get(&self, i: usize) -> Option<&RouterRow> {
         self.view.get(i).map(|&r| &self.rows[r as usize])
     }
 
-    pub fn selected(&self) -> Option<&Router> {
+    pub fn selected(&self) -> Option<&RouterRow> {
         self.get(self.cursor.selected)
-    }
-}
-
-/// Where peer status comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PeerSource {
-    /// `wg show` on this host, read by the console itself.
-    Interface(String),
-    /// What the agent last stored in the database.
-    Database,
-}
-
-/// One peer as the hub sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerRow {
-    /// "tenant/router", or None for a peer on the interface tikwire does not know.
-    pub router: Option<String>,
-    pub public_key: String,
-    pub vpn_ip: Option<Ipv4Addr>,
-    pub endpoint: Option<String>,
-    pub last_handshake: Option<DateTime<Utc>>,
-    pub rx_bytes: i64,
-    pub tx_bytes: i64,
-}
-
-/// The peer table at one moment; the poller (or the database) sends a new one each time.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerSnapshot {
-    pub source: PeerSource,
-    pub taken_at: DateTime<Utc>,
-    pub peers: Vec<PeerRow>,
-}
-
-impl PeerSnapshot {
-    /// Peer status from stored router rows, most recent handshake first, for when no live
-    /// poller runs in this process.
-    pub fn from_routers(routers: &[Router], taken_at: DateTime<Utc>) -> Self {
-        let mut peers: Vec<PeerRow> = routers
-            .iter()
-            .filter(|r| r.enabled)
-            .map(|r| PeerRow {
-                router: Some(format!("{}/{}", r.tenant, r.name)),
-                public_key: r.public_key.clone(),
-                vpn_ip: Some(r.vpn_ip),
-                endpoint: r.last_endpoint.clone(),
-                last_handshake: r.last_handshake_at,
-                rx_bytes: r.rx_bytes,
-                tx_bytes: r.tx_bytes,
-            })
-            .collect();
-        peers.sort_by(|a, b| b.last_handshake.cmp(&a.last_handshake));
-        PeerSnapshot {
-            source: PeerSource::Database,
-            taken_at,
-            peers,
-        }
-    }
-}
-
-/// Status from handshake age, with the configured thresholds.
-pub fn status_from_handshake(
-    last: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    online_secs: u64,
-    stale_secs: u64,
-) -> RouterStatus {
-    match last {
-        None => RouterStatus::Pending,
-        Some(t) => {
-            let age = (now - t).num_seconds().max(0) as u64;
-            if age <= online_secs {
-                RouterStatus::Online
-            } else if age <= stale_secs {
-                RouterStatus::Stale
-            } else {
-                RouterStatus::Offline
-            }
-        }
     }
 }
 
@@ -540,10 +667,21 @@ mod tests {
     use super::*;
     use crate::tui::testdata;
 
+    fn table(n: usize) -> RouterTable {
+        let mut t = RouterTable {
+            as_of: testdata::now(),
+            ..RouterTable::default()
+        };
+        t.replace(
+            None,
+            RouterRow::from_routers(&testdata::routers(testdata::now(), n)),
+        );
+        t
+    }
+
     #[test]
     fn table_filters_by_name_address_and_status() {
-        let mut t = RouterTable::default();
-        t.replace(None, testdata::routers(testdata::now(), 40));
+        let mut t = table(40);
         assert_eq!(t.len(), 40);
         t.set_filter("HQ");
         assert!(t.len() > 0 && (0..t.len()).all(|i| t.get(i).unwrap().name.contains("hq")));
@@ -564,8 +702,7 @@ mod tests {
 
     #[test]
     fn sort_keeps_selection_and_reverses() {
-        let mut t = RouterTable::default();
-        t.replace(None, testdata::routers(testdata::now(), 30));
+        let mut t = table(30);
         t.cursor.selected = 7;
         let id = t.selected().unwrap().id;
         t.cycle_sort();
@@ -578,9 +715,8 @@ mod tests {
 
     #[test]
     fn tenant_replace_only_touches_that_tenant() {
-        let mut t = RouterTable::default();
-        t.replace(None, testdata::routers(testdata::now(), 30));
-        let before_other = t.all().iter().filter(|r| r.tenant != "acme").count();
+        let mut t = table(30);
+        let before_other = t.all().iter().filter(|r| &*r.tenant != "acme").count();
         t.replace(Some("acme"), Vec::new());
         assert_eq!(t.total(), before_other);
     }

@@ -7,11 +7,13 @@
 
 pub mod app;
 pub mod data;
+mod fleet;
 pub mod format;
 pub mod forms;
 pub mod keymap;
 pub mod overlays;
 pub mod panes;
+pub mod peerview;
 mod runtime;
 mod scripts_bridge;
 #[doc(hidden)]
@@ -40,12 +42,15 @@ pub async fn run(config: Config, provisioner: Provisioner, database_url: String)
         theme = theme.without_colour();
     }
     let mut app = App::new(keymap, theme, Utc::now());
-    app.thresholds = app::Thresholds {
-        online_secs: config.status.online_secs,
-        stale_secs: config.status.stale_secs,
-    };
+    app.routers.thresholds = crate::wg::status::Thresholds::try_from(&config.status)
+        .map_err(|e| Error::Config(e.to_string()))?;
+    app.peers.interval_secs = config.poll.interval_secs;
     let mut terminal = ratatui::try_init().map_err(|e| Error::io("setting up the terminal", e))?;
-    let result = runtime::event_loop(&mut terminal, app, provisioner, database_url).await;
+    let live = runtime::LiveConfig {
+        wg_command: config.poll.wg_command.clone(),
+        interval: std::time::Duration::from_secs(config.poll.interval_secs),
+    };
+    let result = runtime::event_loop(&mut terminal, app, provisioner, database_url, live).await;
     ratatui::restore();
     result
 }

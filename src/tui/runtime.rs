@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -15,15 +16,26 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::clipboard::Clipboard;
 use crate::error::{Error, Result};
+use crate::model::Hub;
 use crate::provision::{NewHub, NewRouter, Provisioner, RouterSpec};
-use crate::store::RouterFilter;
 use crate::store::notify::ChangeListener;
 use crate::tui::app::{App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, load_everything};
 use crate::tui::data::PoolUsage;
-use crate::tui::{overlays, scripts_bridge, ui};
+use crate::tui::peerview::LiveState;
+use crate::tui::{fleet, overlays, scripts_bridge, ui};
+use crate::wg::{PollerConfig, PollerState, spawn_poller};
+
+/// How to poll the hub's interface when this process may.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub wg_command: PathBuf,
+    pub interval: Duration,
+}
 
 /// While the database is down, how often to try again.
 const RETRY_EVERY: Duration = Duration::from_secs(3);
@@ -37,6 +49,7 @@ pub async fn event_loop(
     mut app: App,
     provisioner: Provisioner,
     url: String,
+    live: LiveConfig,
 ) -> Result<()> {
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut exec = Executor {
@@ -44,6 +57,8 @@ pub async fn event_loop(
         tx: tx.clone(),
         loads: HashMap::new(),
         clipboard: Clipboard::detect(),
+        live,
+        cancel: CancellationToken::new(),
     };
     let listener = tokio::spawn(listen_for_changes(url, tx.clone()));
     let size = terminal
@@ -54,7 +69,8 @@ pub async fn event_loop(
     // Only now: EventStream needs a terminal that is already set up.
     let (input_tx, mut input) = unbounded_channel::<Input>();
     let reader = tokio::spawn(read_terminal(input_tx));
-    let mut wake_in: Option<u64> = None;
+    // Deadlines, not durations: events in between must not postpone them.
+    let mut redraw_at: Option<Instant> = None;
     let result = loop {
         if app.dirty {
             let mut info = Default::default();
@@ -62,14 +78,22 @@ pub async fn event_loop(
                 .draw(|f| info = ui::draw(f, &app))
                 .map_err(|e| Error::io("drawing the console", e))?;
             app.dirty = false;
-            wake_in = info.wake_in_secs;
+            redraw_at = info
+                .wake_in_secs
+                .map(|s| Instant::now() + Duration::from_secs(s));
+            if matches!(app.db, DbHealth::Down { .. }) {
+                let retry = Instant::now() + RETRY_EVERY;
+                redraw_at = Some(redraw_at.map_or(retry, |w| w.min(retry)));
+            }
         }
-        if matches!(app.db, DbHealth::Down { .. }) {
-            wake_in = Some(wake_in.map_or(RETRY_EVERY.as_secs(), |w| w.min(RETRY_EVERY.as_secs())));
-        }
+        let agent_at = app.agent_due.map(|due| {
+            let secs = (due - Utc::now()).num_milliseconds().max(0) as u64;
+            Instant::now() + Duration::from_millis(secs)
+        });
+        let wake = [redraw_at, agent_at].into_iter().flatten().min();
         let sleep = async {
-            match wake_in {
-                Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+            match wake {
+                Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
@@ -86,9 +110,17 @@ pub async fn event_loop(
                 effects.extend(app.update(msg));
             }
             () = sleep => {
-                effects.extend(app.update(Msg::Tick(Utc::now())));
-                if matches!(app.db, DbHealth::Down { .. }) {
-                    exec.ping();
+                let now = Instant::now();
+                if agent_at.is_some_and(|at| at <= now) {
+                    app.now = Utc::now();
+                    effects.extend(app.update(Msg::RefreshAgent));
+                }
+                if redraw_at.is_some_and(|at| at <= now) {
+                    redraw_at = None;
+                    effects.extend(app.update(Msg::Tick(Utc::now())));
+                    if matches!(app.db, DbHealth::Down { .. }) {
+                        exec.ping();
+                    }
                 }
             }
         }
@@ -101,6 +133,7 @@ pub async fn event_loop(
         }
     };
     listener.abort();
+    exec.cancel.cancel();
     exec.abort_all();
     // Dropping the EventStream (with the task) tells crossterm's reader thread to stop.
     reader.abort();
@@ -208,6 +241,9 @@ struct Executor {
     tx: UnboundedSender<Msg>,
     loads: HashMap<Dataset, AbortHandle>,
     clipboard: Clipboard,
+    live: LiveConfig,
+    /// Stops the live poller.
+    cancel: CancellationToken,
 }
 
 impl Executor {
@@ -232,6 +268,7 @@ impl Executor {
                     }));
                 }
                 Effect::Load(set) => self.load(set),
+                Effect::StartLive(hubs) => self.start_live(hubs),
                 other => self.spawn(other),
             }
         }
@@ -277,14 +314,10 @@ impl Executor {
                     }),
                     Loaded::Pool,
                 ),
+                Dataset::Agent => split(fleet::agent_report(&store.pool).await, Loaded::Agent),
                 Dataset::Routers { tenant } => {
-                    let filter = RouterFilter {
-                        tenant: tenant.clone(),
-                        hub: None,
-                    };
-                    split(store.list_routers(&filter).await, |result| {
-                        Loaded::Routers { tenant, result }
-                    })
+                    let rows = fleet::router_rows(&store.pool, tenant.as_deref()).await;
+                    split(rows, |result| Loaded::Routers { tenant, result })
                 }
             };
             let _ = tx.send(Msg::Loaded(loaded));
@@ -294,6 +327,48 @@ impl Executor {
             });
         });
         self.loads.insert(key, handle.abort_handle());
+    }
+
+    /// On the hub host with the right to read its interface: poll it here and feed the
+    /// peer pane live; anywhere else the pane keeps showing what the agent stores.
+    fn start_live(&self, hubs: Vec<Hub>) {
+        if !fleet::may_read_interfaces() {
+            return;
+        }
+        let tx = self.tx.clone();
+        let live = self.live.clone();
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            let Some(hub) = fleet::local_hub(&live.wg_command, &hubs).await else {
+                return;
+            };
+            let config = PollerConfig {
+                wg_command: live.wg_command,
+                interface: hub.interface.clone(),
+                interval: live.interval,
+            };
+            let (mut rx, _poller) = spawn_poller(config, cancel.clone());
+            loop {
+                let state = match &*rx.borrow_and_update() {
+                    PollerState::Starting => None,
+                    PollerState::Ready(s) => Some(LiveState::Ready(s.clone())),
+                    PollerState::Error(e) => Some(LiveState::Error(e.clone())),
+                };
+                if let Some(state) = state {
+                    let msg = Msg::Live {
+                        interface: hub.interface.clone(),
+                        state,
+                    };
+                    if tx.send(msg).is_err() {
+                        return;
+                    }
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    changed = rx.changed() => if changed.is_err() { return },
+                }
+            }
+        });
     }
 
     fn spawn(&self, effect: Effect) {
@@ -406,7 +481,9 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
                     .map_err(text);
             Outcome::Saved { path, result }
         }
-        Effect::Load(_) | Effect::Copy { .. } | Effect::Quit => return None,
+        Effect::Load(_) | Effect::StartLive(_) | Effect::Copy { .. } | Effect::Quit => {
+            return None;
+        }
     };
     Some(Msg::Done(outcome))
 }

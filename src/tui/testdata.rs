@@ -10,7 +10,14 @@ use zeroize::Zeroizing;
 
 use crate::model::{Hub, Router, RouterStatus, SubnetUsage, Tenant};
 use crate::provision::RouterMaterial;
-use crate::tui::data::{PeerRow, PeerSnapshot, PeerSource, ScriptBundle};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::tui::app::Msg;
+use crate::tui::data::ScriptBundle;
+use crate::tui::peerview::LiveState;
+use crate::wg::Snapshot;
+use crate::wg::poller::PeerStats;
 
 pub const TENANTS: [&str; 5] = ["acme", "globex", "initech", "umbrella", "hooli"];
 const SITES: [&str; 4] = ["hq", "branch", "shop", "kiosk"];
@@ -81,7 +88,7 @@ pub fn routers(now: DateTime<Utc>, n: usize) -> Vec<Router> {
                 vpn_ip: vpn_ip(t, host),
                 subnet_cidr: subnet(t),
                 hub_ip: Ipv4Addr::new(10, 100 + t as u8, 0, 1),
-                public_key: format!("{:0>43}=", format!("rtr{i}pub")),
+                public_key: router_key(i),
                 interface_name: "wg-hotspot".into(),
                 keepalive: 25,
                 enabled: status != RouterStatus::Disabled,
@@ -140,23 +147,68 @@ pub fn subnets(tenants: &[Tenant]) -> Vec<SubnetUsage> {
         .collect()
 }
 
-/// A live snapshot: the known routers plus one peer tikwire has no record of.
-pub fn live_peers(routers: &[Router], now: DateTime<Utc>) -> PeerSnapshot {
-    let mut snap = PeerSnapshot::from_routers(routers, now - Duration::seconds(3));
-    snap.source = PeerSource::Interface("wg0".into());
-    snap.peers.insert(
-        0,
-        PeerRow {
-            router: None,
-            public_key: "UNKNOWNpeerUNKNOWNpeerUNKNOWNpeerUNKNOWN0=".into(),
-            vpn_ip: None,
-            endpoint: Some("198.51.100.7:51999".into()),
+/// A key for fixture router `i` (valid base64 of 32 bytes, unique per router).
+pub fn router_key(i: usize) -> String {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    key[31] = 0x5a;
+    crate::tui::data::encode_key(&key)
+}
+
+pub const UNKNOWN_KEY: &str = "VU5LTk9XTnBlZXJVTktOT1dOcGVlclVOS05PV05wZWU=";
+
+/// A live snapshot of interface wg0 taken 3 s before `now`: every enabled router as stored,
+/// plus one peer tikwire has no record of.
+pub fn live_snapshot(routers: &[Router], now: DateTime<Utc>) -> Snapshot {
+    let mut peers: HashMap<String, PeerStats> = routers
+        .iter()
+        .filter(|r| r.enabled)
+        .map(|r| {
+            let stats = PeerStats {
+                endpoint: r.last_endpoint.as_deref().and_then(|e| e.parse().ok()),
+                last_handshake: r.last_handshake_at,
+                rx_bytes: r.rx_bytes as u64,
+                tx_bytes: r.tx_bytes as u64,
+                persistent_keepalive: Some(25),
+                allowed_ips: vec![ipnet::IpNet::V4(
+                    Ipv4Net::new(r.vpn_ip, 32).unwrap_or_default(),
+                )],
+                has_preshared_key: true,
+            };
+            (r.public_key.clone(), stats)
+        })
+        .collect();
+    peers.insert(
+        UNKNOWN_KEY.into(),
+        PeerStats {
+            endpoint: "198.51.100.7:51999".parse().ok(),
             last_handshake: Some(now - Duration::seconds(40)),
             rx_bytes: 1234,
             tx_bytes: 987,
+            persistent_keepalive: None,
+            allowed_ips: vec![
+                "10.250.0.9/32"
+                    .parse()
+                    .unwrap_or_else(|_| ipnet::IpNet::V4(Ipv4Net::default())),
+            ],
+            has_preshared_key: false,
         },
     );
-    snap
+    Snapshot {
+        interface: "wg0".into(),
+        taken_at: now - Duration::seconds(3),
+        public_key: Some(hubs()[0].public_key.clone()),
+        listen_port: 51820,
+        peers,
+    }
+}
+
+/// The message the runtime sends for a live snapshot.
+pub fn live_msg(snapshot: Snapshot) -> Msg {
+    Msg::Live {
+        interface: snapshot.interface.clone(),
+        state: LiveState::Ready(Arc::new(snapshot)),
+    }
 }
 
 pub const PRIVATE_KEY: &str = "cFJpdmF0ZUtleVByaXZhdGVLZXlQcml2YXRlS2V5MDA=";

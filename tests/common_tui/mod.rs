@@ -6,7 +6,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tikwire::tui::app::{App, Effect, Loaded, Msg};
-use tikwire::tui::data::PoolUsage;
+use tikwire::tui::data::{PoolUsage, RouterRow};
 use tikwire::tui::keymap::Keymap;
 use tikwire::tui::panes::RenderInfo;
 use tikwire::tui::testdata;
@@ -32,7 +32,7 @@ pub fn app_with(n: usize) -> App {
     app.update(Msg::Loaded(Loaded::Subnets(Ok(subnets))));
     app.update(Msg::Loaded(Loaded::Routers {
         tenant: None,
-        result: Ok(routers),
+        result: Ok(RouterRow::from_routers(&routers)),
     }));
     app
 }

@@ -189,16 +189,67 @@ impl Tmux {
     /// Waits for the console to exit; panics with the screen after [`REACTION_BOUND`]. Its status.
     pub fn wait_exit(&self) -> String {
         let start = Instant::now();
-        while !self.exited() {
+        loop {
+            // tmux marks the pane dead when its terminal closes, and records the exit status
+            // only once it has reaped the process: wait for both.
+            if self.exited() {
+                let status = self.cmd(&[
+                    "display-message",
+                    "-p",
+                    "-t",
+                    "t",
+                    "#{pane_dead_status}#{?pane_dead_signal,signal #{pane_dead_signal},}",
+                ]);
+                let status = String::from_utf8_lossy(&status.stdout).trim().to_owned();
+                if !status.is_empty() {
+                    return status;
+                }
+                // tmux 3.3 sometimes leaves the dead console a zombie for a long while (a lost
+                // SIGCHLD): tell it again.
+                let server = self.cmd(&["display-message", "-p", "#{pid}"]);
+                let server = String::from_utf8_lossy(&server.stdout).trim().to_owned();
+                let _ = Command::new("kill").args(["-CHLD", &server]).status();
+            }
             assert!(
                 start.elapsed() < REACTION_BOUND,
-                "console did not quit; screen:\n{}",
+                "console did not quit ({}); screen:\n{}",
+                self.process_state(),
                 self.screen()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let status = self.cmd(&["display-message", "-p", "-t", "t", "#{pane_dead_status}"]);
-        String::from_utf8_lossy(&status.stdout).trim().to_owned()
+    }
+
+    /// The console process as the kernel sees it, for a failure message.
+    fn process_state(&self) -> String {
+        let out = self.cmd(&[
+            "display-message",
+            "-p",
+            "-t",
+            "t",
+            "#{pane_pid} #{pane_dead}",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let pid = text.split(' ').next().unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let state = status
+            .lines()
+            .find(|l| l.starts_with("State:"))
+            .unwrap_or("gone");
+        let stacks: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| {
+                d.flatten()
+                    .map(|t| {
+                        let comm =
+                            std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                        let wchan =
+                            std::fs::read_to_string(t.path().join("wchan")).unwrap_or_default();
+                        format!("{}:{}", comm.trim(), wchan.trim())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        format!("tmux: {text}; pid {pid} {state}; threads {stacks:?}")
     }
 }
 

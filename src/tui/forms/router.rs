@@ -50,7 +50,7 @@ pub fn check(index: usize, values: &[&str], ctx: &FormContext) -> Result<(), Str
                 .routers
                 .all()
                 .iter()
-                .any(|r| r.tenant == tenant && r.name == name.as_str())
+                .any(|r| &*r.tenant == tenant && &*r.name == name.as_str())
             {
                 return Err(format!("{tenant} already has a router named {name}"));
             }

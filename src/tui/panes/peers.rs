@@ -10,29 +10,24 @@ use ratatui::widgets::{Paragraph, Row, Table};
 
 use super::{Column, Give, RenderInfo, block, fit_relevant, message, status_cell};
 use crate::tui::app::{App, Pane};
-use crate::tui::data::{PeerSource, status_from_handshake};
+use crate::tui::data::status_changes_in;
 use crate::tui::format::{bytes_short, truncate};
+use crate::tui::peerview::Tone;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
     let theme = &app.theme;
     let pane = &app.peers;
     let mut title = vec![Span::styled(Pane::Peers.title(), theme.title)];
-    if let Some(s) = &pane.shown {
-        match &s.source {
-            // Polled here: the age shows the poller is alive.
-            PeerSource::Interface(i) => {
-                title.push(Span::styled(format!(" · live from {i}"), theme.online));
-                title.push(Span::styled(
-                    format!(" · updated {}", info.age(Some(s.taken_at), app.now)),
-                    theme.text,
-                ));
-            }
-            // Rows change by NOTIFY as the agent writes them: an age since the last
-            // load would only tick (and redraw) without saying anything.
-            PeerSource::Database => {
-                title.push(Span::styled(" · as stored by the agent", theme.muted));
-            }
-        }
+    let label = pane.source_label(app.now);
+    let tone = match label.tone {
+        Tone::Good => theme.online,
+        Tone::Warn => theme.stale,
+        Tone::Bad => theme.error,
+        Tone::Quiet => theme.muted,
+    };
+    title.push(Span::styled(format!(" · {}", label.text), tone));
+    if let Some(secs) = pane.label_changes_in(app.now) {
+        info.wake_in(secs);
     }
     if pane.frozen {
         let held = if pane.held.is_some() {
@@ -65,10 +60,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         );
     }
     if pane.is_empty() {
-        let text = match &pane.shown {
-            None => "waiting for the first peer status…",
-            Some(_) if !pane.filter.is_empty() => "no peer matches the filter",
-            Some(_) => "no peers yet: provisioned routers appear here once the hub knows them",
+        let text = if !pane.filter.is_empty() {
+            "no peer matches the filter"
+        } else if pane.is_live() && pane.snapshot().is_none() {
+            "waiting for the first poll of the interface…"
+        } else if !pane.is_live() && !app.routers.phase_ready() {
+            "loading…"
+        } else {
+            "no peers yet: provisioned routers appear here once the hub knows them"
         };
         message(
             frame,
@@ -80,27 +79,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     let range = pane
         .cursor
         .visible(pane.len(), list_area.height.saturating_sub(1) as usize);
-    let t = app.thresholds;
+    let table = &app.routers;
     let muted = theme.muted;
     // Cells of the rows on screen only; widths follow from their content.
     let cells: Vec<(Vec<(String, Style)>, bool)> = range
-        .filter_map(|i| pane.get(i).map(|p| (i, p)))
+        .filter_map(|i| Some((i, pane.line(table, pane.entry(i)?)?)))
         .map(|(i, p)| {
-            let (name, status) = match &p.router {
-                Some(r) => {
-                    let s = status_from_handshake(
-                        p.last_handshake,
-                        app.now,
-                        t.online_secs,
-                        t.stale_secs,
-                    );
+            let (name, status) = match (p.router, p.status) {
+                (Some(r), Some(s)) => {
                     let cell = status_cell(s, theme);
-                    (
-                        (r.clone(), theme.text),
-                        (cell.content.into_owned(), cell.style),
-                    )
+                    ((r, theme.text), (cell.content.into_owned(), cell.style))
                 }
-                None => {
+                _ => {
                     let key: String = p.public_key.chars().take(8).collect();
                     (
                         (format!("? unknown {key}…"), theme.unknown),
@@ -108,6 +98,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                     )
                 }
             };
+            if let Some(h) = p.link.last_handshake
+                && p.status.is_some()
+                && let Some(secs) = status_changes_in(h, app.now, &table.thresholds)
+            {
+                info.wake_in(secs);
+            }
             let address = p
                 .vpn_ip
                 .map(|ip| ip.to_string())
@@ -116,10 +112,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                 name,
                 (address, theme.text),
                 status,
-                (info.age(p.last_handshake, app.now), theme.text),
-                (bytes_short(p.rx_bytes), theme.text),
-                (bytes_short(p.tx_bytes), theme.text),
-                (p.endpoint.clone().unwrap_or_default(), muted),
+                (info.age(p.link.last_handshake, app.now), theme.text),
+                (bytes_short(p.link.rx_bytes), theme.text),
+                (bytes_short(p.link.tx_bytes), theme.text),
+                (p.link.endpoint.unwrap_or_default(), muted),
             ];
             (row, focused && i == pane.cursor.selected)
         })

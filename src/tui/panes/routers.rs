@@ -9,6 +9,7 @@ use ratatui::widgets::{Paragraph, Row, Table};
 
 use super::{Column, Give, RenderInfo, block, fit_relevant, message, phase_line, status_cell};
 use crate::tui::app::{App, Pane};
+use crate::tui::data::{shown_status, status_changes_in};
 use crate::tui::format::{bytes_short, count, truncate};
 use crate::tui::keymap::{Action, Context};
 
@@ -114,18 +115,34 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         .collect();
     cells.extend(
         range
-            .filter_map(|i| table.get(i).map(|r| (i, r)))
-            .map(|(i, r)| {
-                let status = status_cell(r.status, theme);
+            .filter_map(|i| {
+                let index = table.view_index(i)?;
+                Some((i, table.row(index)?, app.peers.link(table, index)?))
+            })
+            .map(|(i, r, link)| {
+                // The same derivation as the peer pane, from the freshest handshake known.
+                let shown = shown_status(
+                    r.status,
+                    r.enabled,
+                    link.last_handshake,
+                    app.now,
+                    &table.thresholds,
+                );
+                if let Some(h) = link.last_handshake
+                    && let Some(secs) = status_changes_in(h, app.now, &table.thresholds)
+                {
+                    info.wake_in(secs);
+                }
+                let status = status_cell(shown, theme);
                 let row = vec![
                     (status.content.into_owned(), status.style),
-                    (r.name.clone(), theme.text),
-                    (r.tenant.clone(), muted),
+                    (r.name.to_string(), theme.text),
+                    (r.tenant.to_string(), muted),
                     (r.vpn_ip.to_string(), theme.text),
-                    (info.age(r.last_handshake_at, app.now), theme.text),
-                    (bytes_short(r.rx_bytes), theme.text),
-                    (bytes_short(r.tx_bytes), theme.text),
-                    (r.last_endpoint.clone().unwrap_or_default(), muted),
+                    (info.age(link.last_handshake, app.now), theme.text),
+                    (bytes_short(link.rx_bytes), theme.text),
+                    (bytes_short(link.tx_bytes), theme.text),
+                    (link.endpoint.unwrap_or_default(), muted),
                 ];
                 let highlight = (i == table.cursor.selected).then_some(if focused {
                     theme.selected

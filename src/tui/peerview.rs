@@ -1,0 +1,536 @@
+//! The peer pane's state: where peer status comes from (the hub's interface polled by this
+//! process, or what the agent stored) and the list of peers. The list refers to rows of the
+//! router table by index and to the live snapshot by reference: the fleet is never copied.
+
+use std::hash::{Hash, Hasher};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::RouterStatus;
+use crate::tui::data::{ListCursor, RouterTable, Slot, encode_key, shown_status};
+use crate::tui::format;
+use crate::wg::Snapshot;
+use crate::wg::poller::PeerStats;
+
+/// One hub agent's heartbeat (wg_agent_status).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentBeat {
+    pub hub: String,
+    /// The last successful poll.
+    pub last_poll_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A peer on a hub's interface that no router owns, as the agent stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredUnknown {
+    pub hub: String,
+    pub public_key: String,
+    pub endpoint: Option<String>,
+    pub allowed_ips: String,
+    pub last_handshake: Option<DateTime<Utc>>,
+}
+
+/// What the agents reported, for consoles that cannot read the interface themselves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentReport {
+    pub beats: Vec<AgentBeat>,
+    pub unknown: Vec<StoredUnknown>,
+}
+
+/// The interface polled by this process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveFeed {
+    pub interface: String,
+    /// The newest snapshot shown (while frozen: the one frozen).
+    pub snapshot: Option<Arc<Snapshot>>,
+    /// The last poll failed with this (the last good snapshot stays on screen).
+    pub error: Option<String>,
+    /// Keys of the snapshot's peers no router owns.
+    unknown: Vec<String>,
+}
+
+/// Where peer status comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Feed {
+    /// What the agent last stored (router rows, heartbeat, unknown peers).
+    Stored,
+    Live(LiveFeed),
+}
+
+/// A line of the peer list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerEntry {
+    /// Row index in the router table.
+    Router(u32),
+    /// Index into the unknown peers of the current source.
+    Unknown(u32),
+}
+
+/// What the hub knows of one peer's link, from whichever source is current.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Link {
+    pub last_handshake: Option<DateTime<Utc>>,
+    pub endpoint: Option<String>,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+}
+
+impl Link {
+    fn from_stats(s: &PeerStats) -> Self {
+        Link {
+            last_handshake: s.last_handshake,
+            endpoint: s.endpoint.map(|e| e.to_string()),
+            rx_bytes: i64::try_from(s.rx_bytes).unwrap_or(i64::MAX),
+            tx_bytes: i64::try_from(s.tx_bytes).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// One line of the peer list, resolved for drawing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PeerLine {
+    /// "tenant/router", or None for a peer tikwire does not know.
+    pub router: Option<String>,
+    pub public_key: String,
+    pub vpn_ip: Option<Ipv4Addr>,
+    /// None for an unknown peer.
+    pub status: Option<RouterStatus>,
+    pub link: Link,
+}
+
+#[derive(Debug)]
+pub struct PeerPane {
+    pub feed: Feed,
+    pub agent: Slot<AgentReport>,
+    pub frozen: bool,
+    /// The newest snapshot, held back while frozen.
+    pub held: Option<Arc<Snapshot>>,
+    pub cursor: ListCursor,
+    pub filter: String,
+    /// The poll interval, for telling a fresh update from a late one.
+    pub interval_secs: u64,
+    view: Vec<PeerEntry>,
+}
+
+impl Default for PeerPane {
+    fn default() -> Self {
+        PeerPane {
+            feed: Feed::Stored,
+            agent: Slot::default(),
+            frozen: false,
+            held: None,
+            cursor: ListCursor::default(),
+            filter: String::new(),
+            interval_secs: 5,
+            view: Vec::new(),
+        }
+    }
+}
+
+impl PeerPane {
+    pub fn is_live(&self) -> bool {
+        matches!(self.feed, Feed::Live(_))
+    }
+
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        match &self.feed {
+            Feed::Live(l) => l.snapshot.as_deref(),
+            Feed::Stored => None,
+        }
+    }
+
+    /// A poll result for `interface`. Returns whether the list must be rebuilt.
+    pub fn offer_live(&mut self, interface: &str, state: LiveState) -> bool {
+        if !self.is_live() {
+            self.feed = Feed::Live(LiveFeed {
+                interface: interface.to_owned(),
+                snapshot: None,
+                error: None,
+                unknown: Vec::new(),
+            });
+        }
+        let Feed::Live(live) = &mut self.feed else {
+            return false;
+        };
+        match state {
+            LiveState::Error(e) => {
+                live.error = Some(e);
+                false
+            }
+            LiveState::Ready(snap) if self.frozen && live.snapshot.is_some() => {
+                live.error = None;
+                self.held = Some(snap);
+                false
+            }
+            LiveState::Ready(snap) => {
+                live.error = None;
+                live.snapshot = Some(snap);
+                true
+            }
+        }
+    }
+
+    /// Freezes or thaws the live list; thawing shows the newest snapshot. Returns whether
+    /// the list must be rebuilt.
+    pub fn toggle_freeze(&mut self) -> bool {
+        self.frozen = !self.frozen;
+        if !self.frozen
+            && let Some(s) = self.held.take()
+            && let Feed::Live(live) = &mut self.feed
+        {
+            live.snapshot = Some(s);
+            return true;
+        }
+        false
+    }
+
+    /// Rebuilds the list from the current source and router table: most recent handshake
+    /// first, filtered.
+    pub fn rebuild(&mut self, table: &RouterTable) {
+        let mut entries: Vec<(Option<DateTime<Utc>>, PeerEntry)> = match &mut self.feed {
+            Feed::Live(live) => {
+                live.unknown.clear();
+                match live.snapshot.as_deref() {
+                    None => Vec::new(),
+                    Some(snap) => {
+                        let mut out = Vec::with_capacity(snap.peers.len());
+                        for (key, stats) in &snap.peers {
+                            let row =
+                                crate::tui::data::decode_key(key).and_then(|k| table.find_key(&k));
+                            let entry = match row {
+                                Some(i) => PeerEntry::Router(i),
+                                None => {
+                                    live.unknown.push(key.clone());
+                                    PeerEntry::Unknown(live.unknown.len() as u32 - 1)
+                                }
+                            };
+                            out.push((stats.last_handshake, entry));
+                        }
+                        out
+                    }
+                }
+            }
+            Feed::Stored => {
+                let known = table
+                    .all()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.enabled)
+                    .map(|(i, r)| (r.last_handshake, PeerEntry::Router(i as u32)));
+                let unknown = self
+                    .agent
+                    .value
+                    .unknown
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| (u.last_handshake, PeerEntry::Unknown(i as u32)));
+                known.chain(unknown).collect()
+            }
+        };
+        // Most recent first; unknown peers before known ones at equal times (they need a look).
+        entries.sort_unstable_by(|a, b| {
+            b.0.cmp(&a.0).then_with(|| match (a.1, b.1) {
+                (PeerEntry::Unknown(x), PeerEntry::Unknown(y))
+                | (PeerEntry::Router(x), PeerEntry::Router(y)) => x.cmp(&y),
+                (PeerEntry::Unknown(_), PeerEntry::Router(_)) => std::cmp::Ordering::Less,
+                (PeerEntry::Router(_), PeerEntry::Unknown(_)) => std::cmp::Ordering::Greater,
+            })
+        });
+        let needle = self.filter.to_ascii_lowercase();
+        let mut view = std::mem::take(&mut self.view);
+        view.clear();
+        view.extend(
+            entries
+                .into_iter()
+                .map(|(_, e)| e)
+                .filter(|e| needle.is_empty() || self.matches(table, *e, &needle)),
+        );
+        view.shrink_to_fit();
+        self.view = view;
+        self.cursor.clamp(self.view.len());
+    }
+
+    fn matches(&self, table: &RouterTable, entry: PeerEntry, needle: &str) -> bool {
+        match entry {
+            PeerEntry::Router(i) => {
+                table.search_text(i as usize).contains(needle)
+                    || table
+                        .row(i)
+                        .is_some_and(|r| r.tenant.to_ascii_lowercase().contains(needle))
+                    || self
+                        .status_of(table, i)
+                        .is_some_and(|s| s.as_str().contains(needle))
+            }
+            PeerEntry::Unknown(_) => {
+                "unknown".contains(needle)
+                    || self.line(table, entry).is_some_and(|l| {
+                        l.public_key.to_ascii_lowercase().contains(needle)
+                            || l.link
+                                .endpoint
+                                .as_deref()
+                                .is_some_and(|e| e.contains(needle))
+                    })
+            }
+        }
+    }
+
+    pub fn set_filter(&mut self, filter: &str, table: &RouterTable) {
+        if self.filter != filter {
+            self.filter = filter.to_owned();
+            self.rebuild(table);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.view.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.view.is_empty()
+    }
+
+    pub fn entry(&self, i: usize) -> Option<PeerEntry> {
+        self.view.get(i).copied()
+    }
+
+    /// The status shown for router row `i`.
+    pub fn status_of(&self, table: &RouterTable, i: u32) -> Option<RouterStatus> {
+        let r = table.row(i)?;
+        let last = match self.snapshot() {
+            Some(snap) => snap
+                .peers
+                .get(&encode_key(&r.key))
+                .map_or(r.last_handshake, |s| s.last_handshake),
+            None => r.last_handshake,
+        };
+        Some(shown_status(
+            r.status,
+            r.enabled,
+            last,
+            table.as_of,
+            &table.thresholds,
+        ))
+    }
+
+    /// The live stats of the router in row `i`, if the interface has it.
+    pub fn live_link(&self, table: &RouterTable, i: u32) -> Option<Link> {
+        let snap = self.snapshot()?;
+        let row = table.row(i)?;
+        snap.peers.get(&encode_key(&row.key)).map(Link::from_stats)
+    }
+
+    /// The link of router row `i`: live when the interface has it, as stored otherwise.
+    pub fn link(&self, table: &RouterTable, i: u32) -> Option<Link> {
+        if let Some(link) = self.live_link(table, i) {
+            return Some(link);
+        }
+        let r = table.row(i)?;
+        Some(Link {
+            last_handshake: r.last_handshake,
+            endpoint: r.endpoint.as_deref().map(str::to_owned),
+            rx_bytes: r.rx_bytes,
+            tx_bytes: r.tx_bytes,
+        })
+    }
+
+    /// Everything the pane shows of one entry; built for the rows on screen only.
+    pub fn line(&self, table: &RouterTable, entry: PeerEntry) -> Option<PeerLine> {
+        match entry {
+            PeerEntry::Router(i) => {
+                let r = table.row(i)?;
+                let link = self.link(table, i)?;
+                let status = shown_status(
+                    r.status,
+                    r.enabled,
+                    link.last_handshake,
+                    table.as_of,
+                    &table.thresholds,
+                );
+                Some(PeerLine {
+                    router: Some(format!("{}/{}", r.tenant, r.name)),
+                    public_key: r.public_key(),
+                    vpn_ip: Some(r.vpn_ip),
+                    status: Some(status),
+                    link,
+                })
+            }
+            PeerEntry::Unknown(i) => match &self.feed {
+                Feed::Live(live) => {
+                    let key = live.unknown.get(i as usize)?;
+                    let stats = live.snapshot.as_ref()?.peers.get(key)?;
+                    Some(PeerLine {
+                        router: None,
+                        public_key: key.clone(),
+                        vpn_ip: stats.allowed_ips.iter().find_map(|n| match n {
+                            ipnet::IpNet::V4(v4) => Some(v4.addr()),
+                            ipnet::IpNet::V6(_) => None,
+                        }),
+                        status: None,
+                        link: Link::from_stats(stats),
+                    })
+                }
+                Feed::Stored => {
+                    let u = self.agent.value.unknown.get(i as usize)?;
+                    Some(PeerLine {
+                        router: None,
+                        public_key: u.public_key.clone(),
+                        vpn_ip: u
+                            .allowed_ips
+                            .split(',')
+                            .find_map(|a| a.trim().split('/').next()?.parse().ok()),
+                        status: None,
+                        link: Link {
+                            last_handshake: u.last_handshake,
+                            endpoint: u.endpoint.clone(),
+                            rx_bytes: 0,
+                            tx_bytes: 0,
+                        },
+                    })
+                }
+            },
+        }
+    }
+
+    /// How long an update may be old and still count as on time.
+    fn fresh_secs(&self) -> u64 {
+        match self.feed {
+            // the poll interval plus the time `wg` takes, with room to spare
+            Feed::Live(_) => 2 * self.interval_secs,
+            // the agent's interval plus ours between reloads of its heartbeat
+            Feed::Stored => 3 * self.interval_secs,
+        }
+    }
+
+    /// Says where the data comes from and how current it is. While updates arrive on time
+    /// the text does not change with each one ("updated ≤10s ago"): a poll that changed
+    /// nothing visible must not redraw. A late update shows its real, ticking age.
+    pub fn source_label(&self, now: DateTime<Utc>) -> SourceLabel {
+        let fresh = self.fresh_secs();
+        let when = |t: DateTime<Utc>| {
+            if (now - t).num_seconds() <= fresh as i64 {
+                (format!("≤{fresh}s ago"), Tone::Good)
+            } else {
+                (format!("{} (late)", format::age(Some(t), now)), Tone::Warn)
+            }
+        };
+        match &self.feed {
+            Feed::Live(live) => {
+                let mut text = format!("live from {}", live.interface);
+                let tone = match (&live.error, &live.snapshot) {
+                    (Some(e), snap) => {
+                        text.push_str(&format!(" · ✗ {e}"));
+                        if let Some(s) = snap {
+                            let age = format::age(Some(s.taken_at), now);
+                            text.push_str(&format!(" · last good {age}"));
+                        }
+                        Tone::Bad
+                    }
+                    (None, None) => {
+                        text.push_str(" · waiting for the first poll");
+                        Tone::Quiet
+                    }
+                    (None, Some(s)) => {
+                        let (age, tone) = when(s.taken_at);
+                        text.push_str(&format!(" · updated {age}"));
+                        tone
+                    }
+                };
+                SourceLabel { text, tone }
+            }
+            Feed::Stored => {
+                let mut text = "as stored by the agent".to_string();
+                let mut tone = Tone::Quiet;
+                if self.agent.is_ready() {
+                    let beats = &self.agent.value.beats;
+                    let failing = beats.iter().find(|b| b.last_error.is_some());
+                    // The hub heard from least recently speaks for all.
+                    let stalest = beats.iter().min_by_key(|b| b.last_poll_at);
+                    match (failing, stalest) {
+                        (Some(b), _) => {
+                            let e = b.last_error.as_deref().unwrap_or_default();
+                            text.push_str(&format!(" · agent on {}: ✗ {e}", b.hub));
+                            tone = Tone::Bad;
+                        }
+                        (None, None) => {
+                            text.push_str(" · no agent has reported (tikwire agent)");
+                            tone = Tone::Warn;
+                        }
+                        (None, Some(b)) => match b.last_poll_at {
+                            None => {
+                                text.push_str(&format!(" · agent on {} has not polled yet", b.hub));
+                                tone = Tone::Warn;
+                            }
+                            Some(t) => {
+                                let (age, t) = when(t);
+                                text.push_str(&format!(" · agent last poll {age}"));
+                                tone = t;
+                            }
+                        },
+                    }
+                }
+                SourceLabel { text, tone }
+            }
+        }
+    }
+
+    /// Seconds until [`Self::source_label`] changes on its own, if it does.
+    pub fn label_changes_in(&self, now: DateTime<Utc>) -> Option<u64> {
+        let fresh = self.fresh_secs() as i64;
+        let at = match &self.feed {
+            Feed::Live(live) => live.snapshot.as_ref().map(|s| s.taken_at),
+            Feed::Stored => self
+                .agent
+                .value
+                .beats
+                .iter()
+                .filter(|b| b.last_error.is_none())
+                .filter_map(|b| b.last_poll_at)
+                .min(),
+        }?;
+        let age = (now - at).num_seconds();
+        if age <= fresh {
+            Some((fresh + 1 - age).max(1) as u64)
+        } else {
+            Some(format::age_changes_in(at, now))
+        }
+    }
+
+    /// A digest of what the pane shows in the window last drawn, to tell whether new data
+    /// changes anything on screen.
+    pub fn digest(&self, table: &RouterTable, now: DateTime<Utc>) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        self.source_label(now).text.hash(&mut h);
+        self.view.len().hash(&mut h);
+        self.held.is_some().hash(&mut h);
+        for i in self.cursor.window(self.view.len()) {
+            if let Some(e) = self.entry(i) {
+                self.line(table, e).hash(&mut h);
+            }
+        }
+        h.finish()
+    }
+}
+
+/// A poll result as the pane takes it.
+#[derive(Debug, Clone)]
+pub enum LiveState {
+    Ready(Arc<Snapshot>),
+    Error(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Warn,
+    Bad,
+    Quiet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLabel {
+    pub text: String,
+    pub tone: Tone,
+}
