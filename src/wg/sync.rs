@@ -131,7 +131,7 @@ const WRITE_POLL: &str = "
         UPDATE vpn_configurations v
         SET status = u.status, first_handshake_at = u.first_hs, last_handshake_at = u.last_hs,
             last_endpoint = u.endpoint, rx_bytes = u.rx, tx_bytes = u.tx,
-            last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw
+            last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw, updated_at = now()
         FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
                     $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
              AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw),
