@@ -8,13 +8,14 @@ pub mod tenants;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
+use ratatui::layout::Constraint;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
 use crate::model::RouterStatus;
 use crate::tui::data::Phase;
-use crate::tui::format;
+use crate::tui::format::{self, truncate};
 use crate::tui::theme::Theme;
 use ratatui::style::Style;
 
@@ -237,6 +238,43 @@ pub fn fit_relevant(columns: &[Column], relevant: &[bool], avail: usize) -> Vec<
         .iter()
         .map(|r| if *r { fitted.next().flatten() } else { None })
         .collect()
+}
+
+/// A table of fitted columns; the cells of columns that got no width are left out.
+pub fn fitted_table<'a>(
+    columns: &[Column],
+    widths: &[Option<usize>],
+    rows: impl IntoIterator<Item = (Vec<(String, Style)>, Option<Style>)>,
+    header_style: Style,
+) -> Table<'a> {
+    let header = Row::new(
+        columns
+            .iter()
+            .zip(widths)
+            .filter(|(_, w)| w.is_some())
+            .map(|(c, _)| c.header),
+    )
+    .style(header_style);
+    let rows: Vec<Row> =
+        rows.into_iter()
+            .map(|(cells, highlight)| {
+                let row = Row::new(cells.into_iter().zip(widths).filter_map(
+                    |((text, style), w)| w.map(|w| Span::styled(truncate(&text, w), style)),
+                ));
+                match highlight {
+                    Some(style) => row.style(style),
+                    None => row,
+                }
+            })
+            .collect();
+    let constraints: Vec<Constraint> = widths
+        .iter()
+        .flatten()
+        .map(|w| Constraint::Length(*w as u16))
+        .collect();
+    Table::new(rows, constraints)
+        .header(header)
+        .column_spacing(1)
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::widgets::Paragraph;
 
-use super::{Column, Give, RenderInfo, block, fit_relevant, message, status_cell};
+use super::{Column, Give, RenderInfo, block, fit_relevant, fitted_table, message, status_cell};
 use crate::tui::app::{App, Pane};
 use crate::tui::data::status_changes_in;
-use crate::tui::format::{bytes_short, truncate};
+use crate::tui::format::bytes_short;
 use crate::tui::peerview::Tone;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
@@ -137,37 +137,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     let has_endpoint = cells.iter().any(|(row, _)| !row[6].0.is_empty());
     let relevant = [true, true, true, true, true, true, has_endpoint];
     let widths = fit_relevant(&columns, &relevant, list_area.width as usize);
-    let header = Row::new(
-        columns
-            .iter()
-            .zip(&widths)
-            .filter(|(_, w)| w.is_some())
-            .map(|(c, _)| c.header),
-    )
-    .style(theme.header);
-    let rows = cells.into_iter().map(|(row, selected)| {
-        let row = Row::new(
-            row.into_iter()
-                .zip(&widths)
-                .filter_map(|((text, style), w)| {
-                    w.map(|w| Span::styled(truncate(&text, w), style))
-                }),
-        );
-        if selected {
-            row.style(theme.selected)
-        } else {
-            row
-        }
-    });
-    let constraints: Vec<Constraint> = widths
-        .iter()
-        .flatten()
-        .map(|w| Constraint::Length(*w as u16))
-        .collect();
+    let rows = cells
+        .into_iter()
+        .map(|(row, selected)| (row, selected.then_some(theme.selected)));
     frame.render_widget(
-        Table::new(rows, constraints)
-            .header(header)
-            .column_spacing(1),
+        fitted_table(&columns, &widths, rows, theme.header),
         list_area,
     );
 }

@@ -5,12 +5,14 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::widgets::Paragraph;
 
-use super::{Column, Give, RenderInfo, block, fit_relevant, message, phase_line, status_cell};
+use super::{
+    Column, Give, RenderInfo, block, fit_relevant, fitted_table, message, phase_line, status_cell,
+};
 use crate::tui::app::{App, Pane};
 use crate::tui::data::{shown_status, status_changes_in};
-use crate::tui::format::{bytes_short, count, truncate};
+use crate::tui::format::{bytes_short, count};
 use crate::tui::keymap::{Action, Context};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
@@ -179,36 +181,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         has_endpoint,
     ];
     let widths = fit_relevant(&columns, &relevant, list_area.width as usize);
-    let header = Row::new(
-        columns
-            .iter()
-            .zip(&widths)
-            .filter(|(_, w)| w.is_some())
-            .map(|(c, _)| c.header),
-    )
-    .style(theme.header);
-    let rows = cells.into_iter().map(|(row, highlight)| {
-        let row = Row::new(
-            row.into_iter()
-                .zip(&widths)
-                .filter_map(|((text, style), w)| {
-                    w.map(|w| Span::styled(truncate(&text, w), style))
-                }),
-        );
-        match highlight {
-            Some(style) => row.style(style),
-            None => row,
-        }
-    });
-    let constraints: Vec<Constraint> = widths
-        .iter()
-        .flatten()
-        .map(|w| Constraint::Length(*w as u16))
-        .collect();
     frame.render_widget(
-        Table::new(rows, constraints)
-            .header(header)
-            .column_spacing(1),
+        fitted_table(&columns, &widths, cells, theme.header),
         list_area,
     );
 }

@@ -1,14 +1,13 @@
 //! Tenants: name, subnet, routers online of all. The first row stands for all tenants.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Row, Table};
 
-use super::{Column, Give, block, fit, message, phase_line};
+use super::{Column, Give, block, fit, fitted_table, message, phase_line};
 use crate::tui::app::{App, Pane};
-use crate::tui::format::{count, truncate};
+use crate::tui::format::count;
 use crate::tui::keymap::{Action, Context};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
@@ -76,33 +75,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             column.measure(text);
         }
     }
-    let widths: Vec<usize> = fit(&columns, inner.width as usize)
+    let widths = fit(&columns, inner.width as usize);
+    let rows = cells
         .into_iter()
-        .map(|w| w.unwrap_or(0))
-        .collect();
-    let header = Row::new(columns.map(|c| c.header)).style(theme.header);
-    let rows = cells.into_iter().map(|(row, selected)| {
-        let row = Row::new(
-            row.into_iter()
-                .zip(&widths)
-                .map(|((text, style), w)| Span::styled(truncate(&text, *w), style)),
-        );
-        if selected {
-            row.style(theme.selected)
-        } else {
-            row
-        }
-    });
-    let constraints: Vec<Constraint> = widths
-        .iter()
-        .map(|w| Constraint::Length(*w as u16))
-        .collect();
-    frame.render_widget(
-        Table::new(rows, constraints)
-            .header(header)
-            .column_spacing(1),
-        inner,
-    );
+        .map(|(row, selected)| (row.to_vec(), selected.then_some(theme.selected)));
+    frame.render_widget(fitted_table(&columns, &widths, rows, theme.header), inner);
 }
 
 /// The width this pane needs to show every tenant name in full.
