@@ -199,11 +199,11 @@ pub fn hub_config(
     push_comment(
         &mut out,
         &format!(
-            "tikwire: hub {} interface {}, {} tenants, {} enabled routers",
+            "tikwire: hub {} interface {}, {}, {}",
             input.hub,
             input.interface,
-            input.tenants.len(),
-            enabled
+            plural(input.tenants.len(), "tenant"),
+            plural(enabled, "enabled router")
         ),
     );
     out.push_str("[Interface]\n");
@@ -228,6 +228,15 @@ pub fn hub_config(
         let _ = writeln!(out, "AllowedIPs = {}/32", peer.vpn_ip);
     }
     Ok(out)
+}
+
+/// "1 tenant", "2 tenants".
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 #[cfg(test)]
