@@ -1,60 +1,189 @@
-//! Human-readable figures shared by the command line and the console.
+//! Human-readable figures shared by the command line and the console: relative ages (and
+//! when their text next changes, so the console wakes only when the screen would differ),
+//! durations, byte counts and thousands separators.
 
 use chrono::{DateTime, Utc};
 
-/// Bytes in binary units with one decimal: `0 B`, `1.5 KiB`, `3.2 GiB`.
+const MINUTE: i64 = 60;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// "just now", "42s ago", "5m ago", "3h ago", "12d ago"; "never" for no timestamp.
+pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(then) = then else {
+        return "never".into();
+    };
+    let secs = (now - then).num_seconds().max(0);
+    match secs {
+        0 => "just now".into(),
+        s if s < MINUTE => format!("{s}s ago"),
+        s if s < HOUR => format!("{}m ago", s / MINUTE),
+        s if s < DAY => format!("{}h ago", s / HOUR),
+        s => format!("{}d ago", s / DAY),
+    }
+}
+
+/// Seconds until `age(then, now)` shows a different text.
+pub fn age_changes_in(then: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let secs = (now - then).num_seconds().max(0);
+    let step = match secs {
+        s if s < MINUTE => 1,
+        s if s < HOUR => MINUTE - s % MINUTE,
+        s if s < DAY => HOUR - s % HOUR,
+        s => DAY - s % DAY,
+    };
+    step.max(1) as u64
+}
+
+/// Binary units, one decimal: "0 B", "812 B", "1.5 KiB", "20.3 MiB", "4.0 GiB".
 pub fn bytes(n: i64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n.max(0) as f64;
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{} B", n.max(0));
+    }
+    let mut value = n as f64 / 1024.0;
     let mut unit = 0;
     while value >= 1024.0 && unit < UNITS.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{} B", n.max(0))
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Binary units in at most five columns, for tables: "0", "812B", "1.5K", "20.3M", "676M",
+/// "4.0G".
+pub fn bytes_short(n: i64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n < 1024 {
+        return if n <= 0 { "0".into() } else { format!("{n}B") };
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 99.95 {
+        format!("{value:.1}{}", UNITS[unit])
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{}{}", value as u64, UNITS[unit])
     }
 }
 
-/// Age of an instant relative to `now`, in the largest whole unit: `12s`, `4m`, `3h`, `2d`.
-pub fn age(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (now - then).num_seconds().max(0);
+/// A count with thousands separators: 65278 -> "65,278".
+pub fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count and its noun: "1 tenant", "2 tenants", "65,278 routers".
+pub fn counted(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", count(n))
+    }
+}
+
+/// A span of time in its largest whole unit, e.g. "12s", "4m", "3h", "2d".
+pub fn duration(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let secs = (to - from).num_seconds().max(0);
     match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs / 60),
-        3600..=86_399 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86_400),
+        s if s < MINUTE => format!("{s}s"),
+        s if s < HOUR => format!("{}m", s / MINUTE),
+        s if s < DAY => format!("{}h", s / HOUR),
+        s => format!("{}d", s / DAY),
     }
-}
-
-/// `age` for an optional handshake: `never` when there was none.
-pub fn handshake_age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    then.map_or_else(|| "never".to_owned(), |t| format!("{} ago", age(t, now)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone as _;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + secs, 0).single().unwrap()
+    }
 
     #[test]
-    fn byte_units() {
+    fn ages_read_naturally_and_know_when_they_change() {
+        let now = t(10_000);
+        assert_eq!(age(None, now), "never");
+        assert_eq!(age(Some(now), now), "just now");
+        assert_eq!(age(Some(t(9_958)), now), "42s ago");
+        assert_eq!(age(Some(t(10_000 - 5 * 60 - 7)), now), "5m ago");
+        assert_eq!(age(Some(t(10_000 - 3 * 3600)), now), "3h ago");
+        assert_eq!(age(Some(t(10_000 - 2 * 86_400)), now), "2d ago");
+        assert_eq!(
+            age(Some(t(10_005)), now),
+            "just now",
+            "clock skew is not negative"
+        );
+        assert_eq!(age_changes_in(t(9_990), now), 1);
+        assert_eq!(age_changes_in(t(10_000 - 65), now), 55);
+        let then = t(10_000 - 65);
+        assert_ne!(
+            age(Some(then), t(10_000 + 54)),
+            age(Some(then), t(10_000 + 55))
+        );
+    }
+
+    #[test]
+    fn bytes_use_binary_units() {
         assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(1023), "1023 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+        assert_eq!(count(65278), "65,278");
+        assert_eq!(count(155), "155");
+        assert_eq!(count(1_000_000), "1,000,000");
+        assert_eq!(count(10_118_090), "10,118,090");
     }
 
     #[test]
-    fn ages() {
-        let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
-        assert_eq!(age(now - chrono::Duration::seconds(5), now), "5s");
-        assert_eq!(age(now - chrono::Duration::seconds(125), now), "2m");
-        assert_eq!(age(now - chrono::Duration::hours(5), now), "5h");
-        assert_eq!(age(now - chrono::Duration::days(3), now), "3d");
-        assert_eq!(age(now + chrono::Duration::seconds(5), now), "0s");
-        assert_eq!(handshake_age(None, now), "never");
+    fn counted_nouns() {
+        assert_eq!(counted(1, "tenant"), "1 tenant");
+        assert_eq!(counted(0, "router"), "0 routers");
+        assert_eq!(counted(65_278, "router"), "65,278 routers");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(t(0), t(12)), "12s");
+        assert_eq!(duration(t(0), t(125)), "2m");
+        assert_eq!(duration(t(0), t(5 * 3600)), "5h");
+        assert_eq!(duration(t(0), t(3 * 86_400)), "3d");
+        assert_eq!(duration(t(5), t(0)), "0s");
+    }
+}
+
+#[cfg(test)]
+mod short_tests {
+    use super::*;
+
+    #[test]
+    fn short_bytes_stay_within_five_columns() {
+        assert_eq!(bytes_short(0), "0");
+        assert_eq!(bytes_short(812), "812B");
+        assert_eq!(bytes_short(1536), "1.5K");
+        assert_eq!(bytes_short(709_743_000), "676M");
+        assert_eq!(bytes_short(4 * 1024 * 1024 * 1024), "4.0G");
+        for n in [1023, 1024, 104_857_599, 1_073_741_823, i64::MAX] {
+            assert!(
+                bytes_short(n).chars().count() <= 5,
+                "{n}: {}",
+                bytes_short(n)
+            );
+        }
     }
 }

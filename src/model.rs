@@ -171,7 +171,11 @@ impl Endpoint {
             check_host(host).map_err(|why| bad(&why))?;
             (host, port)
         };
-        let port = parse_port("endpoint port", port).map_err(|e| bad(&e.0))?;
+        let port = parse_port("endpoint port", port).map_err(|_| {
+            bad(&format!(
+                "has port {port:?}, which is not a port number from 1 to 65535"
+            ))
+        })?;
         Ok(Self {
             host: host.to_owned(),
             port,

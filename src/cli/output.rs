@@ -145,18 +145,7 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         .collect()
 }
 
-/// 65278 -> "65,278".
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
+pub use crate::format::count as thousands;
 
 #[cfg(test)]
 mod tests {
@@ -171,12 +160,5 @@ mod tests {
             t.render(),
             "NAME         IP\na-long-name  10.100.1.1\nb            10.100.1.2\n"
         );
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(65_278), "65,278");
-        assert_eq!(thousands(155), "155");
-        assert_eq!(thousands(10_118_090), "10,118,090");
     }
 }

@@ -110,7 +110,7 @@ async fn list(ctx: &Context, filter: &RouterFilter, json: bool) -> Result<()> {
             r.name,
             r.vpn_ip.to_string(),
             r.status.to_string(),
-            format::handshake_age(r.last_handshake_at, now),
+            format::age(r.last_handshake_at, now),
             format::bytes(r.rx_bytes),
             format::bytes(r.tx_bytes),
             r.hub,
@@ -153,11 +153,7 @@ fn describe(r: &Router) -> String {
         (
             "last handshake",
             match r.last_handshake_at {
-                Some(t) => format!(
-                    "{} ({})",
-                    t.to_rfc3339(),
-                    format::handshake_age(Some(t), now)
-                ),
+                Some(t) => format!("{} ({})", t.to_rfc3339(), format::age(Some(t), now)),
                 None => "never".into(),
             },
         ),
@@ -168,7 +164,7 @@ fn describe(r: &Router) -> String {
                 Some(t) => format!(
                     "{} ({} after provisioning)",
                     t.to_rfc3339(),
-                    format::age(r.created_at, t)
+                    format::duration(r.created_at, t)
                 ),
                 None => "never".into(),
             },

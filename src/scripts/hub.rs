@@ -202,8 +202,8 @@ pub fn hub_config(
             "tikwire: hub {} interface {}, {}, {}",
             input.hub,
             input.interface,
-            plural(input.tenants.len(), "tenant"),
-            plural(enabled, "enabled router")
+            crate::format::counted(input.tenants.len() as i64, "tenant"),
+            crate::format::counted(enabled as i64, "enabled router")
         ),
     );
     out.push_str("[Interface]\n");
@@ -228,15 +228,6 @@ pub fn hub_config(
         let _ = writeln!(out, "AllowedIPs = {}/32", peer.vpn_ip);
     }
     Ok(out)
-}
-
-/// "1 tenant", "2 tenants".
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 #[cfg(test)]

@@ -1,89 +1,6 @@
-//! Human-readable figures: relative ages and byte counts, plus when an age's text changes
-//! (so the event loop wakes only when the screen would actually differ).
+//! Text shaping for the console; the figures themselves live in `crate::format`.
 
-use chrono::{DateTime, Utc};
-
-const MINUTE: i64 = 60;
-const HOUR: i64 = 60 * MINUTE;
-const DAY: i64 = 24 * HOUR;
-
-/// "just now", "42s ago", "5m ago", "3h ago", "12d ago"; "never" for no timestamp.
-pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let Some(then) = then else {
-        return "never".into();
-    };
-    let secs = (now - then).num_seconds().max(0);
-    match secs {
-        0 => "just now".into(),
-        s if s < MINUTE => format!("{s}s ago"),
-        s if s < HOUR => format!("{}m ago", s / MINUTE),
-        s if s < DAY => format!("{}h ago", s / HOUR),
-        s => format!("{}d ago", s / DAY),
-    }
-}
-
-/// Seconds until `age(then, now)` shows a different text.
-pub fn age_changes_in(then: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    let secs = (now - then).num_seconds().max(0);
-    let step = match secs {
-        s if s < MINUTE => 1,
-        s if s < HOUR => MINUTE - s % MINUTE,
-        s if s < DAY => HOUR - s % HOUR,
-        s => DAY - s % DAY,
-    };
-    step.max(1) as u64
-}
-
-/// Binary units, one decimal: "0 B", "812 B", "1.5 KiB", "20.3 MiB", "4.0 GiB".
-pub fn bytes(n: i64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{} B", n.max(0));
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-/// Binary units in at most five columns, for tables: "0", "812B", "1.5K", "20.3M", "676M",
-/// "4.0G".
-pub fn bytes_short(n: i64) -> String {
-    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
-    if n < 1024 {
-        return if n <= 0 { "0".into() } else { format!("{n}B") };
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value < 99.95 {
-        format!("{value:.1}{}", UNITS[unit])
-    } else {
-        format!("{}{}", value as u64, UNITS[unit])
-    }
-}
-
-/// A count with thousands separators: 65278 -> "65,278".
-pub fn count(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::format::{age, age_changes_in, bytes, bytes_short, count};
 
 /// Shortens text to `width` characters with an ellipsis.
 pub fn truncate(text: &str, width: usize) -> String {
@@ -101,66 +18,11 @@ pub fn truncate(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    fn t(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000 + secs, 0).single().unwrap()
-    }
 
     #[test]
-    fn ages_read_naturally_and_know_when_they_change() {
-        let now = t(10_000);
-        assert_eq!(age(None, now), "never");
-        assert_eq!(age(Some(now), now), "just now");
-        assert_eq!(age(Some(t(9_958)), now), "42s ago");
-        assert_eq!(age(Some(t(10_000 - 5 * 60 - 7)), now), "5m ago");
-        assert_eq!(age(Some(t(10_000 - 3 * 3600)), now), "3h ago");
-        assert_eq!(age(Some(t(10_000 - 2 * 86_400)), now), "2d ago");
-        assert_eq!(
-            age(Some(t(10_005)), now),
-            "just now",
-            "clock skew is not negative"
-        );
-        assert_eq!(age_changes_in(t(9_990), now), 1);
-        assert_eq!(age_changes_in(t(10_000 - 65), now), 55);
-        let then = t(10_000 - 65);
-        assert_ne!(
-            age(Some(then), t(10_000 + 54)),
-            age(Some(then), t(10_000 + 55))
-        );
-    }
-
-    #[test]
-    fn bytes_use_binary_units() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    fn truncates_with_an_ellipsis() {
         assert_eq!(truncate("abcdef", 4), "abc…");
-        assert_eq!(count(65278), "65,278");
-        assert_eq!(count(155), "155");
-        assert_eq!(count(1_000_000), "1,000,000");
         assert_eq!(truncate("abc", 4), "abc");
-    }
-}
-
-#[cfg(test)]
-mod short_tests {
-    use super::*;
-
-    #[test]
-    fn short_bytes_stay_within_five_columns() {
-        assert_eq!(bytes_short(0), "0");
-        assert_eq!(bytes_short(812), "812B");
-        assert_eq!(bytes_short(1536), "1.5K");
-        assert_eq!(bytes_short(709_743_000), "676M");
-        assert_eq!(bytes_short(4 * 1024 * 1024 * 1024), "4.0G");
-        for n in [1023, 1024, 104_857_599, 1_073_741_823, i64::MAX] {
-            assert!(
-                bytes_short(n).chars().count() <= 5,
-                "{n}: {}",
-                bytes_short(n)
-            );
-        }
+        assert_eq!(truncate("abc", 0), "");
     }
 }

@@ -110,15 +110,15 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
         hubs => spans.push(Span::raw(format!("{} hubs", hubs.len()))),
     }
     spans.push(sep());
-    spans.push(Span::raw(format!(
-        "{} tenants",
-        count(app.tenants.value.len() as i64)
+    spans.push(Span::raw(crate::format::counted(
+        app.tenants.value.len() as i64,
+        "tenant",
     )));
     spans.push(sep());
     let online = app.tenants.value.iter().map(|t| t.online).sum::<i64>();
     spans.push(Span::raw(format!(
-        "{} routers ",
-        count(app.routers.total() as i64)
+        "{} ",
+        crate::format::counted(app.routers.total() as i64, "router")
     )));
     spans.push(Span::styled(
         format!("({} online)", count(online)),
