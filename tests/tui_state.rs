@@ -57,6 +57,23 @@ fn provision_through_the_form_shows_a_pending_row_then_the_router() {
 }
 
 #[test]
+fn the_only_tenant_is_filled_in_for_a_new_router() {
+    let mut app = empty_app();
+    let routers = testdata::routers(testdata::now(), 5);
+    let only = testdata::tenants(&routers).remove(0);
+    app.update(Msg::Loaded(Loaded::Hubs(Ok(testdata::hubs()))));
+    app.update(Msg::Loaded(Loaded::Tenants(Ok(vec![only.clone()]))));
+    let mut keys = vec![ch('n')];
+    keys.extend(typing("first-site"));
+    keys.push(key(KeyCode::Enter));
+    let effects = press(&mut app, keys);
+    let [Effect::Provision(req)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(req.tenant.as_str(), only.name);
+}
+
+#[test]
 fn form_validates_as_you_type_and_refuses_bad_input() {
     let mut app = app();
     press(&mut app, [ch('n')]);

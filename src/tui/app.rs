@@ -457,7 +457,11 @@ impl App {
                     .routers
                     .tenant
                     .clone()
-                    .or_else(|| self.highlighted_tenant().map(|t| t.name.clone()));
+                    .or_else(|| self.highlighted_tenant().map(|t| t.name.clone()))
+                    .or_else(|| match self.tenants.value.as_slice() {
+                        [only] => Some(only.name.clone()),
+                        _ => None,
+                    });
                 self.layers
                     .push(Layer::Form(Form::router(tenant.as_deref())));
             }
