@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 /// Longest line any generator prints (a terminal and Winbox stay happy below 120).
 pub const MAX_LINE: usize = 119;
+/// Comment lines wrap here, so the header reads whole in an 80-column terminal.
+pub const COMMENT_WIDTH: usize = 78;
 
 /// Characters RouterOS takes literally inside a double-quoted string. Everything else,
 /// including `"`, `\`, `$` (variables), `?` (the terminal's help key), `[ ] { } ;`, controls
@@ -74,7 +76,8 @@ pub fn comment_text(text: &str) -> String {
         .collect()
 }
 
-/// Appends `text` as `#` comment lines, wrapped so no line exceeds [`MAX_LINE`].
+/// Appends `text` as `#` comment lines, wrapped at [`COMMENT_WIDTH`] (a single word longer
+/// than that is split, and still never exceeds [`MAX_LINE`]).
 /// An empty `text` gives a lone `#`.
 pub fn push_comment(out: &mut String, text: &str) {
     let text = comment_text(text);
@@ -86,7 +89,7 @@ pub fn push_comment(out: &mut String, text: &str) {
     let mut rest = text.as_str();
     while !rest.is_empty() {
         let prefix = if first { "# " } else { "#   " };
-        let room = MAX_LINE - prefix.len();
+        let room = COMMENT_WIDTH - prefix.len();
         let (line, tail) = split_at_word(rest, room);
         out.push_str(prefix);
         out.push_str(line.trim_end());
