@@ -61,7 +61,11 @@ impl Netns {
     /// `tag` must be short: interface names derived from it are limited to 15 bytes.
     pub fn new(tag: &str) -> Netns {
         let name = format!("tw{tag}{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        // A leftover of a crashed run with the same pid; usually there is none.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(std::process::Stdio::null())
+            .status();
         run("ip", &["netns", "add", &name]);
         run("ip", &["-n", &name, "link", "set", "lo", "up"]);
         let dir = std::env::temp_dir().join(format!("tikwire-{name}"));
