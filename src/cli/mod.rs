@@ -274,20 +274,36 @@ pub enum DbCommand {
 /// What every command runs with: the settled configuration, and the database on demand.
 pub struct Context {
     pub config: Config,
+    /// Resolved once: a command that needs both a store and the URL starts no cluster twice.
+    url: tokio::sync::OnceCell<String>,
 }
 
 impl Context {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            url: tokio::sync::OnceCell::new(),
+        }
+    }
+
     /// The database URL: the configured one, or the private cluster's (started if needed).
     pub async fn database_url(&self) -> Result<String> {
-        if let Some(url) = &self.config.database_url {
-            return Ok(url.clone());
-        }
-        let data_dir = self.config.data_dir.clone();
-        let cluster =
-            tokio::task::spawn_blocking(move || crate::embedded_pg::ensure_running(&data_dir))
+        let url = self
+            .url
+            .get_or_try_init(|| async {
+                if let Some(url) = &self.config.database_url {
+                    return Ok(url.clone());
+                }
+                let data_dir = self.config.data_dir.clone();
+                let cluster = tokio::task::spawn_blocking(move || {
+                    crate::embedded_pg::ensure_running(&data_dir)
+                })
                 .await
                 .map_err(|e| Error::Other(format!("starting PostgreSQL: {e}")))??;
-        Ok(cluster.url())
+                Ok::<_, Error>(cluster.url())
+            })
+            .await?;
+        Ok(url.clone())
     }
 
     /// Connects and migrates.
@@ -310,7 +326,7 @@ pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
         theme: cli.theme,
     })?;
     let _log_guard = crate::logging::init(&config.log_dir, log_to_stderr);
-    let ctx = Context { config };
+    let ctx = Context::new(config);
     match cli.command {
         None => {
             use std::io::IsTerminal as _;

@@ -93,12 +93,10 @@ pub fn render(c: &ConfirmDelete, frame: &mut Frame, area: Rect, theme: &Theme) {
         .borders(Borders::ALL)
         .border_style(theme.error)
         .title(Span::styled(title, theme.error))
-        .title_bottom(Line::from(vec![
-            Span::styled(" enter ", theme.key),
-            Span::styled("delete  ", theme.muted),
-            Span::styled("esc ", theme.key),
-            Span::styled("cancel ", theme.muted),
-        ]));
+        .title_bottom(super::key_hints(
+            &[("enter", "delete"), ("esc", "cancel")],
+            theme,
+        ));
     frame.render_widget(
         Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
         popup,

@@ -67,11 +67,9 @@ pub fn render(view: &HelpView, keymap: &Keymap, frame: &mut Frame, area: Rect, t
         .borders(Borders::ALL)
         .border_style(theme.border_focused)
         .title(Span::styled(" Keys ", theme.title))
-        .title_bottom(Line::from(vec![
-            Span::styled(" ↑↓ ", theme.key),
-            Span::styled("scroll  ", theme.muted),
-            Span::styled("esc ", theme.key),
-            Span::styled("close ", theme.muted),
-        ]));
+        .title_bottom(super::key_hints(
+            &[("↑↓", "scroll"), ("esc", "close")],
+            theme,
+        ));
     frame.render_widget(Paragraph::new(text).block(block).scroll((scroll, 0)), popup);
 }

@@ -82,12 +82,10 @@ pub fn render(d: &SaveDialog, frame: &mut Frame, area: Rect, theme: &Theme) {
         .borders(Borders::ALL)
         .border_style(theme.border_focused)
         .title(Span::styled(" Save to file ", theme.title))
-        .title_bottom(Line::from(vec![
-            Span::styled(" enter ", theme.key),
-            Span::styled("save  ", theme.muted),
-            Span::styled("esc ", theme.key),
-            Span::styled("cancel ", theme.muted),
-        ]));
+        .title_bottom(super::key_hints(
+            &[("enter", "save"), ("esc", "cancel")],
+            theme,
+        ));
     frame.render_widget(
         Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
         popup,

@@ -156,6 +156,19 @@ impl Column {
     }
 }
 
+/// Widens each column to fit its cell in every row on screen.
+pub fn measure<'a, R, H>(columns: &mut [Column], rows: impl IntoIterator<Item = &'a (R, H)>)
+where
+    R: AsRef<[(String, Style)]> + 'a,
+    H: 'a,
+{
+    for (row, _) in rows {
+        for (column, (text, _)) in columns.iter_mut().zip(row.as_ref()) {
+            column.measure(text);
+        }
+    }
+}
+
 /// The width of every column within `avail` (one space between columns), `None` for a column
 /// left out. Work per frame is proportional to the columns, not the rows.
 pub fn fit(columns: &[Column], avail: usize) -> Vec<Option<usize>> {

@@ -8,7 +8,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{Column, Give, RenderInfo, block, fit_relevant, fitted_table, message, status_cell};
+use super::{
+    Column, Give, RenderInfo, block, fit_relevant, fitted_table, measure, message, status_cell,
+};
 use crate::tui::app::{App, Pane};
 use crate::tui::data::status_changes_in;
 use crate::tui::format::bytes_short;
@@ -129,11 +131,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         Column::new("Tx", Give::DropLast),
         Column::new("Endpoint", Give::DropFirst),
     ];
-    for (row, _) in &cells {
-        for (column, (text, _)) in columns.iter_mut().zip(row) {
-            column.measure(text);
-        }
-    }
+    measure(&mut columns, &cells);
     let has_endpoint = cells.iter().any(|(row, _)| !row[6].0.is_empty());
     let relevant = [true, true, true, true, true, true, has_endpoint];
     let widths = fit_relevant(&columns, &relevant, list_area.width as usize);

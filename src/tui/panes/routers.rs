@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{
-    Column, Give, RenderInfo, block, fit_relevant, fitted_table, message, phase_line, status_cell,
+    Column, Give, RenderInfo, block, fit_relevant, fitted_table, measure, message, phase_line,
+    status_cell,
 };
 use crate::tui::app::{App, Pane};
 use crate::tui::data::{shown_status, status_changes_in};
@@ -164,11 +165,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         Column::new("Tx", Give::DropLast),
         Column::new("Endpoint", Give::DropFirst),
     ];
-    for (row, _) in &cells {
-        for (column, (text, _)) in columns.iter_mut().zip(row) {
-            column.measure(text);
-        }
-    }
+    measure(&mut columns, &cells);
     let has_endpoint = cells.iter().any(|(row, _)| !row[7].0.is_empty());
     let relevant = [
         true,

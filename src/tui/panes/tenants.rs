@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::{Column, Give, block, fit, fitted_table, message, phase_line};
+use super::{Column, Give, block, fit, fitted_table, measure, message, phase_line};
 use crate::tui::app::{App, Pane};
 use crate::tui::format::count;
 use crate::tui::keymap::{Action, Context};
@@ -70,11 +70,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         Column::new("Subnet", Give::Fixed),
         Column::new("Online", Give::Fixed),
     ];
-    for (row, _) in &cells {
-        for (column, (text, _)) in columns.iter_mut().zip(row) {
-            column.measure(text);
-        }
-    }
+    measure(&mut columns, &cells);
     let widths = fit(&columns, inner.width as usize);
     let rows = cells
         .into_iter()
