@@ -1,6 +1,9 @@
 //! Human-readable figures shared by the command line and the console: relative ages (and
 //! when their text next changes, so the console wakes only when the screen would differ),
-//! durations, byte counts and thousands separators.
+//! durations, byte counts and thousands separators; and text made safe for a terminal.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
@@ -106,10 +109,45 @@ pub fn duration(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     }
 }
 
+/// Text safe to print on a terminal: C0 controls, DEL and C1 controls (which terminals may
+/// read as escape sequences) are shown as `\x1b`, `\x7f`, `\u{9b}`. Everything else, line
+/// breaks included, is escaped too when it is a control: callers that print several lines
+/// escape each line. Borrowed when there is nothing to escape (the common case).
+pub fn escape_control(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match u32::from(c) {
+            n @ (0..=0x1f | 0x7f) => {
+                let _ = write!(out, "\\x{n:02x}");
+            }
+            n @ 0x80..=0x9f => {
+                let _ = write!(out, "\\u{{{n:x}}}");
+            }
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert!(matches!(escape_control("r1.acme"), Cow::Borrowed(_)));
+        assert_eq!(escape_control("caf\u{e9} \u{1f600}"), "caf\u{e9} \u{1f600}");
+        assert_eq!(escape_control("r1\x1b]0;PWNED\x07"), "r1\\x1b]0;PWNED\\x07");
+        assert_eq!(escape_control("a\nb\tc\rd"), "a\\x0ab\\x09c\\x0dd");
+        assert_eq!(escape_control("\x7f\u{9b}31m"), "\\x7f\\u{9b}31m");
+        // Escaping is idempotent: escaped text has no control left.
+        let once = escape_control("x\x1b[2Jy").into_owned();
+        assert_eq!(escape_control(&once), once);
+    }
 
     fn t(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_800_000_000 + secs, 0).single().unwrap()

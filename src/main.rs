@@ -28,7 +28,11 @@ fn main() -> ExitCode {
             if !log_to_stderr {
                 tracing::error!("{err}");
             }
-            eprintln!("error: {err}");
+            // Errors quote what they refused, which may hold anything: one line, no escapes.
+            eprintln!(
+                "error: {}",
+                tikwire::format::escape_control(&err.to_string())
+            );
             ExitCode::from(err.exit_code())
         }
     }

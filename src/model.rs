@@ -20,7 +20,8 @@ pub const MAX_NAME_LEN: usize = 63;
 /// Linux (and so wg-quick) limits interface names to 15 bytes.
 pub const MAX_INTERFACE_LEN: usize = 15;
 
-const NAME_RULE: &str = "letters, digits, '-', '_' and '.', starting with a letter or digit";
+const NAME_RULE: &str =
+    "ASCII letters (a-z, A-Z), digits, '-', '_' and '.', starting with a letter or digit";
 
 fn check_name(kind: &str, value: &str, max: usize) -> Result<(), InvalidInput> {
     if value.is_empty() {
@@ -37,17 +38,24 @@ fn check_name(kind: &str, value: &str, max: usize) -> Result<(), InvalidInput> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
         return Err(InvalidInput(format!(
-            "{kind} {:?} contains {}; allowed are {NAME_RULE}",
-            value.escape_debug().to_string(),
+            "{kind} {} contains {}; allowed are {NAME_RULE}",
+            quoted(value),
             describe_char(bad)
         )));
     }
     if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(InvalidInput(format!(
-            "{kind} {value:?} must start with a letter or digit"
+            "{kind} {} must start with a letter or digit",
+            quoted(value)
         )));
     }
     Ok(())
+}
+
+/// A refused value in double quotes, escaped once: control characters as `\x1b`, nothing
+/// else touched (`a'b` stays `"a'b"`).
+fn quoted(value: &str) -> String {
+    format!("\"{}\"", crate::format::escape_control(value))
 }
 
 fn describe_char(c: char) -> String {
@@ -55,8 +63,10 @@ fn describe_char(c: char) -> String {
         ' ' => "a space".into(),
         '\n' | '\r' => "a line break".into(),
         '\t' => "a tab".into(),
+        '\'' => "a quote (')".into(),
         c if c.is_ascii_graphic() => format!("'{c}'"),
-        c => format!("U+{:04X}", c as u32),
+        c if c.is_control() => format!("a control character (U+{:04X})", c as u32),
+        c => format!("U+{:04X} ({c}), which is not an ASCII letter", c as u32),
     }
 }
 
@@ -132,12 +142,18 @@ pub fn parse_keepalive(value: &str) -> Result<u16, InvalidInput> {
     }
 }
 
-/// A UDP port from 1 to 65535.
+/// A UDP port from 1 to 65535, written plainly: digits only, no sign, blank or leading zero
+/// (`+5`, ` 51820` and `051820` are typos or tricks, not ports).
 pub fn parse_port(what: &str, value: &str) -> Result<u16, InvalidInput> {
-    match value.trim().parse::<u32>() {
-        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+    let plain = !value.is_empty()
+        && value.len() <= 5
+        && value.bytes().all(|b| b.is_ascii_digit())
+        && !value.starts_with('0');
+    match value.parse::<u32>() {
+        Ok(n) if plain && (1..=65535).contains(&n) => Ok(n as u16),
         _ => Err(InvalidInput(format!(
-            "{what} {value:?} is not a port from 1 to 65535"
+            "{what} {} is not a port from 1 to 65535 (digits only, no leading zero)",
+            quoted(value)
         ))),
     }
 }
@@ -155,13 +171,16 @@ impl Endpoint {
     pub fn parse(value: &str) -> Result<Self, InvalidInput> {
         let bad = |why: &str| {
             InvalidInput(format!(
-                "endpoint {value:?} {why}; expected HOST:PORT, e.g. vpn.example.com:51820"
+                "endpoint {} {why}; expected HOST:PORT, e.g. vpn.example.com:51820",
+                quoted(value)
             ))
         };
         let (host, port) = if let Some(rest) = value.strip_prefix('[') {
             let (host, port) = rest.split_once("]:").ok_or_else(|| bad("has no port"))?;
-            host.parse::<std::net::Ipv6Addr>()
+            let ip = host
+                .parse::<std::net::Ipv6Addr>()
                 .map_err(|_| bad("has an invalid IPv6 address"))?;
+            check_dialable_ipv6(ip).map_err(|why| bad(&why))?;
             (host, port)
         } else {
             let (host, port) = value.rsplit_once(':').ok_or_else(|| bad("has no port"))?;
@@ -173,7 +192,8 @@ impl Endpoint {
         };
         let port = parse_port("endpoint port", port).map_err(|_| {
             bad(&format!(
-                "has port {port:?}, which is not a port number from 1 to 65535"
+                "has port {}, which is not a port number from 1 to 65535 (digits only, no leading zero)",
+                quoted(port)
             ))
         })?;
         Ok(Self {
@@ -204,8 +224,11 @@ fn check_host(host: &str) -> Result<(), String> {
     if host.len() > 253 {
         return Err("has a host name longer than 253 characters".into());
     }
-    if host.parse::<Ipv4Addr>().is_ok() {
-        return Ok(());
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return check_dialable_ipv4(ip);
+    }
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return Err("names this machine (localhost), which a router cannot dial".into());
     }
     for label in host.split('.') {
         if label.is_empty() || label.len() > 63 {
@@ -224,10 +247,53 @@ fn check_host(host: &str) -> Result<(), String> {
             return Err("has a host name label that starts or ends with '-'".into());
         }
     }
-    if host.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return Err("has an invalid IPv4 address".into());
+    // A name whose last label is numeric (`10.1.300`, `0x7f.1`) is no DNS name (top-level
+    // labels are never numeric), and resolvers may read it as a shorthand IPv4 address.
+    let last = host.rsplit('.').next().unwrap_or_default();
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|digits| digits.chars().all(|c| c.is_ascii_hexdigit()));
+    if last.chars().all(|c| c.is_ascii_digit()) || hex {
+        return Err(
+            "has an invalid IPv4 address (write it as four decimal numbers, e.g. 203.0.113.7)"
+                .into(),
+        );
     }
     Ok(())
+}
+
+/// An address a router out on the internet can send packets to.
+fn check_dialable_ipv4(ip: Ipv4Addr) -> Result<(), String> {
+    let why = if ip.is_unspecified() || ip.octets()[0] == 0 {
+        "is an unspecified address (0.x.x.x)"
+    } else if ip.is_broadcast() {
+        "is the broadcast address"
+    } else if ip.is_loopback() {
+        "is a loopback address (the router would dial itself)"
+    } else if ip.is_multicast() {
+        "is a multicast address"
+    } else if ip.octets()[0] >= 240 {
+        "is a reserved address (240.0.0.0/4)"
+    } else {
+        return Ok(());
+    };
+    Err(format!("{why}, which a router cannot dial"))
+}
+
+fn check_dialable_ipv6(ip: std::net::Ipv6Addr) -> Result<(), String> {
+    let why = if ip.is_unspecified() {
+        "is the unspecified address (::)"
+    } else if ip.is_loopback() {
+        "is the loopback address (the router would dial itself)"
+    } else if ip.is_multicast() {
+        "is a multicast address"
+    } else if let Some(v4) = ip.to_ipv4_mapped() {
+        return check_dialable_ipv4(v4);
+    } else {
+        return Ok(());
+    };
+    Err(format!("{why}, which a router cannot dial"))
 }
 
 /// Where a router stands, derived from the hub's latest handshake with it.
@@ -408,9 +474,54 @@ mod tests {
             "300.1.1.1:1",
             "-x.com:1",
             "x..com:1",
+            "host:+5",
+            "host:051820",
+            "host: 51820",
+            "host:51820 ",
+            "host:",
+            "0.0.0.0:51820",
+            "0.1.2.3:51820",
+            "255.255.255.255:51820",
+            "127.0.0.1:51820",
+            "224.0.0.1:51820",
+            "240.0.0.1:51820",
+            "[::]:51820",
+            "[::1]:51820",
+            "[ff02::1]:51820",
+            "[::ffff:0.0.0.0]:51820",
+            "0x7f.1:51820",
+            "0x7f000001:51820",
+            "10.1.300:51820",
+            "localhost:51820",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
+        for good in [
+            "203.0.113.7:51820",
+            "vpn.example.com:1",
+            "vpn.example.com:65535",
+            "[2001:db8::1]:51820",
+            "1.example:51820",
+            "x1.example.net:51820",
+        ] {
+            assert!(Endpoint::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn refusals_quote_the_value_once_and_name_ascii() {
+        let err = RouterName::parse("a'b").unwrap_err().0;
+        assert!(
+            err.starts_with("router name \"a'b\" contains a quote"),
+            "{err}"
+        );
+        let err = RouterName::parse("ca\u{f1}on").unwrap_err().0;
+        assert!(err.contains("U+00F1"), "{err}");
+        assert!(err.contains("not an ASCII letter"), "{err}");
+        assert!(err.contains("allowed are ASCII letters"), "{err}");
+        let err = TenantName::parse("r1\x1b]0;PWNED\x07").unwrap_err().0;
+        assert!(!err.chars().any(char::is_control), "{err:?}");
+        assert!(err.contains("\"r1\\x1b]0;PWNED\\x07\""), "{err}");
     }
 
     #[test]
@@ -419,5 +530,11 @@ mod tests {
         assert!(parse_keepalive("0").is_err());
         assert!(parse_keepalive("65536").is_err());
         assert!(parse_port("listen port", "70000").is_err());
+        for bad in [
+            "+5", "051820", " 51820", "51820 ", "", "0", "0x10", "-1", "1e3",
+        ] {
+            assert!(parse_port("listen port", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_port("listen port", "51820").unwrap(), 51820);
     }
 }

@@ -1,20 +1,62 @@
 //! Printing for the command line: aligned tables for people, one JSON document for scripts.
+//!
+//! Values can come from anywhere (a row written with psql, a file name), so text for people
+//! goes out with control characters escaped ([`print`]), JSON with them as `\u` escapes
+//! ([`json`]); only generated documents (scripts, configs) go out as they are ([`document`]).
 
 use std::io::Write as _;
 
 use serde::Serialize;
 
+use crate::format::escape_control;
 use crate::{Error, Result};
 
 /// Prints one JSON document.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
-    let text =
-        serde_json::to_string_pretty(value).map_err(|e| Error::Other(format!("JSON: {e}")))?;
-    print(&format!("{text}\n"))
+    let text = json_text(value)?;
+    write_stdout(&format!("{text}\n"))
 }
 
-/// Prints text to stdout; a closed pipe (`| head`) ends quietly.
+/// Pretty JSON in which no control character is left raw: serde escapes C0, and DEL and C1
+/// (which serde passes through) become `\u007f`-style escapes, which mean the same.
+pub fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::Other(format!("JSON: {e}")))?;
+    if !text.chars().any(raw_in_json) {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if raw_in_json(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// DEL and C1: serde_json leaves them raw (line breaks between tokens are only layout).
+fn raw_in_json(c: char) -> bool {
+    c.is_control() && u32::from(c) >= 0x7f
+}
+
+/// Prints text for people: every control character but the line breaks is shown escaped.
 pub fn print(text: &str) -> Result<()> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return write_stdout(text);
+    }
+    let escaped: Vec<_> = text.split('\n').map(escape_control).collect();
+    write_stdout(&escaped.join("\n"))
+}
+
+/// Prints a generated document (script, config, ruleset) as it is: its generator checked it.
+pub fn document(text: &str) -> Result<()> {
+    write_stdout(text)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly.
+fn write_stdout(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
@@ -38,8 +80,17 @@ impl Table {
         }
     }
 
+    /// Adds a row; cells are escaped here so the widths match what is printed.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| match escape_control(&c) {
+                    std::borrow::Cow::Borrowed(_) => c,
+                    std::borrow::Cow::Owned(escaped) => escaped,
+                })
+                .collect(),
+        );
     }
 
     pub fn is_empty(&self) -> bool {
@@ -141,7 +192,7 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     pairs
         .iter()
-        .map(|(k, v)| format!("{k:<width$}  {v}\n"))
+        .map(|(k, v)| format!("{k:<width$}  {}\n", escape_control(v)))
         .collect()
 }
 

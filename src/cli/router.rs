@@ -81,9 +81,8 @@ async fn list(ctx: &Context, filter: &RouterFilter, json: bool) -> Result<()> {
         let mut first = true;
         output::print("[")?;
         while let Some(router) = routers.next().await {
-            let item = serde_json::to_string_pretty(&router?)
-                .map_err(|e| crate::Error::Other(format!("JSON: {e}")))?;
-            output::print(&format!(
+            let item = output::json_text(&router?)?;
+            output::document(&format!(
                 "{}\n  {}",
                 if first { "" } else { "," },
                 item.replace('\n', "\n  ")

@@ -23,7 +23,7 @@ pub async fn run(ctx: &Context, args: ScriptArgs) -> Result<()> {
         .router_material(&args.tenant, &args.name)
         .await?;
     let text = scripts::render_router(&material, document)?;
-    output::print(&text)
+    output::document(&text)
 }
 
 pub async fn hub_config(ctx: &Context, hub: &str, format: HubConfigFormat) -> Result<()> {
@@ -33,14 +33,14 @@ pub async fn hub_config(ctx: &Context, hub: &str, format: HubConfigFormat) -> Re
     };
     let material = ctx.provisioner().await?.hub_material(hub).await?;
     let text = scripts::render_hub_config(&material, format)?;
-    output::print(&text)
+    output::document(&text)
 }
 
 pub async fn hub_firewall(ctx: &Context, hub: &str, allow_same_tenant: bool) -> Result<()> {
     let store = ctx.store().await?;
     let hub = store.hub(hub).await?;
     let tenants = store.tenants_served_by(hub.id).await?;
-    output::print(&scripts::render_hub_firewall(
+    output::document(&scripts::render_hub_firewall(
         &hub,
         &tenants,
         allow_same_tenant,

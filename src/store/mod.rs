@@ -12,13 +12,24 @@ mod tenants;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 
 pub use hubs::{HubSecretRow, NewHubRow};
 pub use routers::{DeletedRouter, NewRouterRow, RouterFilter, RouterSecretRow, TenantLock};
 pub use tenants::{DeletedTenant, PoolUsage};
 
 use crate::{Error, Result};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server for messages: host and port or socket, and user; never the password.
+fn describe_server(options: &PgConnectOptions) -> String {
+    let place = match options.get_socket() {
+        Some(dir) => format!("socket {}/.s.PGSQL.{}", dir.display(), options.get_port()),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    format!("{place} (user {})", options.get_username())
+}
 
 /// The SQL migrations in `migrations/`, embedded into the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -51,21 +62,18 @@ impl Store {
             .parse()
             .map_err(|err| Error::Config(format!("database URL is not valid: {err}")))?;
         let options = options.application_name("tikwire");
+        // One plain connection first: the pool retries a refused connection until its
+        // timeout and then says only "pool timed out"; this says why.
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+            .map_err(|err| crate::error::connect_failure(&err, &describe_server(&options)))?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .min_connections(0)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .map_err(|err| {
-                let line = err
-                    .to_string()
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                Error::Database(format!("cannot connect to the database: {line}"))
-            })?;
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options);
         Ok(Self::from_pool(pool))
     }
 
