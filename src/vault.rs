@@ -4,8 +4,8 @@
 //! Sealed layout: `version (1) || nonce (12) || ciphertext+tag`.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{Aead as _, Payload};
@@ -167,17 +167,44 @@ fn decode_master_key(text: &str) -> std::result::Result<Zeroizing<[u8; 32]>, Str
     Ok(Zeroizing::new(key))
 }
 
+/// The most a key file holds: base64 of 32 bytes (44) with a line break and some blanks.
+const MAX_KEY_FILE_BYTES: u64 = 256;
+
+/// Reads the key file, refusing one that is not a regular file (a FIFO would hang the
+/// read), that someone other than us (or root) owns, that other users can read, or that is
+/// bigger than a key file can be. The directory holding it is checked the same way: whoever
+/// can write there can plant a key.
 fn read_key_file(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>> {
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(Error::io(
-                format!("cannot read master key file {}", path.display()),
-                err,
-            ));
-        }
+    let cannot = |err| {
+        Error::io(
+            format!("cannot read master key file {}", path.display()),
+            err,
+        )
     };
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: no planted link.
+    let mut file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Error::Vault(format!(
+                "master key file {} is a symbolic link; refusing it (put the key file itself there)",
+                path.display()
+            )));
+        }
+        Err(err) => return Err(cannot(err)),
+    };
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.file_type().is_file() {
+        return Err(Error::Vault(format!(
+            "master key file {} is not a regular file; refusing it",
+            path.display()
+        )));
+    }
+    check_owner("master key file", path, meta.uid())?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(Error::Vault(format!(
@@ -186,15 +213,59 @@ fn read_key_file(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>> {
             path.display()
         )));
     }
-    let text = Zeroizing::new(fs::read_to_string(path).map_err(|err| {
-        Error::io(
-            format!("cannot read master key file {}", path.display()),
-            err,
-        )
-    })?);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        check_private_dir(dir)?;
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_BYTES as usize + 1));
+    (&mut file)
+        .take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(Error::Vault(format!(
+            "master key file {} is longer than a key file can be ({MAX_KEY_FILE_BYTES} bytes); it should hold one line of base64",
+            path.display()
+        )));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::Vault(format!(
+            "master key file {} is not valid base64",
+            path.display()
+        ))
+    })?;
     decode_master_key(text.trim())
         .map(Some)
         .map_err(|why| Error::Vault(format!("master key file {} {why}", path.display())))
+}
+
+/// A file or directory must belong to the user tikwire runs as, or to root.
+fn check_owner(what: &str, path: &Path, uid: u32) -> Result<()> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if uid == me || uid == 0 {
+        return Ok(());
+    }
+    Err(Error::Vault(format!(
+        "{what} {} belongs to another user (uid {uid}, tikwire runs as uid {me}); refusing it: whoever owns it can choose the key. Run: chown {me} {}",
+        path.display(),
+        path.display()
+    )))
+}
+
+/// The data directory holding the key: ours (or root's) and writable by nobody else.
+pub fn check_private_dir(dir: &Path) -> Result<()> {
+    let meta = fs::metadata(dir)
+        .map_err(|err| Error::io(format!("cannot inspect {}", dir.display()), err))?;
+    check_owner("data directory", dir, meta.uid())?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(Error::Vault(format!(
+            "data directory {} is writable by other users (mode {mode:04o}); run: chmod go-w {}",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Creates the key file atomically: the key is written and synced under a temporary name,
@@ -204,6 +275,7 @@ fn create_key_file(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)
         .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
+    check_private_dir(dir)?;
     let mut key = Zeroizing::new([0u8; 32]);
     rand::rng().fill_bytes(key.as_mut());
     let text = Zeroizing::new(format!("{}\n", STANDARD.encode(key.as_ref())));
@@ -300,6 +372,67 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let err = read_key_file(&path).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tikwire-vault-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn fifo_devices_links_and_oversized_key_files_are_refused_at_once() {
+        let dir = scratch("odd");
+        let key = dir.join("master.key");
+        // A FIFO with no writer: reading it would block forever.
+        let c_path = std::ffi::CString::new(key.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let err = read_key_file(&key).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        fs::remove_file(&key).unwrap();
+        // A link to /dev/zero (endless) or anywhere else.
+        std::os::unix::fs::symlink("/dev/zero", &key).unwrap();
+        let err = read_key_file(&key).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        fs::remove_file(&key).unwrap();
+        // A big file: only a few bytes are read.
+        fs::write(&key, vec![b'A'; 10 * 1024 * 1024]).unwrap();
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+        let err = read_key_file(&key).unwrap_err().to_string();
+        assert!(err.contains("longer than a key file"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn key_files_and_data_dirs_of_other_users_are_refused() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root to give files away");
+            return;
+        }
+        let dir = scratch("owner");
+        let key = dir.join("master.key");
+        let created = create_key_file(&key).unwrap();
+        assert_eq!(
+            read_key_file(&key).unwrap().unwrap().as_ref(),
+            created.as_ref()
+        );
+        // Mode 0600 but someone else's: they chose the key.
+        std::os::unix::fs::chown(&key, Some(65534), Some(65534)).unwrap();
+        let err = read_key_file(&key).unwrap_err().to_string();
+        assert!(err.contains("belongs to another user (uid 65534"), "{err}");
+        std::os::unix::fs::chown(&key, Some(0), Some(0)).unwrap();
+        // The directory holding it: whoever owns it can swap the key file.
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        let err = read_key_file(&key).unwrap_err().to_string();
+        assert!(err.contains("data directory"), "{err}");
+        assert!(err.contains("another user"), "{err}");
+        std::os::unix::fs::chown(&dir, Some(0), Some(0)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = read_key_file(&key).unwrap_err().to_string();
+        assert!(err.contains("writable by other users"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

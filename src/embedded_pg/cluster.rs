@@ -233,6 +233,30 @@ impl Cluster {
             .map_err(|e| io_err("cannot remove", &path, e))
     }
 
+    /// A socket lock file (`.s.PGSQL.5432.lock`) left by a killed server. PostgreSQL removes
+    /// it itself only when its pid is gone; a killed server that nobody reaped (a zombie), or
+    /// a pid taken by another process, makes the next start fail with "lock file already
+    /// exists". `true` when one was removed.
+    pub(super) fn remove_stale_socket_lock(&self) -> Result<bool> {
+        let path = self.socket_dir.join(format!("{SOCKET_FILE}.lock"));
+        let Ok(text) = fs::read_to_string(&path) else {
+            return Ok(false);
+        };
+        let pid = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok());
+        if pid.is_some_and(postgres_alive) {
+            return Ok(false);
+        }
+        for stale in [path, self.socket_dir.join(SOCKET_FILE)] {
+            fs::remove_file(&stale)
+                .or_else(ignore_not_found)
+                .map_err(|e| io_err("cannot remove", &stale, e))?;
+        }
+        Ok(true)
+    }
+
     /// A URL for database `db` on this cluster's socket.
     pub fn url_for(&self, db: &str) -> String {
         socket_url(&self.socket_dir, db)

@@ -216,6 +216,8 @@ fn prepare_data_dir(layout: &Layout, user: &ServerUser) -> Result<()> {
         .mode(0o711)
         .create(&layout.data_dir)
         .map_err(|e| io_err("cannot create", &layout.data_dir, e))?;
+    // Whoever owns the data directory can replace the cluster, its socket and the key.
+    crate::vault::check_private_dir(&layout.data_dir)?;
     if let Some(blocked) = user.first_unreachable(&layout.data_dir) {
         return Err(embedded_err(format!(
             "the server runs as the `{}` user, which cannot reach {} (it cannot enter {}): use \
@@ -268,7 +270,21 @@ pub fn ensure_running_with(
         record_socket_dir(&layout)?;
     }
     cluster.remove_stale_pid_file()?;
-    let running = cluster.start_detached(&bins)?;
+    cluster.remove_stale_socket_lock()?;
+    let running = match cluster.start_detached(&bins) {
+        Ok(running) => running,
+        // Once more after a killed server: its lock files may have outlived our first look
+        // (its last children exit a moment after it).
+        Err(first) => {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            cluster.remove_stale_pid_file()?;
+            if !cluster.remove_stale_socket_lock()? {
+                return Err(first);
+            }
+            tracing::warn!("{first}; retrying after removing a stale socket lock");
+            cluster.start_detached(&bins)?
+        }
+    };
     tracing::info!(pid = running.pid, socket_dir = %running.socket_dir.display(), "started the embedded PostgreSQL server");
     Ok(running_here(running))
 }
@@ -306,7 +322,33 @@ pub fn stop(data_dir: &Path) -> Result<bool> {
         return Ok(false);
     }
     let _lock = lock(&layout.lock_file())?;
-    layout.cluster(ServerUser::for_this_process()?).stop()
+    let stopped = layout.cluster(ServerUser::for_this_process()?).stop()?;
+    remove_socket_dir(&layout)?;
+    Ok(stopped)
+}
+
+/// The socket directory we made, once the server is gone: empty after a clean shutdown (a
+/// stale lock or socket of a dead server is removed too). Left alone if anything else is
+/// in it.
+fn remove_socket_dir(layout: &Layout) -> Result<()> {
+    let dir = &layout.socket_dir;
+    let cluster = layout.cluster(ServerUser::for_this_process()?);
+    if cluster.running().is_some() {
+        return Ok(());
+    }
+    cluster.remove_stale_socket_lock()?;
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(io_err("cannot remove", dir, e)),
+    }
 }
 
 /// The private cluster under `data_dir`; `None` when there is none.
