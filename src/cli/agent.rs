@@ -32,7 +32,6 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
         },
         options: ReconcileOptions {
             remove_unknown: !args.keep_unknown_peers,
-            ..ReconcileOptions::default()
         },
     };
     if args.once {

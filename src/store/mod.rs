@@ -152,10 +152,10 @@ fn actor() -> String {
 
 /// Maps a unique violation to a readable message, passing other errors through.
 pub(crate) fn on_unique_violation(err: sqlx::Error, message: impl FnOnce(&str) -> String) -> Error {
-    if let sqlx::Error::Database(db) = &err {
-        if db.code().as_deref() == Some("23505") {
-            return Error::AlreadyExists(message(db.constraint().unwrap_or_default()));
-        }
+    if let sqlx::Error::Database(db) = &err
+        && db.code().as_deref() == Some("23505")
+    {
+        return Error::AlreadyExists(message(db.constraint().unwrap_or_default()));
     }
     err.into()
 }

@@ -684,7 +684,7 @@ mod tests {
         let mut t = table(40);
         assert_eq!(t.len(), 40);
         t.set_filter("HQ");
-        assert!(t.len() > 0 && (0..t.len()).all(|i| t.get(i).unwrap().name.contains("hq")));
+        assert!(!t.is_empty() && (0..t.len()).all(|i| t.get(i).unwrap().name.contains("hq")));
         t.set_filter("10.101.1.");
         assert!((0..t.len()).all(|i| {
             t.get(i)
@@ -694,7 +694,7 @@ mod tests {
                 .starts_with("10.101.1.")
         }));
         t.set_filter("offline");
-        assert!(t.len() > 0);
+        assert!(!t.is_empty());
         assert!((0..t.len()).all(|i| t.get(i).unwrap().status == RouterStatus::Offline));
         t.set_filter("");
         assert_eq!(t.len(), 40);

@@ -202,11 +202,12 @@ pub fn fit(columns: &[Column], avail: usize) -> Vec<Option<usize>> {
             .iter()
             .zip(columns)
             .any(|(s, c)| *s && c.give == Give::DropFirst);
-        if total(&widths) > avail && first_pending {
-            if let Some((i, _)) = drops.next() {
-                shown[i] = false;
-                continue;
-            }
+        if total(&widths) > avail
+            && first_pending
+            && let Some((i, _)) = drops.next()
+        {
+            shown[i] = false;
+            continue;
         }
         let mut over = total(&widths).saturating_sub(avail);
         while over > 0 {
@@ -227,11 +228,11 @@ pub fn fit(columns: &[Column], avail: usize) -> Vec<Option<usize>> {
             }
             over -= 1;
         }
-        if over > 0 {
-            if let Some((i, _)) = drops.next() {
-                shown[i] = false;
-                continue;
-            }
+        if over > 0
+            && let Some((i, _)) = drops.next()
+        {
+            shown[i] = false;
+            continue;
         }
         return widths;
     }

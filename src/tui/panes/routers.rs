@@ -16,6 +16,9 @@ use crate::tui::data::{shown_status, status_changes_in};
 use crate::tui::format::{bytes_short, count};
 use crate::tui::keymap::{Action, Context};
 
+/// A row's styled cells and its optional row style.
+type StyledRow = (Vec<(String, Style)>, Option<Style>);
+
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
     let theme = &app.theme;
     let table = &app.routers;
@@ -100,7 +103,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     let range = table.cursor.visible(table.len(), body - pending_rows);
     let muted = theme.muted;
     // Cells of the rows on screen only, in column order; widths follow from their content.
-    let mut cells: Vec<(Vec<(String, Style)>, Option<Style>)> = pending[..pending_rows]
+    let mut cells: Vec<StyledRow> = pending[..pending_rows]
         .iter()
         .map(|(t, n)| {
             let row = vec![
