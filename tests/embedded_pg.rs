@@ -202,6 +202,10 @@ async fn ensure_running_creates_reuses_and_stops_the_cluster() {
         PgConnection::connect(&pg.url()).await.is_err(),
         "stopped server still answers"
     );
+    assert!(
+        !pg.socket_dir().exists(),
+        "stop removes the socket directory it made"
+    );
     let status = embedded_pg::status(&data)
         .expect("status")
         .expect("still a cluster");
@@ -384,4 +388,57 @@ fn a_data_dir_the_postgres_user_cannot_reach_is_refused_clearly() {
     assert!(message.contains(&closed.display().to_string()), "{message}");
     assert!(message.contains("--data-dir /var/lib/tikwire"), "{message}");
     assert!(!data.join("pg").exists(), "no cluster created");
+}
+
+#[tokio::test]
+async fn a_socket_lock_left_by_a_killed_server_does_not_block_the_start() {
+    let dir = DataDir::new();
+    let data = dir.path.clone();
+    let pg = blocking(move || embedded_pg::ensure_running(&data)).expect("start");
+    let socket_dir = pg.socket_dir().to_owned();
+    assert!(embedded_pg::stop(&dir.path).expect("stop"));
+
+    // As after a SIGKILL whose pid now belongs to another live process (this one): the
+    // socket directory still holds the dead server's lock file, and PostgreSQL alone refuses
+    // to start ("lock file ... already exists").
+    let user = ServerUser::for_this_process().expect("user");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&socket_dir)
+        .expect("socket dir");
+    std::os::unix::fs::chown(&socket_dir, Some(user.uid), Some(user.gid)).expect("chown");
+    let lock = socket_dir.join(".s.PGSQL.5432.lock");
+    std::fs::write(
+        &lock,
+        format!(
+            "{}\n{}\n",
+            std::process::id(),
+            dir.path.join("pg/data").display()
+        ),
+    )
+    .expect("write lock");
+    std::os::unix::fs::chown(&lock, Some(user.uid), Some(user.gid)).expect("chown");
+
+    let data = dir.path.clone();
+    let pg = blocking(move || embedded_pg::ensure_running(&data))
+        .expect("start over a stale socket lock");
+    assert_eq!(select_one(&pg).await.0, 1);
+}
+
+#[test]
+fn a_data_dir_owned_by_another_user_is_refused() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to give a directory away");
+        return;
+    }
+    let dir = DataDir::new();
+    std::fs::DirBuilder::new()
+        .mode(0o711)
+        .create(&dir.path)
+        .expect("mkdir");
+    std::os::unix::fs::chown(&dir.path, Some(65534), Some(65534)).expect("chown");
+    let err = embedded_pg::ensure_running(&dir.path).expect_err("someone else's data dir");
+    let message = err.to_string();
+    assert!(message.contains("belongs to another user"), "{message}");
+    assert!(!dir.path.join("pg").exists(), "no cluster created");
 }
