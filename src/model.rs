@@ -20,8 +20,7 @@ pub const MAX_NAME_LEN: usize = 63;
 /// Linux (and so wg-quick) limits interface names to 15 bytes.
 pub const MAX_INTERFACE_LEN: usize = 15;
 
-const NAME_RULE: &str =
-    "ASCII letters (a-z, A-Z), digits, '-', '_' and '.', starting with a letter or digit";
+const NAME_RULE: &str = "ASCII letters, digits, '-', '_' and '.', starting with a letter or digit";
 
 fn check_name(kind: &str, value: &str, max: usize) -> Result<(), InvalidInput> {
     if value.is_empty() {

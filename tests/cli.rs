@@ -877,6 +877,13 @@ async fn errors_say_why_and_quote_once() {
     ] {
         cli.fails(&["hub", "add", "h2", "--endpoint", endpoint], "endpoint");
     }
+    // A statement the server refuses: its message, not PostgreSQL's C source line.
+    sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_gone")
+        .execute(&_db.pool)
+        .await
+        .unwrap();
+    let err = cli.fails(&["tenant", "add", "beta"], "audit_log");
+    assert!(!err.contains(" at line "), "{err}");
     for port in ["+5", "051820", " 51820"] {
         cli.fails(
             &[
