@@ -560,6 +560,10 @@ async fn scripts_and_hub_outputs_come_from_the_sealed_keys() {
 }
 
 /// The child's peak memory (KiB), reaped with wait4 so it is this child's alone.
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped with wait4, which std cannot do"
+)]
 fn run_measured(mut cmd: Command) -> (Output, i64) {
     use std::io::Read as _;
     let mut child = cmd
