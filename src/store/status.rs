@@ -11,6 +11,7 @@ use super::Store;
 use super::notify::{CHANNEL, publish};
 use crate::Result;
 use crate::events::{Change, ChangeKind};
+use crate::keys::PublicKey;
 use crate::model::{AgentIdentity, RouterStatus};
 
 /// A router of one hub with its stored link status, as an agent loads it.
@@ -95,7 +96,7 @@ pub struct RouterLink {
     pub name: String,
     pub tenant: String,
     pub vpn_ip: IpNet,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub enabled: bool,
     pub status: RouterStatus,
     pub last_handshake_at: Option<DateTime<Utc>>,

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::tui::data::{Interner, RouterRow, decode_key};
+use crate::tui::data::{Interner, RouterRow};
 use crate::tui::peerview::AgentReport;
 
 /// One tenant's routers, or all, as table rows.
@@ -24,7 +24,7 @@ pub async fn router_rows(store: &Store, tenant: Option<&str>) -> Result<Vec<Rout
                 name: r.name.into_boxed_str(),
                 tenant: names.get(&r.tenant),
                 vpn_ip: ip.addr(),
-                key: decode_key(&r.public_key).unwrap_or([0; 32]),
+                key: *r.public_key.as_bytes(),
                 enabled: r.enabled,
                 status: r.status,
                 last_handshake: r.last_handshake_at,
