@@ -8,7 +8,7 @@ use super::output;
 use super::{Context, DemoArgs};
 use crate::model::{Endpoint, HubName, InterfaceName, RouterName, RouterStatus, TenantName};
 use crate::provision::{NewHub, RouterSpec};
-use crate::store::LinkUpdate;
+use crate::store::{LinkUpdate, StoredLink};
 use crate::{Error, Result};
 
 const TENANTS: [&str; 12] = [
@@ -127,15 +127,17 @@ async fn fake_status(store: &crate::store::Store, tenant_id: i64) -> Result<()> 
         let tx = rx / rng.random_range(2..9);
         updates.push(LinkUpdate {
             id,
-            status,
-            first_handshake_at: first,
-            last_handshake_at: last,
-            last_endpoint: endpoint,
-            rx_bytes: rx,
-            tx_bytes: tx,
-            // As if the interface had just come up: no counters to carry over.
-            last_rx_counter: 0,
-            last_tx_counter: 0,
+            link: StoredLink {
+                status,
+                first_handshake_at: first,
+                last_handshake_at: last,
+                last_endpoint: endpoint,
+                rx_bytes: rx,
+                tx_bytes: tx,
+                // As if the interface had just come up: no counters to carry over.
+                last_rx_counter: 0,
+                last_tx_counter: 0,
+            },
         });
     }
     store.set_link_status(&updates).await

@@ -18,7 +18,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 pub use hubs::{HubSecretRow, NewHubRow};
 pub use routers::{DeletedRouter, NewRouterRow, RouterFilter, RouterSecretRow, TenantLock};
 pub use status::{
-    AgentBeat, HubLink, LinkUpdate, PollWrite, RouterLink, StoredUnknown, UnknownPeer,
+    AgentBeat, HubLink, LinkUpdate, PollWrite, RouterLink, StoredLink, StoredUnknown, UnknownPeer,
 };
 pub use tenants::{DeletedTenant, PoolUsage};
 

@@ -23,21 +23,13 @@ pub struct HubLink {
     /// "tenant/router", for logs.
     pub label: String,
     pub enabled: bool,
-    pub status: RouterStatus,
-    pub first_handshake_at: Option<DateTime<Utc>>,
-    pub last_handshake_at: Option<DateTime<Utc>>,
-    pub last_endpoint: Option<String>,
-    pub rx_bytes: i64,
-    pub tx_bytes: i64,
-    pub last_rx_counter: i64,
-    pub last_tx_counter: i64,
+    #[sqlx(flatten)]
+    pub link: StoredLink,
 }
 
-/// New link status for one router (by `vpn_configurations` row, or by router id for
-/// [`Store::set_link_status`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkUpdate {
-    pub id: i64,
+/// A router's link status as stored: what an agent last wrote.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredLink {
     pub status: RouterStatus,
     pub first_handshake_at: Option<DateTime<Utc>>,
     pub last_handshake_at: Option<DateTime<Utc>>,
@@ -47,6 +39,14 @@ pub struct LinkUpdate {
     /// The interface's own counters at the last poll (they restart with the interface).
     pub last_rx_counter: i64,
     pub last_tx_counter: i64,
+}
+
+/// New link status for one router (by `vpn_configurations` row, or by router id for
+/// [`Store::set_link_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUpdate {
+    pub id: i64,
+    pub link: StoredLink,
 }
 
 /// A peer on a hub's interface that no router owns.
@@ -405,14 +405,17 @@ impl LinkColumns {
     fn new(updates: &[LinkUpdate]) -> Self {
         Self {
             ids: updates.iter().map(|u| u.id).collect(),
-            statuses: updates.iter().map(|u| u.status.as_str()).collect(),
-            first_hs: updates.iter().map(|u| u.first_handshake_at).collect(),
-            last_hs: updates.iter().map(|u| u.last_handshake_at).collect(),
-            endpoints: updates.iter().map(|u| u.last_endpoint.clone()).collect(),
-            rx: updates.iter().map(|u| u.rx_bytes).collect(),
-            tx: updates.iter().map(|u| u.tx_bytes).collect(),
-            rx_raw: updates.iter().map(|u| u.last_rx_counter).collect(),
-            tx_raw: updates.iter().map(|u| u.last_tx_counter).collect(),
+            statuses: updates.iter().map(|u| u.link.status.as_str()).collect(),
+            first_hs: updates.iter().map(|u| u.link.first_handshake_at).collect(),
+            last_hs: updates.iter().map(|u| u.link.last_handshake_at).collect(),
+            endpoints: updates
+                .iter()
+                .map(|u| u.link.last_endpoint.clone())
+                .collect(),
+            rx: updates.iter().map(|u| u.link.rx_bytes).collect(),
+            tx: updates.iter().map(|u| u.link.tx_bytes).collect(),
+            rx_raw: updates.iter().map(|u| u.link.last_rx_counter).collect(),
+            tx_raw: updates.iter().map(|u| u.link.last_tx_counter).collect(),
         }
     }
 }

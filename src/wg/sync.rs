@@ -13,7 +13,7 @@ use super::poller::Snapshot;
 use super::status::{Counter, LinkState, Thresholds, next_state};
 use crate::Result;
 use crate::model::{AgentIdentity, RouterStatus};
-use crate::store::{LinkUpdate, PollWrite, Store, UnknownPeer};
+use crate::store::{LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
 
 /// A router of this hub as the database holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,19 +107,19 @@ impl StatusSync {
         let rows = store.hub_links(self.hub_id).await?;
         let mut known = HashMap::with_capacity(rows.len());
         for row in rows {
-            let status = row.status;
+            let link = row.link;
             let state = LinkState {
-                status,
-                first_handshake_at: row.first_handshake_at,
-                last_handshake_at: row.last_handshake_at,
-                last_endpoint: row.last_endpoint,
+                status: link.status,
+                first_handshake_at: link.first_handshake_at,
+                last_handshake_at: link.last_handshake_at,
+                last_endpoint: link.last_endpoint,
                 rx: Counter {
-                    total: row.rx_bytes,
-                    last_raw: row.last_rx_counter,
+                    total: link.rx_bytes,
+                    last_raw: link.last_rx_counter,
                 },
                 tx: Counter {
-                    total: row.tx_bytes,
-                    last_raw: row.last_tx_counter,
+                    total: link.tx_bytes,
+                    last_raw: link.last_tx_counter,
                 },
             };
             known.insert(
@@ -258,13 +258,15 @@ impl StatusSync {
 fn link_update(id: i64, state: &LinkState) -> LinkUpdate {
     LinkUpdate {
         id,
-        status: state.status,
-        first_handshake_at: state.first_handshake_at,
-        last_handshake_at: state.last_handshake_at,
-        last_endpoint: state.last_endpoint.clone(),
-        rx_bytes: state.rx.total,
-        tx_bytes: state.tx.total,
-        last_rx_counter: state.rx.last_raw,
-        last_tx_counter: state.tx.last_raw,
+        link: StoredLink {
+            status: state.status,
+            first_handshake_at: state.first_handshake_at,
+            last_handshake_at: state.last_handshake_at,
+            last_endpoint: state.last_endpoint.clone(),
+            rx_bytes: state.rx.total,
+            tx_bytes: state.tx.total,
+            last_rx_counter: state.rx.last_raw,
+            last_tx_counter: state.tx.last_raw,
+        },
     }
 }
