@@ -140,5 +140,5 @@ async fn fake_status(store: &crate::store::Store, tenant_id: i64) -> Result<()> 
             },
         });
     }
-    store.set_link_status(&updates).await
+    store.set_link_status(tenant_id, &updates).await
 }

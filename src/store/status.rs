@@ -114,17 +114,28 @@ const HUB_LINKS: &str = "
     JOIN tenants t ON t.id = v.tenant_id
     WHERE v.hub_id = $1";
 
-/// One statement per poll: the changed rows (only where the router's enabled flag is still
-/// what the status was based on), the heartbeat, and a NOTIFY when any row changed.
-const WRITE_POLL: &str = "
-    WITH upd AS (
-        UPDATE vpn_configurations v
+/// The link columns of `vpn_configurations v` set from rows `u` unnested from parameters $2
+/// to $10 (the columns of [`LinkColumns`], in order). A macro so the statements stay `&str`.
+macro_rules! set_links_from_params {
+    () => {
+        "
         SET status = u.status, first_handshake_at = u.first_hs, last_handshake_at = u.last_hs,
             last_endpoint = u.endpoint, rx_bytes = u.rx, tx_bytes = u.tx,
             last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw, updated_at = now()
         FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
                     $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
-             AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw),
+             AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw)"
+    };
+}
+
+/// One statement per poll: the changed rows (only where the router's enabled flag is still
+/// what the status was based on), the heartbeat, and a NOTIFY when any row changed.
+const WRITE_POLL: &str = concat!(
+    "
+    WITH upd AS (
+        UPDATE vpn_configurations v",
+    set_links_from_params!(),
+    ",
              routers r
         WHERE v.id = u.id AND v.hub_id = $1 AND r.id = v.router_id
           AND r.enabled = (u.status <> 'disabled')
@@ -141,18 +152,17 @@ const WRITE_POLL: &str = "
         SELECT pg_notify($17, $18) FROM (SELECT 1 FROM upd LIMIT 1) AS any_update
     )
     -- Reading `note` is what runs it: a plain SELECT in a WITH runs only when referenced.
-    SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM note) AS notified";
+    SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM note) AS notified"
+);
 
 /// Status set by hand (demo data), by router id; disabled routers are switched off too.
-const SET_LINKS: &str = "
-    UPDATE vpn_configurations c
-    SET status = u.status, first_handshake_at = u.first_hs, last_handshake_at = u.last_hs,
-        last_endpoint = u.endpoint, rx_bytes = u.rx, tx_bytes = u.tx,
-        last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw, updated_at = now()
-    FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[],
-                $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
-         AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw)
-    WHERE c.router_id = u.id";
+const SET_LINKS: &str = concat!(
+    "
+    UPDATE vpn_configurations v",
+    set_links_from_params!(),
+    "
+    WHERE v.router_id = u.id AND v.tenant_id = $1"
+);
 
 /// Replaces the hub's unknown peers; announces only when the table actually changed.
 const WRITE_UNKNOWN: &str = "
@@ -352,12 +362,13 @@ impl Store {
         tenant_router_ids(&self.pool, tenant_id).await
     }
 
-    /// Sets routers' link status by hand (by router id), switches off those marked disabled,
-    /// and announces it: one transaction.
-    pub async fn set_link_status(&self, updates: &[LinkUpdate]) -> Result<()> {
+    /// Sets a tenant's routers' link status by hand (by router id), switches off those marked
+    /// disabled, and announces it: one transaction.
+    pub async fn set_link_status(&self, tenant_id: i64, updates: &[LinkUpdate]) -> Result<()> {
         let columns = LinkColumns::new(updates);
         let mut tx = self.begin().await?;
         sqlx::query(SET_LINKS)
+            .bind(tenant_id)
             .bind(&columns.ids)
             .bind(&columns.statuses)
             .bind(&columns.first_hs)
