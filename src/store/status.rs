@@ -128,6 +128,22 @@ macro_rules! set_links_from_params {
     };
 }
 
+/// Binds [`LinkColumns`] as parameters $2 to $10 (a macro: `query` and `query_as` differ in type).
+macro_rules! bind_link_columns {
+    ($query:expr, $columns:expr) => {
+        $query
+            .bind(&$columns.ids)
+            .bind(&$columns.statuses)
+            .bind(&$columns.first_hs)
+            .bind(&$columns.last_hs)
+            .bind(&$columns.endpoints)
+            .bind(&$columns.rx)
+            .bind(&$columns.tx)
+            .bind(&$columns.rx_raw)
+            .bind(&$columns.tx_raw)
+    };
+}
+
 /// One statement per poll: the changed rows (only where the router's enabled flag is still
 /// what the status was based on), the heartbeat, and a NOTIFY when any row changed.
 const WRITE_POLL: &str = concat!(
@@ -205,17 +221,8 @@ pub async fn hub_links(db: impl PgExecutor<'_>, hub_id: i64) -> Result<Vec<HubLi
 /// Returns how many rows changed.
 pub async fn write_poll(db: impl PgExecutor<'_>, poll: &PollWrite<'_>) -> Result<u64> {
     let columns = LinkColumns::new(poll.updates);
-    let (updated, _notified): (i64, i64) = sqlx::query_as(WRITE_POLL)
-        .bind(poll.hub_id)
-        .bind(&columns.ids)
-        .bind(&columns.statuses)
-        .bind(&columns.first_hs)
-        .bind(&columns.last_hs)
-        .bind(&columns.endpoints)
-        .bind(&columns.rx)
-        .bind(&columns.tx)
-        .bind(&columns.rx_raw)
-        .bind(&columns.tx_raw)
+    let query = sqlx::query_as(WRITE_POLL).bind(poll.hub_id);
+    let (updated, _notified): (i64, i64) = bind_link_columns!(query, columns)
         .bind(&poll.agent.host)
         .bind(poll.agent.pid)
         .bind(poll.agent.started_at)
@@ -367,19 +374,8 @@ impl Store {
     pub async fn set_link_status(&self, tenant_id: i64, updates: &[LinkUpdate]) -> Result<()> {
         let columns = LinkColumns::new(updates);
         let mut tx = self.begin().await?;
-        sqlx::query(SET_LINKS)
-            .bind(tenant_id)
-            .bind(&columns.ids)
-            .bind(&columns.statuses)
-            .bind(&columns.first_hs)
-            .bind(&columns.last_hs)
-            .bind(&columns.endpoints)
-            .bind(&columns.rx)
-            .bind(&columns.tx)
-            .bind(&columns.rx_raw)
-            .bind(&columns.tx_raw)
-            .execute(&mut *tx)
-            .await?;
+        let query = sqlx::query(SET_LINKS).bind(tenant_id);
+        bind_link_columns!(query, columns).execute(&mut *tx).await?;
         sqlx::query(
             "UPDATE routers SET enabled = false
              WHERE id = ANY($1::bigint[]) AND id IN (
