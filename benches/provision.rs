@@ -97,7 +97,7 @@ async fn run(quick: bool) {
     // Release a scattered handful so the last ones exercise the released-address path too.
     for i in (0..10).map(|k| k * (fill / 10)) {
         let name = format!("bulk-{i}-{}", i / 10_000);
-        p.store.delete_router("nearly-full", &name).await.unwrap();
+        p.store().delete_router("nearly-full", &name).await.unwrap();
     }
     let last = time_adds(&p, "nearly-full", "last", samples).await;
     println!(

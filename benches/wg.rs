@@ -141,8 +141,10 @@ fn poll_cycle(c: &mut Criterion) {
     use tikwire::model::{RouterName, TenantName};
     use tikwire::provision::RouterSpec;
 
+    use tikwire::model::AgentIdentity;
+    use tikwire::store::Store;
     use tikwire::wg::status::Thresholds;
-    use tikwire::wg::sync::{AgentIdentity, StatusSync};
+    use tikwire::wg::sync::StatusSync;
 
     const ROUTERS: usize = 10_000;
     const CHANGED: usize = ROUTERS / 100;
@@ -151,7 +153,7 @@ fn poll_cycle(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (pool, hub_id, keys) = runtime.block_on(async {
+    let (store, hub_id, keys) = runtime.block_on(async {
         let db = common::test_db().await;
         let p = common::provisioner(&db.pool);
         let hub = common::add_hub(&p, "wg0").await;
@@ -167,7 +169,7 @@ fn poll_cycle(c: &mut Criterion) {
         .fetch_all(&db.pool)
         .await
         .unwrap();
-        (db.pool, hub.id, keys)
+        (Store::from_pool(db.pool), hub.id, keys)
     });
     let dump_at = |round: u64| {
         let mut text = format!("{}\t{}\t51820\toff\n", key(1, 0), key(2, 0));
@@ -187,7 +189,7 @@ fn poll_cycle(c: &mut Criterion) {
     let taken_at: DateTime<Utc> = DateTime::from_timestamp(1_795_538_650, 0).unwrap();
     let mut sync = runtime.block_on(async {
         let mut sync = StatusSync::load(
-            &pool,
+            &store,
             hub_id,
             Thresholds::default(),
             AgentIdentity::current(),
@@ -196,7 +198,7 @@ fn poll_cycle(c: &mut Criterion) {
         .unwrap();
         let first = dump_at(0);
         let snapshot = Snapshot::from_dump("wg0", &parse_dump(&first).unwrap(), taken_at).unwrap();
-        let report = sync.sync(&pool, &snapshot).await.unwrap();
+        let report = sync.sync(&store, &snapshot).await.unwrap();
         assert_eq!(report.rows_updated as usize, ROUTERS);
         sync
     });
@@ -212,7 +214,7 @@ fn poll_cycle(c: &mut Criterion) {
             |text| {
                 let snapshot =
                     Snapshot::from_dump("wg0", &parse_dump(&text).unwrap(), taken_at).unwrap();
-                let report = runtime.block_on(sync.sync(&pool, &snapshot)).unwrap();
+                let report = runtime.block_on(sync.sync(&store, &snapshot)).unwrap();
                 assert_eq!(report.rows_updated as usize, CHANGED);
             },
             BatchSize::PerIteration,

@@ -3,10 +3,12 @@
 //! drop and never show their bytes in `Debug`.
 
 use std::fmt;
+use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rand::Rng as _;
+use serde::Serialize;
 use x25519_dalek::StaticSecret;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -72,6 +74,49 @@ impl PublicKey {
 
     pub fn from_base64(text: &str) -> Result<Self, InvalidInput> {
         decode_key("public key", text).map(Self)
+    }
+}
+
+/// The one rule for reading a public key: canonical base64 of 32 bytes, as `wg` writes it.
+impl FromStr for PublicKey {
+    type Err = InvalidInput;
+
+    fn from_str(text: &str) -> Result<Self, InvalidInput> {
+        Self::from_base64(text)
+    }
+}
+
+/// In JSON, the base64 text `wg` shows.
+impl Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_base64())
+    }
+}
+
+/// Stored as TEXT (base64); a stored value that is not a key is a decoding error.
+impl sqlx::Type<sqlx::Postgres> for PublicKey {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for PublicKey {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Ok(text.parse::<Self>()?)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for PublicKey {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <String as sqlx::Encode<sqlx::Postgres>>::encode(self.to_base64(), buf)
     }
 }
 
@@ -179,6 +224,18 @@ mod tests {
         let mut non_canonical = canonical.clone();
         non_canonical.replace_range(42..43, "B");
         assert!(PublicKey::from_base64(&non_canonical).is_err());
+    }
+
+    #[test]
+    fn a_public_key_parses_once_by_one_rule() {
+        let public = PrivateKey::generate().public_key();
+        let text = public.to_string();
+        assert_eq!(text.parse::<PublicKey>().unwrap(), public);
+        assert!(text[..43].parse::<PublicKey>().is_err());
+        assert_eq!(
+            serde_json::to_string(&public).unwrap(),
+            format!("\"{text}\"")
+        );
     }
 
     #[test]

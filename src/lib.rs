@@ -8,6 +8,7 @@ pub mod clipboard;
 pub mod config;
 pub mod embedded_pg;
 pub mod error;
+pub mod events;
 pub mod format;
 pub mod ipam;
 pub mod keys;

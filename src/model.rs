@@ -341,6 +341,56 @@ impl fmt::Display for RouterStatus {
     }
 }
 
+/// Stored as TEXT; a value tikwire does not know is a decoding error, not a default.
+impl sqlx::Type<sqlx::Postgres> for RouterStatus {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for RouterStatus {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Self::parse(text).ok_or_else(|| format!("unknown router status {text:?}").into())
+    }
+}
+
+/// What a bulk import did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportSummary {
+    pub tenant: String,
+    pub hub: String,
+    pub routers: usize,
+    pub first_vpn_ip: Option<Ipv4Addr>,
+    pub last_vpn_ip: Option<Ipv4Addr>,
+}
+
+/// Who runs an agent: stored in its heartbeat row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentIdentity {
+    pub host: String,
+    pub pid: i32,
+    pub started_at: DateTime<Utc>,
+}
+
+impl AgentIdentity {
+    /// This process on this host, starting now.
+    pub fn current() -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        Self {
+            host,
+            pid: std::process::id() as i32,
+            started_at: Utc::now(),
+        }
+    }
+}
+
 /// A hub as listed (no secrets).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hub {

@@ -7,16 +7,17 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::events::{Change, ChangeKind};
 use crate::ipam::{self, IpamConfig};
 use crate::keys::{PresharedKey, PrivateKey};
+use crate::model::ImportSummary;
 use crate::model::{
     Endpoint, Hub, HubName, InterfaceName, InvalidInput, Router, RouterName, Tenant, TenantName,
 };
-use crate::store::notify::{Change, publish};
+use crate::store::notify::publish;
 use crate::store::{self, NewHubRow, NewRouterRow, Store};
 use crate::vault::{Vault, aad};
 use crate::{Error, Result};
@@ -58,16 +59,6 @@ pub struct NewRouter {
     pub spec: RouterSpec,
 }
 
-/// What a bulk import did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImportSummary {
-    pub tenant: String,
-    pub hub: String,
-    pub routers: usize,
-    pub first_vpn_ip: Option<Ipv4Addr>,
-    pub last_vpn_ip: Option<Ipv4Addr>,
-}
-
 /// Everything needed to render a router's script. Holds secrets: no `Debug`.
 pub struct RouterMaterial {
     pub router: Router,
@@ -100,12 +91,17 @@ pub struct HubPeer {
 /// The write side of tikwire: provisioning and the key material behind scripts.
 #[derive(Clone)]
 pub struct Provisioner {
-    pub store: Store,
+    store: Store,
     vault: Arc<Vault>,
     pub ipam: IpamConfig,
 }
 
 impl Provisioner {
+    /// The database this provisioner writes to, for reads and non-provisioning writes.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn new(store: Store, vault: Vault, ipam: IpamConfig) -> Self {
         Self {
             store,
@@ -267,10 +263,10 @@ impl Provisioner {
                 summary.first_vpn_ip,
             )
             .await?;
-            Change::new("router", "insert").id(ids[0])
+            Change::new(ChangeKind::RouterCreated).id(ids[0])
         } else {
             store::audit_import(&mut tx, &summary).await?;
-            Change::new("router", "import")
+            Change::new(ChangeKind::RoutersImported)
         };
         publish(&mut tx, &change.tenant(lock.tenant_id).hub(hub.id)).await?;
         tx.commit().await?;

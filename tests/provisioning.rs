@@ -74,7 +74,7 @@ async fn tenants_take_the_lowest_free_subnet_and_release_it() {
     );
     assert_eq!(b.hub_ip, Ipv4Addr::new(10, 101, 0, 1));
     assert_eq!(a.capacity, 65_278);
-    p.store.delete_tenant("b").await.unwrap();
+    p.store().delete_tenant("b").await.unwrap();
     let d = p.add_tenant(&tenant("d")).await.unwrap();
     assert_eq!(
         d.subnet_cidr.to_string(),
@@ -100,7 +100,7 @@ async fn tenant_pool_exhaustion_is_a_clear_error_and_changes_nothing() {
     assert!(matches!(err, Error::Exhausted(_)), "{err}");
     assert!(err.to_string().contains("no tenant subnet left"), "{err}");
     assert_eq!(
-        p.store.list_tenants().await.unwrap().len(),
+        p.store().list_tenants().await.unwrap().len(),
         2,
         "the failed tenant was not kept"
     );
@@ -126,8 +126,8 @@ async fn routers_take_the_lowest_free_address_and_reuse_released_ones() {
         ips,
         ["10.100.1.1", "10.100.1.2", "10.100.1.3", "10.100.1.4"]
     );
-    p.store.delete_router("acme", "r3").await.unwrap();
-    p.store.delete_router("acme", "r2").await.unwrap();
+    p.store().delete_router("acme", "r3").await.unwrap();
+    p.store().delete_router("acme", "r2").await.unwrap();
     assert_eq!(
         p.add_router(&router("acme", "r5"))
             .await
@@ -177,7 +177,7 @@ async fn router_pool_exhaustion_is_a_clear_error_and_changes_nothing() {
         "{err}"
     );
     // A bulk import that does not fit is refused whole.
-    p.store.delete_router("small", "b").await.unwrap();
+    p.store().delete_router("small", "b").await.unwrap();
     let specs: Vec<RouterSpec> = ["x", "y"]
         .iter()
         .map(|n| RouterSpec::named(RouterName::parse(n).unwrap()))
@@ -188,7 +188,7 @@ async fn router_pool_exhaustion_is_a_clear_error_and_changes_nothing() {
         .unwrap_err();
     assert!(matches!(err, Error::Exhausted(_)), "{err}");
     let names: Vec<String> = p
-        .store
+        .store()
         .list_routers(&RouterFilter::default())
         .await
         .unwrap()
@@ -234,7 +234,7 @@ async fn concurrent_provisioning_never_hands_out_an_address_twice() {
         .collect();
     assert_eq!(ips, expected, "the lowest addresses, none lost");
     assert_eq!(
-        p.store
+        p.store()
             .list_routers(&RouterFilter::default())
             .await
             .unwrap()
@@ -329,7 +329,7 @@ async fn keys_are_sealed_and_unseal_to_the_stored_public_key() {
 
     // Another master key cannot open them.
     let wrong = Provisioner::new(
-        p.store.clone(),
+        p.store().clone(),
         Vault::from_key(&[7; 32], MasterKeySource::Env),
         IpamConfig::default(),
     );
@@ -475,7 +475,7 @@ async fn bulk_import_is_all_or_nothing() {
         .unwrap_err();
     assert!(err.to_string().contains("more than once"), "{err}");
     assert_eq!(
-        p.store
+        p.store()
             .list_routers(&RouterFilter::default())
             .await
             .unwrap()
@@ -507,12 +507,12 @@ async fn changes_are_announced() {
     p.add_tenant(&tenant("acme")).await.unwrap();
     p.add_router(&router("acme", "r1")).await.unwrap();
     let kinds = [
-        listener.recv().await.unwrap(),
-        listener.recv().await.unwrap(),
-        listener.recv().await.unwrap(),
+        listener.recv().await.unwrap().unwrap(),
+        listener.recv().await.unwrap().unwrap(),
+        listener.recv().await.unwrap().unwrap(),
     ]
-    .map(|c| format!("{}:{}", c.kind, c.op));
-    assert_eq!(kinds, ["hub:insert", "tenant:insert", "router:insert"]);
+    .map(|c| c.kind.to_string());
+    assert_eq!(kinds, ["hub.created", "tenant.created", "router.created"]);
 }
 
 #[tokio::test]
@@ -523,7 +523,7 @@ async fn disabling_keeps_the_address_and_marks_the_router() {
     p.add_tenant(&tenant("acme")).await.unwrap();
     p.add_router(&router("acme", "r1")).await.unwrap();
     let r = p
-        .store
+        .store()
         .set_router_enabled("acme", "r1", false)
         .await
         .unwrap();
@@ -538,7 +538,7 @@ async fn disabling_keeps_the_address_and_marks_the_router() {
         "10.100.1.2"
     );
     let r = p
-        .store
+        .store()
         .set_router_enabled("acme", "r1", true)
         .await
         .unwrap();

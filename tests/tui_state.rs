@@ -5,6 +5,7 @@ mod common_tui;
 
 use common_tui::*;
 use ratatui::crossterm::event::KeyCode;
+use tikwire::events::{Change, ChangeKind};
 use tikwire::model::RouterStatus;
 use tikwire::tui::app::{Dataset, Effect, Layer, Loaded, Msg, Outcome, Pane};
 use tikwire::tui::data::{ScriptKind, SortKey};
@@ -351,21 +352,15 @@ fn peer_names(app: &tikwire::tui::App) -> Vec<String> {
 #[test]
 fn notifications_reload_only_what_changed_and_db_outage_recovers() {
     let mut app = app();
-    let effects = app.update(Msg::Changed {
-        kind: "router".into(),
-        op: "insert".into(),
-        tenant_id: Some(2),
-    });
+    let effects = app.update(Msg::Changed(Some(
+        Change::new(ChangeKind::RouterCreated).tenant(2),
+    )));
     assert!(
         effects.iter().any(
             |e| matches!(e, Effect::Load(Dataset::Routers { tenant: Some(t) }) if t == "globex")
         )
     );
-    let effects = app.update(Msg::Changed {
-        kind: "hub".into(),
-        op: "insert".into(),
-        tenant_id: None,
-    });
+    let effects = app.update(Msg::Changed(Some(Change::new(ChangeKind::HubCreated))));
     assert!(matches!(effects.as_slice(), [Effect::Load(Dataset::Hubs)]));
     app.update(Msg::DbDown("cannot reach the database".into()));
     assert!(render(&app, 80, 24).contains("database unreachable"));
@@ -556,11 +551,7 @@ fn stored_view_shows_the_agent_heartbeat_and_unknown_peers() {
     )))));
     assert!(render(&app, 80, 24).contains("agent on main: ✗ interface wg0"));
     // A status change announced by the agent reloads the routers and the heartbeat.
-    let effects = app.update(Msg::Changed {
-        kind: "status".into(),
-        op: "update".into(),
-        tenant_id: None,
-    });
+    let effects = app.update(Msg::Changed(Some(Change::new(ChangeKind::StatusUpdated))));
     assert!(
         effects
             .iter()

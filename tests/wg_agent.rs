@@ -169,7 +169,7 @@ async fn agent_applies_changes_and_survives_the_database_going_away() {
 
     proxy.cut();
     admin.add_router(&new_router("r3")).await.unwrap();
-    admin.store.delete_router("acme", "r1").await.unwrap();
+    admin.store().delete_router("acme", "r1").await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         !agent.is_finished(),

@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tikwire::events::ChangeKind;
+use tikwire::model::AgentIdentity;
 use tikwire::model::{RouterName, TenantName};
 use tikwire::provision::{NewRouter, Provisioner, RouterSpec};
 use tikwire::store::notify::ChangeListener;
 use tikwire::wg::poller::{PeerStats, Snapshot};
 use tikwire::wg::status::Thresholds;
-use tikwire::wg::sync::{AgentIdentity, StatusSync};
+use tikwire::wg::sync::StatusSync;
 
 const STRANGER: &str = "cGNGHGTQjJQCrV2Kp8cKzxDkNLZrri1nj+3S3VumoVg=";
 
@@ -99,9 +101,9 @@ async fn row(pool: &PgPool, key: &str) -> Row {
     .unwrap()
 }
 
-async fn load(pool: &PgPool, fleet: &Fleet) -> StatusSync {
+async fn load(fleet: &Fleet) -> StatusSync {
     StatusSync::load(
-        pool,
+        fleet.provisioner.store(),
         fleet.hub_id,
         Thresholds::default(),
         AgentIdentity::current(),
@@ -115,13 +117,13 @@ async fn a_poll_writes_status_endpoint_counters_and_announces_it() {
     let db = common::test_db().await;
     let fleet = fleet(&db.pool, &["r1", "r2"]).await;
     let (k1, k2) = (&fleet.keys["r1"], &fleet.keys["r2"]);
-    let mut sync = load(&db.pool, &fleet).await;
+    let mut sync = load(&fleet).await;
     assert_eq!(sync.known_count(), 2);
     let mut listener = ChangeListener::connect(&db.url).await.unwrap();
 
     let report = sync
         .sync(
-            &db.pool,
+            fleet.provisioner.store(),
             &snapshot(100, vec![(k1, seen(Some(95), 1500, 900))]),
         )
         .await
@@ -147,16 +149,17 @@ async fn a_poll_writes_status_endpoint_counters_and_announces_it() {
     let change = tokio::time::timeout(Duration::from_secs(10), listener.recv())
         .await
         .unwrap()
+        .unwrap()
         .unwrap();
     assert_eq!(
-        (change.kind.as_str(), change.op.as_str(), change.hub_id),
-        ("status", "update", Some(fleet.hub_id))
+        (change.kind, change.hub_id),
+        (ChangeKind::StatusUpdated, Some(fleet.hub_id))
     );
 
     // Nothing new: no row written, no announcement. The next announcement is the operator's.
     let again = sync
         .sync(
-            &db.pool,
+            fleet.provisioner.store(),
             &snapshot(101, vec![(k1, seen(Some(95), 1500, 900))]),
         )
         .await
@@ -164,16 +167,18 @@ async fn a_poll_writes_status_endpoint_counters_and_announces_it() {
     assert_eq!(again.rows_updated, 0);
     fleet
         .provisioner
-        .store
+        .store()
         .set_router_enabled("acme", "r2", false)
         .await
         .unwrap();
     let change = tokio::time::timeout(Duration::from_secs(10), listener.recv())
         .await
         .unwrap()
+        .unwrap()
         .unwrap();
     assert_eq!(
-        change.kind, "router",
+        change.kind,
+        ChangeKind::RouterDisabled,
         "no status NOTIFY for a poll that changed nothing"
     );
 }
@@ -183,24 +188,27 @@ async fn counters_survive_resets_and_status_ages_without_news() {
     let db = common::test_db().await;
     let fleet = fleet(&db.pool, &["r1"]).await;
     let k1 = &fleet.keys["r1"];
-    let mut sync = load(&db.pool, &fleet).await;
+    let mut sync = load(&fleet).await;
 
     sync.sync(
-        &db.pool,
+        fleet.provisioner.store(),
         &snapshot(10, vec![(k1, seen(Some(5), 1000, 2000))]),
     )
     .await
     .unwrap();
     sync.sync(
-        &db.pool,
+        fleet.provisioner.store(),
         &snapshot(20, vec![(k1, seen(Some(5), 1600, 2100))]),
     )
     .await
     .unwrap();
     // The interface restarted: raw counters start over, the handshake is not shown yet.
-    sync.sync(&db.pool, &snapshot(30, vec![(k1, seen(None, 50, 70))]))
-        .await
-        .unwrap();
+    sync.sync(
+        fleet.provisioner.store(),
+        &snapshot(30, vec![(k1, seen(None, 50, 70))]),
+    )
+    .await
+    .unwrap();
     let r = row(&db.pool, k1).await;
     assert_eq!(
         (r.rx_bytes, r.tx_bytes, r.last_rx_counter),
@@ -210,9 +218,12 @@ async fn counters_survive_resets_and_status_ages_without_news() {
     assert_eq!(r.first_handshake_at, Some(at(5)));
 
     // A fresh agent continues from what is stored.
-    let mut restarted = load(&db.pool, &fleet).await;
+    let mut restarted = load(&fleet).await;
     restarted
-        .sync(&db.pool, &snapshot(40, vec![(k1, seen(Some(35), 80, 70))]))
+        .sync(
+            fleet.provisioner.store(),
+            &snapshot(40, vec![(k1, seen(Some(35), 80, 70))]),
+        )
         .await
         .unwrap();
     let r = row(&db.pool, k1).await;
@@ -225,12 +236,12 @@ async fn counters_survive_resets_and_status_ages_without_news() {
 
     // No handshakes any more, the peer even gone from the interface: ages to stale, offline.
     restarted
-        .sync(&db.pool, &snapshot(35 + 300, vec![]))
+        .sync(fleet.provisioner.store(), &snapshot(35 + 300, vec![]))
         .await
         .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "stale");
     restarted
-        .sync(&db.pool, &snapshot(35 + 601, vec![]))
+        .sync(fleet.provisioner.store(), &snapshot(35 + 601, vec![]))
         .await
         .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "offline");
@@ -242,17 +253,17 @@ async fn disabled_routers_stay_disabled_even_when_disabled_behind_our_back() {
     let db = common::test_db().await;
     let fleet = fleet(&db.pool, &["r1", "r2"]).await;
     let (k1, k2) = (&fleet.keys["r1"], &fleet.keys["r2"]);
-    let mut sync = load(&db.pool, &fleet).await;
+    let mut sync = load(&fleet).await;
     fleet
         .provisioner
-        .store
+        .store()
         .set_router_enabled("acme", "r1", false)
         .await
         .unwrap();
     // Not reloaded yet: the in-memory copy still thinks r1 is enabled.
     let report = sync
         .sync(
-            &db.pool,
+            fleet.provisioner.store(),
             &snapshot(
                 100,
                 vec![(k1, seen(Some(99), 10, 10)), (k2, seen(Some(99), 10, 10))],
@@ -269,7 +280,7 @@ async fn disabled_routers_stay_disabled_even_when_disabled_behind_our_back() {
 
     sync.mark_dirty();
     sync.sync(
-        &db.pool,
+        fleet.provisioner.store(),
         &snapshot(110, vec![(k1, seen(Some(109), 20, 20))]),
     )
     .await
@@ -279,11 +290,13 @@ async fn disabled_routers_stay_disabled_even_when_disabled_behind_our_back() {
     // A router deleted while the copy still has it: nothing to update, no error.
     fleet
         .provisioner
-        .store
+        .store()
         .delete_router("acme", "r2")
         .await
         .unwrap();
-    sync.sync(&db.pool, &snapshot(400, vec![])).await.unwrap();
+    sync.sync(fleet.provisioner.store(), &snapshot(400, vec![]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -291,7 +304,7 @@ async fn unknown_peers_and_heartbeat_are_stored_for_unprivileged_consoles() {
     let db = common::test_db().await;
     let fleet = fleet(&db.pool, &["r1"]).await;
     let k1 = &fleet.keys["r1"];
-    let mut sync = load(&db.pool, &fleet).await;
+    let mut sync = load(&fleet).await;
 
     let mut stranger = seen(Some(50), 1, 1);
     stranger.allowed_ips = vec![
@@ -300,7 +313,7 @@ async fn unknown_peers_and_heartbeat_are_stored_for_unprivileged_consoles() {
     ];
     let report = sync
         .sync(
-            &db.pool,
+            fleet.provisioner.store(),
             &snapshot(
                 60,
                 vec![(k1, seen(None, 0, 0)), (STRANGER, stranger.clone())],
@@ -334,12 +347,15 @@ async fn unknown_peers_and_heartbeat_are_stored_for_unprivileged_consoles() {
 
     // Seen again unchanged: not reported as new.
     let report = sync
-        .sync(&db.pool, &snapshot(65, vec![(STRANGER, stranger)]))
+        .sync(
+            fleet.provisioner.store(),
+            &snapshot(65, vec![(STRANGER, stranger)]),
+        )
         .await
         .unwrap();
     assert!(report.new_unknown.is_empty());
 
-    sync.record_error(&db.pool, "interface wg0 does not exist")
+    sync.record_error(fleet.provisioner.store(), "interface wg0 does not exist")
         .await
         .unwrap();
     let error: Option<String> =
@@ -351,7 +367,9 @@ async fn unknown_peers_and_heartbeat_are_stored_for_unprivileged_consoles() {
     assert_eq!(error.as_deref(), Some("interface wg0 does not exist"));
 
     // The stranger left and polling works again: table emptied, error cleared.
-    sync.sync(&db.pool, &snapshot(70, vec![])).await.unwrap();
+    sync.sync(fleet.provisioner.store(), &snapshot(70, vec![]))
+        .await
+        .unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM wg_unknown_peers")
         .fetch_one(&db.pool)
         .await
@@ -383,13 +401,16 @@ async fn thousands_of_rows_one_statement() {
             .fetch_all(&db.pool)
             .await
             .unwrap();
-    let mut sync = load(&db.pool, &fleet).await;
+    let mut sync = load(&fleet).await;
     assert_eq!(sync.known_count(), 3000);
     let peers: Vec<(&str, PeerStats)> = keys
         .iter()
         .map(|k| (k.as_str(), seen(Some(100), 10, 20)))
         .collect();
-    let report = sync.sync(&db.pool, &snapshot(110, peers)).await.unwrap();
+    let report = sync
+        .sync(fleet.provisioner.store(), &snapshot(110, peers))
+        .await
+        .unwrap();
     assert_eq!(report.rows_updated, 3000);
     let online: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM vpn_configurations WHERE status = 'online' AND rx_bytes = 10",

@@ -8,10 +8,7 @@ pub async fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
     match cmd {
         DbCommand::Migrate => {
             let store = ctx.store().await?;
-            let applied: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-                    .fetch_one(&store.pool)
-                    .await?;
+            let applied = store.applied_migrations().await?;
             output::print(&format!(
                 "database schema is up to date ({applied} migrations applied)\n"
             ))
@@ -22,14 +19,8 @@ pub async fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
                 None => ("private cluster", ctx.config.data_dir.display().to_string()),
             };
             let store = ctx.store().await?;
-            let version: String = sqlx::query_scalar("SHOW server_version")
-                .fetch_one(&store.pool)
-                .await?;
-            let (tenants, routers): (i64, i64) = sqlx::query_as(
-                "SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM routers)",
-            )
-            .fetch_one(&store.pool)
-            .await?;
+            let version = store.server_version().await?;
+            let (tenants, routers) = store.fleet_counts().await?;
             output::print(&fields(&[
                 ("database", kind.to_owned()),
                 ("location", location),

@@ -6,8 +6,9 @@ use rand::RngExt as _;
 
 use super::output;
 use super::{Context, DemoArgs};
-use crate::model::{Endpoint, HubName, InterfaceName, RouterName, TenantName};
+use crate::model::{Endpoint, HubName, InterfaceName, RouterName, RouterStatus, TenantName};
 use crate::provision::{NewHub, RouterSpec};
+use crate::store::{LinkUpdate, StoredLink};
 use crate::{Error, Result};
 
 const TENANTS: [&str; 12] = [
@@ -40,7 +41,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
         ))));
     }
     let provisioner = ctx.provisioner().await?;
-    let store = &provisioner.store;
+    let store = provisioner.store();
     let hubs = store.list_hubs().await?;
     let hub = match hubs.first() {
         Some(hub) => hub.clone(),
@@ -96,74 +97,48 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
 
 /// Gives routers plausible handshakes, endpoints and traffic, as if an agent had run.
 async fn fake_status(store: &crate::store::Store, tenant_id: i64) -> Result<()> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT router_id FROM vpn_configurations WHERE tenant_id = $1 ORDER BY router_id",
-    )
-    .bind(tenant_id)
-    .fetch_all(&store.pool)
-    .await?;
+    let ids = store.tenant_router_ids(tenant_id).await?;
     let now = Utc::now();
     let mut rng = rand::rng();
-    let (mut id_col, mut status, mut handshake, mut first, mut endpoint, mut rx, mut tx) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
+    let mut updates = Vec::with_capacity(ids.len());
     for id in ids {
         let roll: u32 = rng.random_range(0..100);
-        let (state, age) = match roll {
-            0..=69 => ("online", Some(rng.random_range(1..170))),
-            70..=77 => ("stale", Some(rng.random_range(200..590))),
-            78..=87 => ("offline", Some(rng.random_range(900..400_000))),
-            88..=97 => ("pending", None),
-            _ => ("disabled", None),
+        let (status, age) = match roll {
+            0..=69 => (RouterStatus::Online, Some(rng.random_range(1..170))),
+            70..=77 => (RouterStatus::Stale, Some(rng.random_range(200..590))),
+            78..=87 => (RouterStatus::Offline, Some(rng.random_range(900..400_000))),
+            88..=97 => (RouterStatus::Pending, None),
+            _ => (RouterStatus::Disabled, None),
         };
-        id_col.push(id);
-        status.push(state);
         let last = age.map(|secs| now - Duration::seconds(secs));
-        handshake.push(last);
-        first.push(last.map(|t| t - Duration::seconds(rng.random_range(60..2_000_000))));
-        endpoint.push(last.map(|_| {
+        let first = last.map(|t| t - Duration::seconds(rng.random_range(60..2_000_000)));
+        let endpoint = last.map(|_| {
             format!(
                 "198.51.100.{}:{}",
                 rng.random_range(1..255),
                 rng.random_range(1024..65535)
             )
-        }));
-        let traffic = if last.is_some() {
+        });
+        let rx = if last.is_some() {
             rng.random_range(10_000..8_000_000_000i64)
         } else {
             0
         };
-        rx.push(traffic);
-        tx.push(traffic / rng.random_range(2..9));
+        let tx = rx / rng.random_range(2..9);
+        updates.push(LinkUpdate {
+            id,
+            link: StoredLink {
+                status,
+                first_handshake_at: first,
+                last_handshake_at: last,
+                last_endpoint: endpoint,
+                rx_bytes: rx,
+                tx_bytes: tx,
+                // As if the interface had just come up: no counters to carry over.
+                last_rx_counter: 0,
+                last_tx_counter: 0,
+            },
+        });
     }
-    sqlx::query(
-        "UPDATE vpn_configurations c SET status = u.status, last_handshake_at = u.hs, first_handshake_at = u.first,
-                last_endpoint = u.ep, rx_bytes = u.rx, tx_bytes = u.tx, updated_at = now()
-         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::bigint[], $7::bigint[])
-              AS u(id, status, hs, first, ep, rx, tx)
-         WHERE c.router_id = u.id",
-    )
-    .bind(&id_col)
-    .bind(&status)
-    .bind(&handshake)
-    .bind(&first)
-    .bind(&endpoint)
-    .bind(&rx)
-    .bind(&tx)
-    .execute(&store.pool)
-    .await?;
-    sqlx::query("UPDATE routers SET enabled = false WHERE id IN (SELECT router_id FROM vpn_configurations WHERE tenant_id = $1 AND status = 'disabled')")
-        .bind(tenant_id)
-        .execute(&store.pool)
-        .await?;
-    sqlx::query("SELECT pg_notify('tikwire', '{\"kind\":\"status\",\"op\":\"update\"}')")
-        .execute(&store.pool)
-        .await?;
-    Ok(())
+    store.set_link_status(tenant_id, &updates).await
 }

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
-use super::notify::{Change, publish};
+use super::notify::publish;
 use super::{Store, Tx, audit, on_unique_violation};
+use crate::events::{AuditAction, Change, ChangeKind};
 use crate::model::Hub;
 use crate::{Error, Result};
 
@@ -94,7 +95,7 @@ impl Store {
         .map_err(|err| on_unique_violation(err, |_| format!("hub {} already exists", new.name)))?;
         audit(
             &mut tx,
-            "hub.add",
+            AuditAction::HubAdd,
             None,
             None,
             serde_json::json!({ "hub": new.name, "endpoint": format!("{}:{}", new.endpoint_host, new.endpoint_port) }),
@@ -102,7 +103,7 @@ impl Store {
         .await?;
         publish(
             &mut tx,
-            &Change::new("hub", "insert").hub(new.id).id(new.id),
+            &Change::new(ChangeKind::HubCreated).hub(new.id).id(new.id),
         )
         .await?;
         tx.commit().await?;

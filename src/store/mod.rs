@@ -7,6 +7,7 @@
 mod hubs;
 pub mod notify;
 mod routers;
+pub mod status;
 mod tenants;
 
 use std::time::Duration;
@@ -16,8 +17,12 @@ use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 
 pub use hubs::{HubSecretRow, NewHubRow};
 pub use routers::{DeletedRouter, NewRouterRow, RouterFilter, RouterSecretRow, TenantLock};
+pub use status::{
+    AgentBeat, HubLink, LinkUpdate, PollWrite, RouterLink, StoredLink, StoredUnknown, UnknownPeer,
+};
 pub use tenants::{DeletedTenant, PoolUsage};
 
+use crate::events::AuditAction;
 use crate::{Error, Result};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,7 +42,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pub pool: PgPool,
+    pool: PgPool,
 }
 
 /// Not derived: the pool's connect options hold the database password.
@@ -112,6 +117,37 @@ impl Store {
             .ok_or_else(|| Error::Database("vault_meta row vanished".into()))
     }
 
+    /// One cheap round trip: is the database reachable?
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// How many migrations have been applied.
+    pub async fn applied_migrations(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The server's version string.
+    pub async fn server_version(&self) -> Result<String> {
+        Ok(sqlx::query_scalar("SHOW server_version")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// How many tenants and routers there are.
+    pub async fn fleet_counts(&self) -> Result<(i64, i64)> {
+        Ok(
+            sqlx::query_as("SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM routers)")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Whether any sealed secret exists (hubs or routers).
     pub async fn holds_secrets(&self) -> Result<bool> {
         Ok(sqlx::query_scalar(
@@ -125,7 +161,7 @@ impl Store {
 /// Records an action in the audit log inside the caller's transaction.
 pub(crate) async fn audit(
     tx: &mut Tx<'_>,
-    action: &str,
+    action: AuditAction,
     tenant: Option<&str>,
     router: Option<&str>,
     detail: serde_json::Value,
@@ -134,7 +170,7 @@ pub(crate) async fn audit(
         "INSERT INTO audit_log (actor, action, tenant, router, detail) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(actor())
-    .bind(action)
+    .bind(action.as_str())
     .bind(tenant)
     .bind(router)
     .bind(detail)

@@ -11,9 +11,10 @@ use serde::Serialize;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
-use super::notify::{Change, publish};
+use super::notify::publish;
 use super::tenants::{no_such_tenant, v4addr, v4net};
 use super::{Store, Tx, audit};
+use crate::events::{AuditAction, Change, ChangeKind};
 use crate::ipam;
 use crate::model::{Hub, Router, RouterStatus};
 use crate::{Error, Result};
@@ -244,7 +245,7 @@ impl Store {
         .await?;
         audit(
             &mut tx,
-            "router.rm",
+            AuditAction::RouterRm,
             Some(tenant),
             Some(name),
             serde_json::json!({ "vpn_ip": router.vpn_ip }),
@@ -252,7 +253,7 @@ impl Store {
         .await?;
         publish(
             &mut tx,
-            &Change::new("router", "delete")
+            &Change::new(ChangeKind::RouterDeleted)
                 .tenant(lock.tenant_id)
                 .hub(router.hub_id)
                 .id(router.id),
@@ -293,10 +294,10 @@ impl Store {
         .bind(enabled)
         .execute(&mut *tx)
         .await?;
-        let action = if enabled {
-            "router.enable"
+        let (action, kind) = if enabled {
+            (AuditAction::RouterEnable, ChangeKind::RouterEnabled)
         } else {
-            "router.disable"
+            (AuditAction::RouterDisable, ChangeKind::RouterDisabled)
         };
         audit(
             &mut tx,
@@ -308,7 +309,7 @@ impl Store {
         .await?;
         publish(
             &mut tx,
-            &Change::new("router", "update")
+            &Change::new(kind)
                 .tenant(router.tenant_id)
                 .hub(router.hub_id)
                 .id(router.id),
@@ -528,7 +529,7 @@ pub(crate) async fn audit_router_add(
 ) -> Result<()> {
     audit(
         tx,
-        "router.add",
+        AuditAction::RouterAdd,
         Some(tenant),
         Some(router.as_str()),
         serde_json::json!({ "vpn_ip": vpn_ip }),
@@ -538,11 +539,11 @@ pub(crate) async fn audit_router_add(
 
 pub(crate) async fn audit_import(
     tx: &mut Tx<'_>,
-    summary: &crate::provision::ImportSummary,
+    summary: &crate::model::ImportSummary,
 ) -> Result<()> {
     audit(
         tx,
-        "router.import",
+        AuditAction::RouterImport,
         Some(&summary.tenant),
         None,
         serde_json::to_value(summary).unwrap_or_default(),

@@ -8,8 +8,9 @@ use serde::Serialize;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
-use super::notify::{Change, publish};
+use super::notify::publish;
 use super::{Store, audit, on_unique_violation};
+use crate::events::{AuditAction, Change, ChangeKind};
 use crate::ipam::{self, IpamConfig};
 use crate::model::{SubnetUsage, Tenant, TenantName};
 use crate::{Error, Result};
@@ -115,13 +116,17 @@ impl Store {
         .map_err(|err| on_unique_violation(err, |_| format!("subnet {subnet} is already allocated")))?;
         audit(
             &mut tx,
-            "tenant.add",
+            AuditAction::TenantAdd,
             Some(name.as_str()),
             None,
             serde_json::json!({ "subnet": subnet }),
         )
         .await?;
-        publish(&mut tx, &Change::new("tenant", "insert").tenant(id).id(id)).await?;
+        publish(
+            &mut tx,
+            &Change::new(ChangeKind::TenantCreated).tenant(id).id(id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Tenant {
             id,
@@ -197,13 +202,17 @@ impl Store {
         };
         audit(
             &mut tx,
-            "tenant.rm",
+            AuditAction::TenantRm,
             Some(name),
             None,
             serde_json::json!({ "subnet": deleted.subnet_cidr, "routers": routers }),
         )
         .await?;
-        publish(&mut tx, &Change::new("tenant", "delete").tenant(id).id(id)).await?;
+        publish(
+            &mut tx,
+            &Change::new(ChangeKind::TenantDeleted).tenant(id).id(id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(deleted)
     }

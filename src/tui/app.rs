@@ -10,6 +10,7 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 use zeroize::Zeroizing;
 
+use crate::events::{Change, ChangeKind};
 use crate::model::{Hub, Router, SubnetUsage, Tenant, TenantName};
 use crate::tui::data::{
     ListCursor, PoolUsage, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot,
@@ -192,12 +193,9 @@ pub enum Msg {
     },
     /// Time to reload the agents' heartbeat (see [`App::agent_due`]).
     RefreshAgent,
-    /// A change announced by another console, the command line or the agent.
-    Changed {
-        kind: String,
-        op: String,
-        tenant_id: Option<i64>,
-    },
+    /// A change announced by another console, the command line or the agent (`None`: one
+    /// this version cannot read).
+    Changed(Option<Change>),
     DbDown(String),
     DbUp,
 }
@@ -349,11 +347,7 @@ impl App {
                 self.dirty = !was_live || self.peers_digest() != before;
                 Vec::new()
             }
-            Msg::Changed {
-                kind,
-                op,
-                tenant_id,
-            } => self.on_change(&kind, &op, tenant_id),
+            Msg::Changed(change) => self.on_change(change),
             Msg::DbDown(reason) => {
                 if matches!(self.db, DbHealth::Down { .. }) {
                     self.dirty = false;
@@ -1024,31 +1018,37 @@ impl App {
     }
 
     /// Reloads what a change notification touched, no more.
-    fn on_change(&mut self, kind: &str, op: &str, tenant_id: Option<i64>) -> Vec<Effect> {
-        let tenant = self.tenant_name(tenant_id);
+    fn on_change(&mut self, change: Option<Change>) -> Vec<Effect> {
+        let Some(change) = change else {
+            return load_everything();
+        };
+        let tenant = self.tenant_name(change.tenant_id);
         let counts = [Dataset::Tenants, Dataset::Subnets, Dataset::Pool];
-        let sets: Vec<Dataset> = match (kind, op) {
-            ("hub", _) => vec![Dataset::Hubs],
-            ("tenant", "delete") => {
+        let sets: Vec<Dataset> = match change.kind {
+            ChangeKind::HubCreated => vec![Dataset::Hubs],
+            ChangeKind::TenantDeleted => {
                 if let Some(t) = &tenant {
                     self.routers.remove_tenant(t);
                     self.peers.rebuild(&self.routers);
                 }
                 counts.to_vec()
             }
-            ("tenant", _) => counts.to_vec(),
-            ("router", _) => {
+            ChangeKind::TenantCreated => counts.to_vec(),
+            ChangeKind::RouterCreated
+            | ChangeKind::RoutersImported
+            | ChangeKind::RouterDeleted
+            | ChangeKind::RouterEnabled
+            | ChangeKind::RouterDisabled => {
                 let mut v = counts.to_vec();
                 v.push(Dataset::Routers { tenant });
                 v.push(Dataset::Hubs);
                 v
             }
-            ("status", _) => vec![
+            ChangeKind::StatusUpdated => vec![
                 Dataset::Routers { tenant },
                 Dataset::Tenants,
                 Dataset::Agent,
             ],
-            _ => return load_everything(),
         };
         sets.into_iter().map(Effect::Load).collect()
     }

@@ -10,6 +10,7 @@ pub mod data;
 mod fleet;
 pub mod format;
 pub mod forms;
+mod host_probe;
 pub mod keymap;
 pub mod overlays;
 pub mod panes;

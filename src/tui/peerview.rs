@@ -14,24 +14,7 @@ use crate::tui::format;
 use crate::wg::Snapshot;
 use crate::wg::poller::PeerStats;
 
-/// One hub agent's heartbeat (wg_agent_status).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentBeat {
-    pub hub: String,
-    /// The last successful poll.
-    pub last_poll_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-}
-
-/// A peer on a hub's interface that no router owns, as the agent stored it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredUnknown {
-    pub hub: String,
-    pub public_key: String,
-    pub endpoint: Option<String>,
-    pub allowed_ips: String,
-    pub last_handshake: Option<DateTime<Utc>>,
-}
+pub use crate::store::{AgentBeat, StoredUnknown};
 
 /// What the agents reported, for consoles that cannot read the interface themselves.
 #[derive(Debug, Clone, Default, PartialEq)]

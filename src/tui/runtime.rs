@@ -27,7 +27,7 @@ use crate::store::notify::ChangeListener;
 use crate::tui::app::{App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, load_everything};
 use crate::tui::data::PoolUsage;
 use crate::tui::peerview::LiveState;
-use crate::tui::{fleet, overlays, scripts_bridge, ui};
+use crate::tui::{fleet, host_probe, overlays, scripts_bridge, ui};
 use crate::wg::{PollerConfig, PollerState, spawn_poller};
 
 /// How to poll the hub's interface when this process may.
@@ -203,12 +203,8 @@ async fn listen_for_changes(url: String, tx: UnboundedSender<Msg>) {
         match ChangeListener::connect(&url).await {
             Ok(mut listener) => loop {
                 match listener.recv().await {
-                    Ok(c) => {
-                        let msg = Msg::Changed {
-                            kind: c.kind,
-                            op: c.op,
-                            tenant_id: c.tenant_id,
-                        };
+                    Ok(change) => {
+                        let msg = Msg::Changed(change);
                         if tx.send(msg).is_err() {
                             return;
                         }
@@ -283,12 +279,12 @@ impl Executor {
 
     /// While the database is down: one cheap query; success brings everything back.
     fn ping(&self) {
-        let store = self.provisioner.store.clone();
+        let store = self.provisioner.store().clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let msg = match sqlx::query("SELECT 1").execute(&store.pool).await {
+            let msg = match store.ping().await {
                 Ok(_) => Msg::DbUp,
-                Err(e) => Msg::DbDown(Error::from(e).to_string()),
+                Err(e) => Msg::DbDown(e.to_string()),
             };
             let _ = tx.send(msg);
         });
@@ -302,7 +298,7 @@ impl Executor {
         let tx = self.tx.clone();
         let key = set.clone();
         let handle = tokio::spawn(async move {
-            let store = &p.store;
+            let store = p.store();
             let (loaded, failure) = match set {
                 Dataset::Hubs => split(store.list_hubs().await, Loaded::Hubs),
                 Dataset::Tenants => split(store.list_tenants().await, Loaded::Tenants),
@@ -314,9 +310,9 @@ impl Executor {
                     }),
                     Loaded::Pool,
                 ),
-                Dataset::Agent => split(fleet::agent_report(&store.pool).await, Loaded::Agent),
+                Dataset::Agent => split(fleet::agent_report(store).await, Loaded::Agent),
                 Dataset::Routers { tenant } => {
-                    let rows = fleet::router_rows(&store.pool, tenant.as_deref()).await;
+                    let rows = fleet::router_rows(store, tenant.as_deref()).await;
                     split(rows, |result| Loaded::Routers { tenant, result })
                 }
             };
@@ -332,14 +328,14 @@ impl Executor {
     /// On the hub host with the right to read its interface: poll it here and feed the
     /// peer pane live; anywhere else the pane keeps showing what the agent stores.
     fn start_live(&self, hubs: Vec<Hub>) {
-        if !fleet::may_read_interfaces() {
+        if !host_probe::may_read_interfaces() {
             return;
         }
         let tx = self.tx.clone();
         let live = self.live.clone();
         let cancel = self.cancel.clone();
         tokio::spawn(async move {
-            let Some(hub) = fleet::local_hub(&live.wg_command, &hubs).await else {
+            let Some(hub) = host_probe::local_hub(&live.wg_command, &hubs).await else {
                 return;
             };
             let config = PollerConfig {
@@ -400,7 +396,7 @@ fn split<T>(
 }
 
 async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
-    let store = &p.store;
+    let store = p.store();
     let outcome = match effect {
         Effect::LoadScripts { tenant, router } => {
             let result = match p.router_material(&tenant, &router).await {

@@ -10,10 +10,12 @@ use tokio_util::sync::CancellationToken;
 use super::apply::{self, Applied, DesiredInterface, ReconcileOptions, Tools};
 use super::poller;
 use super::status::Thresholds;
-use super::sync::{AgentIdentity, StatusSync, SyncReport};
+use super::sync::{StatusSync, SyncReport};
+use crate::events::{Change, ChangeKind};
+use crate::model::AgentIdentity;
 use crate::model::Hub;
 use crate::provision::Provisioner;
-use crate::store::notify::{Change, ChangeListener};
+use crate::store::notify::ChangeListener;
 use crate::{Error, Result};
 
 /// Even without announced changes, reconcile this often to undo changes made by hand.
@@ -63,9 +65,9 @@ impl Agent {
         if let Some(hub) = &self.hub {
             return Ok(hub.clone());
         }
-        let hub = self.provisioner.store.hub(&self.config.hub).await?;
+        let hub = self.provisioner.store().hub(&self.config.hub).await?;
         let sync = StatusSync::load(
-            &self.provisioner.store.pool,
+            self.provisioner.store(),
             hub.id,
             self.config.thresholds,
             self.identity.clone(),
@@ -100,20 +102,20 @@ impl Agent {
     /// database (for consoles) and returned.
     pub async fn poll(&mut self) -> Result<SyncReport> {
         let hub = self.hub().await?;
-        let pool = self.provisioner.store.pool.clone();
+        let store = self.provisioner.store().clone();
         let sync = self
             .sync
             .as_mut()
             .ok_or_else(|| Error::Other("status copy not loaded".into()))?;
         match poller::poll_once(&self.config.tools.wg, &hub.interface).await {
             Ok(snapshot) => {
-                let report = sync.sync(&pool, &snapshot).await?;
+                let report = sync.sync(&store, &snapshot).await?;
                 log_report(&hub, &report);
                 Ok(report)
             }
             Err(err) => {
                 let message = err.to_string();
-                if let Err(db) = sync.record_error(&pool, &message).await {
+                if let Err(db) = sync.record_error(&store, &message).await {
                     tracing::warn!("cannot record the poll error: {db}");
                 }
                 Err(err.into())
@@ -157,7 +159,7 @@ impl Agent {
                 }
                 change = next_change(&mut listener) => match change {
                     Ok(change) => {
-                        if self.is_relevant(&change) {
+                        if self.is_relevant(change.as_ref()) {
                             self.forget_loaded();
                             if !change_pending {
                                 change_pending = true;
@@ -190,12 +192,28 @@ impl Agent {
         reconciled.and(polled)
     }
 
-    fn is_relevant(&self, change: &Change) -> bool {
+    /// Does `change` alter the peers this hub should have? An unreadable one might.
+    fn is_relevant(&self, change: Option<&Change>) -> bool {
+        let Some(change) = change else {
+            return true;
+        };
         let ours = match (&self.hub, change.hub_id) {
             (Some(hub), Some(id)) => hub.id == id,
             _ => true,
         };
-        change.kind != "status" && ours
+        let alters_peers = match change.kind {
+            // Written by an agent's poll: nothing to apply.
+            ChangeKind::StatusUpdated => false,
+            ChangeKind::TenantCreated
+            | ChangeKind::TenantDeleted
+            | ChangeKind::HubCreated
+            | ChangeKind::RouterCreated
+            | ChangeKind::RoutersImported
+            | ChangeKind::RouterDeleted
+            | ChangeKind::RouterEnabled
+            | ChangeKind::RouterDisabled => true,
+        };
+        alters_peers && ours
     }
 
     /// Drop the cached hub row and router copy: reload and reconcile next cycle.
@@ -208,7 +226,7 @@ impl Agent {
     }
 }
 
-async fn next_change(listener: &mut Option<ChangeListener>) -> Result<Change> {
+async fn next_change(listener: &mut Option<ChangeListener>) -> Result<Option<Change>> {
     match listener {
         Some(listener) => listener.recv().await,
         None => std::future::pending().await,

@@ -1,0 +1,428 @@
+//! Live link status: each router's handshake, endpoint and counters (the status columns of
+//! `vpn_configurations`), the agents' heartbeats (`wg_agent_status`) and the peers on a hub
+//! that no router owns (`wg_unknown_peers`). Agents write them; consoles read them.
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt as _;
+use ipnet::IpNet;
+use sqlx::PgExecutor;
+
+use super::Store;
+use super::notify::{CHANNEL, publish};
+use crate::Result;
+use crate::events::{Change, ChangeKind};
+use crate::keys::PublicKey;
+use crate::model::{AgentIdentity, RouterStatus};
+
+/// A router of one hub with its stored link status, as an agent loads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HubLink {
+    /// The `vpn_configurations` row.
+    pub id: i64,
+    pub public_key: String,
+    /// "tenant/router", for logs.
+    pub label: String,
+    pub enabled: bool,
+    #[sqlx(flatten)]
+    pub link: StoredLink,
+}
+
+/// A router's link status as stored: what an agent last wrote.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredLink {
+    pub status: RouterStatus,
+    pub first_handshake_at: Option<DateTime<Utc>>,
+    pub last_handshake_at: Option<DateTime<Utc>>,
+    pub last_endpoint: Option<String>,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+    /// The interface's own counters at the last poll (they restart with the interface).
+    pub last_rx_counter: i64,
+    pub last_tx_counter: i64,
+}
+
+/// New link status for one router (by `vpn_configurations` row, or by router id for
+/// [`Store::set_link_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUpdate {
+    pub id: i64,
+    pub link: StoredLink,
+}
+
+/// A peer on a hub's interface that no router owns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnknownPeer {
+    pub public_key: String,
+    pub endpoint: Option<String>,
+    pub allowed_ips: String,
+    pub last_handshake_at: Option<DateTime<Utc>>,
+}
+
+/// One poll's write: the changed rows and the agent's heartbeat.
+#[derive(Debug, Clone, Copy)]
+pub struct PollWrite<'a> {
+    pub hub_id: i64,
+    pub updates: &'a [LinkUpdate],
+    pub agent: &'a AgentIdentity,
+    pub polled_at: DateTime<Utc>,
+    pub peers_seen: i32,
+    pub unknown_peers: i32,
+}
+
+/// An agent's heartbeat, for consoles.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AgentBeat {
+    pub hub: String,
+    /// The last successful poll.
+    pub last_poll_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A peer on a hub's interface that no router owns, as the agent stored it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StoredUnknown {
+    pub hub: String,
+    pub public_key: String,
+    pub endpoint: Option<String>,
+    pub allowed_ips: String,
+    #[sqlx(rename = "last_handshake_at")]
+    pub last_handshake: Option<DateTime<Utc>>,
+}
+
+/// A router as the console's table shows it: no hub, subnet or keys beyond the public one.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RouterLink {
+    pub id: i64,
+    pub name: String,
+    pub tenant: String,
+    pub vpn_ip: IpNet,
+    pub public_key: PublicKey,
+    pub enabled: bool,
+    pub status: RouterStatus,
+    pub last_handshake_at: Option<DateTime<Utc>>,
+    pub last_endpoint: Option<String>,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+}
+
+const HUB_LINKS: &str = "
+    SELECT v.id, v.client_public_key AS public_key, t.name || '/' || r.name AS label, r.enabled,
+           v.status, v.first_handshake_at, v.last_handshake_at, v.last_endpoint,
+           v.rx_bytes, v.tx_bytes, v.last_rx_counter, v.last_tx_counter
+    FROM vpn_configurations v
+    JOIN routers r ON r.id = v.router_id
+    JOIN tenants t ON t.id = v.tenant_id
+    WHERE v.hub_id = $1";
+
+/// The link columns of `vpn_configurations v` set from rows `u` unnested from parameters $2
+/// to $10 (the columns of [`LinkColumns`], in order). A macro so the statements stay `&str`.
+macro_rules! set_links_from_params {
+    () => {
+        "
+        SET status = u.status, first_handshake_at = u.first_hs, last_handshake_at = u.last_hs,
+            last_endpoint = u.endpoint, rx_bytes = u.rx, tx_bytes = u.tx,
+            last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw, updated_at = now()
+        FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
+                    $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+             AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw)"
+    };
+}
+
+/// Binds [`LinkColumns`] as parameters $2 to $10 (a macro: `query` and `query_as` differ in type).
+macro_rules! bind_link_columns {
+    ($query:expr, $columns:expr) => {
+        $query
+            .bind(&$columns.ids)
+            .bind(&$columns.statuses)
+            .bind(&$columns.first_hs)
+            .bind(&$columns.last_hs)
+            .bind(&$columns.endpoints)
+            .bind(&$columns.rx)
+            .bind(&$columns.tx)
+            .bind(&$columns.rx_raw)
+            .bind(&$columns.tx_raw)
+    };
+}
+
+/// One statement per poll: the changed rows (only where the router's enabled flag is still
+/// what the status was based on), the heartbeat, and a NOTIFY when any row changed.
+const WRITE_POLL: &str = concat!(
+    "
+    WITH upd AS (
+        UPDATE vpn_configurations v",
+    set_links_from_params!(),
+    ",
+             routers r
+        WHERE v.id = u.id AND v.hub_id = $1 AND r.id = v.router_id
+          AND r.enabled = (u.status <> 'disabled')
+        RETURNING v.id
+    ), beat AS (
+        INSERT INTO wg_agent_status AS s
+            (hub_id, host, pid, started_at, last_poll_at, last_error, last_error_at, peers, unknown_peers, updated_at)
+        VALUES ($1, $11, $12, $13, $14, NULL, NULL, $15, $16, now())
+        ON CONFLICT (hub_id) DO UPDATE SET
+            host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
+            last_poll_at = EXCLUDED.last_poll_at, last_error = NULL, last_error_at = NULL,
+            peers = EXCLUDED.peers, unknown_peers = EXCLUDED.unknown_peers, updated_at = now()
+    ), note AS (
+        SELECT pg_notify($17, $18) FROM (SELECT 1 FROM upd LIMIT 1) AS any_update
+    )
+    -- Reading `note` is what runs it: a plain SELECT in a WITH runs only when referenced.
+    SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM note) AS notified"
+);
+
+/// Status set by hand (demo data), by router id; disabled routers are switched off too.
+const SET_LINKS: &str = concat!(
+    "
+    UPDATE vpn_configurations v",
+    set_links_from_params!(),
+    "
+    WHERE v.router_id = u.id AND v.tenant_id = $1"
+);
+
+/// Replaces the hub's unknown peers; announces only when the table actually changed.
+const WRITE_UNKNOWN: &str = "
+    WITH gone AS (
+        DELETE FROM wg_unknown_peers WHERE hub_id = $1 AND NOT (public_key = ANY($2::text[]))
+        RETURNING 1
+    ), seen AS (
+        INSERT INTO wg_unknown_peers (hub_id, public_key, endpoint, allowed_ips, last_handshake_at)
+        SELECT $1, k, e, a, h FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS u(k, e, a, h)
+        ON CONFLICT (hub_id, public_key) DO UPDATE SET
+            endpoint = EXCLUDED.endpoint, allowed_ips = EXCLUDED.allowed_ips,
+            last_handshake_at = EXCLUDED.last_handshake_at, last_seen_at = now()
+        RETURNING 1
+    )
+    SELECT count(*) FROM (
+        SELECT pg_notify($6, $7) WHERE EXISTS (SELECT 1 FROM gone) OR EXISTS (SELECT 1 FROM seen)
+    ) AS note";
+
+const WRITE_ERROR: &str = "
+    INSERT INTO wg_agent_status AS s (hub_id, host, pid, started_at, last_error, last_error_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, now(), now())
+    ON CONFLICT (hub_id) DO UPDATE SET
+        host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
+        last_error = EXCLUDED.last_error, last_error_at = now(), updated_at = now()";
+
+const ROUTER_LINKS: &str = "
+    SELECT r.id, r.name, t.name AS tenant, r.vpn_ip, c.client_public_key AS public_key, r.enabled,
+           c.status, c.last_handshake_at, c.last_endpoint, c.rx_bytes, c.tx_bytes
+    FROM routers r
+    JOIN tenants t ON t.id = r.tenant_id
+    JOIN vpn_configurations c ON c.router_id = r.id
+    WHERE ($1::text IS NULL OR t.name = $1)";
+
+/// The routers of a hub with their stored link status.
+pub async fn hub_links(db: impl PgExecutor<'_>, hub_id: i64) -> Result<Vec<HubLink>> {
+    Ok(sqlx::query_as(HUB_LINKS).bind(hub_id).fetch_all(db).await?)
+}
+
+/// Writes one poll (changed rows and heartbeat) and announces it when a row changed.
+/// Returns how many rows changed.
+pub async fn write_poll(db: impl PgExecutor<'_>, poll: &PollWrite<'_>) -> Result<u64> {
+    let columns = LinkColumns::new(poll.updates);
+    let query = sqlx::query_as(WRITE_POLL).bind(poll.hub_id);
+    let (updated, _notified): (i64, i64) = bind_link_columns!(query, columns)
+        .bind(&poll.agent.host)
+        .bind(poll.agent.pid)
+        .bind(poll.agent.started_at)
+        .bind(poll.polled_at)
+        .bind(poll.peers_seen)
+        .bind(poll.unknown_peers)
+        .bind(CHANNEL)
+        .bind(status_change(poll.hub_id).to_json())
+        .fetch_one(db)
+        .await?;
+    Ok(updated as u64)
+}
+
+/// Replaces a hub's unknown peers with `unknown`, announcing it when anything changed.
+pub async fn write_unknown_peers(
+    db: impl PgExecutor<'_>,
+    hub_id: i64,
+    unknown: &[UnknownPeer],
+) -> Result<()> {
+    let keys: Vec<&str> = unknown.iter().map(|u| u.public_key.as_str()).collect();
+    let endpoints: Vec<Option<&str>> = unknown.iter().map(|u| u.endpoint.as_deref()).collect();
+    let allowed: Vec<&str> = unknown.iter().map(|u| u.allowed_ips.as_str()).collect();
+    let handshakes: Vec<Option<DateTime<Utc>>> =
+        unknown.iter().map(|u| u.last_handshake_at).collect();
+    sqlx::query(WRITE_UNKNOWN)
+        .bind(hub_id)
+        .bind(&keys)
+        .bind(&endpoints)
+        .bind(&allowed)
+        .bind(&handshakes)
+        .bind(CHANNEL)
+        .bind(status_change(hub_id).to_json())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records that an agent's poll failed, for consoles to show.
+pub async fn record_agent_error(
+    db: impl PgExecutor<'_>,
+    hub_id: i64,
+    agent: &AgentIdentity,
+    message: &str,
+) -> Result<()> {
+    sqlx::query(WRITE_ERROR)
+        .bind(hub_id)
+        .bind(&agent.host)
+        .bind(agent.pid)
+        .bind(agent.started_at)
+        .bind(message)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Every agent's heartbeat, by hub name.
+pub async fn agent_beats(db: impl PgExecutor<'_>) -> Result<Vec<AgentBeat>> {
+    Ok(sqlx::query_as(
+        "SELECT h.name AS hub, s.last_poll_at, s.last_error
+         FROM wg_agent_status s JOIN hubs h ON h.id = s.hub_id ORDER BY h.name",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// The unknown peers of every hub, most recently seen first, at most `limit`.
+pub async fn unknown_peers(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<StoredUnknown>> {
+    Ok(sqlx::query_as(
+        "SELECT h.name AS hub, u.public_key, u.endpoint, u.allowed_ips, u.last_handshake_at
+         FROM wg_unknown_peers u JOIN hubs h ON h.id = u.hub_id
+         ORDER BY u.last_handshake_at DESC NULLS LAST, u.public_key LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Feeds one tenant's routers, or all, to `each`, one row at a time: memory stays flat however
+/// large the fleet.
+pub async fn for_each_router_link(
+    db: impl PgExecutor<'_>,
+    tenant: Option<&str>,
+    mut each: impl FnMut(RouterLink) -> Result<()>,
+) -> Result<()> {
+    let mut rows = sqlx::query_as::<_, RouterLink>(ROUTER_LINKS)
+        .bind(tenant)
+        .fetch(db);
+    while let Some(row) = rows.try_next().await? {
+        each(row)?;
+    }
+    Ok(())
+}
+
+/// The ids of a tenant's routers, in order.
+pub async fn tenant_router_ids(db: impl PgExecutor<'_>, tenant_id: i64) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT router_id FROM vpn_configurations WHERE tenant_id = $1 ORDER BY router_id",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The same reads and writes on the store's pool.
+impl Store {
+    pub async fn hub_links(&self, hub_id: i64) -> Result<Vec<HubLink>> {
+        hub_links(&self.pool, hub_id).await
+    }
+
+    pub async fn write_poll(&self, poll: &PollWrite<'_>) -> Result<u64> {
+        write_poll(&self.pool, poll).await
+    }
+
+    pub async fn write_unknown_peers(&self, hub_id: i64, unknown: &[UnknownPeer]) -> Result<()> {
+        write_unknown_peers(&self.pool, hub_id, unknown).await
+    }
+
+    pub async fn record_agent_error(
+        &self,
+        hub_id: i64,
+        agent: &AgentIdentity,
+        message: &str,
+    ) -> Result<()> {
+        record_agent_error(&self.pool, hub_id, agent, message).await
+    }
+
+    pub async fn agent_beats(&self) -> Result<Vec<AgentBeat>> {
+        agent_beats(&self.pool).await
+    }
+
+    pub async fn unknown_peers(&self, limit: i64) -> Result<Vec<StoredUnknown>> {
+        unknown_peers(&self.pool, limit).await
+    }
+
+    pub async fn for_each_router_link(
+        &self,
+        tenant: Option<&str>,
+        each: impl FnMut(RouterLink) -> Result<()>,
+    ) -> Result<()> {
+        for_each_router_link(&self.pool, tenant, each).await
+    }
+
+    pub async fn tenant_router_ids(&self, tenant_id: i64) -> Result<Vec<i64>> {
+        tenant_router_ids(&self.pool, tenant_id).await
+    }
+
+    /// Sets a tenant's routers' link status by hand (by router id), switches off those marked
+    /// disabled, and announces it: one transaction.
+    pub async fn set_link_status(&self, tenant_id: i64, updates: &[LinkUpdate]) -> Result<()> {
+        let columns = LinkColumns::new(updates);
+        let mut tx = self.begin().await?;
+        let query = sqlx::query(SET_LINKS).bind(tenant_id);
+        bind_link_columns!(query, columns).execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE routers SET enabled = false
+             WHERE id = ANY($1::bigint[]) AND id IN (
+                 SELECT router_id FROM vpn_configurations WHERE status = 'disabled')",
+        )
+        .bind(&columns.ids)
+        .execute(&mut *tx)
+        .await?;
+        publish(&mut tx, &Change::new(ChangeKind::StatusUpdated)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What a hub's agent announces after writing status.
+fn status_change(hub_id: i64) -> Change {
+    Change::new(ChangeKind::StatusUpdated).hub(hub_id)
+}
+
+/// Link updates column by column, for `unnest`.
+struct LinkColumns {
+    ids: Vec<i64>,
+    statuses: Vec<&'static str>,
+    first_hs: Vec<Option<DateTime<Utc>>>,
+    last_hs: Vec<Option<DateTime<Utc>>>,
+    endpoints: Vec<Option<String>>,
+    rx: Vec<i64>,
+    tx: Vec<i64>,
+    rx_raw: Vec<i64>,
+    tx_raw: Vec<i64>,
+}
+
+impl LinkColumns {
+    fn new(updates: &[LinkUpdate]) -> Self {
+        Self {
+            ids: updates.iter().map(|u| u.id).collect(),
+            statuses: updates.iter().map(|u| u.link.status.as_str()).collect(),
+            first_hs: updates.iter().map(|u| u.link.first_handshake_at).collect(),
+            last_hs: updates.iter().map(|u| u.link.last_handshake_at).collect(),
+            endpoints: updates
+                .iter()
+                .map(|u| u.link.last_endpoint.clone())
+                .collect(),
+            rx: updates.iter().map(|u| u.link.rx_bytes).collect(),
+            tx: updates.iter().map(|u| u.link.tx_bytes).collect(),
+            rx_raw: updates.iter().map(|u| u.link.last_rx_counter).collect(),
+            tx_raw: updates.iter().map(|u| u.link.last_tx_counter).collect(),
+        }
+    }
+}
