@@ -41,7 +41,7 @@ pub async fn run(
     let (label, input) = open_input(file)?;
     let provisioner = ctx.provisioner().await?;
     let free = provisioner
-        .store
+        .store()
         .subnet_usage()
         .await?
         .into_iter()
