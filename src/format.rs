@@ -1,6 +1,9 @@
 //! Human-readable figures shared by the command line and the console: relative ages (and
 //! when their text next changes, so the console wakes only when the screen would differ),
-//! durations, byte counts and thousands separators.
+//! durations, byte counts and thousands separators; and text made safe for a terminal.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
@@ -164,6 +167,40 @@ mod tests {
         assert_eq!(duration(t(0), t(5 * 3600)), "5h");
         assert_eq!(duration(t(0), t(3 * 86_400)), "3d");
         assert_eq!(duration(t(5), t(0)), "0s");
+    }
+}
+
+/// Text from anywhere (a database row, an error, a paste) made safe to print on a
+/// terminal: C0 controls, DEL and C1 controls are shown as `\x1b`-style escapes, so an
+/// escape sequence hidden in a name is seen, not obeyed. Borrowed when nothing needs it.
+pub fn escape_control(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = match u32::from(c) {
+                n @ 0..=0xff => write!(out, "\\x{n:02x}"),
+                n => write!(out, "\\u{{{n:x}}}"),
+            };
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert!(matches!(escape_control("hq-1"), Cow::Borrowed("hq-1")));
+        assert_eq!(escape_control("r1\x1b]0;PWNED\x07"), "r1\\x1b]0;PWNED\\x07");
+        assert_eq!(escape_control("a\tb\x7f\u{9b}c"), "a\\x09b\\x7f\\x9bc");
+        assert_eq!(escape_control("ñ ✓"), "ñ ✓");
     }
 }
 

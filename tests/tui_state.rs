@@ -263,7 +263,7 @@ fn script_view_copy_reveal_qr_raw_save() {
     press(&mut app, [key(KeyCode::Esc), ch('s')]);
     assert!(matches!(app.layers.last(), Some(Layer::Save(_))));
     let effects = press(&mut app, [key(KeyCode::Enter)]);
-    let [Effect::Save { path, text }] = effects.as_slice() else {
+    let [Effect::Save { path, text, .. }] = effects.as_slice() else {
         panic!("{effects:?}")
     };
     assert!(path.to_string_lossy().ends_with(".conf"));
