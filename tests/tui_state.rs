@@ -425,8 +425,12 @@ fn live_polls_redraw_only_when_something_visible_changed() {
     assert!(!app.dirty, "a change off screen must not redraw");
 
     // Traffic of the first peer on screen.
-    let Some(tikwire::tui::peerview::PeerEntry::Router(first)) = app.peers.entry(0) else {
-        panic!("a router first")
+    // (Unknown peers come first; the first router is the next row, still on screen.)
+    let Some(first) = (0..3).find_map(|i| match app.peers.entry(i) {
+        Some(tikwire::tui::peerview::PeerEntry::Router(r)) => Some(r),
+        _ => None,
+    }) else {
+        panic!("a router among the first rows")
     };
     let shown_key = app.routers.row(first).unwrap().public_key();
     again.peers.get_mut(&shown_key).unwrap().rx_bytes += 10_000_000;
@@ -571,4 +575,54 @@ fn stored_view_shows_the_agent_heartbeat_and_unknown_peers() {
             .iter()
             .any(|e| matches!(e, Effect::Load(Dataset::Routers { tenant: None })))
     );
+}
+
+/// The peer pane keeps one order from poll to poll: unknown peers first, then the routers in
+/// the routers pane's order, following its sort key and direction.
+#[test]
+fn peer_order_is_stable_and_follows_the_router_sort() {
+    use tikwire::tui::peerview::PeerEntry;
+    let mut app = app();
+    let now = testdata::now();
+    let routers = testdata::routers(now, 60);
+    app.update(testdata::live_msg(testdata::live_snapshot(&routers, now)));
+    let order = |app: &tikwire::tui::App| -> Vec<String> {
+        (0..app.peers.len())
+            .map(|i| match app.peers.entry(i) {
+                Some(PeerEntry::Router(r)) => {
+                    let row = app.routers.row(r).unwrap();
+                    format!("{}/{}", row.tenant, row.name)
+                }
+                Some(PeerEntry::Unknown(_)) => "?".to_owned(),
+                None => unreachable!(),
+            })
+            .collect()
+    };
+    let router_order = |app: &tikwire::tui::App| -> Vec<String> {
+        (0..app.routers.len())
+            .filter_map(|i| app.routers.view_index(i))
+            .map(|r| app.routers.row(r).unwrap())
+            .filter(|row| row.enabled)
+            .map(|row| format!("{}/{}", row.tenant, row.name))
+            .collect()
+    };
+    let before = order(&app);
+    assert_eq!(before[0], "?", "unknown peers first");
+    assert_eq!(before[1..], router_order(&app)[..]);
+
+    // A later poll where handshakes moved in a different order: same list.
+    let mut later = testdata::live_snapshot(&routers, now);
+    for (i, stats) in later.peers.values_mut().enumerate() {
+        stats.last_handshake = Some(now - chrono::Duration::seconds(i as i64 * 7 % 50));
+        stats.rx_bytes += i as u64;
+    }
+    later.taken_at = now + chrono::Duration::seconds(10);
+    app.update(testdata::live_msg(later));
+    assert_eq!(order(&app), before, "the order does not jump after a poll");
+
+    // Sorting the routers pane sorts the peers the same way.
+    press(&mut app, [ch('3'), ch('s'), ch('S')]);
+    let sorted = order(&app);
+    assert_ne!(sorted, before);
+    assert_eq!(sorted[1..], router_order(&app)[..]);
 }

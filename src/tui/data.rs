@@ -582,6 +582,16 @@ impl RouterTable {
         &self.rows
     }
 
+    /// For every row of the whole table, its place in the current sort (the routers pane's
+    /// order before filtering): the peer pane orders by it too.
+    pub fn sort_ranks(&self) -> Vec<u32> {
+        let mut ranks = vec![0; self.rows.len()];
+        for (place, &row) in self.sorted.iter().enumerate() {
+            ranks[row as usize] = place as u32;
+        }
+        ranks
+    }
+
     /// Row `i` of the whole table (not the view), as the peer view refers to it.
     pub fn row(&self, i: u32) -> Option<&RouterRow> {
         self.rows.get(i as usize)
