@@ -626,3 +626,29 @@ fn peer_order_is_stable_and_follows_the_router_sort() {
     assert_ne!(sorted, before);
     assert_eq!(sorted[1..], router_order(&app)[..]);
 }
+
+/// Text from the database reaches the terminal escaped: a router or tenant name written
+/// with psql holding ESC and BEL is shown as `\x1b`…`\x07`, never sent raw.
+#[test]
+fn control_characters_from_the_database_are_shown_escaped() {
+    let now = testdata::now();
+    let mut routers = testdata::routers(now, 5);
+    routers[0].name = "r1\u{1b}]0;PWNED\u{7}".into();
+    routers[1].tenant = "t\u{9b}2J".into();
+    let mut app = empty_app();
+    let tenants = testdata::tenants(&routers);
+    app.update(Msg::Loaded(Loaded::Tenants(Ok(tenants))));
+    app.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(tikwire::tui::data::RouterRow::from_routers(&routers)),
+    }));
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = render(&app, w, h);
+        assert!(
+            !screen.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the screen:\n{screen:?}"
+        );
+        assert!(screen.contains("r1\\x1b]0;PWNED\\x07"), "{screen}");
+        assert!(screen.contains("t\\x9b2J"), "{screen}");
+    }
+}

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::model::RouterStatus;
 use crate::tui::data::{ListCursor, RouterTable, Slot, encode_key, shown_status};
 use crate::tui::format;
+use crate::tui::format::escaped;
 use crate::wg::Snapshot;
 use crate::wg::poller::PeerStats;
 
@@ -373,7 +374,7 @@ impl PeerPane {
                     &table.thresholds,
                 );
                 Some(PeerLine {
-                    router: Some(format!("{}/{}", r.tenant, r.name)),
+                    router: Some(escaped(&format!("{}/{}", r.tenant, r.name))),
                     public_key: r.public_key(),
                     vpn_ip: Some(r.vpn_ip),
                     status: Some(status),
