@@ -25,10 +25,10 @@ fn provision_through_the_form_shows_a_pending_row_then_the_router() {
     let [Effect::Provision(req)] = effects.as_slice() else {
         panic!("{effects:?}")
     };
-    assert_eq!(req.name.as_str(), "new-site");
+    assert_eq!(req.spec.name.as_str(), "new-site");
     assert_eq!(req.tenant.as_str(), "acme");
-    assert_eq!(req.interface_name.as_str(), "wg-hotspot");
-    assert_eq!(req.keepalive, 25);
+    assert_eq!(req.spec.interface_name.as_str(), "wg-hotspot");
+    assert_eq!(req.spec.keepalive, 25);
     assert_eq!(req.hub, None);
     assert!(app.layers.is_empty(), "form closed");
     assert_eq!(

@@ -11,10 +11,10 @@ use ratatui_textarea::TextArea;
 use zeroize::Zeroizing;
 
 use crate::model::{Hub, Router, SubnetUsage, Tenant, TenantName};
-use crate::tui::data::{
-    ListCursor, PoolUsage, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot,
-};
-use crate::tui::forms::{Form, FormContext, HubRequest, ProvisionRequest, Request};
+use crate::provision::{NewHub, NewRouter};
+use crate::store::PoolUsage;
+use crate::tui::data::{ListCursor, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot};
+use crate::tui::forms::{Form, FormContext, Request};
 use crate::tui::keymap::{Action, Context, Keymap};
 pub use crate::tui::overlays::Layer;
 use crate::tui::overlays::command::{Command, CommandLine};
@@ -88,8 +88,8 @@ pub enum Effect {
         router: String,
     },
     AddTenant(TenantName),
-    AddHub(HubRequest),
-    Provision(ProvisionRequest),
+    AddHub(NewHub),
+    Provision(NewRouter),
     DeleteRouter {
         tenant: String,
         name: String,
@@ -725,7 +725,7 @@ impl App {
             Request::Provision(req) => {
                 // Shown at once as a pending row; the real row replaces it when it lands.
                 self.provisioning
-                    .push((req.tenant.to_string(), req.name.to_string()));
+                    .push((req.tenant.to_string(), req.spec.name.to_string()));
                 self.focus = Pane::Routers;
                 if self
                     .routers

@@ -57,13 +57,6 @@ impl<T> Slot<T> {
     }
 }
 
-/// Tenants used out of the global pool of /16s.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct PoolUsage {
-    pub tenants_used: i64,
-    pub tenants_capacity: i64,
-}
-
 /// The one scroll type of the console. In a list (panes) it is a selection plus the first
 /// visible row; in a text view (script, raw, help) `selected` is the first row shown. The
 /// offset and page are learnt while drawing (only then is the height known), hence the

@@ -22,10 +22,9 @@ use tokio_util::sync::CancellationToken;
 use crate::clipboard::Clipboard;
 use crate::error::{Error, Result};
 use crate::model::Hub;
-use crate::provision::{NewHub, NewRouter, Provisioner, RouterSpec};
+use crate::provision::Provisioner;
 use crate::store::notify::ChangeListener;
 use crate::tui::app::{App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, load_everything};
-use crate::tui::data::PoolUsage;
 use crate::tui::overlays::save::{self, Written};
 use crate::tui::peerview::LiveState;
 use crate::tui::{fleet, scripts_bridge, ui};
@@ -340,13 +339,7 @@ impl Executor {
                 Dataset::Hubs => split(store.list_hubs().await, Loaded::Hubs),
                 Dataset::Tenants => split(store.list_tenants().await, Loaded::Tenants),
                 Dataset::Subnets => split(store.subnet_usage().await, Loaded::Subnets),
-                Dataset::Pool => split(
-                    store.pool_usage(&p.ipam).await.map(|u| PoolUsage {
-                        tenants_used: u.tenants_used,
-                        tenants_capacity: u.tenants_capacity,
-                    }),
-                    Loaded::Pool,
-                ),
+                Dataset::Pool => split(store.pool_usage(&p.ipam).await, Loaded::Pool),
                 Dataset::Agent => split(fleet::agent_report(&store.pool).await, Loaded::Agent),
                 Dataset::Routers { tenant } => {
                     let rows = fleet::router_rows(&store.pool, tenant.as_deref()).await;
@@ -447,26 +440,9 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
             }));
         }
         Effect::AddTenant(name) => Outcome::TenantAdded(p.add_tenant(&name).await.map_err(text)),
-        Effect::AddHub(h) => {
-            let req = NewHub {
-                name: h.name,
-                endpoint: h.endpoint,
-                interface: h.interface,
-                listen_port: h.listen_port,
-            };
-            Outcome::HubAdded(p.add_hub(&req).await.map_err(text))
-        }
-        Effect::Provision(r) => {
-            let (tenant, name) = (r.tenant.to_string(), r.name.to_string());
-            let req = NewRouter {
-                tenant: r.tenant,
-                hub: r.hub,
-                spec: RouterSpec {
-                    name: r.name,
-                    interface_name: r.interface_name,
-                    keepalive: r.keepalive,
-                },
-            };
+        Effect::AddHub(req) => Outcome::HubAdded(p.add_hub(&req).await.map_err(text)),
+        Effect::Provision(req) => {
+            let (tenant, name) = (req.tenant.to_string(), req.spec.name.to_string());
             Outcome::Provisioned {
                 tenant,
                 name,

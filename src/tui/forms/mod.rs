@@ -15,14 +15,12 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui_textarea::TextArea;
 
 use crate::model::{Hub, Tenant};
+use crate::provision::{NewHub, NewRouter};
 use crate::tui::data::RouterTable;
 use crate::tui::keymap::{Action, Context};
 use crate::tui::overlays::toast::Toast;
 use crate::tui::overlays::{Ask, Canvas, Env, INPUT_LIMIT, Overlay, Reply, paste_into};
 use crate::tui::theme::Theme;
-
-pub use hub::HubRequest;
-pub use router::ProvisionRequest;
 
 /// What the forms may look at while checking input (names already taken, tenants that exist).
 pub struct FormContext<'a> {
@@ -31,12 +29,12 @@ pub struct FormContext<'a> {
     pub routers: &'a RouterTable,
 }
 
-/// A submitted form, checked and typed.
-#[derive(Debug, Clone, PartialEq)]
+/// A submitted form, checked and typed as the core takes it.
+#[derive(Debug, Clone)]
 pub enum Request {
     AddTenant(crate::model::TenantName),
-    AddHub(HubRequest),
-    Provision(ProvisionRequest),
+    AddHub(NewHub),
+    Provision(NewRouter),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
