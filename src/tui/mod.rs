@@ -6,6 +6,7 @@
 //! drawn from the state only when it changed.
 
 pub mod app;
+pub mod clipboard;
 pub mod data;
 mod fleet;
 pub mod format;

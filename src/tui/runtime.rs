@@ -19,12 +19,12 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::clipboard::Clipboard;
 use crate::error::{Error, Result};
 use crate::model::Hub;
 use crate::provision::Provisioner;
 use crate::store::notify::ChangeListener;
 use crate::tui::app::{App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, load_everything};
+use crate::tui::clipboard::Clipboard;
 use crate::tui::overlays::save::{self, Written};
 use crate::tui::peerview::LiveState;
 use crate::tui::{fleet, scripts_bridge, ui};
