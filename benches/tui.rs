@@ -5,8 +5,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tikwire::store::PoolUsage;
 use tikwire::tui::app::{App, Loaded, Msg};
-use tikwire::tui::data::{PoolUsage, RouterRow};
+use tikwire::tui::data::RouterRow;
 use tikwire::tui::keymap::Keymap;
 use tikwire::tui::peerview::LiveState;
 use tikwire::tui::{Theme, testdata, ui};
@@ -22,6 +23,7 @@ fn loaded_app(routers: Vec<RouterRow>, tenants: Vec<tikwire::model::Tenant>) -> 
     app.update(Msg::Loaded(Loaded::Pool(Ok(PoolUsage {
         tenants_used: 5,
         tenants_capacity: 155,
+        ..PoolUsage::default()
     }))));
     app.update(Msg::Loaded(Loaded::Tenants(Ok(tenants))));
     app.update(Msg::Loaded(Loaded::Routers {

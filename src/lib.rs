@@ -4,7 +4,6 @@
 //! line are two clients of the same library.
 
 pub mod cli;
-pub mod clipboard;
 pub mod config;
 pub mod embedded_pg;
 pub mod error;

@@ -26,10 +26,10 @@ fn provision_through_the_form_shows_a_pending_row_then_the_router() {
     let [Effect::Provision(req)] = effects.as_slice() else {
         panic!("{effects:?}")
     };
-    assert_eq!(req.name.as_str(), "new-site");
+    assert_eq!(req.spec.name.as_str(), "new-site");
     assert_eq!(req.tenant.as_str(), "acme");
-    assert_eq!(req.interface_name.as_str(), "wg-hotspot");
-    assert_eq!(req.keepalive, 25);
+    assert_eq!(req.spec.interface_name.as_str(), "wg-hotspot");
+    assert_eq!(req.spec.keepalive, 25);
     assert_eq!(req.hub, None);
     assert!(app.layers.is_empty(), "form closed");
     assert_eq!(
@@ -264,7 +264,7 @@ fn script_view_copy_reveal_qr_raw_save() {
     press(&mut app, [key(KeyCode::Esc), ch('s')]);
     assert!(matches!(app.layers.last(), Some(Layer::Save(_))));
     let effects = press(&mut app, [key(KeyCode::Enter)]);
-    let [Effect::Save { path, text }] = effects.as_slice() else {
+    let [Effect::Save { path, text, .. }] = effects.as_slice() else {
         panic!("{effects:?}")
     };
     assert!(path.to_string_lossy().ends_with(".conf"));
@@ -420,8 +420,12 @@ fn live_polls_redraw_only_when_something_visible_changed() {
     assert!(!app.dirty, "a change off screen must not redraw");
 
     // Traffic of the first peer on screen.
-    let Some(tikwire::tui::peerview::PeerEntry::Router(first)) = app.peers.entry(0) else {
-        panic!("a router first")
+    // (Unknown peers come first; the first router is the next row, still on screen.)
+    let Some(first) = (0..3).find_map(|i| match app.peers.entry(i) {
+        Some(tikwire::tui::peerview::PeerEntry::Router(r)) => Some(r),
+        _ => None,
+    }) else {
+        panic!("a router among the first rows")
     };
     let shown_key = app.routers.row(first).unwrap().public_key();
     again.peers.get_mut(&shown_key).unwrap().rx_bytes += 10_000_000;
@@ -562,4 +566,80 @@ fn stored_view_shows_the_agent_heartbeat_and_unknown_peers() {
             .iter()
             .any(|e| matches!(e, Effect::Load(Dataset::Routers { tenant: None })))
     );
+}
+
+/// The peer pane keeps one order from poll to poll: unknown peers first, then the routers in
+/// the routers pane's order, following its sort key and direction.
+#[test]
+fn peer_order_is_stable_and_follows_the_router_sort() {
+    use tikwire::tui::peerview::PeerEntry;
+    let mut app = app();
+    let now = testdata::now();
+    let routers = testdata::routers(now, 60);
+    app.update(testdata::live_msg(testdata::live_snapshot(&routers, now)));
+    let order = |app: &tikwire::tui::App| -> Vec<String> {
+        (0..app.peers.len())
+            .map(|i| match app.peers.entry(i) {
+                Some(PeerEntry::Router(r)) => {
+                    let row = app.routers.row(r).unwrap();
+                    format!("{}/{}", row.tenant, row.name)
+                }
+                Some(PeerEntry::Unknown(_)) => "?".to_owned(),
+                None => unreachable!(),
+            })
+            .collect()
+    };
+    let router_order = |app: &tikwire::tui::App| -> Vec<String> {
+        (0..app.routers.len())
+            .filter_map(|i| app.routers.view_index(i))
+            .map(|r| app.routers.row(r).unwrap())
+            .filter(|row| row.enabled)
+            .map(|row| format!("{}/{}", row.tenant, row.name))
+            .collect()
+    };
+    let before = order(&app);
+    assert_eq!(before[0], "?", "unknown peers first");
+    assert_eq!(before[1..], router_order(&app)[..]);
+
+    // A later poll where handshakes moved in a different order: same list.
+    let mut later = testdata::live_snapshot(&routers, now);
+    for (i, stats) in later.peers.values_mut().enumerate() {
+        stats.last_handshake = Some(now - chrono::Duration::seconds(i as i64 * 7 % 50));
+        stats.rx_bytes += i as u64;
+    }
+    later.taken_at = now + chrono::Duration::seconds(10);
+    app.update(testdata::live_msg(later));
+    assert_eq!(order(&app), before, "the order does not jump after a poll");
+
+    // Sorting the routers pane sorts the peers the same way.
+    press(&mut app, [ch('3'), ch('s'), ch('S')]);
+    let sorted = order(&app);
+    assert_ne!(sorted, before);
+    assert_eq!(sorted[1..], router_order(&app)[..]);
+}
+
+/// Text from the database reaches the terminal escaped: a router or tenant name written
+/// with psql holding ESC and BEL is shown as `\x1b`…`\x07`, never sent raw.
+#[test]
+fn control_characters_from_the_database_are_shown_escaped() {
+    let now = testdata::now();
+    let mut routers = testdata::routers(now, 5);
+    routers[0].name = "r1\u{1b}]0;PWNED\u{7}".into();
+    routers[1].tenant = "t\u{9b}2J".into();
+    let mut app = empty_app();
+    let tenants = testdata::tenants(&routers);
+    app.update(Msg::Loaded(Loaded::Tenants(Ok(tenants))));
+    app.update(Msg::Loaded(Loaded::Routers {
+        tenant: None,
+        result: Ok(tikwire::tui::data::RouterRow::from_routers(&routers)),
+    }));
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = render(&app, w, h);
+        assert!(
+            !screen.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the screen:\n{screen:?}"
+        );
+        assert!(screen.contains("r1\\x1b]0;PWNED\\x07"), "{screen}");
+        assert!(screen.contains("t\\x9b2J"), "{screen}");
+    }
 }

@@ -26,7 +26,7 @@ pub struct DeletedTenant {
 }
 
 /// Global pool: tenant subnets in use of those the plan holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PoolUsage {
     pub tenants_used: i64,
     pub tenants_capacity: i64,

@@ -12,19 +12,19 @@ use zeroize::Zeroizing;
 
 use crate::events::{Change, ChangeKind};
 use crate::model::{Hub, Router, SubnetUsage, Tenant, TenantName};
-use crate::tui::data::{
-    ListCursor, PoolUsage, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot,
-};
-use crate::tui::forms::{Form, FormContext, HubRequest, ProvisionRequest, Request};
+use crate::provision::{NewHub, NewRouter};
+use crate::store::PoolUsage;
+use crate::tui::data::{ListCursor, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot};
+use crate::tui::forms::{Form, FormContext, Request};
 use crate::tui::keymap::{Action, Context, Keymap};
-use crate::tui::overlays::command::{self, Command, CommandLine};
+pub use crate::tui::overlays::Layer;
+use crate::tui::overlays::command::{Command, CommandLine};
 use crate::tui::overlays::confirm::{ConfirmDelete, DeleteTarget};
 use crate::tui::overlays::help::HelpView;
-use crate::tui::overlays::qr::QrView;
-use crate::tui::overlays::raw::RawView;
 use crate::tui::overlays::save::SaveDialog;
 use crate::tui::overlays::script::ScriptView;
 use crate::tui::overlays::toast::Toast;
+use crate::tui::overlays::{Ask, Env, INPUT_LIMIT, Reply, paste_into};
 use crate::tui::peerview::{AgentReport, LiveState, PeerPane};
 use crate::tui::theme::Theme;
 
@@ -63,18 +63,6 @@ impl Pane {
     }
 }
 
-/// Something drawn over the panes; Esc closes the top one.
-pub enum Layer {
-    Help(HelpView),
-    Form(Form),
-    Confirm(ConfirmDelete),
-    Command(CommandLine),
-    Script(ScriptView),
-    Qr(QrView),
-    Raw(RawView),
-    Save(SaveDialog),
-}
-
 /// A dataset a background task loads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Dataset {
@@ -101,8 +89,8 @@ pub enum Effect {
         router: String,
     },
     AddTenant(TenantName),
-    AddHub(HubRequest),
-    Provision(ProvisionRequest),
+    AddHub(NewHub),
+    Provision(NewRouter),
     DeleteRouter {
         tenant: String,
         name: String,
@@ -120,9 +108,12 @@ pub enum Effect {
         what: String,
         text: Zeroizing<String>,
     },
+    /// `replace`: the operator agreed to replace a file already at `path`.
     Save {
         path: PathBuf,
         text: Zeroizing<String>,
+        kind: ScriptKind,
+        replace: bool,
     },
     Quit,
 }
@@ -177,12 +168,20 @@ pub enum Outcome {
         path: PathBuf,
         result: Result<(), String>,
     },
+    /// Nothing written: a file is at `path` already; the operator is asked to replace it.
+    SaveExists {
+        path: PathBuf,
+        kind: ScriptKind,
+        text: Zeroizing<String>,
+    },
 }
 
 pub enum Msg {
     Key(KeyEvent),
+    /// A bracketed paste: one edit of whatever takes text, never a string of keys.
+    Paste(String),
     Resize(u16, u16),
-    /// The clock moved on (the runtime only ticks when something on screen changes).
+    /// The clock moved on: the only way `now` changes.
     Tick(DateTime<Utc>),
     Loaded(Loaded),
     Done(Outcome),
@@ -240,8 +239,46 @@ pub struct App {
     /// Whether the live poller was asked for (once, when the hubs first load).
     pub live_requested: bool,
     pub quit: bool,
-    /// Set when the state changed since the last frame.
+    /// A frame is due: something visible changed since the last one (the runtime clears
+    /// it after drawing).
     pub dirty: bool,
+}
+
+/// What handling one message did: the work it asks for, and whether anything visible
+/// changed.
+#[must_use]
+struct Handled {
+    effects: Vec<Effect>,
+    redraw: bool,
+}
+
+impl Handled {
+    fn nothing() -> Self {
+        Self::redraw(false)
+    }
+
+    fn redraw(redraw: bool) -> Self {
+        Handled {
+            effects: Vec::new(),
+            redraw,
+        }
+    }
+
+    /// Work, and a changed screen.
+    fn drawn(effects: Vec<Effect>) -> Self {
+        Handled {
+            effects,
+            redraw: true,
+        }
+    }
+
+    /// Work only: the screen changes when its result comes back.
+    fn quiet(effects: Vec<Effect>) -> Self {
+        Handled {
+            effects,
+            redraw: false,
+        }
+    }
 }
 
 /// Everything loaded at start and after the database comes back.
@@ -261,6 +298,9 @@ pub fn load_everything() -> Vec<Effect> {
 
 impl App {
     pub fn new(keymap: Keymap, theme: Theme, now: DateTime<Utc>) -> Self {
+        let mut routers = RouterTable::default();
+        // Statuses are derived from handshake ages as of the clock.
+        routers.as_of = now;
         App {
             keymap,
             theme,
@@ -273,7 +313,7 @@ impl App {
             subnets: Slot::default(),
             subnet_cursor: ListCursor::default(),
             pool: Slot::default(),
-            routers: RouterTable::default(),
+            routers,
             provisioning: Vec::new(),
             peers: PeerPane::default(),
             layers: Vec::new(),
@@ -291,48 +331,37 @@ impl App {
     pub fn contexts(&self) -> Vec<Context> {
         use Context as C;
         match self.layers.last() {
+            Some(layer) => layer.overlay().contexts().to_vec(),
             None if self.filter_edit.is_some() => vec![C::Input, C::Always],
             None => vec![self.focus.context(), C::List, C::Nav, C::Global, C::Always],
-            Some(Layer::Help(_) | Layer::Raw(_)) => vec![C::List, C::Nav, C::Always],
-            Some(Layer::Form(_)) => vec![C::Form, C::Always],
-            Some(Layer::Confirm(_)) => vec![C::Confirm, C::Always],
-            Some(Layer::Command(_) | Layer::Save(_)) => vec![C::Input, C::Always],
-            Some(Layer::Script(_)) => vec![C::Script, C::List, C::Nav, C::Always],
-            Some(Layer::Qr(_)) => vec![C::Nav, C::Always],
         }
     }
 
     /// Feeds one event in; returns the effects to carry out. Afterwards `dirty` says whether
-    /// a frame is due. Handlers clear it when they changed nothing; that must never cancel a
-    /// redraw an earlier event of the same batch asked for (the loop drains many at once).
+    /// a frame is due: each handler reports whether it changed anything visible, and a
+    /// frame asked for by an earlier event of the same batch stays asked for (the loop
+    /// drains many events before it draws once).
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
-        let pending = self.dirty;
-        self.routers.as_of = self.now;
-        self.dirty = true;
-        let effects = self.dispatch(msg);
-        self.dirty |= pending;
-        effects
+        let handled = self.dispatch(msg);
+        self.dirty |= handled.redraw;
+        handled.effects
     }
 
-    fn dispatch(&mut self, msg: Msg) -> Vec<Effect> {
+    fn dispatch(&mut self, msg: Msg) -> Handled {
         match msg {
             Msg::Key(key) => self.on_key(key),
+            Msg::Paste(text) => self.on_paste(&text),
             Msg::Resize(w, h) => {
+                let changed = self.size != (w, h);
                 self.size = (w, h);
-                Vec::new()
+                Handled::redraw(changed)
             }
-            Msg::Tick(now) => {
-                self.now = now;
-                self.routers.as_of = now;
-                self.toasts.retain(|t| t.until > now);
-                Vec::new()
-            }
+            Msg::Tick(now) => self.on_tick(now),
             Msg::RefreshAgent => {
-                self.dirty = false;
                 self.agent_due = None;
                 match (&self.db, self.peers.is_live()) {
-                    (DbHealth::Up, false) => vec![Effect::Load(Dataset::Agent)],
-                    _ => Vec::new(),
+                    (DbHealth::Up, false) => Handled::quiet(vec![Effect::Load(Dataset::Agent)]),
+                    _ => Handled::nothing(),
                 }
             }
             Msg::Loaded(loaded) => self.on_loaded(loaded),
@@ -344,34 +373,40 @@ impl App {
                     self.peers.rebuild(&self.routers);
                 }
                 self.agent_due = None;
-                self.dirty = !was_live || self.peers_digest() != before;
-                Vec::new()
+                Handled::redraw(!was_live || self.peers_digest() != before)
             }
             Msg::Changed(change) => self.on_change(change),
             Msg::DbDown(reason) => {
                 if matches!(self.db, DbHealth::Down { .. }) {
-                    self.dirty = false;
-                } else {
-                    self.db = DbHealth::Down {
-                        reason,
-                        since: self.now,
-                    };
+                    return Handled::nothing();
                 }
-                Vec::new()
+                self.db = DbHealth::Down {
+                    reason,
+                    since: self.now,
+                };
+                Handled::redraw(true)
             }
             Msg::DbUp => {
-                let was_down = matches!(self.db, DbHealth::Down { .. });
-                self.db = DbHealth::Up;
-                if was_down {
-                    self.toast("database reachable again; reloaded");
-                    load_everything()
-                } else {
+                if self.db == DbHealth::Up {
                     // Every load reports the database up: nothing to draw for that.
-                    self.dirty = false;
-                    Vec::new()
+                    return Handled::nothing();
                 }
+                self.db = DbHealth::Up;
+                self.toast("database reachable again; reloaded");
+                Handled::drawn(load_everything())
             }
         }
+    }
+
+    /// The clock moved on. Every age on screen is in whole seconds or coarser, so within
+    /// one second nothing visible moves unless a toast expired.
+    fn on_tick(&mut self, now: DateTime<Utc>) -> Handled {
+        let second_changed = now.timestamp() != self.now.timestamp();
+        self.now = now;
+        self.routers.as_of = now;
+        let toasts = self.toasts.len();
+        self.toasts.retain(|t| t.until > now);
+        Handled::redraw(second_changed || self.toasts.len() != toasts)
     }
 
     fn toast(&mut self, text: impl Into<String>) {
@@ -382,70 +417,104 @@ impl App {
         self.toasts.push(Toast::error(text, self.now));
     }
 
-    fn form_context(&self) -> FormContext<'_> {
-        FormContext {
-            tenants: &self.tenants.value,
-            hubs: &self.hubs.value,
-            routers: &self.routers,
-        }
-    }
-
-    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+    fn on_key(&mut self, key: KeyEvent) -> Handled {
         let action = self.keymap.action(&key, &self.contexts());
         if action == Some(Action::ForceQuit) {
             self.quit = true;
-            return vec![Effect::Quit];
+            return Handled::drawn(vec![Effect::Quit]);
         }
-        let Some(layer) = self.layers.pop() else {
-            return match self.filter_edit.take() {
-                Some(edit) => self.on_filter_key(edit, key, action),
-                None => match action {
-                    Some(a) => self.on_main(a),
-                    None => {
-                        self.dirty = false;
-                        Vec::new()
-                    }
+        if let Some(top) = self.layers.last_mut() {
+            let env = Env {
+                now: self.now,
+                form: FormContext {
+                    tenants: &self.tenants.value,
+                    hubs: &self.hubs.value,
+                    routers: &self.routers,
                 },
             };
-        };
-        let (kept, effects) = match layer {
-            Layer::Form(form) => self.on_form(form, key, action),
-            Layer::Confirm(c) => self.on_confirm(c, key, action),
-            Layer::Command(c) => self.on_command(c, key, action),
-            Layer::Save(s) => self.on_save(s, key, action),
-            Layer::Script(s) => self.on_script(s, action),
-            Layer::Help(h) => (self.on_help(h, action), Vec::new()),
-            Layer::Raw(r) => (on_raw(r, action), Vec::new()),
-            Layer::Qr(q) => (
-                (action != Some(Action::Back)).then_some(Layer::Qr(q)),
-                Vec::new(),
-            ),
-        };
-        if let Some(layer) = kept {
-            // A layer handler may have opened another one on top; keep the order.
-            let above = std::mem::take(&mut self.layers);
-            self.layers.push(layer);
-            self.layers.extend(above);
+            let reply = top.overlay_mut().on_key(key, action, &env);
+            return self.carry_out(reply);
         }
-        effects
+        match (self.filter_edit.take(), action) {
+            (Some(edit), _) => self.on_filter_key(edit, key, action),
+            (None, Some(a)) => self.on_main(a),
+            (None, None) => Handled::nothing(),
+        }
     }
 
-    fn on_main(&mut self, action: Action) -> Vec<Effect> {
+    /// A bracketed paste goes whole to whatever takes text now; elsewhere it is ignored
+    /// (a paste must never act as a string of keys).
+    fn on_paste(&mut self, text: &str) -> Handled {
+        if let Some(top) = self.layers.last_mut() {
+            let env = Env {
+                now: self.now,
+                form: FormContext {
+                    tenants: &self.tenants.value,
+                    hubs: &self.hubs.value,
+                    routers: &self.routers,
+                },
+            };
+            let reply = top.overlay_mut().on_paste(text, &env);
+            return self.carry_out(reply);
+        }
+        let Some(mut edit) = self.filter_edit.take() else {
+            return Handled::nothing();
+        };
+        let note = paste_into(&mut edit.input, text, INPUT_LIMIT);
+        self.apply_filter(&edit);
+        self.filter_edit = Some(edit);
+        if let Some(note) = note {
+            self.toast(note);
+        }
+        Handled::redraw(true)
+    }
+
+    /// What the top overlay's reply asks of the main screen.
+    fn carry_out(&mut self, reply: Reply) -> Handled {
+        let Reply {
+            close,
+            redraw,
+            mut effects,
+            open,
+            toast,
+            ask,
+        } = reply;
+        if close {
+            self.layers.pop();
+        }
+        if let Some(layer) = open {
+            self.layers.push(layer);
+        }
+        if let Some(t) = toast {
+            self.toasts.push(t);
+        }
+        match ask {
+            Some(Ask::Command(cmd)) => effects.extend(self.run_command(cmd)),
+            Some(Ask::Submit(request)) => effects.extend(self.submit(request)),
+            None => {}
+        }
+        Handled {
+            effects,
+            redraw: redraw || close,
+        }
+    }
+
+    fn on_main(&mut self, action: Action) -> Handled {
         use Action as A;
-        match action {
+        let changed = match action {
             A::Quit => {
                 self.quit = true;
-                return vec![Effect::Quit];
+                return Handled::drawn(vec![Effect::Quit]);
             }
-            A::Help => self.layers.push(Layer::Help(HelpView::default())),
+            A::Help => self.open(HelpView::default()),
             A::Back => self.back_on_main(),
-            A::CommandLine => self.layers.push(Layer::Command(CommandLine::default())),
-            A::NextPane => self.focus = Pane::ALL[(self.focus.index() + 1) % 4],
-            A::PrevPane => self.focus = Pane::ALL[(self.focus.index() + 3) % 4],
-            A::Pane1 => self.focus = Pane::Tenants,
-            A::Pane2 => self.focus = Pane::Subnets,
-            A::Pane3 => self.focus = Pane::Routers,
-            A::Pane4 => self.focus = Pane::Peers,
+            A::CommandLine => self.open(CommandLine::default()),
+            A::NextPane => self.focus_on(Pane::ALL[(self.focus.index() + 1) % 4]),
+            A::PrevPane => self.focus_on(Pane::ALL[(self.focus.index() + 3) % 4]),
+            A::Pane1 => self.focus_on(Pane::Tenants),
+            A::Pane2 => self.focus_on(Pane::Subnets),
+            A::Pane3 => self.focus_on(Pane::Routers),
+            A::Pane4 => self.focus_on(Pane::Peers),
             A::Provision => {
                 let tenant = self
                     .routers
@@ -456,29 +525,47 @@ impl App {
                         [only] => Some(only.name.clone()),
                         _ => None,
                     });
-                self.layers
-                    .push(Layer::Form(Form::router(tenant.as_deref())));
+                self.open(Form::router(tenant.as_deref()))
             }
-            A::AddTenant => self.layers.push(Layer::Form(Form::tenant())),
-            A::AddHub => self.layers.push(Layer::Form(Form::hub())),
-            A::Reload => return load_everything(),
+            A::AddTenant => self.open(Form::tenant()),
+            A::AddHub => self.open(Form::hub()),
+            A::Reload => return Handled::drawn(load_everything()),
             A::Up | A::Down | A::Top | A::Bottom | A::PageUp | A::PageDown => {
                 self.move_cursor(action)
             }
-            A::Open => return self.open(),
+            A::Open => return self.open_selected(),
             A::Filter => self.start_filter(),
-            A::Sort if self.focus == Pane::Routers => self.routers.cycle_sort(),
-            A::ReverseSort if self.focus == Pane::Routers => self.routers.reverse(),
+            A::Sort if self.focus == Pane::Routers => {
+                self.routers.cycle_sort();
+                self.peers.rebuild(&self.routers);
+                true
+            }
+            A::ReverseSort if self.focus == Pane::Routers => {
+                self.routers.reverse();
+                self.peers.rebuild(&self.routers);
+                true
+            }
             A::Delete => self.ask_delete(),
             A::ToggleEnabled => return self.toggle_enabled(),
             A::Freeze if self.focus == Pane::Peers => self.toggle_freeze(),
-            _ => self.dirty = false,
-        }
-        Vec::new()
+            _ => false,
+        };
+        Handled::redraw(changed)
+    }
+
+    fn open(&mut self, layer: impl Into<Layer>) -> bool {
+        self.layers.push(layer.into());
+        true
+    }
+
+    fn focus_on(&mut self, pane: Pane) -> bool {
+        let changed = self.focus != pane;
+        self.focus = pane;
+        changed
     }
 
     /// Esc on the main screen: drop the filter, then the tenant scope. Never quits.
-    fn back_on_main(&mut self) {
+    fn back_on_main(&mut self) -> bool {
         match self.focus {
             Pane::Peers if !self.peers.filter.is_empty() => {
                 self.peers.set_filter("", &self.routers)
@@ -488,8 +575,9 @@ impl App {
                 self.routers.set_tenant(None);
                 self.tenant_cursor.top();
             }
-            _ => self.dirty = false,
+            _ => return false,
         }
+        true
     }
 
     /// The tenant under the cursor in the tenants pane (row 0 is "all tenants").
@@ -500,7 +588,7 @@ impl App {
             .and_then(|i| self.tenants.value.get(i))
     }
 
-    fn move_cursor(&mut self, action: Action) {
+    fn move_cursor(&mut self, action: Action) -> bool {
         let len = match self.focus {
             Pane::Tenants => self.tenants.value.len() + 1,
             Pane::Subnets => self.subnets.value.len(),
@@ -513,60 +601,41 @@ impl App {
             Pane::Routers => &mut self.routers.cursor,
             Pane::Peers => &mut self.peers.cursor,
         };
-        let page = cursor.page();
-        match action {
-            Action::Up => cursor.up(1),
-            Action::Down => cursor.down(1, len),
-            Action::Top => cursor.top(),
-            Action::Bottom => cursor.bottom(len),
-            Action::PageUp => cursor.up(page),
-            Action::PageDown => cursor.down(page, len),
-            _ => {}
-        }
+        cursor.step(action, len)
     }
 
-    fn open(&mut self) -> Vec<Effect> {
+    fn open_selected(&mut self) -> Handled {
         match self.focus {
             Pane::Tenants => {
                 let tenant = self.highlighted_tenant().map(|t| t.name.clone());
                 self.routers.set_tenant(tenant);
                 self.focus = Pane::Routers;
-                Vec::new()
+                Handled::redraw(true)
             }
             Pane::Routers => match self.routers.selected() {
                 Some(r) => {
                     let (tenant, name) = (r.tenant.to_string(), r.name.to_string());
-                    self.open_scripts(&tenant, &name)
+                    self.layers.push(Layer::Script(ScriptView::new(
+                        &tenant,
+                        &name,
+                        ScriptKind::RouterOs,
+                    )));
+                    Handled::drawn(vec![Effect::LoadScripts {
+                        tenant,
+                        router: name,
+                    }])
                 }
-                None => Vec::new(),
+                None => Handled::nothing(),
             },
-            _ => {
-                self.dirty = false;
-                Vec::new()
-            }
+            _ => Handled::nothing(),
         }
     }
 
-    fn open_scripts(&mut self, tenant: &str, router: &str) -> Vec<Effect> {
-        self.layers.push(Layer::Script(ScriptView::new(
-            tenant,
-            router,
-            ScriptKind::RouterOs,
-        )));
-        vec![Effect::LoadScripts {
-            tenant: tenant.to_owned(),
-            router: router.to_owned(),
-        }]
-    }
-
-    fn start_filter(&mut self) {
+    fn start_filter(&mut self) -> bool {
         let current = match self.focus {
             Pane::Routers => self.routers.filter.clone(),
             Pane::Peers => self.peers.filter.clone(),
-            _ => {
-                self.dirty = false;
-                return;
-            }
+            _ => return false,
         };
         let mut input = TextArea::new(vec![current]);
         input.move_cursor(ratatui_textarea::CursorMove::End);
@@ -574,6 +643,7 @@ impl App {
             pane: self.focus,
             input,
         });
+        true
     }
 
     fn on_filter_key(
@@ -581,26 +651,33 @@ impl App {
         mut edit: FilterEdit,
         key: KeyEvent,
         action: Option<Action>,
-    ) -> Vec<Effect> {
+    ) -> Handled {
         match action {
-            Some(Action::Submit) => return Vec::new(),
-            Some(Action::Back) => edit.input = TextArea::default(),
-            _ => {
-                edit.input.input(key);
+            Some(Action::Submit) => return Handled::redraw(true),
+            Some(Action::Back) => {
+                edit.input = TextArea::default();
+                self.apply_filter(&edit);
+                return Handled::redraw(true);
             }
+            _ => {}
         }
+        let changed = edit.input.input(key);
+        if changed {
+            self.apply_filter(&edit);
+        }
+        self.filter_edit = Some(edit);
+        Handled::redraw(changed)
+    }
+
+    fn apply_filter(&mut self, edit: &FilterEdit) {
         let text = edit.input.lines().first().cloned().unwrap_or_default();
         match edit.pane {
             Pane::Peers => self.peers.set_filter(&text, &self.routers),
             _ => self.routers.set_filter(&text),
         }
-        if action != Some(Action::Back) {
-            self.filter_edit = Some(edit);
-        }
-        Vec::new()
     }
 
-    fn ask_delete(&mut self) {
+    fn ask_delete(&mut self) -> bool {
         let target = match self.focus {
             Pane::Tenants => self.highlighted_tenant().map(|t| DeleteTarget::Tenant {
                 name: t.name.clone(),
@@ -613,44 +690,20 @@ impl App {
             _ => None,
         };
         match target {
-            Some(t) => self.layers.push(Layer::Confirm(ConfirmDelete::new(t))),
-            None => self.dirty = false,
+            Some(t) => self.open(ConfirmDelete::new(t)),
+            None => false,
         }
     }
 
-    fn toggle_enabled(&mut self) -> Vec<Effect> {
+    fn toggle_enabled(&mut self) -> Handled {
         match (self.focus, self.routers.selected()) {
-            (Pane::Routers, Some(r)) => vec![Effect::SetEnabled {
+            (Pane::Routers, Some(r)) => Handled::quiet(vec![Effect::SetEnabled {
                 tenant: r.tenant.to_string(),
                 name: r.name.to_string(),
                 enabled: !r.enabled,
-            }],
-            _ => {
-                self.dirty = false;
-                Vec::new()
-            }
+            }]),
+            _ => Handled::nothing(),
         }
-    }
-
-    fn on_form(
-        &mut self,
-        mut form: Form,
-        key: KeyEvent,
-        action: Option<Action>,
-    ) -> (Option<Layer>, Vec<Effect>) {
-        match action {
-            Some(Action::Back) => return (None, Vec::new()),
-            Some(Action::NextField) => form.next_field(),
-            Some(Action::PrevField) => form.prev_field(),
-            Some(Action::Submit) => {
-                let request = form.submit(&self.form_context());
-                if let Some(request) = request {
-                    return (None, self.submit(request));
-                }
-            }
-            _ => form.input(key, &self.form_context()),
-        }
-        (Some(Layer::Form(form)), Vec::new())
     }
 
     fn submit(&mut self, request: Request) -> Vec<Effect> {
@@ -666,7 +719,7 @@ impl App {
             Request::Provision(req) => {
                 // Shown at once as a pending row; the real row replaces it when it lands.
                 self.provisioning
-                    .push((req.tenant.to_string(), req.name.to_string()));
+                    .push((req.tenant.to_string(), req.spec.name.to_string()));
                 self.focus = Pane::Routers;
                 if self
                     .routers
@@ -677,56 +730,6 @@ impl App {
                     self.routers.set_tenant(Some(req.tenant.to_string()));
                 }
                 vec![Effect::Provision(req)]
-            }
-        }
-    }
-
-    fn on_confirm(
-        &mut self,
-        mut c: ConfirmDelete,
-        key: KeyEvent,
-        action: Option<Action>,
-    ) -> (Option<Layer>, Vec<Effect>) {
-        match action {
-            Some(Action::Back) => (None, Vec::new()),
-            Some(Action::Confirm) if c.confirmed() => {
-                let effect = match &c.target {
-                    DeleteTarget::Router { tenant, name } => Effect::DeleteRouter {
-                        tenant: tenant.clone(),
-                        name: name.clone(),
-                    },
-                    DeleteTarget::Tenant { name, .. } => {
-                        Effect::DeleteTenant { name: name.clone() }
-                    }
-                };
-                (None, vec![effect])
-            }
-            Some(Action::Confirm) => (Some(Layer::Confirm(c)), Vec::new()),
-            _ => {
-                c.input(key);
-                (Some(Layer::Confirm(c)), Vec::new())
-            }
-        }
-    }
-
-    fn on_command(
-        &mut self,
-        mut c: CommandLine,
-        key: KeyEvent,
-        action: Option<Action>,
-    ) -> (Option<Layer>, Vec<Effect>) {
-        match action {
-            Some(Action::Back) => (None, Vec::new()),
-            Some(Action::Submit) => match command::parse(c.text()) {
-                Ok(cmd) => (None, self.run_command(cmd)),
-                Err(e) => {
-                    self.toast_error(e);
-                    (None, Vec::new())
-                }
-            },
-            _ => {
-                c.input.input(key);
-                (Some(Layer::Command(c)), Vec::new())
             }
         }
     }
@@ -762,103 +765,7 @@ impl App {
         Vec::new()
     }
 
-    fn on_save(
-        &mut self,
-        mut s: SaveDialog,
-        key: KeyEvent,
-        action: Option<Action>,
-    ) -> (Option<Layer>, Vec<Effect>) {
-        match action {
-            Some(Action::Back) => (None, Vec::new()),
-            Some(Action::Submit) => {
-                let path = s.path();
-                (
-                    None,
-                    vec![Effect::Save {
-                        path,
-                        text: s.text.clone(),
-                    }],
-                )
-            }
-            _ => {
-                s.input.input(key);
-                (Some(Layer::Save(s)), Vec::new())
-            }
-        }
-    }
-
-    fn on_script(
-        &mut self,
-        mut s: ScriptView,
-        action: Option<Action>,
-    ) -> (Option<Layer>, Vec<Effect>) {
-        use Action as A;
-        let mut effects = Vec::new();
-        match action {
-            Some(A::Back) => return (None, effects),
-            Some(A::Reveal) => s.toggle_reveal(),
-            Some(A::NextScript) => s.set_kind(s.kind.next()),
-            Some(A::PrevScript) => s.set_kind(s.kind.prev()),
-            Some(A::Up) => s.scroll_by(-1),
-            Some(A::Down) => s.scroll_by(1),
-            Some(A::PageUp) => s.scroll_by(-(s.page() as isize)),
-            Some(A::PageDown) => s.scroll_by(s.page() as isize),
-            Some(A::Top) => s.scroll = 0,
-            Some(A::Bottom) => s.scroll_to_end(),
-            Some(A::Copy | A::Save | A::Qr | A::Raw) => match s.full_text() {
-                None => self.toast_error("the script is still being generated"),
-                Some(text) => self.script_action(&s, action, text, &mut effects),
-            },
-            _ => self.dirty = false,
-        }
-        (Some(Layer::Script(s)), effects)
-    }
-
-    fn script_action(
-        &mut self,
-        s: &ScriptView,
-        action: Option<Action>,
-        text: Zeroizing<String>,
-        effects: &mut Vec<Effect>,
-    ) {
-        match action {
-            Some(Action::Copy) => effects.push(Effect::Copy {
-                what: format!("{} of {}", s.kind.title(), s.label()),
-                text,
-            }),
-            Some(Action::Save) => self.layers.push(Layer::Save(SaveDialog::new(
-                &s.tenant, &s.router, s.kind, text,
-            ))),
-            Some(Action::Raw) => self.layers.push(Layer::Raw(RawView::new(&text))),
-            Some(Action::Qr) => {
-                let payload = s
-                    .bundle
-                    .as_ref()
-                    .map(|b| b.qr_payload.clone())
-                    .unwrap_or_default();
-                match QrView::new(&s.label(), &payload) {
-                    Ok(q) => self.layers.push(Layer::Qr(q)),
-                    Err(e) => self.toast_error(e),
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_help(&mut self, mut h: HelpView, action: Option<Action>) -> Option<Layer> {
-        match action {
-            Some(Action::Back) => return None,
-            Some(Action::Up) => h.scroll = h.scroll.saturating_sub(1),
-            Some(Action::Down) => h.scroll += 1,
-            Some(Action::PageUp) => h.scroll = h.scroll.saturating_sub(10),
-            Some(Action::PageDown) => h.scroll += 10,
-            Some(Action::Top) => h.scroll = 0,
-            _ => self.dirty = false,
-        }
-        Some(Layer::Help(h))
-    }
-
-    fn on_loaded(&mut self, loaded: Loaded) -> Vec<Effect> {
+    fn on_loaded(&mut self, loaded: Loaded) -> Handled {
         let now = self.now;
         match loaded {
             Loaded::Tenants(r) => {
@@ -874,7 +781,7 @@ impl App {
                 self.hubs.set(r, now);
                 if !self.live_requested && self.hubs.is_ready() && !self.hubs.value.is_empty() {
                     self.live_requested = true;
-                    return vec![Effect::StartLive(self.hubs.value.clone())];
+                    return Handled::drawn(vec![Effect::StartLive(self.hubs.value.clone())]);
                 }
             }
             Loaded::Agent(r) => {
@@ -885,7 +792,7 @@ impl App {
                     self.agent_due =
                         Some(now + chrono::Duration::seconds(self.peers.interval_secs as i64));
                 }
-                self.dirty = self.peers_digest() != before;
+                return Handled::redraw(self.peers_digest() != before);
             }
             Loaded::Routers { tenant, result } => match result {
                 Ok(rows) => {
@@ -907,14 +814,19 @@ impl App {
                 });
                 match view {
                     Some(v) => v.set_bundle(result),
-                    None => self.dirty = false,
+                    None => return Handled::nothing(),
                 }
             }
         }
-        Vec::new()
+        Handled::redraw(true)
     }
 
-    fn on_outcome(&mut self, outcome: Outcome) -> Vec<Effect> {
+    fn on_outcome(&mut self, outcome: Outcome) -> Handled {
+        Handled::drawn(self.outcome_effects(outcome))
+    }
+
+    /// Every outcome is told in a toast; some ask for reloads.
+    fn outcome_effects(&mut self, outcome: Outcome) -> Vec<Effect> {
         let counts = || {
             vec![
                 Effect::Load(Dataset::Tenants),
@@ -998,6 +910,9 @@ impl App {
                 path,
                 result: Ok(()),
             } => self.toast(format!("saved to {} (mode 0600)", path.display())),
+            Outcome::SaveExists { path, kind, text } => self
+                .layers
+                .push(Layer::Save(SaveDialog::replacing(&path, kind, text))),
             Outcome::TenantAdded(Err(e)) | Outcome::HubAdded(Err(e)) => self.toast_error(e),
             Outcome::RouterDeleted { result: Err(e), .. }
             | Outcome::TenantDeleted { result: Err(e), .. }
@@ -1018,18 +933,20 @@ impl App {
     }
 
     /// Reloads what a change notification touched, no more.
-    fn on_change(&mut self, change: Option<Change>) -> Vec<Effect> {
+    fn on_change(&mut self, change: Option<Change>) -> Handled {
         let Some(change) = change else {
-            return load_everything();
+            return Handled::quiet(load_everything());
         };
         let tenant = self.tenant_name(change.tenant_id);
         let counts = [Dataset::Tenants, Dataset::Subnets, Dataset::Pool];
+        let mut removed = false;
         let sets: Vec<Dataset> = match change.kind {
             ChangeKind::HubCreated => vec![Dataset::Hubs],
             ChangeKind::TenantDeleted => {
                 if let Some(t) = &tenant {
                     self.routers.remove_tenant(t);
                     self.peers.rebuild(&self.routers);
+                    removed = true;
                 }
                 counts.to_vec()
             }
@@ -1050,7 +967,11 @@ impl App {
                 Dataset::Agent,
             ],
         };
-        sets.into_iter().map(Effect::Load).collect()
+        // What was reloaded redraws when it arrives.
+        Handled {
+            effects: sets.into_iter().map(Effect::Load).collect(),
+            redraw: removed,
+        }
     }
 
     /// Seconds until a visible toast expires (the runtime wakes up for it).
@@ -1085,29 +1006,16 @@ impl App {
         h.finish()
     }
 
-    fn toggle_freeze(&mut self) {
+    fn toggle_freeze(&mut self) -> bool {
         if !self.peers.is_live() {
             self.toast(
                 "freeze applies to live peer status; this view changes only when the agent writes",
             );
-            return;
+            return true;
         }
         if self.peers.toggle_freeze() {
             self.peers.rebuild(&self.routers);
         }
+        true
     }
-}
-
-fn on_raw(mut r: RawView, action: Option<Action>) -> Option<Layer> {
-    match action {
-        Some(Action::Back) => return None,
-        Some(Action::Up) => r.scroll_by(-1),
-        Some(Action::Down) => r.scroll_by(1),
-        Some(Action::PageUp) => r.scroll_by(-(r.page() as isize)),
-        Some(Action::PageDown) => r.scroll_by(r.page() as isize),
-        Some(Action::Top) => r.scroll = 0,
-        Some(Action::Bottom) => r.scroll_to_end(),
-        _ => {}
-    }
-    Some(Layer::Raw(r))
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
 use crate::model::{Router, RouterStatus};
+use crate::tui::keymap::Action;
 use crate::wg::status::Thresholds;
 
 /// Where a dataset stands (rainfrog-style): the last good value stays on screen while a
@@ -56,15 +57,10 @@ impl<T> Slot<T> {
     }
 }
 
-/// Tenants used out of the global pool of /16s.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct PoolUsage {
-    pub tenants_used: i64,
-    pub tenants_capacity: i64,
-}
-
-/// A selection in a list plus the first visible row. The offset is adjusted while drawing
-/// (only then is the height known), hence the `Cell`s; everything else is plain state.
+/// The one scroll type of the console. In a list (panes) it is a selection plus the first
+/// visible row; in a text view (script, raw, help) `selected` is the first row shown. The
+/// offset and page are learnt while drawing (only then is the height known), hence the
+/// `Cell`s; everything else is plain state.
 #[derive(Debug, Default)]
 pub struct ListCursor {
     pub selected: usize,
@@ -91,6 +87,36 @@ impl ListCursor {
 
     pub fn bottom(&mut self, len: usize) {
         self.selected = len.saturating_sub(1);
+    }
+
+    /// Moves the selection in a list of `len` rows; true when it moved.
+    pub fn step(&mut self, action: Action, len: usize) -> bool {
+        let before = self.selected;
+        let page = self.page();
+        match action {
+            Action::Up => self.up(1),
+            Action::Down => self.down(1, len),
+            Action::Top => self.top(),
+            Action::Bottom => self.bottom(len),
+            Action::PageUp => self.up(page),
+            Action::PageDown => self.down(page, len),
+            _ => {}
+        }
+        self.selected != before
+    }
+
+    /// Scrolls a text of `rows` screen rows (as last drawn): the first row shown moves, and
+    /// the last page stays full. True when it moved.
+    pub fn scroll(&mut self, action: Action, rows: usize) -> bool {
+        let last_top = rows.saturating_sub(self.page()) + 1;
+        self.step(action, last_top)
+    }
+
+    /// The first row to draw of a text `rows` high in `height` lines (records the page).
+    pub fn text_window(&self, rows: usize, height: usize) -> Range<usize> {
+        self.page.set(height);
+        let start = self.selected.min(rows.saturating_sub(height));
+        start..(start + height).min(rows)
     }
 
     /// Rows per page as last drawn.
@@ -547,6 +573,16 @@ impl RouterTable {
 
     pub fn all(&self) -> &[RouterRow] {
         &self.rows
+    }
+
+    /// For every row of the whole table, its place in the current sort (the routers pane's
+    /// order before filtering): the peer pane orders by it too.
+    pub fn sort_ranks(&self) -> Vec<u32> {
+        let mut ranks = vec![0; self.rows.len()];
+        for (place, &row) in self.sorted.iter().enumerate() {
+            ranks[row as usize] = place as u32;
+        }
+        ranks
     }
 
     /// Row `i` of the whole table (not the view), as the peer view refers to it.

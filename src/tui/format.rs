@@ -15,6 +15,12 @@ pub fn truncate(text: &str, width: usize) -> String {
     out
 }
 
+/// Text from the database as the console draws it: control characters shown escaped
+/// (`\x1b`), the same way the command line prints them.
+pub fn escaped(text: &str) -> String {
+    crate::format::escape_control(text).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! drawn from the state only when it changed.
 
 pub mod app;
+pub mod clipboard;
 pub mod data;
 mod fleet;
 pub mod format;
@@ -47,11 +48,30 @@ pub async fn run(config: Config, provisioner: Provisioner, database_url: String)
         .map_err(|e| Error::Config(e.to_string()))?;
     app.peers.interval_secs = config.poll.interval_secs;
     let mut terminal = ratatui::try_init().map_err(|e| Error::io("setting up the terminal", e))?;
+    // Pastes arrive whole (one event), not as keys: a TAB in a paste must not move focus.
+    paste_mode(true);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        paste_mode(false);
+        hook(info);
+    }));
     let live = runtime::LiveConfig {
         wg_command: config.poll.wg_command.clone(),
         interval: std::time::Duration::from_secs(config.poll.interval_secs),
     };
     let result = runtime::event_loop(&mut terminal, app, provisioner, database_url, live).await;
+    paste_mode(false);
     ratatui::restore();
     result
+}
+
+/// Bracketed paste on or off (best effort: a terminal without it sends keys, as before).
+fn paste_mode(on: bool) {
+    use ratatui::crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+    let mut out = std::io::stdout();
+    let _ = if on {
+        ratatui::crossterm::execute!(out, EnableBracketedPaste)
+    } else {
+        ratatui::crossterm::execute!(out, DisableBracketedPaste)
+    };
 }

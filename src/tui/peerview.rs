@@ -11,10 +11,19 @@ use chrono::{DateTime, Utc};
 use crate::model::RouterStatus;
 use crate::tui::data::{ListCursor, RouterTable, Slot, encode_key, shown_status};
 use crate::tui::format;
+use crate::tui::format::escaped;
 use crate::wg::Snapshot;
 use crate::wg::poller::PeerStats;
 
 pub use crate::store::{AgentBeat, StoredUnknown};
+
+/// Where a peer goes in the list: unknown peers first by public key, then routers by their
+/// place in the routers pane's sort.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum PeerOrder {
+    Unknown(String),
+    Router(u32),
+}
 
 /// What the agents reported, for consoles that cannot read the interface themselves.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -170,17 +179,18 @@ impl PeerPane {
         false
     }
 
-    /// Rebuilds the list from the current source and router table: most recent handshake
-    /// first, filtered.
+    /// Rebuilds the list from the current source and router table, filtered. The order is
+    /// stable from one poll to the next: unknown peers first (they need a look) by public
+    /// key, then routers in the routers pane's order (same sort key and direction).
     pub fn rebuild(&mut self, table: &RouterTable) {
-        let mut entries: Vec<(Option<DateTime<Utc>>, PeerEntry)> = match &mut self.feed {
+        let entries: Vec<PeerEntry> = match &mut self.feed {
             Feed::Live(live) => {
                 live.unknown.clear();
                 match live.snapshot.as_deref() {
                     None => Vec::new(),
                     Some(snap) => {
                         let mut out = Vec::with_capacity(snap.peers.len());
-                        for (key, stats) in &snap.peers {
+                        for key in snap.peers.keys() {
                             let row =
                                 crate::tui::data::decode_key(key).and_then(|k| table.find_key(&k));
                             let entry = match row {
@@ -190,7 +200,7 @@ impl PeerPane {
                                     PeerEntry::Unknown(live.unknown.len() as u32 - 1)
                                 }
                             };
-                            out.push((stats.last_handshake, entry));
+                            out.push(entry);
                         }
                         out
                     }
@@ -202,31 +212,30 @@ impl PeerPane {
                     .iter()
                     .enumerate()
                     .filter(|(_, r)| r.enabled)
-                    .map(|(i, r)| (r.last_handshake, PeerEntry::Router(i as u32)));
-                let unknown = self
-                    .agent
-                    .value
-                    .unknown
-                    .iter()
-                    .enumerate()
-                    .map(|(i, u)| (u.last_handshake, PeerEntry::Unknown(i as u32)));
+                    .map(|(i, _)| PeerEntry::Router(i as u32));
+                let unknown = (0..self.agent.value.unknown.len() as u32).map(PeerEntry::Unknown);
                 known.chain(unknown).collect()
             }
         };
-        // Most recent first; unknown peers before known ones at equal times (they need a look).
-        entries.sort_unstable_by(|a, b| {
-            b.0.cmp(&a.0).then_with(|| match (a.1, b.1) {
-                (PeerEntry::Unknown(x), PeerEntry::Unknown(y))
-                | (PeerEntry::Router(x), PeerEntry::Router(y)) => x.cmp(&y),
-                (PeerEntry::Unknown(_), PeerEntry::Router(_)) => std::cmp::Ordering::Less,
-                (PeerEntry::Router(_), PeerEntry::Unknown(_)) => std::cmp::Ordering::Greater,
+        let ranks = table.sort_ranks();
+        let mut keyed: Vec<(PeerOrder, PeerEntry)> = entries
+            .into_iter()
+            .map(|e| {
+                let order = match e {
+                    PeerEntry::Unknown(i) => PeerOrder::Unknown(self.unknown_key(i)),
+                    PeerEntry::Router(i) => {
+                        PeerOrder::Router(ranks.get(i as usize).copied().unwrap_or(u32::MAX))
+                    }
+                };
+                (order, e)
             })
-        });
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let needle = self.filter.to_ascii_lowercase();
         let mut view = std::mem::take(&mut self.view);
         view.clear();
         view.extend(
-            entries
+            keyed
                 .into_iter()
                 .map(|(_, e)| e)
                 .filter(|e| needle.is_empty() || self.matches(table, *e, &needle)),
@@ -234,6 +243,21 @@ impl PeerPane {
         view.shrink_to_fit();
         self.view = view;
         self.cursor.clamp(self.view.len());
+    }
+
+    /// The public key of unknown peer `i`, whichever feed it came from.
+    fn unknown_key(&self, i: u32) -> String {
+        let i = i as usize;
+        match &self.feed {
+            Feed::Live(live) => live.unknown.get(i).cloned().unwrap_or_default(),
+            Feed::Stored => self
+                .agent
+                .value
+                .unknown
+                .get(i)
+                .map(|u| u.public_key.to_string())
+                .unwrap_or_default(),
+        }
     }
 
     fn matches(&self, table: &RouterTable, entry: PeerEntry, needle: &str) -> bool {
@@ -333,7 +357,7 @@ impl PeerPane {
                     &table.thresholds,
                 );
                 Some(PeerLine {
-                    router: Some(format!("{}/{}", r.tenant, r.name)),
+                    router: Some(escaped(&format!("{}/{}", r.tenant, r.name))),
                     public_key: r.public_key(),
                     vpn_ip: Some(r.vpn_ip),
                     status: Some(status),

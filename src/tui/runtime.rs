@@ -19,15 +19,15 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::clipboard::Clipboard;
 use crate::error::{Error, Result};
 use crate::model::Hub;
-use crate::provision::{NewHub, NewRouter, Provisioner, RouterSpec};
+use crate::provision::Provisioner;
 use crate::store::notify::ChangeListener;
 use crate::tui::app::{App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, load_everything};
-use crate::tui::data::PoolUsage;
+use crate::tui::clipboard::Clipboard;
+use crate::tui::overlays::save::{self, Written};
 use crate::tui::peerview::LiveState;
-use crate::tui::{fleet, host_probe, overlays, scripts_bridge, ui};
+use crate::tui::{fleet, host_probe, scripts_bridge, ui};
 use crate::wg::{PollerConfig, PollerState, spawn_poller};
 
 /// How to poll the hub's interface when this process may.
@@ -61,6 +61,8 @@ pub async fn event_loop(
         cancel: CancellationToken::new(),
     };
     let listener = tokio::spawn(listen_for_changes(url, tx.clone()));
+    let signalled = CancellationToken::new();
+    let signals = tokio::spawn(cancel_on_signal(signalled.clone()));
     let size = terminal
         .size()
         .map_err(|e| Error::io("reading the terminal size", e))?;
@@ -105,14 +107,15 @@ pub async fn event_loop(
                 // The terminal is gone (stdin closed): nobody is left to quit.
                 None => break Ok(()),
             },
+            () = signalled.cancelled() => break Ok(()),
             Some(msg) = rx.recv() => {
-                app.now = Utc::now();
+                effects.extend(app.update(Msg::Tick(Utc::now())));
                 effects.extend(app.update(msg));
             }
             () = sleep => {
                 let now = Instant::now();
                 if agent_at.is_some_and(|at| at <= now) {
-                    app.now = Utc::now();
+                    effects.extend(app.update(Msg::Tick(Utc::now())));
                     effects.extend(app.update(Msg::RefreshAgent));
                 }
                 if redraw_at.is_some_and(|at| at <= now) {
@@ -133,12 +136,39 @@ pub async fn event_loop(
         }
     };
     listener.abort();
+    signals.abort();
     exec.cancel.cancel();
     exec.abort_all();
     // Dropping the EventStream (with the task) tells crossterm's reader thread to stop.
     reader.abort();
     let _ = reader.await;
     result
+}
+
+/// Cancels `token` on SIGTERM, SIGINT, SIGHUP or SIGQUIT, so the loop ends and the caller
+/// restores the terminal (raw mode off, main screen) instead of the process dying in it.
+async fn cancel_on_signal(token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let kinds = [
+        SignalKind::terminate(),
+        SignalKind::interrupt(),
+        SignalKind::hangup(),
+        SignalKind::quit(),
+    ];
+    let mut streams = Vec::new();
+    for kind in kinds {
+        match signal(kind) {
+            Ok(s) => streams.push(s),
+            Err(e) => tracing::warn!("cannot watch signal {kind:?}: {e}"),
+        }
+    }
+    if streams.is_empty() {
+        return;
+    }
+    let any = futures_util::future::select_all(streams.iter_mut().map(|s| Box::pin(s.recv())));
+    any.await;
+    tracing::info!("signal received: restoring the terminal and quitting");
+    token.cancel();
 }
 
 /// Owns crossterm's `EventStream` and forwards what it reads.
@@ -171,7 +201,7 @@ fn drain(
             progressed = true;
         }
         while let Ok(msg) = rx.try_recv() {
-            app.now = Utc::now();
+            effects.extend(app.update(Msg::Tick(Utc::now())));
             effects.extend(app.update(msg));
             progressed = true;
         }
@@ -184,14 +214,16 @@ fn drain(
 fn on_terminal_event(app: &mut App, event: Event) -> Vec<Effect> {
     match event {
         Event::Key(key) if key.kind != KeyEventKind::Release => {
-            app.now = Utc::now();
-            app.update(Msg::Key(key))
+            let mut effects = app.update(Msg::Tick(Utc::now()));
+            effects.extend(app.update(Msg::Key(key)));
+            effects
+        }
+        Event::Paste(text) => {
+            let mut effects = app.update(Msg::Tick(Utc::now()));
+            effects.extend(app.update(Msg::Paste(text)));
+            effects
         }
         Event::Resize(w, h) => app.update(Msg::Resize(w, h)),
-        Event::FocusGained => {
-            app.dirty = true;
-            Vec::new()
-        }
         _ => Vec::new(),
     }
 }
@@ -303,13 +335,7 @@ impl Executor {
                 Dataset::Hubs => split(store.list_hubs().await, Loaded::Hubs),
                 Dataset::Tenants => split(store.list_tenants().await, Loaded::Tenants),
                 Dataset::Subnets => split(store.subnet_usage().await, Loaded::Subnets),
-                Dataset::Pool => split(
-                    store.pool_usage(&p.ipam).await.map(|u| PoolUsage {
-                        tenants_used: u.tenants_used,
-                        tenants_capacity: u.tenants_capacity,
-                    }),
-                    Loaded::Pool,
-                ),
+                Dataset::Pool => split(store.pool_usage(&p.ipam).await, Loaded::Pool),
                 Dataset::Agent => split(fleet::agent_report(store).await, Loaded::Agent),
                 Dataset::Routers { tenant } => {
                     let rows = fleet::router_rows(store, tenant.as_deref()).await;
@@ -410,26 +436,9 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
             }));
         }
         Effect::AddTenant(name) => Outcome::TenantAdded(p.add_tenant(&name).await.map_err(text)),
-        Effect::AddHub(h) => {
-            let req = NewHub {
-                name: h.name,
-                endpoint: h.endpoint,
-                interface: h.interface,
-                listen_port: h.listen_port,
-            };
-            Outcome::HubAdded(p.add_hub(&req).await.map_err(text))
-        }
-        Effect::Provision(r) => {
-            let (tenant, name) = (r.tenant.to_string(), r.name.to_string());
-            let req = NewRouter {
-                tenant: r.tenant,
-                hub: r.hub,
-                spec: RouterSpec {
-                    name: r.name,
-                    interface_name: r.interface_name,
-                    keepalive: r.keepalive,
-                },
-            };
+        Effect::AddHub(req) => Outcome::HubAdded(p.add_hub(&req).await.map_err(text)),
+        Effect::Provision(req) => {
+            let (tenant, name) = (req.tenant.to_string(), req.spec.name.to_string());
             Outcome::Provisioned {
                 tenant,
                 name,
@@ -467,15 +476,35 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
                 result,
             }
         }
-        Effect::Save { path, text: body } => {
+        Effect::Save {
+            path,
+            text: body,
+            kind,
+            replace,
+        } => {
             let target = path.clone();
-            let result =
-                tokio::task::spawn_blocking(move || overlays::save::write_private(&target, &body))
-                    .await
-                    .map_err(|e| Error::Other(format!("saving: {e}")))
-                    .and_then(|r| r)
-                    .map_err(text);
-            Outcome::Saved { path, result }
+            let body_for_write = body.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                save::write_private(&target, &body_for_write, replace)
+            })
+            .await
+            .map_err(|e| Error::Other(format!("saving: {e}")))
+            .and_then(|r| r);
+            match written {
+                Ok(Written::Exists) => Outcome::SaveExists {
+                    path,
+                    kind,
+                    text: body,
+                },
+                Ok(Written::Saved) => Outcome::Saved {
+                    path,
+                    result: Ok(()),
+                },
+                Err(e) => Outcome::Saved {
+                    path,
+                    result: Err(text(e)),
+                },
+            }
         }
         Effect::Load(_) | Effect::StartLive(_) | Effect::Copy { .. } | Effect::Quit => {
             return None;

@@ -6,11 +6,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-use crate::tui::app::{App, DbHealth, Layer, Pane};
+use crate::tui::app::{App, DbHealth, Pane};
 use crate::tui::format::count;
-use crate::tui::forms;
 use crate::tui::keymap::Context;
-use crate::tui::overlays::{command, confirm, help, qr, raw, save, script, toast};
+use crate::tui::overlays::{Canvas, toast};
 use crate::tui::panes::{self, RenderInfo};
 
 /// Below this the console says it needs more room instead of drawing a mess.
@@ -27,12 +26,17 @@ pub fn draw(frame: &mut Frame, app: &App) -> RenderInfo {
         too_small(frame, area, app);
         return info;
     }
-    if let Some(Layer::Raw(r)) = app.layers.last() {
-        raw::render(r, frame, area);
-        return info;
-    }
-    if let Some(Layer::Qr(q)) = app.layers.last() {
-        qr::render(q, frame, area, &app.theme);
+    let canvas = |body, footer| Canvas {
+        screen: area,
+        body,
+        footer,
+        theme: &app.theme,
+        keymap: &app.keymap,
+    };
+    if let Some(top) = app.layers.last().map(|l| l.overlay())
+        && top.full_screen()
+    {
+        top.render(frame, &canvas(area, area));
         return info;
     }
     let down = matches!(app.db, DbHealth::Down { .. });
@@ -61,10 +65,10 @@ pub fn draw(frame: &mut Frame, app: &App) -> RenderInfo {
     } else {
         narrow(frame, body, app, &mut info);
     }
-    for layer in &app.layers {
-        overlay(frame, body, footer_area, layer, app);
-    }
     footer(frame, footer_area, app);
+    for layer in &app.layers {
+        layer.overlay().render(frame, &canvas(body, footer_area));
+    }
     if let Some(t) = app.toasts.last() {
         let line = Rect {
             y: footer_area.y.saturating_sub(1),
@@ -171,22 +175,9 @@ fn narrow(frame: &mut Frame, area: Rect, app: &App, info: &mut RenderInfo) {
     }
 }
 
-fn overlay(frame: &mut Frame, body: Rect, footer_area: Rect, layer: &Layer, app: &App) {
-    let t = &app.theme;
-    match layer {
-        Layer::Help(h) => help::render(h, &app.keymap, frame, body, t),
-        Layer::Form(f) => forms::render(f, frame, body, t, Line::default()),
-        Layer::Confirm(c) => confirm::render(c, frame, body, t),
-        Layer::Command(c) => command::render(c, frame, footer_area, t),
-        Layer::Script(s) => script::render(s, frame, body, t, Line::default()),
-        Layer::Save(s) => save::render(s, frame, body, t),
-        Layer::Qr(_) | Layer::Raw(_) => {}
-    }
-}
-
 /// The keys that apply now, from the live keymap, as many as fit.
 fn footer(frame: &mut Frame, area: Rect, app: &App) {
-    if matches!(app.layers.last(), Some(Layer::Command(_))) {
+    if app.layers.last().is_some_and(|l| l.overlay().uses_footer()) {
         return;
     }
     let t = &app.theme;

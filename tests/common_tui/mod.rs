@@ -5,8 +5,9 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tikwire::store::PoolUsage;
 use tikwire::tui::app::{App, Effect, Loaded, Msg};
-use tikwire::tui::data::{PoolUsage, RouterRow};
+use tikwire::tui::data::RouterRow;
 use tikwire::tui::keymap::Keymap;
 use tikwire::tui::panes::RenderInfo;
 use tikwire::tui::testdata;
@@ -27,6 +28,7 @@ pub fn app_with(n: usize) -> App {
     app.update(Msg::Loaded(Loaded::Pool(Ok(PoolUsage {
         tenants_used: tenants.len() as i64,
         tenants_capacity: 155,
+        ..PoolUsage::default()
     }))));
     app.update(Msg::Loaded(Loaded::Tenants(Ok(tenants))));
     app.update(Msg::Loaded(Loaded::Subnets(Ok(subnets))));

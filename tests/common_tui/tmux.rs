@@ -86,6 +86,70 @@ impl Tmux {
     /// Starts the console at `width`x`height`; the pane stays after the console exits, so its
     /// exit can be observed.
     pub fn console(env: &Env, tag: &str, width: u16, height: u16) -> Tmux {
+        Self::start(tag, width, height, &env.console_command())
+    }
+
+    /// A shell (`sh`) at `width`x`height`, to start the console from and to look at the
+    /// terminal it leaves behind.
+    pub fn shell(tag: &str, width: u16, height: u16) -> Tmux {
+        Self::start(tag, width, height, "sh")
+    }
+
+    /// Types the command that opens the console into the shell of [`Tmux::shell`].
+    pub fn start_console(&self, env: &Env) {
+        self.text(&env.console_command());
+        self.keys(&["Enter"]);
+    }
+
+    /// The pid of the process the pane's first process runs (the console started from
+    /// [`Tmux::shell`]), once there is one.
+    pub fn child_pid(&self) -> u32 {
+        let out = self.cmd(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let start = Instant::now();
+        loop {
+            let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+                .unwrap_or_default();
+            if let Some(pid) = children.split_whitespace().next() {
+                return pid.parse().unwrap();
+            }
+            assert!(start.elapsed() < REACTION_BOUND, "no console under {shell}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A tmux format of pane `t`, e.g. `#{alternate_on}`.
+    pub fn format(&self, format: &str) -> String {
+        let out = self.cmd(&["display-message", "-p", "-t", "t", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The names of tmux's paste buffers (copies land there).
+    pub fn buffers(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["list-buffers", "-F", "#{buffer_name}"]).stdout)
+            .into_owned()
+    }
+
+    /// Pastes `text` into the pane the way a terminal does (bracketed, if the program
+    /// asked for it), through a named buffer that is deleted afterwards.
+    pub fn paste(&self, text: &str) {
+        let file = std::env::temp_dir().join(format!("{}-paste", self.socket));
+        std::fs::write(&file, text).unwrap();
+        let file_arg = file.display().to_string();
+        assert!(
+            self.cmd(&["load-buffer", "-b", "paste", &file_arg])
+                .status
+                .success()
+        );
+        let _ = std::fs::remove_file(&file);
+        assert!(
+            self.cmd(&["paste-buffer", "-p", "-d", "-b", "paste", "-t", "t"])
+                .status
+                .success()
+        );
+    }
+
+    fn start(tag: &str, width: u16, height: u16, command: &str) -> Tmux {
         let tmux = Tmux {
             socket: format!("tikwire-{tag}-{}", std::process::id()),
         };
@@ -110,17 +174,7 @@ impl Tmux {
         );
         tmux.cmd(&["set-option", "-s", "set-clipboard", "on"]);
         tmux.cmd(&["set-option", "-g", "remain-on-exit", "on"]);
-        let out = tmux.cmd(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            &w,
-            "-y",
-            &h,
-            &env.console_command(),
-        ]);
+        let out = tmux.cmd(&["new-session", "-d", "-s", "t", "-x", &w, "-y", &h, command]);
         assert!(
             out.status.success(),
             "{}",

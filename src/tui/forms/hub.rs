@@ -4,14 +4,7 @@ use super::{Field, FormContext, Request};
 use crate::model::{
     DEFAULT_HUB_INTERFACE, DEFAULT_LISTEN_PORT, Endpoint, HubName, InterfaceName, parse_port,
 };
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct HubRequest {
-    pub name: HubName,
-    pub endpoint: Endpoint,
-    pub interface: InterfaceName,
-    pub listen_port: u16,
-}
+use crate::provision::NewHub;
 
 const NAME: usize = 0;
 const ENDPOINT: usize = 1;
@@ -56,7 +49,7 @@ pub fn check(index: usize, values: &[&str], ctx: &FormContext) -> Result<(), Str
 }
 
 pub fn request(values: &[&str]) -> Result<Request, String> {
-    Ok(Request::AddHub(HubRequest {
+    Ok(Request::AddHub(NewHub {
         name: HubName::parse(values[NAME]).map_err(|e| e.0)?,
         endpoint: Endpoint::parse(values[ENDPOINT]).map_err(|e| e.0)?,
         interface: InterfaceName::parse(values[INTERFACE]).map_err(|e| e.0)?,

@@ -15,11 +15,12 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui_textarea::TextArea;
 
 use crate::model::{Hub, Tenant};
+use crate::provision::{NewHub, NewRouter};
 use crate::tui::data::RouterTable;
+use crate::tui::keymap::{Action, Context};
+use crate::tui::overlays::toast::Toast;
+use crate::tui::overlays::{Ask, Canvas, Env, INPUT_LIMIT, Overlay, Reply, paste_into};
 use crate::tui::theme::Theme;
-
-pub use hub::HubRequest;
-pub use router::ProvisionRequest;
 
 /// What the forms may look at while checking input (names already taken, tenants that exist).
 pub struct FormContext<'a> {
@@ -28,12 +29,12 @@ pub struct FormContext<'a> {
     pub routers: &'a RouterTable,
 }
 
-/// A submitted form, checked and typed.
-#[derive(Debug, Clone, PartialEq)]
+/// A submitted form, checked and typed as the core takes it.
+#[derive(Debug, Clone)]
 pub enum Request {
     AddTenant(crate::model::TenantName),
-    AddHub(HubRequest),
-    Provision(ProvisionRequest),
+    AddHub(NewHub),
+    Provision(NewRouter),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,19 +126,36 @@ impl Form {
         }
     }
 
-    /// A key typed into the focused field; the field is checked again at once.
-    pub fn input(&mut self, key: KeyEvent, ctx: &FormContext) {
+    /// A key typed into the focused field; the field is checked again at once. True when
+    /// the text changed.
+    pub fn input(&mut self, key: KeyEvent, ctx: &FormContext) -> bool {
         let Some(field) = self.fields.get_mut(self.focus) else {
-            return;
+            return false;
         };
-        if field.input.input(key) {
-            let checked = self.check(self.focus, ctx);
-            self.fields[self.focus].error = checked.err();
-            // Fields that depend on this one (router name vs tenant) are re-checked too.
-            for i in 0..self.fields.len() {
-                if i != self.focus && self.fields[i].error.is_some() {
-                    self.fields[i].error = self.check(i, ctx).err();
-                }
+        let changed = field.input.input(key);
+        if changed {
+            self.recheck(ctx);
+        }
+        changed
+    }
+
+    /// A paste into the focused field, as one edit: cut at the field's limit, focus kept.
+    /// Returns the note for the operator when the paste was cut or cleaned.
+    pub fn paste(&mut self, text: &str, ctx: &FormContext) -> Option<String> {
+        let field = self.fields.get_mut(self.focus)?;
+        let note = paste_into(&mut field.input, text, INPUT_LIMIT);
+        self.recheck(ctx);
+        note
+    }
+
+    /// The focused field checked again, and the fields that depend on it (router name vs
+    /// tenant) that were in error.
+    fn recheck(&mut self, ctx: &FormContext) {
+        let checked = self.check(self.focus, ctx);
+        self.fields[self.focus].error = checked.err();
+        for i in 0..self.fields.len() {
+            if i != self.focus && self.fields[i].error.is_some() {
+                self.fields[i].error = self.check(i, ctx).err();
             }
         }
     }
@@ -175,6 +193,43 @@ impl Form {
                 None
             }
         }
+    }
+}
+
+impl Overlay for Form {
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::Form, Context::Always]
+    }
+
+    fn on_key(&mut self, key: KeyEvent, action: Option<Action>, env: &Env) -> Reply {
+        match action {
+            Some(Action::Back) => Reply::close(),
+            Some(Action::NextField) => {
+                self.next_field();
+                Reply::stay(true)
+            }
+            Some(Action::PrevField) => {
+                self.prev_field();
+                Reply::stay(true)
+            }
+            Some(Action::Submit) => match self.submit(&env.form) {
+                Some(request) => Reply::close().ask(Ask::Submit(request)),
+                // The errors and the focus on the first of them are new on screen.
+                None => Reply::stay(true),
+            },
+            _ => Reply::stay(self.input(key, &env.form)),
+        }
+    }
+
+    fn on_paste(&mut self, text: &str, env: &Env) -> Reply {
+        match self.paste(text, &env.form) {
+            Some(note) => Reply::stay(true).toast(Toast::info(note, env.now)),
+            None => Reply::stay(true),
+        }
+    }
+
+    fn render(&self, frame: &mut Frame, canvas: &Canvas) {
+        render(self, frame, canvas.body, canvas.theme, Line::default());
     }
 }
 

@@ -6,16 +6,7 @@ use crate::model::{
     DEFAULT_KEEPALIVE, DEFAULT_ROUTER_INTERFACE, HubName, InterfaceName, RouterName, TenantName,
     parse_keepalive,
 };
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProvisionRequest {
-    pub tenant: TenantName,
-    pub name: RouterName,
-    /// None: the only (or default) hub.
-    pub hub: Option<HubName>,
-    pub interface_name: InterfaceName,
-    pub keepalive: u16,
-}
+use crate::provision::{NewRouter, RouterSpec};
 
 const NAME: usize = 0;
 const TENANT: usize = 1;
@@ -89,11 +80,14 @@ pub fn request(values: &[&str]) -> Result<Request, String> {
         "" => None,
         h => Some(HubName::parse(h).map_err(|e| e.0)?),
     };
-    Ok(Request::Provision(ProvisionRequest {
+    Ok(Request::Provision(NewRouter {
         tenant: TenantName::parse(values[TENANT]).map_err(|e| e.0)?,
-        name: RouterName::parse(values[NAME]).map_err(|e| e.0)?,
+        // None: the only (or default) hub.
         hub,
-        interface_name: InterfaceName::parse(values[INTERFACE]).map_err(|e| e.0)?,
-        keepalive: parse_keepalive(values[KEEPALIVE]).map_err(|e| e.0)?,
+        spec: RouterSpec {
+            name: RouterName::parse(values[NAME]).map_err(|e| e.0)?,
+            interface_name: InterfaceName::parse(values[INTERFACE]).map_err(|e| e.0)?,
+            keepalive: parse_keepalive(values[KEEPALIVE]).map_err(|e| e.0)?,
+        },
     }))
 }

@@ -1,11 +1,15 @@
 //! The `:` command line: jumps and a few commands, parsed here, carried out by the app.
 
 use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui_textarea::TextArea;
 
+use super::toast::Toast;
+use super::{Ask, Canvas, Env, INPUT_LIMIT, Overlay, Reply, paste_into};
+use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Theme;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +69,38 @@ pub struct CommandLine {
 impl CommandLine {
     pub fn text(&self) -> &str {
         self.input.lines().first().map(String::as_str).unwrap_or("")
+    }
+}
+
+impl Overlay for CommandLine {
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::Input, Context::Always]
+    }
+
+    fn on_key(&mut self, key: KeyEvent, action: Option<Action>, env: &Env) -> Reply {
+        match action {
+            Some(Action::Back) => Reply::close(),
+            Some(Action::Submit) => match parse(self.text()) {
+                Ok(cmd) => Reply::close().ask(Ask::Command(cmd)),
+                Err(e) => Reply::close().toast(Toast::error(e, env.now)),
+            },
+            _ => Reply::stay(self.input.input(key)),
+        }
+    }
+
+    fn on_paste(&mut self, text: &str, env: &Env) -> Reply {
+        match paste_into(&mut self.input, text, INPUT_LIMIT) {
+            Some(note) => Reply::stay(true).toast(Toast::info(note, env.now)),
+            None => Reply::stay(true),
+        }
+    }
+
+    fn render(&self, frame: &mut Frame, canvas: &Canvas) {
+        render(self, frame, canvas.footer, canvas.theme);
+    }
+
+    fn uses_footer(&self) -> bool {
+        true
     }
 }
 

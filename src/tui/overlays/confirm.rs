@@ -8,7 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui_textarea::TextArea;
 
+use super::{Canvas, Env, INPUT_LIMIT, Overlay, Reply, paste_into};
+use crate::tui::app::Effect;
 use crate::tui::forms::centered;
+use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Theme;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,10 +32,9 @@ impl ConfirmDelete {
         ConfirmDelete { target, typed }
     }
 
-    pub fn input(&mut self, key: KeyEvent) {
-        if let Some(t) = &mut self.typed {
-            t.input(key);
-        }
+    /// A key typed into the name; true when the text changed.
+    pub fn input(&mut self, key: KeyEvent) -> bool {
+        self.typed.as_mut().is_some_and(|t| t.input(key))
     }
 
     /// True once the operator has done what this deletion asks for.
@@ -44,6 +46,46 @@ impl ConfirmDelete {
             (DeleteTarget::Tenant { .. }, None) => false,
             (DeleteTarget::Router { .. }, _) => true,
         }
+    }
+}
+
+impl Overlay for ConfirmDelete {
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::Confirm, Context::Always]
+    }
+
+    fn on_key(&mut self, key: KeyEvent, action: Option<Action>, _env: &Env) -> Reply {
+        match action {
+            Some(Action::Back) => Reply::close(),
+            Some(Action::Confirm) if self.confirmed() => {
+                let effect = match &self.target {
+                    DeleteTarget::Router { tenant, name } => Effect::DeleteRouter {
+                        tenant: tenant.clone(),
+                        name: name.clone(),
+                    },
+                    DeleteTarget::Tenant { name, .. } => {
+                        Effect::DeleteTenant { name: name.clone() }
+                    }
+                };
+                Reply::close().effect(effect)
+            }
+            Some(Action::Confirm) => Reply::stay(false),
+            _ => Reply::stay(self.input(key)),
+        }
+    }
+
+    fn on_paste(&mut self, text: &str, env: &Env) -> Reply {
+        let Some(typed) = &mut self.typed else {
+            return Reply::stay(false);
+        };
+        match paste_into(typed, text, INPUT_LIMIT) {
+            Some(note) => Reply::stay(true).toast(super::toast::Toast::info(note, env.now)),
+            None => Reply::stay(true),
+        }
+    }
+
+    fn render(&self, frame: &mut Frame, canvas: &Canvas) {
+        render(self, frame, canvas.body, canvas.theme);
     }
 }
 

@@ -1,12 +1,17 @@
 //! `?`: every binding of the live keymap, grouped by where it applies.
 
+use std::cell::Cell;
+
 use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+use super::{Canvas, Env, Overlay, Reply};
+use crate::tui::data::ListCursor;
 use crate::tui::forms::centered;
-use crate::tui::keymap::{Context, Keymap};
+use crate::tui::keymap::{Action, Context, Keymap};
 use crate::tui::theme::Theme;
 
 /// The order sections appear in.
@@ -26,7 +31,27 @@ const SECTIONS: [Context; 11] = [
 
 #[derive(Debug, Default)]
 pub struct HelpView {
-    pub scroll: usize,
+    pub scroll: ListCursor,
+    /// Lines of help as last drawn: what scrolls.
+    rows: Cell<usize>,
+}
+
+impl Overlay for HelpView {
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::List, Context::Nav, Context::Always]
+    }
+
+    fn on_key(&mut self, _key: KeyEvent, action: Option<Action>, _env: &Env) -> Reply {
+        match action {
+            Some(Action::Back) => Reply::close(),
+            Some(a) => Reply::stay(self.scroll.scroll(a, self.rows.get())),
+            None => Reply::stay(false),
+        }
+    }
+
+    fn render(&self, frame: &mut Frame, canvas: &Canvas) {
+        render(self, canvas.keymap, frame, canvas.body, canvas.theme);
+    }
 }
 
 /// The help text as lines (also what the tests read).
@@ -58,10 +83,10 @@ pub fn lines<'a>(keymap: &'a Keymap, theme: &Theme) -> Vec<Line<'a>> {
 pub fn render(view: &HelpView, keymap: &Keymap, frame: &mut Frame, area: Rect, theme: &Theme) {
     let text = lines(keymap, theme);
     let popup = centered(area, 64, area.height.saturating_sub(2).max(3));
-    let max_scroll = text
-        .len()
-        .saturating_sub(popup.height.saturating_sub(2) as usize);
-    let scroll = view.scroll.min(max_scroll) as u16;
+    view.rows.set(text.len());
+    let shown = view
+        .scroll
+        .text_window(text.len(), popup.height.saturating_sub(2) as usize);
     frame.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -71,5 +96,10 @@ pub fn render(view: &HelpView, keymap: &Keymap, frame: &mut Frame, area: Rect, t
             &[("↑↓", "scroll"), ("esc", "close")],
             theme,
         ));
-    frame.render_widget(Paragraph::new(text).block(block).scroll((scroll, 0)), popup);
+    frame.render_widget(
+        Paragraph::new(text)
+            .block(block)
+            .scroll((shown.start as u16, 0)),
+        popup,
+    );
 }

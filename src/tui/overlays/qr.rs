@@ -5,12 +5,15 @@
 use qrcode::render::unicode::Dense1x2;
 use qrcode::{EcLevel, QrCode};
 use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 use zeroize::Zeroizing;
 
+use super::{Canvas, Env, Overlay, Reply};
+use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Theme;
 
 pub struct QrView {
@@ -51,6 +54,27 @@ impl QrView {
 
     pub fn rows(&self) -> &[String] {
         &self.rows
+    }
+}
+
+impl Overlay for QrView {
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::Nav, Context::Always]
+    }
+
+    fn on_key(&mut self, _key: KeyEvent, action: Option<Action>, _env: &Env) -> Reply {
+        match action {
+            Some(Action::Back) => Reply::close(),
+            _ => Reply::stay(false),
+        }
+    }
+
+    fn render(&self, frame: &mut Frame, canvas: &Canvas) {
+        render(self, frame, canvas.screen, canvas.theme);
+    }
+
+    fn full_screen(&self) -> bool {
+        true
     }
 }
 

@@ -2,46 +2,58 @@
 //! terminal's own mouse selection copies exactly the script.
 
 use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph};
 use zeroize::Zeroizing;
 
+use super::{Canvas, Env, Overlay, Reply};
+use crate::tui::data::ListCursor;
+use crate::tui::keymap::{Action, Context};
+
 pub struct RawView {
     lines: Zeroizing<Vec<String>>,
-    pub scroll: usize,
-    page: std::cell::Cell<usize>,
+    pub scroll: ListCursor,
 }
 
 impl RawView {
     pub fn new(text: &str) -> Self {
         RawView {
             lines: Zeroizing::new(text.lines().map(str::to_owned).collect()),
-            scroll: 0,
-            page: std::cell::Cell::new(10),
+            scroll: ListCursor::default(),
+        }
+    }
+}
+
+impl Overlay for RawView {
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::List, Context::Nav, Context::Always]
+    }
+
+    fn on_key(&mut self, _key: KeyEvent, action: Option<Action>, _env: &Env) -> Reply {
+        match action {
+            Some(Action::Back) => Reply::close(),
+            Some(a) => Reply::stay(self.scroll.scroll(a, self.lines.len())),
+            None => Reply::stay(false),
         }
     }
 
-    pub fn scroll_by(&mut self, delta: isize) {
-        let max = self.lines.len().saturating_sub(self.page.get()) as isize;
-        self.scroll = (self.scroll as isize + delta).clamp(0, max.max(0)) as usize;
+    fn render(&self, frame: &mut Frame, canvas: &Canvas) {
+        render(self, frame, canvas.screen);
     }
 
-    pub fn page(&self) -> usize {
-        self.page.get().max(1)
-    }
-
-    pub fn scroll_to_end(&mut self) {
-        self.scroll = self.lines.len().saturating_sub(self.page.get());
+    fn full_screen(&self) -> bool {
+        true
     }
 }
 
 pub fn render(view: &RawView, frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, area);
-    view.page.set(area.height as usize);
-    let end = (view.scroll + area.height as usize).min(view.lines.len());
-    let start = view.scroll.min(end);
-    let lines: Vec<Line> = view.lines[start..end]
+    let shown = view
+        .scroll
+        .text_window(view.lines.len(), area.height as usize);
+    let lines: Vec<Line> = view.lines[shown]
         .iter()
         .map(|l| Line::raw(l.as_str()))
         .collect();

@@ -2,12 +2,20 @@
 //! scrollable, keys masked until revealed. The texts arrive from a background task.
 
 use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use zeroize::Zeroizing;
 
-use crate::tui::data::{ScriptBundle, ScriptKind};
+use super::qr::QrView;
+use super::raw::RawView;
+use super::save::SaveDialog;
+use super::toast::Toast;
+use super::{Canvas, Env, Overlay, Reply};
+use crate::tui::app::Effect;
+use crate::tui::data::{ListCursor, ScriptBundle, ScriptKind};
+use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Theme;
 
 pub struct ScriptView {
@@ -17,10 +25,9 @@ pub struct ScriptView {
     pub bundle: Option<ScriptBundle>,
     pub error: Option<String>,
     pub revealed: bool,
-    pub scroll: usize,
+    pub scroll: ListCursor,
     /// The lines on screen (masked or not), rebuilt only when kind or reveal changes.
     lines: Zeroizing<Vec<String>>,
-    page: std::cell::Cell<usize>,
     /// Screen rows the lines take at the width last drawn (long lines wrap): what scrolls.
     rows: std::cell::Cell<usize>,
 }
@@ -34,9 +41,8 @@ impl ScriptView {
             bundle: None,
             error: None,
             revealed: false,
-            scroll: 0,
+            scroll: ListCursor::default(),
             lines: Zeroizing::new(Vec::new()),
-            page: std::cell::Cell::new(10),
             rows: std::cell::Cell::new(0),
         }
     }
@@ -69,7 +75,6 @@ impl ScriptView {
         self.lines = Zeroizing::new(text.lines().map(str::to_owned).collect());
         // Until the next frame tells the wrapped height, one row per line.
         self.rows.set(self.lines.len());
-        self.scroll = self.scroll.min(self.max_scroll());
     }
 
     pub fn toggle_reveal(&mut self) {
@@ -79,7 +84,7 @@ impl ScriptView {
 
     pub fn set_kind(&mut self, kind: ScriptKind) {
         self.kind = kind;
-        self.scroll = 0;
+        self.scroll.top();
         self.rebuild();
     }
 
@@ -92,22 +97,76 @@ impl ScriptView {
         self.bundle.as_ref().map(|b| b.text(self.kind).clone())
     }
 
-    fn max_scroll(&self) -> usize {
-        self.rows.get().saturating_sub(self.page.get())
+    /// Copy, save, QR and raw view: all need the script itself.
+    fn use_text(&self, action: Action, env: &Env) -> Reply {
+        let Some(text) = self.full_text() else {
+            return Reply::stay(false)
+                .toast(Toast::error("the script is still being generated", env.now));
+        };
+        match action {
+            Action::Copy => Reply::stay(false).effect(Effect::Copy {
+                what: format!("{} of {}", self.kind.title(), self.label()),
+                text,
+            }),
+            Action::Save => Reply::stay(false).open(SaveDialog::new(
+                &self.tenant,
+                &self.router,
+                self.kind,
+                text,
+            )),
+            Action::Raw => Reply::stay(false).open(RawView::new(&text)),
+            Action::Qr => {
+                let payload = self
+                    .bundle
+                    .as_ref()
+                    .map(|b| b.qr_payload.clone())
+                    .unwrap_or_default();
+                match QrView::new(&self.label(), &payload) {
+                    Ok(q) => Reply::stay(false).open(q),
+                    Err(e) => Reply::stay(false).toast(Toast::error(e, env.now)),
+                }
+            }
+            _ => Reply::stay(false),
+        }
+    }
+}
+
+impl Overlay for ScriptView {
+    fn contexts(&self) -> &'static [Context] {
+        &[
+            Context::Script,
+            Context::List,
+            Context::Nav,
+            Context::Always,
+        ]
     }
 
-    /// Scrolls by screen rows.
-    pub fn scroll_by(&mut self, delta: isize) {
-        let max = self.max_scroll() as isize;
-        self.scroll = (self.scroll as isize + delta).clamp(0, max) as usize;
+    fn on_key(&mut self, _key: KeyEvent, action: Option<Action>, env: &Env) -> Reply {
+        use Action as A;
+        let Some(action) = action else {
+            return Reply::stay(false);
+        };
+        match action {
+            A::Back => Reply::close(),
+            A::Reveal => {
+                self.toggle_reveal();
+                Reply::stay(true)
+            }
+            A::NextScript => {
+                self.set_kind(self.kind.next());
+                Reply::stay(true)
+            }
+            A::PrevScript => {
+                self.set_kind(self.kind.prev());
+                Reply::stay(true)
+            }
+            A::Copy | A::Save | A::Qr | A::Raw => self.use_text(action, env),
+            scroll => Reply::stay(self.scroll.scroll(scroll, self.rows.get())),
+        }
     }
 
-    pub fn page(&self) -> usize {
-        self.page.get().max(1)
-    }
-
-    pub fn scroll_to_end(&mut self) {
-        self.scroll = self.max_scroll();
+    fn render(&self, frame: &mut Frame, canvas: &Canvas) {
+        render(self, frame, canvas.body, canvas.theme, Line::default());
     }
 }
 
@@ -159,15 +218,11 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
         }
     };
     frame.render_widget(Paragraph::new(status), status_area);
-    let height = body.height as usize;
-    view.page.set(height);
     let rows = wrap_rows(view.lines(), body.width as usize);
     view.rows.set(rows.len());
-    let start = view.scroll.min(view.max_scroll());
-    let shown: Vec<Line> = rows
+    let window = view.scroll.text_window(rows.len(), body.height as usize);
+    let shown: Vec<Line> = rows[window]
         .iter()
-        .skip(start)
-        .take(height)
         .map(|row| match row {
             Row::Start(text) => Line::from(Span::styled(*text, theme.text)),
             Row::Continued(text) => Line::from(vec![
@@ -283,7 +338,7 @@ mod tests {
             rows.join("\n")
         };
         draw(&mut terminal, &v);
-        v.scroll_to_end();
+        v.scroll.scroll(Action::Bottom, v.rows.get());
         let screen = draw(&mut terminal, &v);
         let tail: String = last
             .chars()

@@ -40,7 +40,7 @@ impl Toast {
 /// The newest toast, right-aligned on the line above the footer.
 pub fn render(toast: &Toast, frame: &mut Frame, area: Rect, theme: &Theme) {
     let prefix = if toast.error { " ✗ " } else { " ✓ " };
-    let text = format!("{prefix}{} ", toast.text);
+    let text = format!("{prefix}{} ", crate::format::escape_control(&toast.text));
     let width = (text.chars().count() as u16).min(area.width);
     let rect = Rect {
         x: area.x + area.width - width,

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::tui::app::{App, Pane};
 use crate::tui::data::{shown_status, status_changes_in};
+use crate::tui::format::escaped;
 use crate::tui::format::{bytes_short, count};
 use crate::tui::keymap::{Action, Context};
 
@@ -142,8 +143,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                 let status = status_cell(shown, theme);
                 let row = vec![
                     (status.content.into_owned(), status.style),
-                    (r.name.to_string(), theme.text),
-                    (r.tenant.to_string(), muted),
+                    (escaped(&r.name), theme.text),
+                    (escaped(&r.tenant), muted),
                     (r.vpn_ip.to_string(), theme.text),
                     (info.age(link.last_handshake, app.now), theme.text),
                     (bytes_short(link.rx_bytes), theme.text),

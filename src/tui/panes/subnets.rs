@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{bar, block, message, percent, phase_line};
 use crate::tui::app::{App, Pane};
+use crate::tui::format::escaped;
 use crate::tui::format::{count, truncate};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
@@ -91,7 +92,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
                 .saturating_sub(name_width + 1 + figures.chars().count())
                 .max(3);
             let mut spans = vec![Span::styled(
-                format!("{:<name_width$} ", truncate(&s.tenant, name_width)),
+                format!(
+                    "{:<name_width$} ",
+                    truncate(&escaped(&s.tenant), name_width)
+                ),
                 theme.text,
             )];
             spans.extend(bar(s.allocated, s.capacity, width, theme));

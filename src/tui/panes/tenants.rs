@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use super::{Column, Give, block, fit, fitted_table, measure, message, phase_line};
 use crate::tui::app::{App, Pane};
 use crate::tui::format::count;
+use crate::tui::format::escaped;
 use crate::tui::keymap::{Action, Context};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
@@ -54,7 +55,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
                     let scoped = app.routers.tenant.as_deref() == Some(t.name.as_str());
                     [
                         (
-                            t.name.clone(),
+                            escaped(&t.name),
                             if scoped { theme.accent } else { theme.text },
                         ),
                         (t.subnet_cidr.to_string(), theme.muted),
