@@ -640,6 +640,6 @@ fn control_characters_from_the_database_are_shown_escaped() {
             "a control character reached the screen:\n{screen:?}"
         );
         assert!(screen.contains("r1\\x1b]0;PWNED\\x07"), "{screen}");
-        assert!(screen.contains("t\\x9b2J"), "{screen}");
+        assert!(screen.contains("t\\u{9b}2J"), "{screen}");
     }
 }
