@@ -17,7 +17,8 @@ async fn provision_copy_qr_quit_in_tmux() {
     env.cli(&["tenant", "add", "acme"]);
 
     let tmux = Tmux::console(&env, "e2e", 120, 45);
-    tmux.wait_for("1 Tenants");
+    // The pane title shows before the rows: wait for the tenant itself, which the form fills in.
+    tmux.wait_for("10.100.0.0/16");
 
     // provision through the form
     tmux.keys(&["n"]);
