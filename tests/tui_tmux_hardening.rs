@@ -59,7 +59,7 @@ async fn env_with_router() -> (common::TestDb, Env) {
 
 /// Opens the RouterOS script of acme/r1 and waits until it is on screen.
 fn open_script(tmux: &Tmux) {
-    tmux.wait_for("1 Tenants");
+    tmux.wait_for("10.100.1.1");
     tmux.keys(&[":"]);
     tmux.text("router acme/r1");
     tmux.keys(&["Enter", "Enter"]);
@@ -149,7 +149,7 @@ async fn the_save_dialog_owns_every_key_while_open() {
 async fn a_paste_is_one_edit_of_the_focused_field() {
     let (_db, env) = env_with_router().await;
     let tmux = Tmux::console(&env, "paste", 120, 40);
-    tmux.wait_for("1 Tenants");
+    tmux.wait_for("10.100.1.1");
     tmux.keys(&["n"]);
     tmux.wait_for("Provision a router");
 
@@ -181,7 +181,7 @@ async fn signals_leave_the_terminal_usable() {
     let tmux = Tmux::shell("signals", 100, 30);
     for (i, signal) in ["TERM", "INT", "HUP", "QUIT"].into_iter().enumerate() {
         tmux.start_console(&env);
-        tmux.wait_for("1 Tenants");
+        tmux.wait_for("10.100.1.1");
         assert_eq!(tmux.format("#{alternate_on}"), "1");
         let pid = tmux.child_pid();
         let status = std::process::Command::new("kill")
