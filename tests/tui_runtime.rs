@@ -165,7 +165,11 @@ async fn polls_the_hub_interface_live_when_it_may() {
     .unwrap();
 
     let tmux = Tmux::console(&env, "live", 120, 40);
-    let screen = tmux.wait_for(&format!("live from {iface} · updated ≤2s ago"));
+    // The poll may land before the router rows do: wait for both.
+    let live = format!("live from {iface} · updated ≤2s ago");
+    let screen = tmux.wait_until(&format!("{live:?} with the router rows"), |s| {
+        s.contains(&live) && s.contains("acme/r-alpha") && s.contains(" r-alpha ")
+    });
     assert!(screen.contains("? unknown VU5LTk9X"), "{screen}");
     // r-alpha shook hands 5 s ago on the interface: online in both panes, although no agent
     // ever updated its stored status (pending); r-bravo never did: pending; r-charlie is not
