@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod clipboard;
 pub mod config;
+pub mod doctor;
 pub mod embedded_pg;
 pub mod error;
 pub mod format;
