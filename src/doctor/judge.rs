@@ -148,7 +148,7 @@ fn interface_checks(facts: &HubFacts, hub: &HubRef, checks: &mut Vec<Check>) {
         ),
         Err(why) => cannot_tell("interface", why, "run tikwire doctor as root on the hub"),
     });
-    let reapply = format!("tikwire agent --hub {} --once", hub.name);
+    let reapply = reapply(hub);
     match &facts.wg {
         Ok(wg) => {
             checks.push(match &wg.public_key {
@@ -192,21 +192,30 @@ fn interface_checks(facts: &HubFacts, hub: &HubRef, checks: &mut Vec<Check>) {
             }
         }
     }
+    // The interface's own port: with `listen_port` ok, that is the database's port.
+    let port = facts
+        .wg
+        .as_ref()
+        .map_or(hub.listen_port, |wg| wg.listen_port);
     checks.push(match &facts.udp_ports {
-        Ok(ports) if ports.contains(&hub.listen_port) => Check::ok(
-            "udp_listener",
-            format!("something listens on UDP {}", hub.listen_port),
-        ),
+        Ok(ports) if ports.contains(&port) => {
+            Check::ok("udp_listener", format!("something listens on UDP {port}"))
+        }
         Ok(_) => Check::fail(
             "udp_listener",
-            format!("nothing listens on UDP {}", hub.listen_port),
-            format!(
-                "wg set {iface} listen-port {} (and check ss -uln)",
-                hub.listen_port
-            ),
+            format!("nothing listens on UDP {port}: {iface} has no socket"),
+            format!("ip link set dev {iface} up; ss -ulnp | grep {port} (another program may hold the port)"),
         ),
         Err(why) => cannot_tell("udp_listener", why, "ss -uln"),
     });
+}
+
+/// The agent sets the interface from the database when it starts.
+fn reapply(hub: &HubRef) -> String {
+    format!(
+        "systemctl restart tikwire-agent@{0} (without the unit: tikwire agent --hub {0} --once)",
+        hub.name
+    )
 }
 
 fn host_firewall(facts: &HubFacts, hub: &HubRef) -> Check {
@@ -481,11 +490,7 @@ fn peers(facts: &HubFacts, hub: &HubRef) -> Check {
             ),
         );
     }
-    let fix = format!(
-        "tikwire agent --hub {} --once (sets the database's peers, removes unknown ones)",
-        hub.name
-    );
-    Check::fail("peers", problems.join("; "), fix)
+    Check::fail("peers", problems.join("; "), reapply(hub))
 }
 
 fn allowed_ips(facts: &HubFacts) -> Check {
