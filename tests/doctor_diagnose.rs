@@ -17,6 +17,9 @@ use wg_support::{Netns, live_unavailable, run};
 
 const MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 
+/// Check name -> (status, detail, fix).
+type Checks = BTreeMap<String, (String, String, Option<String>)>;
+
 struct Tikwire {
     url: String,
     dir: PathBuf,
@@ -56,12 +59,7 @@ impl Tikwire {
     }
 
     /// `router diagnose --json` from the hub: name -> (status, detail, fix), and the exit code.
-    fn diagnose(
-        &self,
-        hub: &Netns,
-        name: &str,
-        tenant: &str,
-    ) -> (BTreeMap<String, (String, String, Option<String>)>, i32) {
+    fn diagnose(&self, hub: &Netns, name: &str, tenant: &str) -> (Checks, i32) {
         let out = self.run(
             Some(&hub.name),
             &["router", "diagnose", name, "--tenant", tenant, "--json"],

@@ -510,41 +510,6 @@ async fn local_addresses(tools: &HostTools) -> Probe<Vec<IpAddr>> {
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proc_udp_ports() {
-        let text = "  sl  local_address rem_address   st\n   0: 00000000:CA6C 00000000:0000 07\n   1: 0100007F:0035 00000000:0000 07\n";
-        assert_eq!(parse_proc_udp(text), vec![51820, 53]);
-    }
-
-    #[test]
-    fn overlapping_allowed_ips_between_peers() {
-        let n = |s: &str| s.parse::<IpNet>().unwrap();
-        let none = [
-            ("a", n("10.1.1.1/32")),
-            ("b", n("10.1.1.2/32")),
-            ("a", n("10.2.0.0/16")),
-        ];
-        assert!(overlaps(&none).is_empty());
-        let dup = [("a", n("10.1.1.1/32")), ("b", n("10.1.1.1/32"))];
-        assert_eq!(overlaps(&dup).len(), 1);
-        let inside = [
-            ("a", n("10.1.0.0/16")),
-            ("c", n("10.2.0.1/32")),
-            ("b", n("10.1.200.7/32")),
-        ];
-        assert_eq!(
-            overlaps(&inside),
-            vec![("a".into(), "b".into(), n("10.1.200.7/32"))]
-        );
-        let v6 = [("a", n("fd00::/64")), ("b", n("10.0.0.0/8"))];
-        assert!(overlaps(&v6).is_empty());
-    }
-}
-
 /// How long a management port may take to accept: short, the tunnel is one hop away.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -660,5 +625,40 @@ async fn probe_port(address: std::net::Ipv4Addr, port: u16) -> super::diagnose::
         Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => PortProbe::Refused,
         Ok(Err(err)) => PortProbe::Error(err.to_string()),
         Err(_) => PortProbe::TimedOut,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_udp_ports() {
+        let text = "  sl  local_address rem_address   st\n   0: 00000000:CA6C 00000000:0000 07\n   1: 0100007F:0035 00000000:0000 07\n";
+        assert_eq!(parse_proc_udp(text), vec![51820, 53]);
+    }
+
+    #[test]
+    fn overlapping_allowed_ips_between_peers() {
+        let n = |s: &str| s.parse::<IpNet>().unwrap();
+        let none = [
+            ("a", n("10.1.1.1/32")),
+            ("b", n("10.1.1.2/32")),
+            ("a", n("10.2.0.0/16")),
+        ];
+        assert!(overlaps(&none).is_empty());
+        let dup = [("a", n("10.1.1.1/32")), ("b", n("10.1.1.1/32"))];
+        assert_eq!(overlaps(&dup).len(), 1);
+        let inside = [
+            ("a", n("10.1.0.0/16")),
+            ("c", n("10.2.0.1/32")),
+            ("b", n("10.1.200.7/32")),
+        ];
+        assert_eq!(
+            overlaps(&inside),
+            vec![("a".into(), "b".into(), n("10.1.200.7/32"))]
+        );
+        let v6 = [("a", n("fd00::/64")), ("b", n("10.0.0.0/8"))];
+        assert!(overlaps(&v6).is_empty());
     }
 }

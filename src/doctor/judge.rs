@@ -182,6 +182,16 @@ fn interface_checks(facts: &HubFacts, hub: &HubRef, checks: &mut Vec<Check>) {
                 )
             });
         }
+        // Without CAP_NET_ADMIN `wg show` is refused: that says nothing about the hub.
+        Err(why) if why.contains("not permitted") || why.contains("denied") => {
+            for name in ["private_key", "listen_port"] {
+                checks.push(cannot_tell(
+                    name,
+                    why,
+                    "run tikwire doctor as root on the hub",
+                ));
+            }
+        }
         Err(why) => {
             for name in ["private_key", "listen_port"] {
                 checks.push(Check::fail(
