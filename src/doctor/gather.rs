@@ -46,8 +46,10 @@ impl HostTools {
     }
 }
 
-/// Runs a command with a timeout; stdout on success, one line of stderr otherwise.
+/// Runs a command with a timeout; stdout on success, one line of stderr otherwise. Reads at
+/// most [`OUTPUT_LIMIT`] bytes of stdout and 64 KiB of stderr, whatever the tool prints.
 pub(crate) async fn output(program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Probe<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
     let name = program.display().to_string();
     let mut child = tokio::process::Command::new(program)
         .args(args)
@@ -61,24 +63,41 @@ pub(crate) async fn output(program: &Path, args: &[&str], stdin: Option<&[u8]>) 
         .kill_on_drop(true)
         .spawn()
         .map_err(|err| format!("{name}: {err}"))?;
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input)
-            .await
-            .map_err(|err| format!("{name}: {err}"))?;
-    }
-    let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(format!("{name}: no pipes"));
+    };
+    let pipe = child.stdin.take();
+    let feed = async move {
+        if let (Some(input), Some(mut pipe)) = (stdin, pipe) {
+            // A tool that exits early closes its stdin: its exit status says why.
+            let _ = pipe.write_all(input).await;
+        }
+    };
+    let read = async {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let limit = u64::try_from(OUTPUT_LIMIT).unwrap_or(u64::MAX);
+        let (mut stdout, mut stderr) = (stdout.take(limit + 1), stderr.take(64 << 10));
+        let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
+        a.and(b).map(|_| (out, err))
+    };
+    let run = async {
+        let ((), read) = tokio::join!(feed, read);
+        let (out, err) = read?;
+        Ok::<_, std::io::Error>((child.wait().await?, out, err))
+    };
+    let (status, out, err) = tokio::time::timeout(COMMAND_TIMEOUT, run)
         .await
         .map_err(|_| format!("{name} did not answer within {COMMAND_TIMEOUT:?}"))?
         .map_err(|err| format!("{name}: {err}"))?;
-    if out.stdout.len() > OUTPUT_LIMIT {
+    if out.len() > OUTPUT_LIMIT {
         return Err(format!("{name} printed more than {OUTPUT_LIMIT} bytes"));
     }
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&err);
         let line = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         return Err(format!("{name} {}: {}", args.join(" "), line.trim()));
     }
-    Ok(out.stdout)
+    Ok(out)
 }
 
 fn json(bytes: &[u8], what: &str) -> Probe<Value> {

@@ -670,7 +670,11 @@ mod tests {
                 Status::Fail,
             ),
             (
-                |f| f.wg.as_mut().unwrap().listen_port = 51821,
+                |f| {
+                    // wg listens on its own (wrong) port: only listen_port is wrong.
+                    f.wg.as_mut().unwrap().listen_port = 51821;
+                    f.udp_ports = Ok(vec![51821]);
+                },
                 "listen_port",
                 Status::Fail,
             ),
