@@ -175,8 +175,11 @@ fn the_package_holds_binary_units_man_pages_completions_and_verifies() {
             text.replace("/usr/bin/tikwire", bin.to_str().unwrap()),
         )
         .unwrap();
+        // Documentation=man:… is checked with `man`: the package's pages first.
+        let manpath = format!("{}:/usr/share/man", root.join("usr/share/man").display());
         let out = Command::new("systemd-analyze")
             .args(["verify", copy.to_str().unwrap()])
+            .env("MANPATH", manpath)
             .current_dir(&work)
             .output()
             .unwrap();

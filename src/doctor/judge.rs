@@ -230,9 +230,6 @@ fn reapply(hub: &HubRef) -> String {
 
 fn host_firewall(facts: &HubFacts, hub: &HubRef) -> Check {
     let port = hub.listen_port;
-    let accept = format!(
-        "nft add rule inet filter input udp dport {port} accept (or the same in your firewall's config)"
-    );
     let table = crate::scripts::nft::table_name(&hub.interface);
     match &facts.ruleset {
         Ok(ruleset) => match input_verdict(ruleset, port, &table, &hub.interface) {
@@ -246,7 +243,10 @@ fn host_firewall(facts: &HubFacts, hub: &HubRef) -> Check {
             InputVerdict::Dropped(chain) => Check::fail(
                 "host_firewall",
                 format!("{chain} drops UDP {port}: routers cannot reach the hub"),
-                accept,
+                // First in the chain, before whatever drops; keep it in your firewall's config.
+                format!(
+                    "nft insert rule {chain} udp dport {port} accept (and the same in your firewall's config)"
+                ),
             ),
             InputVerdict::Unclear(chain) => Check::warn(
                 "host_firewall",
