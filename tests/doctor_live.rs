@@ -381,3 +381,35 @@ async fn doctor_finds_each_broken_condition_and_its_fix_repairs_it() {
         healthy(&hub, &format!("{} and `{fix}`", case.what));
     }
 }
+
+/// No root needed: a database that does not answer is one failed check, exit status 1, and
+/// the JSON document is still whole.
+#[test]
+fn doctor_without_a_database_fails_that_check_and_exits_1() {
+    let dir = std::env::temp_dir().join(format!("tikwire-doctor-nodb-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_tikwire"))
+        .args(["doctor", "--json"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env("TIKWIRE_DATA_DIR", dir.join("data"))
+        .env_remove("TIKWIRE_CONFIG")
+        .env_remove("TIKWIRE_MASTER_KEY")
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = doc["checks"].as_array().unwrap();
+    let database = checks.iter().find(|c| c["name"] == "database").unwrap();
+    assert_eq!(database["status"], "fail");
+    assert!(
+        database["detail"].as_str().unwrap().contains("127.0.0.1:1"),
+        "{database}"
+    );
+    assert!(database["fix"].is_string());
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["status"] == "fail").collect();
+    assert_eq!(failed.len(), 1, "only the database fails: {checks:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
+}

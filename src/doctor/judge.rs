@@ -28,6 +28,8 @@ pub fn hub_checks(facts: &HubFacts) -> Vec<Check> {
             checks.push(allowed_ips(facts));
             checks.push(endpoint(facts, hub));
         }
+        // Without a database the `database` check already says why.
+        Err(_) if facts.database.is_err() => checks.push(clock(facts)),
         Err(why) => {
             checks.push(Check::fail(
                 "hub",
@@ -824,6 +826,8 @@ mod tests {
         let checks = hub_checks(&facts);
         assert_eq!(status_of(&checks, "database"), Some(Status::Fail));
         assert_eq!(status_of(&checks, "peers"), None);
+        assert_eq!(status_of(&checks, "hub"), None);
+        assert_eq!(status_of(&checks, "clock"), Some(Status::Ok));
         assert!(crate::doctor::Report { checks }.failed());
     }
 }
