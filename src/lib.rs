@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod embedded_pg;
 pub mod error;
 pub mod events;

@@ -2,8 +2,10 @@
 //! Each command group lives in its own module.
 
 mod agent;
+mod completions;
 mod db;
 mod demo;
+mod doctor;
 mod hub;
 mod import;
 pub mod output;
@@ -24,7 +26,7 @@ use crate::{Error, Result};
 #[derive(Debug, Parser)]
 #[command(
     name = "tikwire",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TIKWIRE_GIT_COMMIT"), ")"),
     about = "Bring remote MikroTik routers under management over WireGuard",
     long_about = "Bring remote MikroTik routers under management over WireGuard.\n\n\
                   Without a subcommand tikwire opens the console. Without DATABASE_URL it starts \
@@ -70,6 +72,32 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Check the hub host: interface, firewall, sysctls, clock, database, agent, peers.
+    Doctor(DoctorArgs),
+    /// Print shell completions (bash, zsh, fish) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Write the man pages (tikwire.1 and one per subcommand) into DIR.
+    #[command(hide = true)]
+    Man { dir: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Hub to check (default: the only hub).
+    #[arg(long)]
+    pub hub: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +221,14 @@ pub enum RouterCommand {
         name: String,
         #[arg(long)]
         tenant: String,
+    },
+    /// Why a router is not online or not manageable: its peer, handshake, ping and services.
+    Diagnose {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Provision every router in a CSV file (name[,interface_name[,keepalive]]): all or nothing.
     Import {
@@ -319,6 +355,12 @@ impl Context {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
+    // Generated from the argument definitions alone: no config, no log file, no database.
+    match &cli.command {
+        Some(Command::Completions { shell }) => return completions::completions(*shell),
+        Some(Command::Man { dir }) => return completions::man_pages(dir),
+        _ => {}
+    }
     let config = Config::load(Overrides {
         config_file: cli.config,
         database_url: cli.database_url,
@@ -347,5 +389,7 @@ pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
         Some(Command::Demo(args)) => demo::run(&ctx, args).await,
         Some(Command::Agent(args)) => agent::run(&ctx, args).await,
         Some(Command::Db(cmd)) => db::run(&ctx, cmd).await,
+        Some(Command::Doctor(args)) => doctor::run(&ctx, args).await,
+        Some(Command::Completions { .. } | Command::Man { .. }) => Ok(()),
     }
 }

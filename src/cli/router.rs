@@ -63,6 +63,9 @@ pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
         }
         RouterCommand::Disable { name, tenant } => set_enabled(ctx, &tenant, &name, false).await,
         RouterCommand::Enable { name, tenant } => set_enabled(ctx, &tenant, &name, true).await,
+        RouterCommand::Diagnose { name, tenant, json } => {
+            super::doctor::diagnose_router(ctx, &name, &tenant, json).await
+        }
         RouterCommand::Import {
             file,
             tenant,

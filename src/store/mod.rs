@@ -4,6 +4,7 @@
 //! `provision`, which generates and seals the keys and calls the transactional helpers
 //! (`lock_tenant`, `allocate_host_indexes`, `insert_routers`, ...) inside one transaction.
 
+mod doctor;
 mod hubs;
 pub mod notify;
 mod routers;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 
+pub use doctor::{AgentBeat, AppliedMigration};
 pub use hubs::{HubSecretRow, NewHubRow};
 pub use routers::{DeletedRouter, NewRouterRow, RouterFilter, RouterSecretRow, TenantLock};
 pub use status::{
