@@ -154,7 +154,7 @@ async fn open_vault(store: &Store, config: &Config) -> Probe<Vault> {
 
 async fn database_facts(store: &Store, config: &Config) -> (DatabaseFacts, Option<Vault>) {
     let migrations = store
-        .applied_migrations()
+        .migration_record()
         .await
         .map(|rows| Migrations {
             applied: rows.iter().map(|m| m.version).collect(),
@@ -480,7 +480,11 @@ fn clock_synced() -> Probe<bool> {
 }
 
 async fn heartbeat(store: &Store, hub_id: i64) -> Probe<Option<Heartbeat>> {
-    let Some(beat) = store.agent_beat(hub_id).await.map_err(|e| e.to_string())? else {
+    let Some(beat) = store
+        .agent_heartbeat(hub_id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
         return Ok(None);
     };
     let here = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -541,8 +545,8 @@ pub async fn router_facts(
     tools: &HostTools,
 ) -> crate::Result<super::diagnose::RouterFacts> {
     use super::diagnose::{MANAGEMENT_PORTS, RouterFacts};
-    let router = provisioner.store.router(tenant, name).await?;
-    let hub = provisioner.store.hub(&router.hub).await?;
+    let router = provisioner.store().router(tenant, name).await?;
+    let hub = provisioner.store().hub(&router.hub).await?;
     let peer = router_peer(provisioner, tools, &hub, &router).await;
     let connected = matches!(&peer, Ok(Some(p)) if p.latest_handshake.is_some());
     let (ping, ports) = if connected {

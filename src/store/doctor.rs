@@ -1,21 +1,20 @@
 //! Reads for `tikwire doctor`: the schema's migration record and the agent's heartbeat.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row as _;
 
 use super::Store;
 use crate::Result;
 
 /// One row of sqlx's migration record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AppliedMigration {
     pub version: i64,
     pub success: bool,
 }
 
 /// The agent's heartbeat row for one hub.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentBeat {
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AgentHeartbeat {
     pub host: String,
     pub pid: i32,
     pub updated_at: DateTime<Utc>,
@@ -26,7 +25,7 @@ pub struct AgentBeat {
 
 impl Store {
     /// Migrations recorded in the database; empty when it was never migrated.
-    pub async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>> {
+    pub async fn migration_record(&self) -> Result<Vec<AppliedMigration>> {
         let exists: bool =
             sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
                 .fetch_one(&self.pool)
@@ -34,36 +33,20 @@ impl Store {
         if !exists {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query("SELECT version, success FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AppliedMigration {
-                    version: row.try_get("version")?,
-                    success: row.try_get("success")?,
-                })
-            })
-            .collect()
+        Ok(
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// The agent's last heartbeat for a hub, if any agent ever ran for it.
-    pub async fn agent_beat(&self, hub_id: i64) -> Result<Option<AgentBeat>> {
-        let row = sqlx::query(
+    pub async fn agent_heartbeat(&self, hub_id: i64) -> Result<Option<AgentHeartbeat>> {
+        Ok(sqlx::query_as(
             "SELECT host, pid, updated_at, now() AS now, last_error FROM wg_agent_status WHERE hub_id = $1",
         )
         .bind(hub_id)
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(AgentBeat {
-                host: row.try_get("host")?,
-                pid: row.try_get("pid")?,
-                updated_at: row.try_get("updated_at")?,
-                now: row.try_get("now")?,
-                last_error: row.try_get("last_error")?,
-            })
-        })
-        .transpose()
+        .await?)
     }
 }

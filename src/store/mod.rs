@@ -16,7 +16,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 
-pub use doctor::{AgentBeat, AppliedMigration};
+pub use doctor::{AgentHeartbeat, AppliedMigration};
 pub use hubs::{HubSecretRow, NewHubRow};
 pub use routers::{DeletedRouter, NewRouterRow, RouterFilter, RouterSecretRow, TenantLock};
 pub use status::{
