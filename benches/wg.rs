@@ -68,14 +68,14 @@ fn synthetic_dump(peers: u64) -> String {
 fn desired_for(peers: u64) -> DesiredInterface {
     DesiredInterface {
         private_key: Zeroizing::new(key(1, 0)),
-        public_key: key(2, 0),
+        public_key: key(2, 0).parse().unwrap(),
         listen_port: 51820,
         addresses: vec!["10.100.0.1/16".parse().unwrap()],
         peers: (0..peers)
             .map(|i| {
                 DesiredPeer::new(
                     format!("t/r{i}"),
-                    key(3, i),
+                    key(3, i).parse().unwrap(),
                     Zeroizing::new(key(4, i)),
                     vpn_ip(i),
                 )

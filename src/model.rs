@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
+use crate::keys::PublicKey;
+
 /// A value an operator typed that tikwire refuses; the message says what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -401,7 +403,7 @@ pub struct Hub {
     pub endpoint_port: u16,
     pub interface: String,
     pub listen_port: u16,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub routers: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -432,7 +434,7 @@ pub struct Router {
     pub vpn_ip: Ipv4Addr,
     pub subnet_cidr: Ipv4Net,
     pub hub_ip: Ipv4Addr,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub interface_name: String,
     pub keepalive: u16,
     pub enabled: bool,

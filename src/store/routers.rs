@@ -16,6 +16,7 @@ use super::tenants::{no_such_tenant, v4addr, v4net};
 use super::{Store, Tx, audit};
 use crate::events::{AuditAction, Change, ChangeKind};
 use crate::ipam;
+use crate::keys::PublicKey;
 use crate::model::{Hub, Router, RouterStatus};
 use crate::{Error, Result};
 
@@ -41,7 +42,7 @@ pub struct NewRouterRow {
     pub id: i64,
     pub name: String,
     pub host_index: u32,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub private_key_sealed: Vec<u8>,
     pub preshared_key_sealed: Vec<u8>,
     pub interface_name: String,
@@ -473,7 +474,7 @@ pub(crate) async fn insert_routers(
         })
     })?;
 
-    let public_keys: Vec<&str> = rows.iter().map(|r| r.public_key.as_str()).collect();
+    let public_keys: Vec<PublicKey> = rows.iter().map(|r| r.public_key).collect();
     let private_sealed: Vec<&[u8]> = rows
         .iter()
         .map(|r| r.private_key_sealed.as_slice())
@@ -498,7 +499,7 @@ pub(crate) async fn insert_routers(
     )
     .bind(lock.tenant_id)
     .bind(hub.id)
-    .bind(&hub.public_key)
+    .bind(hub.public_key)
     .bind(super::tenants::host(hub_ip))
     .bind(IpNet::V4(ipam::tenant_subnet(lock.octet)))
     .bind(i32::from(hub.listen_port))

@@ -19,7 +19,7 @@ use crate::model::{AgentIdentity, RouterStatus};
 pub struct HubLink {
     /// The `vpn_configurations` row.
     pub id: i64,
-    pub public_key: String,
+    pub public_key: PublicKey,
     /// "tenant/router", for logs.
     pub label: String,
     pub enabled: bool,
@@ -52,7 +52,7 @@ pub struct LinkUpdate {
 /// A peer on a hub's interface that no router owns.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnknownPeer {
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub endpoint: Option<String>,
     pub allowed_ips: String,
     pub last_handshake_at: Option<DateTime<Utc>>,
@@ -82,7 +82,7 @@ pub struct AgentBeat {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StoredUnknown {
     pub hub: String,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub endpoint: Option<String>,
     pub allowed_ips: String,
     #[sqlx(rename = "last_handshake_at")]
@@ -242,7 +242,7 @@ pub async fn write_unknown_peers(
     hub_id: i64,
     unknown: &[UnknownPeer],
 ) -> Result<()> {
-    let keys: Vec<&str> = unknown.iter().map(|u| u.public_key.as_str()).collect();
+    let keys: Vec<PublicKey> = unknown.iter().map(|u| u.public_key).collect();
     let endpoints: Vec<Option<&str>> = unknown.iter().map(|u| u.endpoint.as_deref()).collect();
     let allowed: Vec<&str> = unknown.iter().map(|u| u.allowed_ips.as_str()).collect();
     let handshakes: Vec<Option<DateTime<Utc>>> =

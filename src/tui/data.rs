@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
+use crate::keys::PublicKey;
 use crate::model::{Router, RouterStatus};
 use crate::tui::keymap::Action;
 use crate::wg::status::Thresholds;
@@ -196,8 +197,8 @@ pub struct RouterRow {
     /// Shared by every row of the tenant.
     pub tenant: Arc<str>,
     pub vpn_ip: Ipv4Addr,
-    /// The router's WireGuard public key, decoded (all zeros if the stored one is unreadable).
-    pub key: [u8; 32],
+    /// The router's WireGuard public key.
+    pub key: PublicKey,
     pub enabled: bool,
     /// As stored by the agent; what is shown is derived, see [`shown_status`].
     pub status: RouterStatus,
@@ -215,7 +216,7 @@ impl RouterRow {
             name: router.name.as_str().into(),
             tenant,
             vpn_ip: router.vpn_ip,
-            key: decode_key(&router.public_key).unwrap_or([0; 32]),
+            key: router.public_key,
             enabled: router.enabled,
             status: router.status,
             last_handshake: router.last_handshake_at,
@@ -233,11 +234,6 @@ impl RouterRow {
             .map(|r| RouterRow::new(r, names.get(&r.tenant)))
             .collect()
     }
-
-    /// The public key as WireGuard prints it.
-    pub fn public_key(&self) -> String {
-        encode_key(&self.key)
-    }
 }
 
 /// Shares equal strings (tenant names) between rows.
@@ -253,20 +249,6 @@ impl Interner {
         self.0.insert(name.into(), shared.clone());
         shared
     }
-}
-
-pub fn decode_key(text: &str) -> Option<[u8; 32]> {
-    use base64::Engine as _;
-    let mut key = [0u8; 32];
-    match base64::engine::general_purpose::STANDARD.decode_slice(text.as_bytes(), &mut key) {
-        Ok(32) => Some(key),
-        _ => None,
-    }
-}
-
-pub fn encode_key(key: &[u8; 32]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(key)
 }
 
 /// The status the console shows: disabled stays disabled, a router that never shook hands
@@ -412,7 +394,7 @@ impl RouterTable {
         let rows = &self.rows;
         self.by_key = (0..rows.len() as u32).collect();
         self.by_key
-            .sort_unstable_by(|&a, &b| rows[a as usize].key.cmp(&rows[b as usize].key));
+            .sort_unstable_by_key(|&i| rows[i as usize].key.as_bytes());
         self.sorted = (0..rows.len() as u32).collect();
         self.generation += 1;
         self.resort(keep);
@@ -591,9 +573,9 @@ impl RouterTable {
     }
 
     /// The row of the router with this public key.
-    pub fn find_key(&self, key: &[u8; 32]) -> Option<u32> {
+    pub fn find_key(&self, key: &PublicKey) -> Option<u32> {
         self.by_key
-            .binary_search_by(|&i| self.rows[i as usize].key.cmp(key))
+            .binary_search_by_key(&key.as_bytes(), |&i| self.rows[i as usize].key.as_bytes())
             .ok()
             .map(|p| self.by_key[p])
     }

@@ -24,7 +24,7 @@ pub async fn router_rows(store: &Store, tenant: Option<&str>) -> Result<Vec<Rout
                 name: r.name.into_boxed_str(),
                 tenant: names.get(&r.tenant),
                 vpn_ip: ip.addr(),
-                key: *r.public_key.as_bytes(),
+                key: r.public_key,
                 enabled: r.enabled,
                 status: r.status,
                 last_handshake: r.last_handshake_at,

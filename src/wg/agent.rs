@@ -251,11 +251,11 @@ fn report_cycle(failing: &mut Option<String>, result: Result<()>) {
     }
 }
 
-fn names(list: &[String]) -> String {
+fn names<T: std::fmt::Display>(list: &[T]) -> String {
     let shown = list
         .iter()
         .take(LOG_NAMES)
-        .cloned()
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
     match list.len().saturating_sub(LOG_NAMES) {

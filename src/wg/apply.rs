@@ -17,6 +17,8 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use zeroize::Zeroizing;
 
+use crate::keys::PublicKey;
+
 use super::dump::{self, Dump, PeerLine};
 use super::poller::{self, PollError};
 
@@ -28,7 +30,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct DesiredInterface {
     pub private_key: Zeroizing<String>,
     /// Public key of `private_key`, to notice a wrong key without handling the secret.
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub listen_port: u16,
     /// The hub's address in each tenant with routers on this hub (10.X.0.1/16).
     pub addresses: Vec<Ipv4Net>,
@@ -39,7 +41,7 @@ pub struct DesiredInterface {
 pub struct DesiredPeer {
     /// "tenant/router", for logs.
     pub label: String,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub preshared_key: Zeroizing<String>,
     /// The router's tunnel address (/32), normalised.
     pub allowed_ips: Vec<IpNet>,
@@ -77,7 +79,7 @@ impl DesiredInterface {
             .map(|p| {
                 DesiredPeer::new(
                     format!("{}/{}", p.tenant, p.router),
-                    p.public_key.clone(),
+                    p.public_key,
                     p.preshared_key.clone(),
                     p.vpn_ip,
                 )
@@ -92,7 +94,7 @@ impl DesiredInterface {
         addresses.dedup();
         Self {
             private_key: material.private_key.clone(),
-            public_key: material.hub.public_key.clone(),
+            public_key: material.hub.public_key,
             listen_port: material.hub.listen_port,
             addresses,
             peers,
@@ -103,7 +105,7 @@ impl DesiredInterface {
 impl DesiredPeer {
     pub fn new(
         label: String,
-        public_key: String,
+        public_key: PublicKey,
         preshared_key: Zeroizing<String>,
         vpn_ip: Ipv4Addr,
     ) -> Self {
@@ -147,9 +149,9 @@ pub struct Plan {
     pub add: Vec<usize>,
     pub update: Vec<(usize, Fix)>,
     /// Public keys of peers to remove.
-    pub remove: Vec<String>,
+    pub remove: Vec<PublicKey>,
     /// Public keys of peers neither desired nor removed (with `remove_unknown` off).
-    pub unknown_kept: Vec<String>,
+    pub unknown_kept: Vec<PublicKey>,
 }
 
 impl Plan {
@@ -194,18 +196,18 @@ impl fmt::Display for Plan {
 
 /// Compares the desired interface with what `wg show IFACE dump` reported.
 pub fn plan(desired: &DesiredInterface, actual: &Dump<'_>, options: ReconcileOptions) -> Plan {
-    let actual_peers: HashMap<&str, &PeerLine<'_>> =
+    let actual_peers: HashMap<PublicKey, &PeerLine<'_>> =
         actual.peers.iter().map(|p| (p.public_key, p)).collect();
     let mut plan = Plan {
-        set_private_key: actual.interface.public_key != Some(desired.public_key.as_str()),
+        set_private_key: actual.interface.public_key != Some(desired.public_key),
         set_listen_port: (actual.interface.listen_port != desired.listen_port)
             .then_some(desired.listen_port),
         ..Plan::default()
     };
     let mut wanted = HashSet::with_capacity(desired.peers.len());
     for (index, peer) in desired.peers.iter().enumerate() {
-        wanted.insert(peer.public_key.as_str());
-        match actual_peers.get(peer.public_key.as_str()) {
+        wanted.insert(peer.public_key);
+        match actual_peers.get(&peer.public_key) {
             None => plan.add.push(index),
             Some(present) => {
                 let fix = Fix {
@@ -222,8 +224,8 @@ pub fn plan(desired: &DesiredInterface, actual: &Dump<'_>, options: ReconcileOpt
     let strangers = actual
         .peers
         .iter()
-        .filter(|p| !wanted.contains(p.public_key))
-        .map(|p| p.public_key.to_owned());
+        .filter(|p| !wanted.contains(&p.public_key))
+        .map(|p| p.public_key);
     if options.remove_unknown {
         plan.remove.extend(strangers);
     } else {
@@ -357,8 +359,8 @@ pub struct Applied {
     /// Labels ("tenant/router") of peers added, updated, and public keys removed.
     pub added: Vec<String>,
     pub updated: Vec<String>,
-    pub removed: Vec<String>,
-    pub unknown_kept: Vec<String>,
+    pub removed: Vec<PublicKey>,
+    pub unknown_kept: Vec<PublicKey>,
     pub set_private_key: bool,
     pub set_listen_port: Option<u16>,
     pub addresses_added: Vec<Ipv4Net>,
@@ -436,13 +438,14 @@ pub async fn execute(
     // Removals first: a released address handed to a new router must leave the old peer
     // before the new one claims it.
     for chunk in peers.remove.chunks(REMOVALS_PER_CALL) {
+        let keys: Vec<String> = chunk.iter().map(ToString::to_string).collect();
         let mut args = vec!["set", interface];
-        for key in chunk {
+        for key in &keys {
             args.extend(["peer", key.as_str(), "remove"]);
         }
         wg_call(tools, &args, None).await?;
         applied.wg_calls += 1;
-        applied.removed.extend(chunk.iter().cloned());
+        applied.removed.extend_from_slice(chunk);
     }
 
     // Additions and fixes in one `wg addconf`: it adds new peers and, for existing ones,
@@ -602,7 +605,7 @@ mod tests {
     fn desired(peers: Vec<DesiredPeer>) -> DesiredInterface {
         DesiredInterface {
             private_key: Zeroizing::new("aEorlU3xn87mvKcKCHan7HudpDZ/Dve9JZwGHebEaWQ=".into()),
-            public_key: HUB_PUB.into(),
+            public_key: HUB_PUB.parse().unwrap(),
             listen_port: 51820,
             addresses: vec!["10.100.0.1/16".parse().unwrap()],
             peers,
@@ -612,7 +615,7 @@ mod tests {
     fn peer(key: &str, psk: &str, ip: &str) -> DesiredPeer {
         DesiredPeer::new(
             format!("t/{}", &key[..4]),
-            key.into(),
+            key.parse().unwrap(),
             Zeroizing::new(psk.into()),
             ip.parse().unwrap(),
         )
@@ -684,7 +687,7 @@ mod tests {
                 )
             ]
         );
-        assert_eq!(p.remove, vec![stranger.to_owned()]);
+        assert_eq!(p.remove, vec![stranger.parse().unwrap()]);
         assert!(!p.set_private_key && p.set_listen_port.is_none());
         let summary = p.to_string();
         assert!(
@@ -700,7 +703,7 @@ mod tests {
             },
         );
         assert!(keep.remove.is_empty());
-        assert_eq!(keep.unknown_kept, vec![stranger.to_owned()]);
+        assert_eq!(keep.unknown_kept, vec![stranger.parse().unwrap()]);
     }
 
     #[test]

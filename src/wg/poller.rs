@@ -34,10 +34,10 @@ pub struct Snapshot {
     pub interface: String,
     pub taken_at: DateTime<Utc>,
     /// The interface's public key; `None` when it has no private key yet.
-    pub public_key: Option<String>,
+    pub public_key: Option<crate::keys::PublicKey>,
     pub listen_port: u16,
-    /// Public key (base64) -> what the hub knows about that peer.
-    pub peers: HashMap<String, PeerStats>,
+    /// Public key -> what the hub knows about that peer.
+    pub peers: HashMap<crate::keys::PublicKey, PeerStats>,
 }
 
 /// One peer in a [`Snapshot`].
@@ -94,7 +94,7 @@ impl Snapshot {
                 allowed_ips: peer.allowed_ips.clone(),
                 has_preshared_key: peer.preshared_key.is_some(),
             };
-            if peers.insert(peer.public_key.to_owned(), stats).is_some() {
+            if peers.insert(peer.public_key, stats).is_some() {
                 return Err(DumpError {
                     line: peer.line,
                     problem: dump::Problem::BadValue {
@@ -108,7 +108,7 @@ impl Snapshot {
         Ok(Self {
             interface: interface.to_owned(),
             taken_at,
-            public_key: dump.interface.public_key.map(str::to_owned),
+            public_key: dump.interface.public_key,
             listen_port: dump.interface.listen_port,
             peers,
         })
