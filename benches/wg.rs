@@ -17,8 +17,9 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tikwire::wg::Snapshot;
-use tikwire::wg::apply::{DesiredInterface, DesiredPeer, ReconcileOptions, plan};
+use tikwire::wg::desired::{DesiredInterface, DesiredPeer};
 use tikwire::wg::dump::parse_dump;
+use tikwire::wg::plan::{ReconcileOptions, plan};
 use zeroize::Zeroizing;
 
 fn key(kind: u8, i: u64) -> String {

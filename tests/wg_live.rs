@@ -5,8 +5,10 @@ mod wg_support;
 
 use std::net::Ipv4Addr;
 
-use tikwire::wg::apply::{DesiredInterface, DesiredPeer, ReconcileOptions, Tools, reconcile};
+use tikwire::wg::apply::{Tools, reconcile};
+use tikwire::wg::desired::{DesiredInterface, DesiredPeer};
 use tikwire::wg::dump::parse_dump;
+use tikwire::wg::plan::ReconcileOptions;
 use tikwire::wg::poller::poll_once;
 use wg_support::{Netns, keypair, live_unavailable, psk};
 use zeroize::Zeroizing;

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use super::apply::{self, Applied, DesiredInterface, ReconcileOptions, Tools};
+use super::apply::{self, Applied, Tools};
+use super::desired::DesiredInterface;
+use super::plan::ReconcileOptions;
 use super::poller;
 use super::status::Thresholds;
 use super::sync::{StatusSync, SyncReport};
