@@ -5,19 +5,16 @@
 //! constraints on (tenant, host_index) and (tenant, vpn_ip) make a duplicate impossible even
 //! for a writer that bypasses tikwire.
 
-use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::Serialize;
-use sqlx::Row as _;
-use sqlx::postgres::PgRow;
 
 use super::notify::publish;
-use super::tenants::{no_such_tenant, v4addr, v4net};
+use super::tenants::no_such_tenant;
 use super::{Store, Tx, audit};
 use crate::events::{AuditAction, Change, ChangeKind};
 use crate::ipam;
 use crate::keys::PublicKey;
-use crate::model::{Hub, Router, RouterStatus};
+use crate::model::{Hub, Router};
 use crate::{Error, Result};
 
 /// Which routers to list.
@@ -50,8 +47,11 @@ pub struct NewRouterRow {
 }
 
 /// A router with its sealed keys.
+#[derive(sqlx::FromRow)]
 pub struct RouterSecretRow {
+    #[sqlx(flatten)]
     pub router: Router,
+    #[sqlx(rename = "client_private_key_sealed")]
     pub private_key_sealed: Vec<u8>,
     pub preshared_key_sealed: Vec<u8>,
 }
@@ -65,7 +65,8 @@ pub struct DeletedRouter {
 /// What every router query returns (never the sealed keys).
 const ROUTER_COLUMNS: &str = "
     SELECT r.id, r.name, t.name AS tenant, r.tenant_id, h.name AS hub, r.hub_id, r.vpn_ip,
-           a.subnet_cidr, a.gateway_ip, c.client_public_key, c.interface_name, c.keepalive_interval,
+           a.subnet_cidr, a.gateway_ip AS hub_ip, c.client_public_key AS public_key, c.interface_name,
+           c.keepalive_interval AS keepalive,
            r.enabled, c.status, c.last_handshake_at, c.first_handshake_at, c.last_endpoint,
            c.rx_bytes, c.tx_bytes, r.created_at, GREATEST(r.updated_at, c.updated_at) AS updated_at";
 /// Added only where a script or hub config is about to be rendered.
@@ -92,37 +93,10 @@ fn sealed_query(tail: &str) -> sqlx::AssertSqlSafe<String> {
     ))
 }
 
-fn router_from_row(row: &PgRow) -> Result<Router> {
-    let status: String = row.try_get("status")?;
-    Ok(Router {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        tenant: row.try_get("tenant")?,
-        tenant_id: row.try_get("tenant_id")?,
-        hub: row.try_get("hub")?,
-        hub_id: row.try_get("hub_id")?,
-        vpn_ip: v4addr(row.try_get("vpn_ip")?)?,
-        subnet_cidr: v4net(row.try_get("subnet_cidr")?)?,
-        hub_ip: v4addr(row.try_get("gateway_ip")?)?,
-        public_key: row.try_get("client_public_key")?,
-        interface_name: row.try_get("interface_name")?,
-        keepalive: row.try_get::<i32, _>("keepalive_interval")? as u16,
-        enabled: row.try_get("enabled")?,
-        status: RouterStatus::parse(&status)
-            .ok_or_else(|| Error::Database(format!("unknown router status {status:?}")))?,
-        last_handshake_at: row.try_get::<Option<DateTime<Utc>>, _>("last_handshake_at")?,
-        first_handshake_at: row.try_get::<Option<DateTime<Utc>>, _>("first_handshake_at")?,
-        last_endpoint: row.try_get("last_endpoint")?,
-        rx_bytes: row.try_get("rx_bytes")?,
-        tx_bytes: row.try_get("tx_bytes")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
 
 impl Store {
     pub async fn list_routers(&self, filter: &RouterFilter) -> Result<Vec<Router>> {
-        let rows = sqlx::query(public_query(LIST_WHERE))
+        let rows = sqlx::query_as(public_query(LIST_WHERE))
             .bind(filter.tenant.as_deref())
             .bind(filter.hub.as_deref())
             .fetch_all(&self.pool)
@@ -130,7 +104,7 @@ impl Store {
         if rows.is_empty() {
             self.check_filter(filter).await?;
         }
-        rows.iter().map(router_from_row).collect()
+        Ok(rows)
     }
 
     /// Routers one at a time, for listings of any size: memory stays flat however large the
@@ -141,11 +115,11 @@ impl Store {
     ) -> Result<futures_util::stream::BoxStream<'a, Result<Router>>> {
         use futures_util::StreamExt as _;
         self.check_filter(filter).await?;
-        let rows = sqlx::query(public_query(LIST_WHERE))
+        let rows = sqlx::query_as::<_, Router>(public_query(LIST_WHERE))
             .bind(filter.tenant.as_deref())
             .bind(filter.hub.as_deref())
             .fetch(&self.pool);
-        Ok(rows.map(|row| router_from_row(&row?)).boxed())
+        Ok(rows.map(|row| Ok(row?)).boxed())
     }
 
     /// Says so when a filter names a tenant or hub that does not exist.
@@ -160,13 +134,13 @@ impl Store {
     }
 
     pub async fn router(&self, tenant: &str, name: &str) -> Result<Router> {
-        let row = sqlx::query(public_query("WHERE t.name = $1 AND r.name = $2"))
+        let row = sqlx::query_as(public_query("WHERE t.name = $1 AND r.name = $2"))
             .bind(tenant)
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
         match row {
-            Some(row) => router_from_row(&row),
+            Some(router) => Ok(router),
             None => {
                 self.tenant(tenant).await?;
                 Err(no_such_router(tenant, name))
@@ -175,17 +149,16 @@ impl Store {
     }
 
     pub async fn router_by_id(&self, id: i64) -> Result<Router> {
-        let row = sqlx::query(public_query("WHERE r.id = $1"))
+        sqlx::query_as(public_query("WHERE r.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))?;
-        router_from_row(&row)
+            .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))
     }
 
     /// A router with its sealed keys (for rendering its script).
     pub async fn router_secret(&self, tenant: &str, name: &str) -> Result<RouterSecretRow> {
-        let row = sqlx::query(sealed_query("WHERE t.name = $1 AND r.name = $2"))
+        let row = sqlx::query_as(sealed_query("WHERE t.name = $1 AND r.name = $2"))
             .bind(tenant)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -194,30 +167,17 @@ impl Store {
             self.tenant(tenant).await?;
             return Err(no_such_router(tenant, name));
         };
-        Ok(RouterSecretRow {
-            router: router_from_row(&row)?,
-            private_key_sealed: row.try_get("client_private_key_sealed")?,
-            preshared_key_sealed: row.try_get("preshared_key_sealed")?,
-        })
+        Ok(row)
     }
 
     /// Every router a hub serves, with sealed preshared keys (for the hub's config).
     pub async fn hub_routers_secret(&self, hub_id: i64) -> Result<Vec<RouterSecretRow>> {
-        let rows = sqlx::query(sealed_query(
+        Ok(sqlx::query_as(sealed_query(
             "WHERE r.hub_id = $1 ORDER BY a.subnet_octet_2, r.host_index",
         ))
         .bind(hub_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RouterSecretRow {
-                    router: router_from_row(row)?,
-                    private_key_sealed: row.try_get("client_private_key_sealed")?,
-                    preshared_key_sealed: row.try_get("preshared_key_sealed")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Deletes a router and releases its address, in one transaction.
@@ -316,11 +276,10 @@ impl Store {
                 .id(router.id),
         )
         .await?;
-        let updated = sqlx::query(public_query("WHERE r.id = $1"))
+        let updated: Router = sqlx::query_as(public_query("WHERE r.id = $1"))
             .bind(router.id)
             .fetch_one(&mut *tx)
             .await?;
-        let updated = router_from_row(&updated)?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -333,15 +292,14 @@ async fn locked_router(
     tenant: &str,
     name: &str,
 ) -> Result<Router> {
-    let row = sqlx::query(public_query(
+    sqlx::query_as(public_query(
         "WHERE r.tenant_id = $1 AND r.name = $2 FOR UPDATE OF r",
     ))
     .bind(tenant_id)
     .bind(name)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| no_such_router(tenant, name))?;
-    router_from_row(&row)
+    .ok_or_else(|| no_such_router(tenant, name))
 }
 
 /// Locks a tenant's allocation row for the rest of the transaction.
