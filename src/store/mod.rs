@@ -5,6 +5,7 @@
 //! (`lock_tenant`, `allocate_host_indexes`, `insert_routers`, ...) inside one transaction.
 
 pub(crate) mod columns;
+mod configurations;
 mod hubs;
 pub mod notify;
 mod routers;

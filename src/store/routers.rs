@@ -5,14 +5,13 @@
 //! constraints on (tenant, host_index) and (tenant, vpn_ip) make a duplicate impossible even
 //! for a writer that bypasses tikwire.
 
-use ipnet::IpNet;
 use serde::Serialize;
 
+use super::configurations;
 use super::notify::publish;
 use super::tenants::no_such_tenant;
 use super::{Store, Tx, audit};
 use crate::events::{AuditAction, Change, ChangeKind};
-use crate::ipam;
 use crate::keys::PublicKey;
 use crate::model::{Hub, Router};
 use crate::{Error, Result};
@@ -92,7 +91,6 @@ fn sealed_query(tail: &str) -> sqlx::AssertSqlSafe<String> {
         "{ROUTER_COLUMNS}{SEALED_COLUMNS}{ROUTER_FROM} {tail}"
     ))
 }
-
 
 impl Store {
     pub async fn list_routers(&self, filter: &RouterFilter) -> Result<Vec<Router>> {
@@ -243,18 +241,7 @@ impl Store {
             .bind(enabled)
             .execute(&mut *tx)
             .await?;
-        // Disabled is a status of its own; re-enabled starts again from what handshakes say.
-        sqlx::query(
-            "UPDATE vpn_configurations SET updated_at = now(), status = CASE
-                 WHEN NOT $2 THEN 'disabled'
-                 WHEN last_handshake_at IS NULL THEN 'pending'
-                 ELSE 'offline' END
-             WHERE router_id = $1",
-        )
-        .bind(router.id)
-        .bind(enabled)
-        .execute(&mut *tx)
-        .await?;
+        configurations::set_enabled(&mut tx, router.id, enabled).await?;
         let (action, kind) = if enabled {
             (AuditAction::RouterEnable, ChangeKind::RouterEnabled)
         } else {
@@ -432,46 +419,7 @@ pub(crate) async fn insert_routers(
         })
     })?;
 
-    let public_keys: Vec<PublicKey> = rows.iter().map(|r| r.public_key).collect();
-    let private_sealed: Vec<&[u8]> = rows
-        .iter()
-        .map(|r| r.private_key_sealed.as_slice())
-        .collect();
-    let psk_sealed: Vec<&[u8]> = rows
-        .iter()
-        .map(|r| r.preshared_key_sealed.as_slice())
-        .collect();
-    let interfaces: Vec<&str> = rows.iter().map(|r| r.interface_name.as_str()).collect();
-    let keepalives: Vec<i32> = rows.iter().map(|r| i32::from(r.keepalive)).collect();
-    let hub_ip = ipam::hub_address(lock.octet);
-    sqlx::query(
-        "INSERT INTO vpn_configurations
-           (tenant_id, router_id, hub_id, server_public_key, client_public_key, client_private_key_sealed,
-            preshared_key_sealed, server_ip, client_ip, subnet_cidr, listen_port, server_endpoint,
-            interface_name, keepalive_interval, allowed_ips)
-         SELECT $1, u.id, $2, $3, u.public_key, u.private_sealed, u.psk_sealed, $4, r.vpn_ip, $5, $6, $7,
-                u.iface, u.keepalive, jsonb_build_array(host($4) || '/32')
-         FROM unnest($8::bigint[], $9::text[], $10::bytea[], $11::bytea[], $12::text[], $13::int[])
-              AS u(id, public_key, private_sealed, psk_sealed, iface, keepalive)
-         JOIN routers r ON r.id = u.id",
-    )
-    .bind(lock.tenant_id)
-    .bind(hub.id)
-    .bind(hub.public_key)
-    .bind(super::tenants::host(hub_ip))
-    .bind(IpNet::V4(ipam::tenant_subnet(lock.octet)))
-    .bind(i32::from(hub.listen_port))
-    .bind(&hub.endpoint)
-    .bind(&ids)
-    .bind(&public_keys)
-    .bind(&private_sealed)
-    .bind(&psk_sealed)
-    .bind(&interfaces)
-    .bind(&keepalives)
-    .execute(&mut **tx)
-    .await
-    .map_err(|err| super::on_unique_violation(err, |c| format!("key or address conflict ({c}); try again")))?;
-    Ok(())
+    configurations::insert(tx, lock, hub, rows).await
 }
 
 pub(crate) fn no_such_router(tenant: &str, name: &str) -> Error {

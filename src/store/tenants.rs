@@ -39,7 +39,6 @@ const TENANT_SELECT: &str = "
            (SELECT count(*) FROM vpn_configurations c WHERE c.tenant_id = t.id AND c.status = 'online') AS online
     FROM tenants t JOIN vpn_subnet_allocations a ON a.tenant_id = t.id";
 
-
 impl Store {
     /// Creates a tenant and gives it the lowest free /16, in one transaction.
     pub async fn create_tenant(&self, name: &TenantName, plan: &IpamConfig) -> Result<Tenant> {
