@@ -3,9 +3,10 @@
 //! that no router owns (`wg_unknown_peers`). Agents write them (the link columns through
 //! [`super::configurations`], the one writer of that table); consoles read them.
 
+use std::net::Ipv4Addr;
+
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt as _;
-use ipnet::IpNet;
 use sqlx::PgExecutor;
 
 use super::notify::{CHANNEL, publish};
@@ -13,7 +14,7 @@ use super::{Store, configurations};
 use crate::Result;
 use crate::events::{Change, ChangeKind};
 use crate::keys::PublicKey;
-use crate::model::{AgentIdentity, RouterStatus};
+use crate::model::{AgentIdentity, Router, RouterStatus};
 
 /// A router of one hub with its stored link status, as an agent loads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -96,7 +97,8 @@ pub struct RouterLink {
     pub id: i64,
     pub name: String,
     pub tenant: String,
-    pub vpn_ip: IpNet,
+    #[sqlx(try_from = "super::columns::V4")]
+    pub vpn_ip: Ipv4Addr,
     pub public_key: PublicKey,
     pub enabled: bool,
     pub status: RouterStatus,
@@ -104,6 +106,25 @@ pub struct RouterLink {
     pub last_endpoint: Option<String>,
     pub rx_bytes: i64,
     pub tx_bytes: i64,
+}
+
+/// The console's view of a router just provisioned or changed.
+impl From<&Router> for RouterLink {
+    fn from(router: &Router) -> Self {
+        Self {
+            id: router.id,
+            name: router.name.clone(),
+            tenant: router.tenant.clone(),
+            vpn_ip: router.vpn_ip,
+            public_key: router.public_key,
+            enabled: router.enabled,
+            status: router.status,
+            last_handshake_at: router.last_handshake_at,
+            last_endpoint: router.last_endpoint.clone(),
+            rx_bytes: router.rx_bytes,
+            tx_bytes: router.tx_bytes,
+        }
+    }
 }
 
 const HUB_LINKS: &str = "

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::keys::PublicKey;
 use crate::model::{Router, RouterStatus};
+use crate::store::RouterLink;
 use crate::tui::keymap::Action;
 use crate::wg::status::Thresholds;
 
@@ -209,18 +210,19 @@ pub struct RouterRow {
 }
 
 impl RouterRow {
-    /// The row for `router`, with `tenant` as its (shared) tenant name.
-    pub fn new(router: &Router, tenant: Arc<str>) -> Self {
+    /// The row for `router`, with `tenant` as its (shared) tenant name. The one mapping:
+    /// rows streamed from the store and routers just provisioned both come through here.
+    pub fn new(router: RouterLink, tenant: Arc<str>) -> Self {
         RouterRow {
             id: router.id,
-            name: router.name.as_str().into(),
+            name: router.name.into_boxed_str(),
             tenant,
             vpn_ip: router.vpn_ip,
             key: router.public_key,
             enabled: router.enabled,
             status: router.status,
             last_handshake: router.last_handshake_at,
-            endpoint: router.last_endpoint.as_deref().map(Into::into),
+            endpoint: router.last_endpoint.map(String::into_boxed_str),
             rx_bytes: router.rx_bytes,
             tx_bytes: router.tx_bytes,
         }
@@ -231,7 +233,7 @@ impl RouterRow {
         let mut names = Interner::default();
         routers
             .iter()
-            .map(|r| RouterRow::new(r, names.get(&r.tenant)))
+            .map(|r| RouterRow::new(RouterLink::from(r), names.get(&r.tenant)))
             .collect()
     }
 }
@@ -357,7 +359,7 @@ impl RouterTable {
             .iter()
             .find(|r| *r.tenant == *router.tenant)
             .map_or_else(|| Arc::from(router.tenant.as_str()), |r| r.tenant.clone());
-        let row = RouterRow::new(router, tenant);
+        let row = RouterRow::new(RouterLink::from(router), tenant);
         let keep = Some(row.id);
         match self.rows.iter_mut().find(|r| r.id == row.id) {
             Some(slot) => *slot = row,
