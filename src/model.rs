@@ -398,7 +398,7 @@ impl AgentIdentity {
 pub struct Hub {
     pub id: i64,
     pub name: String,
-    /// HOST:PORT, written from the two fields below (see [`Hub::with_endpoint`]).
+    /// HOST:PORT, written from the two fields below when the row is read.
     #[sqlx(skip)]
     pub endpoint: String,
     pub endpoint_host: String,
