@@ -188,8 +188,8 @@ impl fmt::Debug for PresharedKey {
 }
 
 /// True when `text` is a WireGuard key by the one rule of this module (canonical base64 of
-/// 32 bytes). For secret fields
-/// (private and preshared keys) that are checked, not kept: the decoded bytes are wiped.
+/// 32 bytes). For secret fields (private and preshared keys) that are checked, not kept: the
+/// decoded bytes are wiped.
 pub fn is_key(text: &str) -> bool {
     decode_key("key", text)
         .map(|mut bytes| bytes.zeroize())
