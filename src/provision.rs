@@ -142,7 +142,7 @@ impl Provisioner {
 
     pub async fn add_hub(&self, req: &NewHub) -> Result<Hub> {
         let private = PrivateKey::generate();
-        let public = private.public_key().to_base64();
+        let public = private.public_key();
         let id = self.store.next_hub_id().await?;
         let sealed = self
             .vault
@@ -155,7 +155,7 @@ impl Provisioner {
                 endpoint_port: req.endpoint.port,
                 interface: req.interface.as_str(),
                 listen_port: req.listen_port,
-                public_key: &public,
+                public_key: public,
                 private_key_sealed: &sealed,
             })
             .await

@@ -6,6 +6,7 @@ use sqlx::postgres::PgRow;
 use super::notify::publish;
 use super::{Store, Tx, audit, on_unique_violation};
 use crate::events::{AuditAction, Change, ChangeKind};
+use crate::keys::PublicKey;
 use crate::model::Hub;
 use crate::{Error, Result};
 
@@ -17,7 +18,7 @@ pub struct NewHubRow<'a> {
     pub endpoint_port: u16,
     pub interface: &'a str,
     pub listen_port: u16,
-    pub public_key: &'a str,
+    pub public_key: PublicKey,
     pub private_key_sealed: &'a [u8],
 }
 
