@@ -20,7 +20,7 @@ fn router_input(endpoint: &Endpoint) -> RouterScriptInput<'_> {
         hub: "hub1",
         interface: "wg-hotspot",
         router_private_key: KEY,
-        hub_public_key: KEY,
+        hub_public_key: KEY.parse().unwrap(),
         preshared_key: KEY,
         router_ip: Ipv4Addr::new(10, 100, 1, 1),
         hub_ip: Ipv4Addr::new(10, 100, 0, 1),
@@ -62,7 +62,7 @@ fn hub_fleet(c: &mut Criterion) {
         .map(|i| HubPeerInput {
             tenant: "acme",
             router: &names[i],
-            public_key: &keys[i],
+            public_key: keys[i].parse().unwrap(),
             preshared_key: KEY,
             vpn_ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 100, 1, 1)) + i as u32),
             enabled: true,

@@ -17,8 +17,9 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tikwire::wg::Snapshot;
-use tikwire::wg::apply::{DesiredInterface, DesiredPeer, ReconcileOptions, plan};
+use tikwire::wg::desired::{DesiredInterface, DesiredPeer};
 use tikwire::wg::dump::parse_dump;
+use tikwire::wg::plan::{ReconcileOptions, plan};
 use zeroize::Zeroizing;
 
 fn key(kind: u8, i: u64) -> String {
@@ -68,14 +69,14 @@ fn synthetic_dump(peers: u64) -> String {
 fn desired_for(peers: u64) -> DesiredInterface {
     DesiredInterface {
         private_key: Zeroizing::new(key(1, 0)),
-        public_key: key(2, 0),
+        public_key: key(2, 0).parse().unwrap(),
         listen_port: 51820,
         addresses: vec!["10.100.0.1/16".parse().unwrap()],
         peers: (0..peers)
             .map(|i| {
                 DesiredPeer::new(
                     format!("t/r{i}"),
-                    key(3, i),
+                    key(3, i).parse().unwrap(),
                     Zeroizing::new(key(4, i)),
                     vpn_ip(i),
                 )

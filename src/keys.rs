@@ -104,6 +104,16 @@ impl sqlx::Type<sqlx::Postgres> for PublicKey {
     }
 }
 
+impl sqlx::postgres::PgHasArrayType for PublicKey {
+    fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+    }
+
+    fn array_compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::postgres::PgHasArrayType>::array_compatible(ty)
+    }
+}
+
 impl<'r> sqlx::Decode<'r, sqlx::Postgres> for PublicKey {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
         let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
@@ -117,6 +127,25 @@ impl sqlx::Encode<'_, sqlx::Postgres> for PublicKey {
         buf: &mut sqlx::postgres::PgArgumentBuffer,
     ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
         <String as sqlx::Encode<sqlx::Postgres>>::encode(self.to_base64(), buf)
+    }
+}
+
+/// Ordered as its base64 text sorts, so lists sorted by key read as they did when keys
+/// were held as text.
+impl Ord for PublicKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let mut mine = [0u8; 44];
+        let mut theirs = [0u8; 44];
+        // 32 bytes always encode to 44; the buffers are exactly that long.
+        let _ = STANDARD.encode_slice(self.0, &mut mine);
+        let _ = STANDARD.encode_slice(other.0, &mut theirs);
+        mine.cmp(&theirs)
+    }
+}
+
+impl PartialOrd for PublicKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -156,6 +185,15 @@ impl fmt::Debug for PresharedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PresharedKey(<redacted>)")
     }
+}
+
+/// True when `text` is a WireGuard key by the one rule of this module (canonical base64 of
+/// 32 bytes). For secret fields (private and preshared keys) that are checked, not kept: the
+/// decoded bytes are wiped.
+pub fn is_key(text: &str) -> bool {
+    decode_key("key", text)
+        .map(|mut bytes| bytes.zeroize())
+        .is_ok()
 }
 
 /// Decodes a key the way `wg` accepts it: canonical base64 of exactly 32 bytes.
@@ -236,6 +274,18 @@ mod tests {
             serde_json::to_string(&public).unwrap(),
             format!("\"{text}\"")
         );
+    }
+
+    #[test]
+    fn keys_sort_as_their_text_sorts() {
+        let mut keys: Vec<PublicKey> = (0..64)
+            .map(|_| PrivateKey::generate().public_key())
+            .collect();
+        keys.sort();
+        let texts: Vec<String> = keys.iter().map(PublicKey::to_string).collect();
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(texts, sorted);
     }
 
     #[test]

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
+use crate::keys::PublicKey;
+
 /// A value an operator typed that tikwire refuses; the message says what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -392,36 +394,58 @@ impl AgentIdentity {
 }
 
 /// A hub as listed (no secrets).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Hub {
     pub id: i64,
     pub name: String,
+    /// HOST:PORT, written from the two fields below when the row is read.
+    #[sqlx(skip)]
     pub endpoint: String,
     pub endpoint_host: String,
+    #[sqlx(try_from = "i32")]
     pub endpoint_port: u16,
+    #[sqlx(rename = "interface_name")]
     pub interface: String,
+    #[sqlx(try_from = "i32")]
     pub listen_port: u16,
-    pub public_key: String,
+    pub public_key: PublicKey,
+    /// Counted only in listings (0 elsewhere).
     pub routers: i64,
     pub created_at: DateTime<Utc>,
 }
 
+impl Hub {
+    /// Fills `endpoint` from host and port, as an operator writes it (IPv6 in brackets).
+    pub(crate) fn with_endpoint(mut self) -> Self {
+        self.endpoint = Endpoint {
+            host: self.endpoint_host.clone(),
+            port: self.endpoint_port,
+        }
+        .to_string();
+        self
+    }
+}
+
 /// A tenant with its subnet and fleet counts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Tenant {
     pub id: i64,
     pub name: String,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub subnet_cidr: Ipv4Net,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub hub_ip: Ipv4Addr,
+    #[sqlx(try_from = "i32")]
     pub routers: i64,
     pub online: i64,
+    #[sqlx(try_from = "i32")]
     pub capacity: i64,
     pub created_at: DateTime<Utc>,
 }
 
 /// A router as listed and shown: everything an operator may see, never a private or
 /// preshared key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Router {
     pub id: i64,
     pub name: String,
@@ -429,11 +453,15 @@ pub struct Router {
     pub tenant_id: i64,
     pub hub: String,
     pub hub_id: i64,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub vpn_ip: Ipv4Addr,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub subnet_cidr: Ipv4Net,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub hub_ip: Ipv4Addr,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub interface_name: String,
+    #[sqlx(try_from = "i32")]
     pub keepalive: u16,
     pub enabled: bool,
     pub status: RouterStatus,
@@ -447,15 +475,22 @@ pub struct Router {
 }
 
 /// Per-tenant subnet usage, with the true capacity figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct SubnetUsage {
     pub tenant: String,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub subnet_cidr: Ipv4Net,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub hub_ip: Ipv4Addr,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub range_start: Ipv4Addr,
+    #[sqlx(try_from = "crate::store::columns::V4")]
     pub range_end: Ipv4Addr,
+    #[sqlx(try_from = "i32")]
     pub capacity: i64,
+    #[sqlx(try_from = "i32")]
     pub allocated: i64,
+    #[sqlx(try_from = "i32")]
     pub available: i64,
     pub status: String,
 }

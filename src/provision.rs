@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use crate::config::Config;
 use crate::events::{Change, ChangeKind};
 use crate::ipam::{self, IpamConfig};
-use crate::keys::{PresharedKey, PrivateKey};
+use crate::keys::{PresharedKey, PrivateKey, PublicKey};
 use crate::model::ImportSummary;
 use crate::model::{
     Endpoint, Hub, HubName, InterfaceName, InvalidInput, Router, RouterName, Tenant, TenantName,
@@ -82,7 +82,7 @@ pub struct HubPeer {
     pub router_id: i64,
     pub router: String,
     pub tenant: String,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub preshared_key: Zeroizing<String>,
     pub vpn_ip: Ipv4Addr,
     pub enabled: bool,
@@ -142,7 +142,7 @@ impl Provisioner {
 
     pub async fn add_hub(&self, req: &NewHub) -> Result<Hub> {
         let private = PrivateKey::generate();
-        let public = private.public_key().to_base64();
+        let public = private.public_key();
         let id = self.store.next_hub_id().await?;
         let sealed = self
             .vault
@@ -155,7 +155,7 @@ impl Provisioner {
                 endpoint_port: req.endpoint.port,
                 interface: req.interface.as_str(),
                 listen_port: req.listen_port,
-                public_key: &public,
+                public_key: public,
                 private_key_sealed: &sealed,
             })
             .await
@@ -230,7 +230,7 @@ impl Provisioner {
                     id,
                     name: spec.name.to_string(),
                     host_index,
-                    public_key: private.public_key().to_base64(),
+                    public_key: private.public_key(),
                     private_key_sealed: self.vault.seal(
                         private.as_bytes(),
                         &aad("routers", id, "client_private_key"),

@@ -309,7 +309,7 @@ async fn keys_are_sealed_and_unseal_to_the_stored_public_key() {
         .unwrap()
         .public_key()
         .to_base64();
-    assert_eq!(derived, r.public_key);
+    assert_eq!(derived, r.public_key.to_base64());
     assert_eq!(STANDARD.decode(m.preshared_key.as_str()).unwrap().len(), 32);
     assert_eq!(m.hub.name, "hub1");
     let hub = p.hub_material("hub1").await.unwrap();
@@ -318,7 +318,7 @@ async fn keys_are_sealed_and_unseal_to_the_stored_public_key() {
             .unwrap()
             .public_key()
             .to_base64(),
-        hub.hub.public_key
+        hub.hub.public_key.to_base64()
     );
     assert_eq!(hub.peers.len(), 1);
     assert_eq!(

@@ -195,7 +195,7 @@ fn router_wg_quick_config_passes_strip_and_setconf() {
     let input = RouterScriptInput {
         interface: &interface,
         router_private_key: &router.private,
-        hub_public_key: &hub.public,
+        hub_public_key: hub.public.parse().unwrap(),
         preshared_key: &psk,
         dns: &DNS,
         ..router_input(&endpoint)
@@ -251,7 +251,7 @@ fn hub_configs_pass_setconf_and_strip() {
         .into_iter()
         .zip(&routers)
         .map(|(p, (keys, psk))| HubPeerInput {
-            public_key: &keys.public,
+            public_key: keys.public.parse().unwrap(),
             preshared_key: psk,
             ..p
         })
@@ -386,7 +386,7 @@ fn tunnels_come_up_and_the_hub_firewall_isolates_routers() {
         HubPeerInput {
             tenant: "acme",
             router: "r1",
-            public_key: &r1.public,
+            public_key: r1.public.parse().unwrap(),
             preshared_key: &psk1,
             vpn_ip: ip("10.100.1.1"),
             enabled: true,
@@ -394,7 +394,7 @@ fn tunnels_come_up_and_the_hub_firewall_isolates_routers() {
         HubPeerInput {
             tenant: "globex",
             router: "r2",
-            public_key: &r2.public,
+            public_key: r2.public.parse().unwrap(),
             preshared_key: &psk2,
             vpn_ip: ip("10.101.1.1"),
             enabled: true,
@@ -429,7 +429,7 @@ fn tunnels_come_up_and_the_hub_firewall_isolates_routers() {
         router: "r1",
         interface: &r1_if,
         router_private_key: &r1.private,
-        hub_public_key: &hub.public,
+        hub_public_key: hub.public.parse().unwrap(),
         preshared_key: &psk1,
         ..router_input(&e1)
     };
@@ -438,7 +438,7 @@ fn tunnels_come_up_and_the_hub_firewall_isolates_routers() {
         router: "r2",
         interface: &r2_if,
         router_private_key: &r2.private,
-        hub_public_key: &hub.public,
+        hub_public_key: hub.public.parse().unwrap(),
         preshared_key: &psk2,
         router_ip: ip("10.101.1.1"),
         hub_ip: ip("10.101.0.1"),

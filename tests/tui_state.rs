@@ -324,7 +324,7 @@ fn enable_toggle_and_freeze() {
     assert!(app.peers.frozen);
     // A newer poll: every handshake just now, the unknown peer gone.
     let mut newer = testdata::live_snapshot(&routers, testdata::now());
-    newer.peers.remove(testdata::UNKNOWN_KEY);
+    newer.peers.remove(&testdata::unknown_key());
     for p in newer.peers.values_mut() {
         p.last_handshake = Some(testdata::now());
     }
@@ -414,7 +414,7 @@ fn live_polls_redraw_only_when_something_visible_changed() {
         })
         .last()
         .unwrap();
-    let hidden_key = app.routers.row(last).unwrap().public_key();
+    let hidden_key = app.routers.row(last).unwrap().key;
     again.peers.get_mut(&hidden_key).unwrap().rx_bytes += 1;
     app.update(testdata::live_msg(again.clone()));
     assert!(!app.dirty, "a change off screen must not redraw");
@@ -427,7 +427,7 @@ fn live_polls_redraw_only_when_something_visible_changed() {
     }) else {
         panic!("a router among the first rows")
     };
-    let shown_key = app.routers.row(first).unwrap().public_key();
+    let shown_key = app.routers.row(first).unwrap().key;
     again.peers.get_mut(&shown_key).unwrap().rx_bytes += 10_000_000;
     app.update(testdata::live_msg(again));
     assert!(app.dirty, "a visible change redraws");
@@ -504,7 +504,7 @@ fn stored_view_shows_the_agent_heartbeat_and_unknown_peers() {
         }],
         unknown: vec![StoredUnknown {
             hub: "main".into(),
-            public_key: testdata::UNKNOWN_KEY.into(),
+            public_key: testdata::unknown_key(),
             endpoint: Some("198.51.100.7:51999".into()),
             allowed_ips: "10.250.0.9/32".into(),
             last_handshake: Some(now),

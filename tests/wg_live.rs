@@ -5,8 +5,10 @@ mod wg_support;
 
 use std::net::Ipv4Addr;
 
-use tikwire::wg::apply::{DesiredInterface, DesiredPeer, ReconcileOptions, Tools, reconcile};
+use tikwire::wg::apply::{Tools, reconcile};
+use tikwire::wg::desired::{DesiredInterface, DesiredPeer};
 use tikwire::wg::dump::parse_dump;
+use tikwire::wg::plan::ReconcileOptions;
 use tikwire::wg::poller::poll_once;
 use wg_support::{Netns, keypair, live_unavailable, psk};
 use zeroize::Zeroizing;
@@ -14,7 +16,7 @@ use zeroize::Zeroizing;
 fn router(seed: u64, ip: Ipv4Addr) -> DesiredPeer {
     DesiredPeer::new(
         format!("acme/r{seed}"),
-        keypair(seed).1,
+        keypair(seed).1.parse().unwrap(),
         Zeroizing::new(psk(seed)),
         ip,
     )
@@ -24,7 +26,7 @@ fn hub(peers: Vec<DesiredPeer>) -> DesiredInterface {
     let (private, public) = keypair(9_999_999);
     DesiredInterface {
         private_key: Zeroizing::new(private),
-        public_key: public,
+        public_key: public.parse().unwrap(),
         listen_port: 51820,
         addresses: vec![
             "10.100.0.1/16".parse().unwrap(),
@@ -71,7 +73,7 @@ async fn reconcile_brings_a_bare_interface_to_the_database_state_and_then_leaves
 
     let text = ns.exec(&["wg", "show", &ifname, "dump"]);
     let dump = parse_dump(&text).unwrap();
-    assert_eq!(dump.interface.public_key, Some(desired.public_key.as_str()));
+    assert_eq!(dump.interface.public_key, Some(desired.public_key));
     assert_eq!(dump.interface.listen_port, 51820);
     assert_eq!(dump.peers.len(), 3);
     for peer in &desired.peers {
@@ -116,7 +118,7 @@ async fn reconcile_brings_a_bare_interface_to_the_database_state_and_then_leaves
         .unwrap();
     assert_eq!(third.added, vec!["acme/r4"]);
     assert_eq!(third.updated, vec!["acme/r1", "acme/r2"]);
-    assert_eq!(third.removed, vec![removed_key.clone()]);
+    assert_eq!(third.removed, vec![removed_key.parse().unwrap()]);
     assert_eq!(
         third.addresses_removed,
         vec!["10.101.0.1/16".parse().unwrap()]
@@ -125,7 +127,7 @@ async fn reconcile_brings_a_bare_interface_to_the_database_state_and_then_leaves
 
     let snapshot = poll_once(&tools.wg, &ifname).await.unwrap();
     assert_eq!(snapshot.peers.len(), 3);
-    assert!(!snapshot.peers.contains_key(&removed_key));
+    assert!(!snapshot.peers.contains_key(&removed_key.parse().unwrap()));
     assert_eq!(
         snapshot.peers[&desired.peers[1].public_key].allowed_ips,
         desired.peers[1].allowed_ips
@@ -163,12 +165,12 @@ async fn reconcile_brings_a_bare_interface_to_the_database_state_and_then_leaves
     )
     .await
     .unwrap();
-    assert_eq!(keep.unknown_kept, vec![stranger.clone()]);
+    assert_eq!(keep.unknown_kept, vec![stranger.parse().unwrap()]);
     assert_eq!(keep.wg_calls, 0);
     let gone = reconcile(&tools, &ifname, &desired, ReconcileOptions::default())
         .await
         .unwrap();
-    assert_eq!(gone.removed, vec![stranger]);
+    assert_eq!(gone.removed, vec![stranger.parse().unwrap()]);
 }
 
 #[tokio::test]

@@ -93,7 +93,9 @@ async fn poll_once_reads_only_the_named_interface() {
     assert_eq!(snapshot.interface, "wg-hub7");
     assert_eq!(snapshot.listen_port, 51820);
     assert_eq!(snapshot.peers.len(), 4);
-    let v6 = &snapshot.peers["ZAFhZci3x+Ff80U+lvElZerQTHdh6jCd+aAGjec5Q2E="];
+    let v6 = &snapshot.peers[&"ZAFhZci3x+Ff80U+lvElZerQTHdh6jCd+aAGjec5Q2E="
+        .parse()
+        .unwrap()];
     assert_eq!(v6.endpoint.unwrap().to_string(), "[fd00:db8::2]:54047");
 }
 

@@ -44,7 +44,7 @@ async fn fleet(pool: &PgPool, routers: &[&str]) -> Fleet {
             })
             .await
             .unwrap();
-        keys.insert((*name).to_owned(), router.public_key);
+        keys.insert((*name).to_owned(), router.public_key.to_string());
     }
     Fleet {
         provisioner,
@@ -75,7 +75,10 @@ fn snapshot(taken_at: i64, peers: Vec<(&str, PeerStats)>) -> Snapshot {
         taken_at: at(taken_at),
         public_key: None,
         listen_port: 51820,
-        peers: peers.into_iter().map(|(k, p)| (k.to_owned(), p)).collect(),
+        peers: peers
+            .into_iter()
+            .map(|(k, p)| (k.parse().unwrap(), p))
+            .collect(),
     }
 }
 
@@ -321,7 +324,7 @@ async fn unknown_peers_and_heartbeat_are_stored_for_unprivileged_consoles() {
         )
         .await
         .unwrap();
-    assert_eq!(report.new_unknown, vec![STRANGER.to_owned()]);
+    assert_eq!(report.new_unknown, vec![STRANGER.parse().unwrap()]);
     let unknown: Vec<(String, Option<String>, String)> = sqlx::query_as(
         "SELECT public_key, endpoint, allowed_ips FROM wg_unknown_peers WHERE hub_id = $1",
     )

@@ -10,7 +10,8 @@ use super::{AgentArgs, Context};
 use crate::model::InvalidInput;
 use crate::provision::Provisioner;
 use crate::wg::agent::{Agent, AgentConfig};
-use crate::wg::apply::{ReconcileOptions, Tools};
+use crate::wg::apply::Tools;
+use crate::wg::plan::ReconcileOptions;
 use crate::wg::status::Thresholds;
 use crate::{Error, Result};
 

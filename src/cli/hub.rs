@@ -55,7 +55,7 @@ pub async fn run(ctx: &Context, cmd: HubCommand) -> Result<()> {
                     h.interface.clone(),
                     h.listen_port.to_string(),
                     h.routers.to_string(),
-                    h.public_key.clone(),
+                    h.public_key.to_string(),
                 ]);
             }
             output::print(&table.render())
@@ -81,7 +81,7 @@ fn describe(hub: &Hub) -> String {
         ("endpoint", hub.endpoint.clone()),
         ("interface", hub.interface.clone()),
         ("listen port", hub.listen_port.to_string()),
-        ("public key", hub.public_key.clone()),
+        ("public key", hub.public_key.to_string()),
         ("routers", hub.routers.to_string()),
         ("created", hub.created_at.to_rfc3339()),
     ])

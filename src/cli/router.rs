@@ -185,7 +185,7 @@ fn describe(r: &Router) -> String {
         ),
         ("interface", r.interface_name.clone()),
         ("keepalive", format!("{} s", r.keepalive)),
-        ("public key", r.public_key.clone()),
+        ("public key", r.public_key.to_string()),
         ("created", r.created_at.to_rfc3339()),
     ])
 }

@@ -258,7 +258,7 @@ mod tests {
             vpn_ip: "10.100.1.1".parse().unwrap(),
             subnet_cidr: "10.100.0.0/16".parse().unwrap(),
             hub_ip: "10.100.0.1".parse().unwrap(),
-            public_key: "ROUTERKEY".into(),
+            public_key: crate::keys::PublicKey::from_bytes([7; 32]),
             interface_name: "wg-hotspot".into(),
             keepalive: 25,
             enabled: true,

@@ -20,8 +20,9 @@ use crate::model::Hub;
 use crate::provision::{HubMaterial, Provisioner};
 use crate::store::{MIGRATOR, Store};
 use crate::vault::Vault;
-use crate::wg::apply::{DesiredInterface, ReconcileOptions, plan};
+use crate::wg::desired::DesiredInterface;
 use crate::wg::dump::parse_dump_bytes;
+use crate::wg::plan::{ReconcileOptions, plan};
 use crate::wg::poller::read_dump;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -243,7 +244,7 @@ pub async fn hub_facts(
         name: hub.name,
         interface: hub.interface,
         listen_port: hub.listen_port,
-        public_key: hub.public_key,
+        public_key: hub.public_key.to_string(),
         endpoint_host: hub.endpoint_host,
     });
     facts
@@ -311,7 +312,7 @@ async fn wg_facts(
             let label = |i: &usize| desired.peers[*i].label.clone();
             Ok(PeerDiff {
                 missing: diff.add.iter().map(label).collect(),
-                unknown: diff.remove.clone(),
+                unknown: diff.remove.iter().map(ToString::to_string).collect(),
                 wrong_allowed_ips: diff
                     .update
                     .iter()
@@ -330,13 +331,19 @@ async fn wg_facts(
         }
         Err(why) => Err(why.clone()),
     };
+    let keys: Vec<String> = dump
+        .peers
+        .iter()
+        .map(|p| p.public_key.to_string())
+        .collect();
     let allowed: Vec<(&str, IpNet)> = dump
         .peers
         .iter()
-        .flat_map(|p| p.allowed_ips.iter().map(move |net| (p.public_key, *net)))
+        .zip(&keys)
+        .flat_map(|(p, key)| p.allowed_ips.iter().map(move |net| (key.as_str(), *net)))
         .collect();
     Ok(WgFacts {
-        public_key: dump.interface.public_key.map(str::to_owned),
+        public_key: dump.interface.public_key.map(|key| key.to_string()),
         listen_port: dump.interface.listen_port,
         peers,
         overlaps: overlaps(&allowed),

@@ -4,10 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use ipnet::Ipv4Net;
-use zeroize::Zeroizing;
 
 use crate::model::{Endpoint, HubName, InterfaceName, InvalidInput, RouterName, TenantName};
 
@@ -27,15 +24,10 @@ pub(crate) fn interface(value: &str) -> Result<(), InvalidInput> {
     InterfaceName::parse(value).map(drop)
 }
 
-/// A WireGuard key (private, public or preshared): 32 bytes in canonical padded base64, the
-/// only form `wg setconf` and RouterOS accept. The value itself never enters the message.
+/// A WireGuard key (private or preshared), by the one rule of `keys`: 32 bytes in canonical
+/// padded base64, the only form `wg setconf` and RouterOS accept. The value itself never enters the message.
 pub(crate) fn key(what: &str, value: &str) -> Result<(), InvalidInput> {
-    let canonical = value.len() == 44
-        && STANDARD
-            .decode(value)
-            .map(Zeroizing::new)
-            .is_ok_and(|bytes| bytes.len() == 32);
-    if canonical {
+    if crate::keys::is_key(value) {
         Ok(())
     } else {
         Err(InvalidInput(format!(

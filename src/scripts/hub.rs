@@ -13,6 +13,7 @@ use std::str::FromStr;
 use ipnet::Ipv4Net;
 use zeroize::Zeroizing;
 
+use crate::keys::PublicKey;
 use crate::model::InvalidInput;
 
 use super::check;
@@ -55,7 +56,7 @@ pub struct HubTenantInput<'a> {
 pub struct HubPeerInput<'a> {
     pub tenant: &'a str,
     pub router: &'a str,
-    pub public_key: &'a str,
+    pub public_key: PublicKey,
     /// Secret.
     pub preshared_key: &'a str,
     pub vpn_ip: Ipv4Addr,
@@ -156,7 +157,6 @@ fn check_peer(peer: &HubPeerInput, subnets: &HashMap<&str, Ipv4Net>) -> Result<(
     check::tenant(peer.tenant)?;
     check::router(peer.router)?;
     let what = format!("router {}/{}", peer.tenant, peer.router);
-    check::key(&format!("{what}: public key"), peer.public_key)?;
     check::key(&format!("{what}: preshared key"), peer.preshared_key)?;
     let subnet = subnets.get(peer.tenant).ok_or_else(|| {
         InvalidInput(format!(
@@ -243,11 +243,12 @@ mod tests {
         let (tenant, hub) = ("t".repeat(63), "h".repeat(63));
         let routers: Vec<String> = (0..200).map(|i| format!("{i:0>63}")).collect();
         let keys: Vec<String> = (0..200u8).map(|i| STANDARD.encode([i; 32])).collect();
+        let public: Vec<PublicKey> = (0..200u8).map(|i| PublicKey::from_bytes([i; 32])).collect();
         let peers: Vec<HubPeerInput> = (0..200)
             .map(|i| HubPeerInput {
                 tenant: &tenant,
                 router: &routers[i],
-                public_key: &keys[i],
+                public_key: public[i],
                 preshared_key: &keys[0],
                 vpn_ip: Ipv4Addr::new(10, 254, 255, i as u8 + 1),
                 enabled: true,

@@ -53,7 +53,7 @@ pub fn router_input<'a>(
         hub: &material.hub.name,
         interface: &router.interface_name,
         router_private_key: &material.private_key,
-        hub_public_key: &material.hub.public_key,
+        hub_public_key: material.hub.public_key,
         preshared_key: &material.preshared_key,
         router_ip: router.vpn_ip,
         hub_ip: router.hub_ip,
@@ -85,7 +85,7 @@ pub fn render_hub_config(
         .map(|p| HubPeerInput {
             tenant: &p.tenant,
             router: &p.router,
-            public_key: &p.public_key,
+            public_key: p.public_key,
             preshared_key: &p.preshared_key,
             vpn_ip: p.vpn_ip,
             enabled: p.enabled,

@@ -22,6 +22,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
 
+use crate::keys::PublicKey;
 use crate::model::{Endpoint, InvalidInput};
 
 pub use hub::{HubConfigFormat, HubConfigInput, HubPeerInput, HubTenantInput, hub_config};
@@ -43,7 +44,7 @@ pub struct RouterScriptInput<'a> {
     pub interface: &'a str,
     /// Base64, as `wg genkey` prints it. Secret.
     pub router_private_key: &'a str,
-    pub hub_public_key: &'a str,
+    pub hub_public_key: PublicKey,
     /// Base64, as `wg genpsk` prints it. Secret.
     pub preshared_key: &'a str,
     /// The router's tunnel address, e.g. 10.100.1.1.
@@ -95,7 +96,6 @@ impl RouterScriptInput<'_> {
     fn check(&self) -> Result<(), InvalidInput> {
         self.check_identity()?;
         check::key("router private key", self.router_private_key)?;
-        check::key("hub public key", self.hub_public_key)?;
         check::key("preshared key", self.preshared_key)?;
         check::endpoint(self.endpoint)?;
         check::keepalive(self.keepalive)
@@ -133,7 +133,7 @@ mod tests {
                     hub: name,
                     interface,
                     router_private_key: KEY,
-                    hub_public_key: KEY,
+                    hub_public_key: KEY.parse().unwrap(),
                     preshared_key: KEY,
                     router_ip: Ipv4Addr::new(10, 254, 255, 254),
                     hub_ip: Ipv4Addr::new(10, 254, 0, 1),

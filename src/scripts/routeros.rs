@@ -43,7 +43,7 @@ pub fn routeros_script(input: &RouterScriptInput) -> Result<Zeroizing<String>, I
     out.push_str("{\n");
     identity_locals(&mut out, input);
     local_string(&mut out, "privateKey", input.router_private_key);
-    local_string(&mut out, "hubKey", input.hub_public_key);
+    local_string(&mut out, "hubKey", &input.hub_public_key.to_string());
     local_string(&mut out, "psk", input.preshared_key);
     local_string(&mut out, "hubHost", &input.endpoint.host);
     interface_commands(&mut out, input);

@@ -1,12 +1,12 @@
 //! Hubs: the WireGuard endpoints routers dial.
 
-use chrono::{DateTime, Utc};
-use sqlx::Row as _;
+use sqlx::FromRow as _;
 use sqlx::postgres::PgRow;
 
 use super::notify::publish;
 use super::{Store, Tx, audit, on_unique_violation};
 use crate::events::{AuditAction, Change, ChangeKind};
+use crate::keys::PublicKey;
 use crate::model::Hub;
 use crate::{Error, Result};
 
@@ -18,12 +18,14 @@ pub struct NewHubRow<'a> {
     pub endpoint_port: u16,
     pub interface: &'a str,
     pub listen_port: u16,
-    pub public_key: &'a str,
+    pub public_key: PublicKey,
     pub private_key_sealed: &'a [u8],
 }
 
 /// A hub with its sealed private key.
+#[derive(sqlx::FromRow)]
 pub struct HubSecretRow {
+    #[sqlx(flatten)]
     pub hub: Hub,
     pub private_key_sealed: Vec<u8>,
 }
@@ -32,7 +34,7 @@ pub struct HubSecretRow {
 /// must not grow with the fleet.
 const HUB_SELECT: &str = "
     SELECT h.id, h.name, h.endpoint_host, h.endpoint_port, h.interface_name, h.listen_port,
-           h.public_key, h.private_key_sealed, h.created_at, NULL::bigint AS routers
+           h.public_key, h.private_key_sealed, h.created_at, 0::bigint AS routers
     FROM hubs h";
 /// Hub columns with the router count, for listings.
 const HUB_SELECT_COUNTED: &str = "
@@ -42,27 +44,7 @@ const HUB_SELECT_COUNTED: &str = "
     FROM hubs h";
 
 fn hub_from_row(row: &PgRow) -> Result<Hub> {
-    let host: String = row.try_get("endpoint_host")?;
-    let port = row.try_get::<i32, _>("endpoint_port")? as u16;
-    let endpoint = crate::model::Endpoint {
-        host: host.clone(),
-        port,
-    }
-    .to_string();
-    Ok(Hub {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        endpoint,
-        endpoint_host: host,
-        endpoint_port: port,
-        interface: row.try_get("interface_name")?,
-        listen_port: row.try_get::<i32, _>("listen_port")? as u16,
-        public_key: row.try_get("public_key")?,
-        routers: row
-            .try_get::<Option<i64>, _>("routers")?
-            .unwrap_or_default(),
-        created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
-    })
+    Ok(Hub::from_row(row)?.with_endpoint())
 }
 
 impl Store {
@@ -140,9 +122,10 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| no_such_hub(name))?;
+        let secret = HubSecretRow::from_row(&row)?;
         Ok(HubSecretRow {
-            hub: hub_from_row(&row)?,
-            private_key_sealed: row.try_get("private_key_sealed")?,
+            hub: secret.hub.with_endpoint(),
+            ..secret
         })
     }
 
@@ -189,7 +172,10 @@ pub(crate) async fn resolve_hub(tx: &mut Tx<'_>, name: Option<&str>) -> Result<H
             "no hub yet: add one first with `tikwire hub add NAME --endpoint HOST:PORT`".into(),
         )),
         (_, _) => {
-            let names: Vec<String> = rows.iter().filter_map(|r| r.try_get("name").ok()).collect();
+            let names: Vec<String> = rows
+                .iter()
+                .filter_map(|r| hub_from_row(r).ok().map(|h| h.name))
+                .collect();
             Err(Error::Invalid(crate::model::InvalidInput(format!(
                 "several hubs exist ({}{}): choose one with --hub",
                 names.join(", "),

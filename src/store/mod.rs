@@ -4,6 +4,8 @@
 //! `provision`, which generates and seals the keys and calls the transactional helpers
 //! (`lock_tenant`, `allocate_host_indexes`, `insert_routers`, ...) inside one transaction.
 
+pub(crate) mod columns;
+mod configurations;
 mod doctor;
 mod hubs;
 pub mod notify;
@@ -93,7 +95,9 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn begin(&self) -> Result<Tx<'static>> {
+    /// A transaction on the store's pool, for callers that run several store functions as
+    /// one unit (every store function takes any executor).
+    pub async fn begin(&self) -> Result<Tx<'static>> {
         Ok(self.pool.begin().await?)
     }
 

@@ -5,18 +5,15 @@
 //! constraints on (tenant, host_index) and (tenant, vpn_ip) make a duplicate impossible even
 //! for a writer that bypasses tikwire.
 
-use chrono::{DateTime, Utc};
-use ipnet::IpNet;
 use serde::Serialize;
-use sqlx::Row as _;
-use sqlx::postgres::PgRow;
 
+use super::configurations;
 use super::notify::publish;
-use super::tenants::{no_such_tenant, v4addr, v4net};
+use super::tenants::no_such_tenant;
 use super::{Store, Tx, audit};
 use crate::events::{AuditAction, Change, ChangeKind};
-use crate::ipam;
-use crate::model::{Hub, Router, RouterStatus};
+use crate::keys::PublicKey;
+use crate::model::{Hub, Router};
 use crate::{Error, Result};
 
 /// Which routers to list.
@@ -41,7 +38,7 @@ pub struct NewRouterRow {
     pub id: i64,
     pub name: String,
     pub host_index: u32,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub private_key_sealed: Vec<u8>,
     pub preshared_key_sealed: Vec<u8>,
     pub interface_name: String,
@@ -49,8 +46,11 @@ pub struct NewRouterRow {
 }
 
 /// A router with its sealed keys.
+#[derive(sqlx::FromRow)]
 pub struct RouterSecretRow {
+    #[sqlx(flatten)]
     pub router: Router,
+    #[sqlx(rename = "client_private_key_sealed")]
     pub private_key_sealed: Vec<u8>,
     pub preshared_key_sealed: Vec<u8>,
 }
@@ -64,7 +64,8 @@ pub struct DeletedRouter {
 /// What every router query returns (never the sealed keys).
 const ROUTER_COLUMNS: &str = "
     SELECT r.id, r.name, t.name AS tenant, r.tenant_id, h.name AS hub, r.hub_id, r.vpn_ip,
-           a.subnet_cidr, a.gateway_ip, c.client_public_key, c.interface_name, c.keepalive_interval,
+           a.subnet_cidr, a.gateway_ip AS hub_ip, c.client_public_key AS public_key, c.interface_name,
+           c.keepalive_interval AS keepalive,
            r.enabled, c.status, c.last_handshake_at, c.first_handshake_at, c.last_endpoint,
            c.rx_bytes, c.tx_bytes, r.created_at, GREATEST(r.updated_at, c.updated_at) AS updated_at";
 /// Added only where a script or hub config is about to be rendered.
@@ -91,37 +92,9 @@ fn sealed_query(tail: &str) -> sqlx::AssertSqlSafe<String> {
     ))
 }
 
-fn router_from_row(row: &PgRow) -> Result<Router> {
-    let status: String = row.try_get("status")?;
-    Ok(Router {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        tenant: row.try_get("tenant")?,
-        tenant_id: row.try_get("tenant_id")?,
-        hub: row.try_get("hub")?,
-        hub_id: row.try_get("hub_id")?,
-        vpn_ip: v4addr(row.try_get("vpn_ip")?)?,
-        subnet_cidr: v4net(row.try_get("subnet_cidr")?)?,
-        hub_ip: v4addr(row.try_get("gateway_ip")?)?,
-        public_key: row.try_get("client_public_key")?,
-        interface_name: row.try_get("interface_name")?,
-        keepalive: row.try_get::<i32, _>("keepalive_interval")? as u16,
-        enabled: row.try_get("enabled")?,
-        status: RouterStatus::parse(&status)
-            .ok_or_else(|| Error::Database(format!("unknown router status {status:?}")))?,
-        last_handshake_at: row.try_get::<Option<DateTime<Utc>>, _>("last_handshake_at")?,
-        first_handshake_at: row.try_get::<Option<DateTime<Utc>>, _>("first_handshake_at")?,
-        last_endpoint: row.try_get("last_endpoint")?,
-        rx_bytes: row.try_get("rx_bytes")?,
-        tx_bytes: row.try_get("tx_bytes")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
 impl Store {
     pub async fn list_routers(&self, filter: &RouterFilter) -> Result<Vec<Router>> {
-        let rows = sqlx::query(public_query(LIST_WHERE))
+        let rows = sqlx::query_as(public_query(LIST_WHERE))
             .bind(filter.tenant.as_deref())
             .bind(filter.hub.as_deref())
             .fetch_all(&self.pool)
@@ -129,7 +102,7 @@ impl Store {
         if rows.is_empty() {
             self.check_filter(filter).await?;
         }
-        rows.iter().map(router_from_row).collect()
+        Ok(rows)
     }
 
     /// Routers one at a time, for listings of any size: memory stays flat however large the
@@ -140,11 +113,11 @@ impl Store {
     ) -> Result<futures_util::stream::BoxStream<'a, Result<Router>>> {
         use futures_util::StreamExt as _;
         self.check_filter(filter).await?;
-        let rows = sqlx::query(public_query(LIST_WHERE))
+        let rows = sqlx::query_as::<_, Router>(public_query(LIST_WHERE))
             .bind(filter.tenant.as_deref())
             .bind(filter.hub.as_deref())
             .fetch(&self.pool);
-        Ok(rows.map(|row| router_from_row(&row?)).boxed())
+        Ok(rows.map(|row| Ok(row?)).boxed())
     }
 
     /// Says so when a filter names a tenant or hub that does not exist.
@@ -159,13 +132,13 @@ impl Store {
     }
 
     pub async fn router(&self, tenant: &str, name: &str) -> Result<Router> {
-        let row = sqlx::query(public_query("WHERE t.name = $1 AND r.name = $2"))
+        let row = sqlx::query_as(public_query("WHERE t.name = $1 AND r.name = $2"))
             .bind(tenant)
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
         match row {
-            Some(row) => router_from_row(&row),
+            Some(router) => Ok(router),
             None => {
                 self.tenant(tenant).await?;
                 Err(no_such_router(tenant, name))
@@ -174,17 +147,16 @@ impl Store {
     }
 
     pub async fn router_by_id(&self, id: i64) -> Result<Router> {
-        let row = sqlx::query(public_query("WHERE r.id = $1"))
+        sqlx::query_as(public_query("WHERE r.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))?;
-        router_from_row(&row)
+            .ok_or_else(|| Error::NotFound(format!("no router with id {id}")))
     }
 
     /// A router with its sealed keys (for rendering its script).
     pub async fn router_secret(&self, tenant: &str, name: &str) -> Result<RouterSecretRow> {
-        let row = sqlx::query(sealed_query("WHERE t.name = $1 AND r.name = $2"))
+        let row = sqlx::query_as(sealed_query("WHERE t.name = $1 AND r.name = $2"))
             .bind(tenant)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -193,30 +165,17 @@ impl Store {
             self.tenant(tenant).await?;
             return Err(no_such_router(tenant, name));
         };
-        Ok(RouterSecretRow {
-            router: router_from_row(&row)?,
-            private_key_sealed: row.try_get("client_private_key_sealed")?,
-            preshared_key_sealed: row.try_get("preshared_key_sealed")?,
-        })
+        Ok(row)
     }
 
     /// Every router a hub serves, with sealed preshared keys (for the hub's config).
     pub async fn hub_routers_secret(&self, hub_id: i64) -> Result<Vec<RouterSecretRow>> {
-        let rows = sqlx::query(sealed_query(
+        Ok(sqlx::query_as(sealed_query(
             "WHERE r.hub_id = $1 ORDER BY a.subnet_octet_2, r.host_index",
         ))
         .bind(hub_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RouterSecretRow {
-                    router: router_from_row(row)?,
-                    private_key_sealed: row.try_get("client_private_key_sealed")?,
-                    preshared_key_sealed: row.try_get("preshared_key_sealed")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Deletes a router and releases its address, in one transaction.
@@ -282,18 +241,7 @@ impl Store {
             .bind(enabled)
             .execute(&mut *tx)
             .await?;
-        // Disabled is a status of its own; re-enabled starts again from what handshakes say.
-        sqlx::query(
-            "UPDATE vpn_configurations SET updated_at = now(), status = CASE
-                 WHEN NOT $2 THEN 'disabled'
-                 WHEN last_handshake_at IS NULL THEN 'pending'
-                 ELSE 'offline' END
-             WHERE router_id = $1",
-        )
-        .bind(router.id)
-        .bind(enabled)
-        .execute(&mut *tx)
-        .await?;
+        configurations::set_enabled(&mut tx, router.id, enabled).await?;
         let (action, kind) = if enabled {
             (AuditAction::RouterEnable, ChangeKind::RouterEnabled)
         } else {
@@ -315,11 +263,10 @@ impl Store {
                 .id(router.id),
         )
         .await?;
-        let updated = sqlx::query(public_query("WHERE r.id = $1"))
+        let updated: Router = sqlx::query_as(public_query("WHERE r.id = $1"))
             .bind(router.id)
             .fetch_one(&mut *tx)
             .await?;
-        let updated = router_from_row(&updated)?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -332,15 +279,14 @@ async fn locked_router(
     tenant: &str,
     name: &str,
 ) -> Result<Router> {
-    let row = sqlx::query(public_query(
+    sqlx::query_as(public_query(
         "WHERE r.tenant_id = $1 AND r.name = $2 FOR UPDATE OF r",
     ))
     .bind(tenant_id)
     .bind(name)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| no_such_router(tenant, name))?;
-    router_from_row(&row)
+    .ok_or_else(|| no_such_router(tenant, name))
 }
 
 /// Locks a tenant's allocation row for the rest of the transaction.
@@ -473,46 +419,7 @@ pub(crate) async fn insert_routers(
         })
     })?;
 
-    let public_keys: Vec<&str> = rows.iter().map(|r| r.public_key.as_str()).collect();
-    let private_sealed: Vec<&[u8]> = rows
-        .iter()
-        .map(|r| r.private_key_sealed.as_slice())
-        .collect();
-    let psk_sealed: Vec<&[u8]> = rows
-        .iter()
-        .map(|r| r.preshared_key_sealed.as_slice())
-        .collect();
-    let interfaces: Vec<&str> = rows.iter().map(|r| r.interface_name.as_str()).collect();
-    let keepalives: Vec<i32> = rows.iter().map(|r| i32::from(r.keepalive)).collect();
-    let hub_ip = ipam::hub_address(lock.octet);
-    sqlx::query(
-        "INSERT INTO vpn_configurations
-           (tenant_id, router_id, hub_id, server_public_key, client_public_key, client_private_key_sealed,
-            preshared_key_sealed, server_ip, client_ip, subnet_cidr, listen_port, server_endpoint,
-            interface_name, keepalive_interval, allowed_ips)
-         SELECT $1, u.id, $2, $3, u.public_key, u.private_sealed, u.psk_sealed, $4, r.vpn_ip, $5, $6, $7,
-                u.iface, u.keepalive, jsonb_build_array(host($4) || '/32')
-         FROM unnest($8::bigint[], $9::text[], $10::bytea[], $11::bytea[], $12::text[], $13::int[])
-              AS u(id, public_key, private_sealed, psk_sealed, iface, keepalive)
-         JOIN routers r ON r.id = u.id",
-    )
-    .bind(lock.tenant_id)
-    .bind(hub.id)
-    .bind(&hub.public_key)
-    .bind(super::tenants::host(hub_ip))
-    .bind(IpNet::V4(ipam::tenant_subnet(lock.octet)))
-    .bind(i32::from(hub.listen_port))
-    .bind(&hub.endpoint)
-    .bind(&ids)
-    .bind(&public_keys)
-    .bind(&private_sealed)
-    .bind(&psk_sealed)
-    .bind(&interfaces)
-    .bind(&keepalives)
-    .execute(&mut **tx)
-    .await
-    .map_err(|err| super::on_unique_violation(err, |c| format!("key or address conflict ({c}); try again")))?;
-    Ok(())
+    configurations::insert(tx, lock, hub, rows).await
 }
 
 pub(crate) fn no_such_router(tenant: &str, name: &str) -> Error {

@@ -1,25 +1,27 @@
 //! Live link status: each router's handshake, endpoint and counters (the status columns of
 //! `vpn_configurations`), the agents' heartbeats (`wg_agent_status`) and the peers on a hub
-//! that no router owns (`wg_unknown_peers`). Agents write them; consoles read them.
+//! that no router owns (`wg_unknown_peers`). Agents write them (the link columns through
+//! [`super::configurations`], the one writer of that table); consoles read them.
+
+use std::net::Ipv4Addr;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt as _;
-use ipnet::IpNet;
 use sqlx::PgExecutor;
 
-use super::Store;
 use super::notify::{CHANNEL, publish};
+use super::{Store, configurations};
 use crate::Result;
 use crate::events::{Change, ChangeKind};
 use crate::keys::PublicKey;
-use crate::model::{AgentIdentity, RouterStatus};
+use crate::model::{AgentIdentity, Router, RouterStatus};
 
 /// A router of one hub with its stored link status, as an agent loads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HubLink {
     /// The `vpn_configurations` row.
     pub id: i64,
-    pub public_key: String,
+    pub public_key: PublicKey,
     /// "tenant/router", for logs.
     pub label: String,
     pub enabled: bool,
@@ -52,7 +54,7 @@ pub struct LinkUpdate {
 /// A peer on a hub's interface that no router owns.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnknownPeer {
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub endpoint: Option<String>,
     pub allowed_ips: String,
     pub last_handshake_at: Option<DateTime<Utc>>,
@@ -82,7 +84,7 @@ pub struct AgentBeat {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StoredUnknown {
     pub hub: String,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub endpoint: Option<String>,
     pub allowed_ips: String,
     #[sqlx(rename = "last_handshake_at")]
@@ -95,7 +97,8 @@ pub struct RouterLink {
     pub id: i64,
     pub name: String,
     pub tenant: String,
-    pub vpn_ip: IpNet,
+    #[sqlx(try_from = "super::columns::V4")]
+    pub vpn_ip: Ipv4Addr,
     pub public_key: PublicKey,
     pub enabled: bool,
     pub status: RouterStatus,
@@ -103,6 +106,25 @@ pub struct RouterLink {
     pub last_endpoint: Option<String>,
     pub rx_bytes: i64,
     pub tx_bytes: i64,
+}
+
+/// The console's view of a router just provisioned or changed.
+impl From<&Router> for RouterLink {
+    fn from(router: &Router) -> Self {
+        Self {
+            id: router.id,
+            name: router.name.clone(),
+            tenant: router.tenant.clone(),
+            vpn_ip: router.vpn_ip,
+            public_key: router.public_key,
+            enabled: router.enabled,
+            status: router.status,
+            last_handshake_at: router.last_handshake_at,
+            last_endpoint: router.last_endpoint.clone(),
+            rx_bytes: router.rx_bytes,
+            tx_bytes: router.tx_bytes,
+        }
+    }
 }
 
 const HUB_LINKS: &str = "
@@ -113,72 +135,6 @@ const HUB_LINKS: &str = "
     JOIN routers r ON r.id = v.router_id
     JOIN tenants t ON t.id = v.tenant_id
     WHERE v.hub_id = $1";
-
-/// The link columns of `vpn_configurations v` set from rows `u` unnested from parameters $2
-/// to $10 (the columns of [`LinkColumns`], in order). A macro so the statements stay `&str`.
-macro_rules! set_links_from_params {
-    () => {
-        "
-        SET status = u.status, first_handshake_at = u.first_hs, last_handshake_at = u.last_hs,
-            last_endpoint = u.endpoint, rx_bytes = u.rx, tx_bytes = u.tx,
-            last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw, updated_at = now()
-        FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
-                    $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
-             AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw)"
-    };
-}
-
-/// Binds [`LinkColumns`] as parameters $2 to $10 (a macro: `query` and `query_as` differ in type).
-macro_rules! bind_link_columns {
-    ($query:expr, $columns:expr) => {
-        $query
-            .bind(&$columns.ids)
-            .bind(&$columns.statuses)
-            .bind(&$columns.first_hs)
-            .bind(&$columns.last_hs)
-            .bind(&$columns.endpoints)
-            .bind(&$columns.rx)
-            .bind(&$columns.tx)
-            .bind(&$columns.rx_raw)
-            .bind(&$columns.tx_raw)
-    };
-}
-
-/// One statement per poll: the changed rows (only where the router's enabled flag is still
-/// what the status was based on), the heartbeat, and a NOTIFY when any row changed.
-const WRITE_POLL: &str = concat!(
-    "
-    WITH upd AS (
-        UPDATE vpn_configurations v",
-    set_links_from_params!(),
-    ",
-             routers r
-        WHERE v.id = u.id AND v.hub_id = $1 AND r.id = v.router_id
-          AND r.enabled = (u.status <> 'disabled')
-        RETURNING v.id
-    ), beat AS (
-        INSERT INTO wg_agent_status AS s
-            (hub_id, host, pid, started_at, last_poll_at, last_error, last_error_at, peers, unknown_peers, updated_at)
-        VALUES ($1, $11, $12, $13, $14, NULL, NULL, $15, $16, now())
-        ON CONFLICT (hub_id) DO UPDATE SET
-            host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
-            last_poll_at = EXCLUDED.last_poll_at, last_error = NULL, last_error_at = NULL,
-            peers = EXCLUDED.peers, unknown_peers = EXCLUDED.unknown_peers, updated_at = now()
-    ), note AS (
-        SELECT pg_notify($17, $18) FROM (SELECT 1 FROM upd LIMIT 1) AS any_update
-    )
-    -- Reading `note` is what runs it: a plain SELECT in a WITH runs only when referenced.
-    SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM note) AS notified"
-);
-
-/// Status set by hand (demo data), by router id; disabled routers are switched off too.
-const SET_LINKS: &str = concat!(
-    "
-    UPDATE vpn_configurations v",
-    set_links_from_params!(),
-    "
-    WHERE v.router_id = u.id AND v.tenant_id = $1"
-);
 
 /// Replaces the hub's unknown peers; announces only when the table actually changed.
 const WRITE_UNKNOWN: &str = "
@@ -217,32 +173,13 @@ pub async fn hub_links(db: impl PgExecutor<'_>, hub_id: i64) -> Result<Vec<HubLi
     Ok(sqlx::query_as(HUB_LINKS).bind(hub_id).fetch_all(db).await?)
 }
 
-/// Writes one poll (changed rows and heartbeat) and announces it when a row changed.
-/// Returns how many rows changed.
-pub async fn write_poll(db: impl PgExecutor<'_>, poll: &PollWrite<'_>) -> Result<u64> {
-    let columns = LinkColumns::new(poll.updates);
-    let query = sqlx::query_as(WRITE_POLL).bind(poll.hub_id);
-    let (updated, _notified): (i64, i64) = bind_link_columns!(query, columns)
-        .bind(&poll.agent.host)
-        .bind(poll.agent.pid)
-        .bind(poll.agent.started_at)
-        .bind(poll.polled_at)
-        .bind(poll.peers_seen)
-        .bind(poll.unknown_peers)
-        .bind(CHANNEL)
-        .bind(status_change(poll.hub_id).to_json())
-        .fetch_one(db)
-        .await?;
-    Ok(updated as u64)
-}
-
 /// Replaces a hub's unknown peers with `unknown`, announcing it when anything changed.
 pub async fn write_unknown_peers(
     db: impl PgExecutor<'_>,
     hub_id: i64,
     unknown: &[UnknownPeer],
 ) -> Result<()> {
-    let keys: Vec<&str> = unknown.iter().map(|u| u.public_key.as_str()).collect();
+    let keys: Vec<PublicKey> = unknown.iter().map(|u| u.public_key).collect();
     let endpoints: Vec<Option<&str>> = unknown.iter().map(|u| u.endpoint.as_deref()).collect();
     let allowed: Vec<&str> = unknown.iter().map(|u| u.allowed_ips.as_str()).collect();
     let handshakes: Vec<Option<DateTime<Utc>>> =
@@ -333,7 +270,17 @@ impl Store {
     }
 
     pub async fn write_poll(&self, poll: &PollWrite<'_>) -> Result<u64> {
-        write_poll(&self.pool, poll).await
+        configurations::write_poll(&self.pool, poll).await
+    }
+
+    /// Sets a tenant's routers' link status by hand (by router id), switches off those marked
+    /// disabled, and announces it: one transaction.
+    pub async fn set_link_status(&self, tenant_id: i64, updates: &[LinkUpdate]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        configurations::set_links(&mut tx, tenant_id, updates).await?;
+        publish(&mut tx, &Change::new(ChangeKind::StatusUpdated)).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn write_unknown_peers(&self, hub_id: i64, unknown: &[UnknownPeer]) -> Result<()> {
@@ -368,61 +315,9 @@ impl Store {
     pub async fn tenant_router_ids(&self, tenant_id: i64) -> Result<Vec<i64>> {
         tenant_router_ids(&self.pool, tenant_id).await
     }
-
-    /// Sets a tenant's routers' link status by hand (by router id), switches off those marked
-    /// disabled, and announces it: one transaction.
-    pub async fn set_link_status(&self, tenant_id: i64, updates: &[LinkUpdate]) -> Result<()> {
-        let columns = LinkColumns::new(updates);
-        let mut tx = self.begin().await?;
-        let query = sqlx::query(SET_LINKS).bind(tenant_id);
-        bind_link_columns!(query, columns).execute(&mut *tx).await?;
-        sqlx::query(
-            "UPDATE routers SET enabled = false
-             WHERE id = ANY($1::bigint[]) AND id IN (
-                 SELECT router_id FROM vpn_configurations WHERE status = 'disabled')",
-        )
-        .bind(&columns.ids)
-        .execute(&mut *tx)
-        .await?;
-        publish(&mut tx, &Change::new(ChangeKind::StatusUpdated)).await?;
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 /// What a hub's agent announces after writing status.
-fn status_change(hub_id: i64) -> Change {
+pub(super) fn status_change(hub_id: i64) -> Change {
     Change::new(ChangeKind::StatusUpdated).hub(hub_id)
-}
-
-/// Link updates column by column, for `unnest`.
-struct LinkColumns {
-    ids: Vec<i64>,
-    statuses: Vec<&'static str>,
-    first_hs: Vec<Option<DateTime<Utc>>>,
-    last_hs: Vec<Option<DateTime<Utc>>>,
-    endpoints: Vec<Option<String>>,
-    rx: Vec<i64>,
-    tx: Vec<i64>,
-    rx_raw: Vec<i64>,
-    tx_raw: Vec<i64>,
-}
-
-impl LinkColumns {
-    fn new(updates: &[LinkUpdate]) -> Self {
-        Self {
-            ids: updates.iter().map(|u| u.id).collect(),
-            statuses: updates.iter().map(|u| u.link.status.as_str()).collect(),
-            first_hs: updates.iter().map(|u| u.link.first_handshake_at).collect(),
-            last_hs: updates.iter().map(|u| u.link.last_handshake_at).collect(),
-            endpoints: updates
-                .iter()
-                .map(|u| u.link.last_endpoint.clone())
-                .collect(),
-            rx: updates.iter().map(|u| u.link.rx_bytes).collect(),
-            tx: updates.iter().map(|u| u.link.tx_bytes).collect(),
-            rx_raw: updates.iter().map(|u| u.link.last_rx_counter).collect(),
-            tx_raw: updates.iter().map(|u| u.link.last_tx_counter).collect(),
-        }
-    }
 }

@@ -5,9 +5,8 @@ use std::net::Ipv4Addr;
 use chrono::{DateTime, Utc};
 use ipnet::{IpNet, Ipv4Net};
 use serde::Serialize;
-use sqlx::Row as _;
-use sqlx::postgres::PgRow;
 
+use super::columns::V4;
 use super::notify::publish;
 use super::{Store, audit, on_unique_violation};
 use crate::events::{AuditAction, Change, ChangeKind};
@@ -35,34 +34,10 @@ pub struct PoolUsage {
 }
 
 const TENANT_SELECT: &str = "
-    SELECT t.id, t.name, a.subnet_cidr, a.subnet_octet_2, a.total_ips, a.allocated_ips, t.created_at,
+    SELECT t.id, t.name, a.subnet_cidr, a.gateway_ip AS hub_ip, a.total_ips AS capacity,
+           a.allocated_ips AS routers, t.created_at,
            (SELECT count(*) FROM vpn_configurations c WHERE c.tenant_id = t.id AND c.status = 'online') AS online
     FROM tenants t JOIN vpn_subnet_allocations a ON a.tenant_id = t.id";
-
-fn tenant_from_row(row: &PgRow) -> Result<Tenant> {
-    let octet: i16 = row.try_get("subnet_octet_2")?;
-    Ok(Tenant {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        subnet_cidr: v4net(row.try_get("subnet_cidr")?)?,
-        hub_ip: ipam::hub_address(octet as u8),
-        routers: i64::from(row.try_get::<i32, _>("allocated_ips")?),
-        online: row.try_get("online")?,
-        capacity: i64::from(row.try_get::<i32, _>("total_ips")?),
-        created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
-    })
-}
-
-pub(crate) fn v4net(net: IpNet) -> Result<Ipv4Net> {
-    match net {
-        IpNet::V4(net) => Ok(net),
-        IpNet::V6(net) => Err(Error::Database(format!("unexpected IPv6 value {net}"))),
-    }
-}
-
-pub(crate) fn v4addr(net: IpNet) -> Result<Ipv4Addr> {
-    v4net(net).map(|n| n.addr())
-}
 
 impl Store {
     /// Creates a tenant and gives it the lowest free /16, in one transaction.
@@ -141,46 +116,41 @@ impl Store {
     }
 
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{TENANT_SELECT} ORDER BY t.name"
         )))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(tenant_from_row).collect()
+        .await?)
     }
 
     pub async fn tenant(&self, name: &str) -> Result<Tenant> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{TENANT_SELECT} WHERE t.name = $1"
         )))
         .bind(name)
         .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => tenant_from_row(&row),
-            None => Err(no_such_tenant(name)),
-        }
+        .await?
+        .ok_or_else(|| no_such_tenant(name))
     }
 
     /// The tenants a hub serves: those with a router on it, or every tenant when it is the
     /// only hub (so its address in a new tenant is ready before the first router).
     pub async fn tenants_served_by(&self, hub_id: i64) -> Result<Vec<Tenant>> {
         let only_hub = self.hub_count().await? == 1;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{TENANT_SELECT} WHERE $2 OR EXISTS (SELECT 1 FROM routers r WHERE r.tenant_id = t.id AND r.hub_id = $1)
              ORDER BY a.subnet_octet_2"
         )))
         .bind(hub_id)
         .bind(only_hub)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(tenant_from_row).collect()
+        .await?)
     }
 
     /// Deletes a tenant with all its routers and releases its subnet, in one transaction.
     pub async fn delete_tenant(&self, name: &str) -> Result<DeletedTenant> {
         let mut tx = self.begin().await?;
-        let row: Option<(i64, IpNet, i32)> = sqlx::query_as(
+        let row: Option<(i64, V4, i32)> = sqlx::query_as(
             "SELECT t.id, a.subnet_cidr, a.allocated_ips FROM tenants t
              JOIN vpn_subnet_allocations a ON a.tenant_id = t.id
              WHERE t.name = $1 FOR UPDATE OF t, a",
@@ -197,7 +167,7 @@ impl Store {
             .await?;
         let deleted = DeletedTenant {
             name: name.to_owned(),
-            subnet_cidr: v4net(subnet)?,
+            subnet_cidr: subnet.into(),
             routers: i64::from(routers),
         };
         audit(
@@ -219,29 +189,15 @@ impl Store {
 
     /// Per-tenant address usage with the true figures.
     pub async fn subnet_usage(&self) -> Result<Vec<SubnetUsage>> {
-        let rows = sqlx::query(
-            "SELECT t.name, a.subnet_cidr, a.gateway_ip, a.range_start, a.range_end, a.total_ips,
-                    a.allocated_ips, a.available_ips, a.status
+        Ok(sqlx::query_as(
+            "SELECT t.name AS tenant, a.subnet_cidr, a.gateway_ip AS hub_ip, a.range_start,
+                    a.range_end, a.total_ips AS capacity, a.allocated_ips AS allocated,
+                    a.available_ips AS available, a.status
              FROM vpn_subnet_allocations a JOIN tenants t ON t.id = a.tenant_id
              ORDER BY a.subnet_octet_2",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SubnetUsage {
-                    tenant: row.try_get("name")?,
-                    subnet_cidr: v4net(row.try_get("subnet_cidr")?)?,
-                    hub_ip: v4addr(row.try_get("gateway_ip")?)?,
-                    range_start: v4addr(row.try_get("range_start")?)?,
-                    range_end: v4addr(row.try_get("range_end")?)?,
-                    capacity: i64::from(row.try_get::<i32, _>("total_ips")?),
-                    allocated: i64::from(row.try_get::<i32, _>("allocated_ips")?),
-                    available: i64::from(row.try_get::<i32, _>("available_ips")?),
-                    status: row.try_get("status")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     pub async fn pool_usage(&self, plan: &IpamConfig) -> Result<PoolUsage> {

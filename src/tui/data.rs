@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
+use crate::keys::PublicKey;
 use crate::model::{Router, RouterStatus};
+use crate::store::RouterLink;
 use crate::tui::keymap::Action;
 use crate::wg::status::Thresholds;
 
@@ -196,8 +198,8 @@ pub struct RouterRow {
     /// Shared by every row of the tenant.
     pub tenant: Arc<str>,
     pub vpn_ip: Ipv4Addr,
-    /// The router's WireGuard public key, decoded (all zeros if the stored one is unreadable).
-    pub key: [u8; 32],
+    /// The router's WireGuard public key.
+    pub key: PublicKey,
     pub enabled: bool,
     /// As stored by the agent; what is shown is derived, see [`shown_status`].
     pub status: RouterStatus,
@@ -208,18 +210,19 @@ pub struct RouterRow {
 }
 
 impl RouterRow {
-    /// The row for `router`, with `tenant` as its (shared) tenant name.
-    pub fn new(router: &Router, tenant: Arc<str>) -> Self {
+    /// The row for `router`, with `tenant` as its (shared) tenant name. The one mapping:
+    /// rows streamed from the store and routers just provisioned both come through here.
+    pub fn new(router: RouterLink, tenant: Arc<str>) -> Self {
         RouterRow {
             id: router.id,
-            name: router.name.as_str().into(),
+            name: router.name.into_boxed_str(),
             tenant,
             vpn_ip: router.vpn_ip,
-            key: decode_key(&router.public_key).unwrap_or([0; 32]),
+            key: router.public_key,
             enabled: router.enabled,
             status: router.status,
             last_handshake: router.last_handshake_at,
-            endpoint: router.last_endpoint.as_deref().map(Into::into),
+            endpoint: router.last_endpoint.map(String::into_boxed_str),
             rx_bytes: router.rx_bytes,
             tx_bytes: router.tx_bytes,
         }
@@ -230,13 +233,8 @@ impl RouterRow {
         let mut names = Interner::default();
         routers
             .iter()
-            .map(|r| RouterRow::new(r, names.get(&r.tenant)))
+            .map(|r| RouterRow::new(RouterLink::from(r), names.get(&r.tenant)))
             .collect()
-    }
-
-    /// The public key as WireGuard prints it.
-    pub fn public_key(&self) -> String {
-        encode_key(&self.key)
     }
 }
 
@@ -253,20 +251,6 @@ impl Interner {
         self.0.insert(name.into(), shared.clone());
         shared
     }
-}
-
-pub fn decode_key(text: &str) -> Option<[u8; 32]> {
-    use base64::Engine as _;
-    let mut key = [0u8; 32];
-    match base64::engine::general_purpose::STANDARD.decode_slice(text.as_bytes(), &mut key) {
-        Ok(32) => Some(key),
-        _ => None,
-    }
-}
-
-pub fn encode_key(key: &[u8; 32]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(key)
 }
 
 /// The status the console shows: disabled stays disabled, a router that never shook hands
@@ -375,7 +359,7 @@ impl RouterTable {
             .iter()
             .find(|r| *r.tenant == *router.tenant)
             .map_or_else(|| Arc::from(router.tenant.as_str()), |r| r.tenant.clone());
-        let row = RouterRow::new(router, tenant);
+        let row = RouterRow::new(RouterLink::from(router), tenant);
         let keep = Some(row.id);
         match self.rows.iter_mut().find(|r| r.id == row.id) {
             Some(slot) => *slot = row,
@@ -412,7 +396,7 @@ impl RouterTable {
         let rows = &self.rows;
         self.by_key = (0..rows.len() as u32).collect();
         self.by_key
-            .sort_unstable_by(|&a, &b| rows[a as usize].key.cmp(&rows[b as usize].key));
+            .sort_unstable_by_key(|&i| rows[i as usize].key.as_bytes());
         self.sorted = (0..rows.len() as u32).collect();
         self.generation += 1;
         self.resort(keep);
@@ -591,9 +575,9 @@ impl RouterTable {
     }
 
     /// The row of the router with this public key.
-    pub fn find_key(&self, key: &[u8; 32]) -> Option<u32> {
+    pub fn find_key(&self, key: &PublicKey) -> Option<u32> {
         self.by_key
-            .binary_search_by(|&i| self.rows[i as usize].key.cmp(key))
+            .binary_search_by_key(&key.as_bytes(), |&i| self.rows[i as usize].key.as_bytes())
             .ok()
             .map(|p| self.by_key[p])
     }

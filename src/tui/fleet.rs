@@ -2,7 +2,7 @@
 //! 100,000-router fleet never exists twice in memory, nor as full `Router` values), and the
 //! agents' heartbeats and unknown peers.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Store;
 use crate::tui::data::{Interner, RouterRow};
 use crate::tui::peerview::AgentReport;
@@ -13,25 +13,8 @@ pub async fn router_rows(store: &Store, tenant: Option<&str>) -> Result<Vec<Rout
     let mut rows = Vec::new();
     store
         .for_each_router_link(tenant, |r| {
-            let ipnet::IpNet::V4(ip) = r.vpn_ip else {
-                return Err(Error::Database(format!(
-                    "router {} has a non-IPv4 address",
-                    r.id
-                )));
-            };
-            rows.push(RouterRow {
-                id: r.id,
-                name: r.name.into_boxed_str(),
-                tenant: names.get(&r.tenant),
-                vpn_ip: ip.addr(),
-                key: *r.public_key.as_bytes(),
-                enabled: r.enabled,
-                status: r.status,
-                last_handshake: r.last_handshake_at,
-                endpoint: r.last_endpoint.map(String::into_boxed_str),
-                rx_bytes: r.rx_bytes,
-                tx_bytes: r.tx_bytes,
-            });
+            let tenant = names.get(&r.tenant);
+            rows.push(RouterRow::new(r, tenant));
             Ok(())
         })
         .await?;

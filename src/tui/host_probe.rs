@@ -33,7 +33,7 @@ pub async fn local_hub(wg: &Path, hubs: &[Hub]) -> Option<Hub> {
             Ok(snap) => {
                 let owner = hubs.iter().find(|h| {
                     h.interface == hub.interface
-                        && snap.public_key.as_deref().is_none_or(|k| k == h.public_key)
+                        && snap.public_key.is_none_or(|k| k == h.public_key)
                 });
                 if let Some(h) = owner {
                     return Some(h.clone());

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::keys::PublicKey;
 use crate::model::RouterStatus;
-use crate::tui::data::{ListCursor, RouterTable, Slot, encode_key, shown_status};
+use crate::tui::data::{ListCursor, RouterTable, Slot, shown_status};
 use crate::tui::format;
 use crate::tui::format::escaped;
 use crate::wg::Snapshot;
@@ -21,7 +22,7 @@ pub use crate::store::{AgentBeat, StoredUnknown};
 /// place in the routers pane's sort.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum PeerOrder {
-    Unknown(String),
+    Unknown(Option<PublicKey>),
     Router(u32),
 }
 
@@ -41,7 +42,7 @@ pub struct LiveFeed {
     /// The last poll failed with this (the last good snapshot stays on screen).
     pub error: Option<String>,
     /// Keys of the snapshot's peers no router owns.
-    unknown: Vec<String>,
+    unknown: Vec<PublicKey>,
 }
 
 /// Where peer status comes from.
@@ -86,7 +87,7 @@ impl Link {
 pub struct PeerLine {
     /// "tenant/router", or None for a peer tikwire does not know.
     pub router: Option<String>,
-    pub public_key: String,
+    pub public_key: PublicKey,
     pub vpn_ip: Option<Ipv4Addr>,
     /// None for an unknown peer.
     pub status: Option<RouterStatus>,
@@ -191,12 +192,10 @@ impl PeerPane {
                     Some(snap) => {
                         let mut out = Vec::with_capacity(snap.peers.len());
                         for key in snap.peers.keys() {
-                            let row =
-                                crate::tui::data::decode_key(key).and_then(|k| table.find_key(&k));
-                            let entry = match row {
+                            let entry = match table.find_key(key) {
                                 Some(i) => PeerEntry::Router(i),
                                 None => {
-                                    live.unknown.push(key.clone());
+                                    live.unknown.push(*key);
                                     PeerEntry::Unknown(live.unknown.len() as u32 - 1)
                                 }
                             };
@@ -246,17 +245,11 @@ impl PeerPane {
     }
 
     /// The public key of unknown peer `i`, whichever feed it came from.
-    fn unknown_key(&self, i: u32) -> String {
+    fn unknown_key(&self, i: u32) -> Option<PublicKey> {
         let i = i as usize;
         match &self.feed {
-            Feed::Live(live) => live.unknown.get(i).cloned().unwrap_or_default(),
-            Feed::Stored => self
-                .agent
-                .value
-                .unknown
-                .get(i)
-                .map(|u| u.public_key.to_string())
-                .unwrap_or_default(),
+            Feed::Live(live) => live.unknown.get(i).copied(),
+            Feed::Stored => self.agent.value.unknown.get(i).map(|u| u.public_key),
         }
     }
 
@@ -274,7 +267,10 @@ impl PeerPane {
             PeerEntry::Unknown(_) => {
                 "unknown".contains(needle)
                     || self.line(table, entry).is_some_and(|l| {
-                        l.public_key.to_ascii_lowercase().contains(needle)
+                        l.public_key
+                            .to_string()
+                            .to_ascii_lowercase()
+                            .contains(needle)
                             || l.link
                                 .endpoint
                                 .as_deref()
@@ -309,7 +305,7 @@ impl PeerPane {
         let last = match self.snapshot() {
             Some(snap) => snap
                 .peers
-                .get(&encode_key(&r.key))
+                .get(&r.key)
                 .map_or(r.last_handshake, |s| s.last_handshake),
             None => r.last_handshake,
         };
@@ -326,7 +322,7 @@ impl PeerPane {
     pub fn live_link(&self, table: &RouterTable, i: u32) -> Option<Link> {
         let snap = self.snapshot()?;
         let row = table.row(i)?;
-        snap.peers.get(&encode_key(&row.key)).map(Link::from_stats)
+        snap.peers.get(&row.key).map(Link::from_stats)
     }
 
     /// The link of router row `i`: live when the interface has it, as stored otherwise.
@@ -358,7 +354,7 @@ impl PeerPane {
                 );
                 Some(PeerLine {
                     router: Some(escaped(&format!("{}/{}", r.tenant, r.name))),
-                    public_key: r.public_key(),
+                    public_key: r.key,
                     vpn_ip: Some(r.vpn_ip),
                     status: Some(status),
                     link,
@@ -370,7 +366,7 @@ impl PeerPane {
                     let stats = live.snapshot.as_ref()?.peers.get(key)?;
                     Some(PeerLine {
                         router: None,
-                        public_key: key.clone(),
+                        public_key: *key,
                         vpn_ip: stats.allowed_ips.iter().find_map(|n| match n {
                             ipnet::IpNet::V4(v4) => Some(v4.addr()),
                             ipnet::IpNet::V6(_) => None,
@@ -383,7 +379,7 @@ impl PeerPane {
                     let u = self.agent.value.unknown.get(i as usize)?;
                     Some(PeerLine {
                         router: None,
-                        public_key: u.public_key.clone(),
+                        public_key: u.public_key,
                         vpn_ip: u
                             .allowed_ips
                             .split(',')

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use ipnet::Ipv4Net;
 use zeroize::Zeroizing;
 
+use crate::keys::PublicKey;
 use crate::model::{Hub, Router, RouterStatus, SubnetUsage, Tenant};
 use crate::provision::RouterMaterial;
 use std::collections::HashMap;
@@ -39,7 +40,7 @@ pub fn hubs() -> Vec<Hub> {
         endpoint_port: 51820,
         interface: "wg0".into(),
         listen_port: 51820,
-        public_key: "HUBpublicKEYhubPUBLICkeyHUBpublicKEYhub0=".into(),
+        public_key: hub_public_key(),
         routers: 0,
         created_at: now() - Duration::days(30),
     }]
@@ -148,19 +149,34 @@ pub fn subnets(tenants: &[Tenant]) -> Vec<SubnetUsage> {
 }
 
 /// A key for fixture router `i` (valid base64 of 32 bytes, unique per router).
-pub fn router_key(i: usize) -> String {
+pub fn router_key(i: usize) -> PublicKey {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&(i as u64).to_be_bytes());
     key[31] = 0x5a;
-    crate::tui::data::encode_key(&key)
+    PublicKey::from_bytes(key)
 }
 
 pub const UNKNOWN_KEY: &str = "VU5LTk9XTnBlZXJVTktOT1dOcGVlclVOS05PV05wZWU=";
 
+/// [`UNKNOWN_KEY`], the peer of the live snapshot that no router owns.
+pub fn unknown_key() -> PublicKey {
+    parse_fixture_key(UNKNOWN_KEY)
+}
+
+/// [`HUB_PUBLIC_KEY`], the fixture hub's key.
+pub fn hub_public_key() -> PublicKey {
+    parse_fixture_key(HUB_PUBLIC_KEY)
+}
+
+fn parse_fixture_key(text: &str) -> PublicKey {
+    text.parse()
+        .unwrap_or_else(|_| PublicKey::from_bytes([0x5a; 32]))
+}
+
 /// A live snapshot of interface wg0 taken 3 s before `now`: every enabled router as stored,
 /// plus one peer tikwire has no record of.
 pub fn live_snapshot(routers: &[Router], now: DateTime<Utc>) -> Snapshot {
-    let mut peers: HashMap<String, PeerStats> = routers
+    let mut peers: HashMap<PublicKey, PeerStats> = routers
         .iter()
         .filter(|r| r.enabled)
         .map(|r| {
@@ -175,11 +191,11 @@ pub fn live_snapshot(routers: &[Router], now: DateTime<Utc>) -> Snapshot {
                 )],
                 has_preshared_key: true,
             };
-            (r.public_key.clone(), stats)
+            (r.public_key, stats)
         })
         .collect();
     peers.insert(
-        UNKNOWN_KEY.into(),
+        unknown_key(),
         PeerStats {
             endpoint: "198.51.100.7:51999".parse().ok(),
             last_handshake: Some(now - Duration::seconds(40)),
@@ -197,7 +213,7 @@ pub fn live_snapshot(routers: &[Router], now: DateTime<Utc>) -> Snapshot {
     Snapshot {
         interface: "wg0".into(),
         taken_at: now - Duration::seconds(3),
-        public_key: Some(hubs()[0].public_key.clone()),
+        public_key: Some(hubs()[0].public_key),
         listen_port: 51820,
         peers,
     }
@@ -221,8 +237,7 @@ pub fn material() -> RouterMaterial {
 
 /// Key material for `router` (the fixture keys).
 pub fn material_for(router: &Router) -> RouterMaterial {
-    let mut hub = hubs().remove(0);
-    hub.public_key = HUB_PUBLIC_KEY.into();
+    let hub = hubs().remove(0);
     RouterMaterial {
         router: router.clone(),
         hub,

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use super::apply::{self, Applied, DesiredInterface, ReconcileOptions, Tools};
+use super::apply::{self, Applied, Tools};
+use super::desired::DesiredInterface;
+use super::plan::ReconcileOptions;
 use super::poller;
 use super::status::Thresholds;
 use super::sync::{StatusSync, SyncReport};
@@ -251,11 +253,11 @@ fn report_cycle(failing: &mut Option<String>, result: Result<()>) {
     }
 }
 
-fn names(list: &[String]) -> String {
+fn names<T: std::fmt::Display>(list: &[T]) -> String {
     let shown = list
         .iter()
         .take(LOG_NAMES)
-        .cloned()
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
     match list.len().saturating_sub(LOG_NAMES) {

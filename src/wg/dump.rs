@@ -5,8 +5,8 @@
 //! preshared key, endpoint, allowed IPs, latest handshake (unix seconds, 0 = never), rx bytes,
 //! tx bytes, persistent keepalive. Absent values print as "(none)" or "off".
 //!
-//! The parser borrows from the text (keys stay `&str` slices) and allocates only the list of
-//! allowed IPs per peer. The output carries secrets (the interface's private key, each peer's
+//! The parser borrows from the text (secret keys stay `&str` slices; public keys are parsed
+//! into [`PublicKey`] here, once) and allocates only the list of allowed IPs per peer. The output carries secrets (the interface's private key, each peer's
 //! preshared key): the private key is only checked for shape and then forgotten, preshared
 //! keys are kept as [`SecretStr`], whose `Debug` never shows them, and no error message ever
 //! quotes a key field.
@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 
 use ipnet::IpNet;
 
+use crate::keys::{PublicKey, is_key};
+
 /// What `wg` prints for an absent key, endpoint or allowed-IP list.
 const NONE: &str = "(none)";
 /// What `wg` prints for an unset keepalive or fwmark.
@@ -24,16 +26,16 @@ const OFF: &str = "off";
 /// One parsed dump: the interface and its peers, in the order `wg` printed them.
 #[derive(Debug)]
 pub struct Dump<'a> {
-    pub interface: InterfaceLine<'a>,
+    pub interface: InterfaceLine,
     pub peers: Vec<PeerLine<'a>>,
 }
 
 /// The interface line. The private key is checked but never kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InterfaceLine<'a> {
+pub struct InterfaceLine {
     pub has_private_key: bool,
     /// `None` when the interface has no private key yet.
-    pub public_key: Option<&'a str>,
+    pub public_key: Option<PublicKey>,
     pub listen_port: u16,
     pub fwmark: Option<u32>,
 }
@@ -43,7 +45,7 @@ pub struct InterfaceLine<'a> {
 pub struct PeerLine<'a> {
     /// 1-based line number in the dump, for error messages further on.
     pub line: usize,
-    pub public_key: &'a str,
+    pub public_key: PublicKey,
     pub preshared_key: Option<SecretStr<'a>>,
     pub endpoint: Option<SocketAddr>,
     pub allowed_ips: Vec<IpNet>,
@@ -177,7 +179,7 @@ fn fields<const N: usize>(line: &str) -> Result<[&str; N], usize> {
     if count == N { Ok(out) } else { Err(count) }
 }
 
-fn parse_interface(line: &str) -> Result<InterfaceLine<'_>, Problem> {
+fn parse_interface(line: &str) -> Result<InterfaceLine, Problem> {
     if line.is_empty() {
         return Err(Problem::EmptyLine);
     }
@@ -194,7 +196,10 @@ fn parse_interface(line: &str) -> Result<InterfaceLine<'_>, Problem> {
     })?;
     Ok(InterfaceLine {
         has_private_key: optional_key(private_key, "interface private key")?.is_some(),
-        public_key: optional_key(public_key, "interface public key")?,
+        public_key: match public_key {
+            NONE => None,
+            key => Some(public_key_field(key, "interface public key")?),
+        },
         listen_port: number(port, "listen port", "a port number")?,
         fwmark: parse_fwmark(fwmark)?,
     })
@@ -224,9 +229,7 @@ fn parse_peer(line_no: usize, line: &str) -> Result<PeerLine<'_>, Problem> {
             }
         }
     })?;
-    if !is_key(public_key) {
-        return Err(Problem::BadKey("peer public key"));
-    }
+    let public_key = public_key_field(public_key, "peer public key")?;
     let handshake: u64 = number(handshake, "latest handshake", "unix seconds")?;
     Ok(PeerLine {
         line: line_no,
@@ -253,16 +256,9 @@ fn optional_key<'a>(value: &'a str, what: &'static str) -> Result<Option<&'a str
     }
 }
 
-/// True for the canonical base64 form of 32 bytes, which is all `wg` ever prints.
-pub fn is_key(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    bytes.len() == 44
-        && bytes[43] == b'='
-        && bytes[..43]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-        // 256 bits end on 4 spare bits, which canonical base64 leaves zero.
-        && b"AEIMQUYcgkosw048".contains(&bytes[42])
+/// A public key field, parsed by the one rule for keys.
+fn public_key_field(value: &str, what: &'static str) -> Result<PublicKey, Problem> {
+    value.parse().map_err(|_| Problem::BadKey(what))
 }
 
 fn number<T: std::str::FromStr>(
@@ -366,7 +362,7 @@ mod tests {
         let line =
             format!("{K1}\t{K2}\t203.0.113.7:13231\t10.100.1.1/32\t1795538675\t564\t476\t25");
         let peer = one_peer(&line).unwrap();
-        assert_eq!(peer.public_key, K1);
+        assert_eq!(peer.public_key.to_string(), K1);
         assert_eq!(peer.preshared_key.unwrap().expose(), K2);
         assert_eq!(peer.endpoint, Some("203.0.113.7:13231".parse().unwrap()));
         assert_eq!(

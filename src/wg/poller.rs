@@ -8,17 +8,16 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use tokio::io::AsyncReadExt as _;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
+use super::command::{RunError, first_line, run};
 use super::dump::{self, Dump, DumpError};
 use super::status::Observation;
 
@@ -34,10 +33,10 @@ pub struct Snapshot {
     pub interface: String,
     pub taken_at: DateTime<Utc>,
     /// The interface's public key; `None` when it has no private key yet.
-    pub public_key: Option<String>,
+    pub public_key: Option<crate::keys::PublicKey>,
     pub listen_port: u16,
-    /// Public key (base64) -> what the hub knows about that peer.
-    pub peers: HashMap<String, PeerStats>,
+    /// Public key -> what the hub knows about that peer.
+    pub peers: HashMap<crate::keys::PublicKey, PeerStats>,
 }
 
 /// One peer in a [`Snapshot`].
@@ -94,7 +93,7 @@ impl Snapshot {
                 allowed_ips: peer.allowed_ips.clone(),
                 has_preshared_key: peer.preshared_key.is_some(),
             };
-            if peers.insert(peer.public_key.to_owned(), stats).is_some() {
+            if peers.insert(peer.public_key, stats).is_some() {
                 return Err(DumpError {
                     line: peer.line,
                     problem: dump::Problem::BadValue {
@@ -108,7 +107,7 @@ impl Snapshot {
         Ok(Self {
             interface: interface.to_owned(),
             taken_at,
-            public_key: dump.interface.public_key.map(str::to_owned),
+            public_key: dump.interface.public_key,
             listen_port: dump.interface.listen_port,
             peers,
         })
@@ -154,86 +153,31 @@ impl From<PollError> for crate::Error {
 /// (it holds the interface's private key and every preshared key).
 pub async fn read_dump(wg: &Path, interface: &str) -> Result<Zeroizing<Vec<u8>>, PollError> {
     let command = wg.display().to_string();
-    let mut child = tokio::process::Command::new(wg)
-        .args(["show", interface, "dump"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|err| match err.kind() {
-            std::io::ErrorKind::NotFound => PollError::CommandMissing {
+    let output = run(wg, &["show", interface, "dump"], None, COMMAND_TIMEOUT)
+        .await
+        .map_err(|err| match err {
+            RunError::NotFound => PollError::CommandMissing {
                 command: command.clone(),
+            },
+            RunError::Timeout => PollError::Timeout {
+                interface: interface.to_owned(),
+                secs: COMMAND_TIMEOUT.as_secs(),
             },
             _ => PollError::CommandFailed {
                 command: command.clone(),
                 reason: err.to_string(),
             },
         })?;
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let collect = async {
-        let mut errors = Vec::new();
-        let (out, _) = tokio::try_join!(read_secret(stdout), async {
-            match stderr {
-                Some(mut pipe) => pipe.read_to_end(&mut errors).await,
-                None => Ok(0),
-            }
-        })?;
-        let status = child.wait().await?;
-        Ok::<_, std::io::Error>((out, errors, status))
-    };
-    let (stdout, stderr, status) = tokio::time::timeout(COMMAND_TIMEOUT, collect)
-        .await
-        .map_err(|_| PollError::Timeout {
-            interface: interface.to_owned(),
-            secs: COMMAND_TIMEOUT.as_secs(),
-        })?
-        .map_err(|err| PollError::CommandFailed {
-            command,
-            reason: err.to_string(),
-        })?;
-    if status.success() {
-        return Ok(stdout);
+    if output.status.success() {
+        return Ok(output.stdout);
     }
-    Err(classify_failure(interface, &stderr, status))
-}
-
-/// Reads a pipe that carries keys. The buffer grows by copying into a new wiped-on-drop
-/// buffer, so no freed allocation is left holding a key (a plain `Vec` would leave each
-/// outgrown buffer behind as it reallocates).
-async fn read_secret(
-    pipe: Option<tokio::process::ChildStdout>,
-) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(64 * 1024));
-    let Some(mut pipe) = pipe else {
-        return Ok(out);
-    };
-    let mut chunk = Zeroizing::new([0u8; 16 * 1024]);
-    loop {
-        let n = pipe.read(&mut chunk[..]).await?;
-        if n == 0 {
-            return Ok(out);
-        }
-        if out.len() + n > out.capacity() {
-            let mut bigger =
-                Zeroizing::new(Vec::with_capacity((out.capacity() * 2).max(out.len() + n)));
-            bigger.extend_from_slice(&out);
-            out = bigger;
-        }
-        out.extend_from_slice(&chunk[..n]);
-    }
+    Err(classify_failure(interface, &output.stderr, output.status))
 }
 
 /// Turns `wg`'s complaint into an error an operator can act on.
 fn classify_failure(interface: &str, stderr: &[u8], status: std::process::ExitStatus) -> PollError {
-    let stderr = String::from_utf8_lossy(stderr);
-    let message = stderr
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(200).collect::<String>())
-        .unwrap_or_else(|| format!("exited with {status}"));
-    let lower = stderr.to_ascii_lowercase();
+    let message = first_line(stderr).unwrap_or_else(|| format!("exited with {status}"));
+    let lower = String::from_utf8_lossy(stderr).to_ascii_lowercase();
     let interface = interface.to_owned();
     if lower.contains("operation not permitted") || lower.contains("permission denied") {
         PollError::PermissionDenied { interface }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::poller::Snapshot;
 use super::status::{Counter, LinkState, Thresholds, next_state};
 use crate::Result;
+use crate::keys::PublicKey;
 use crate::model::{AgentIdentity, RouterStatus};
 use crate::store::{LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
 
@@ -37,7 +38,7 @@ pub struct Transition {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncPlan {
     /// Public key and new state of every router row that changed.
-    pub updates: Vec<(String, LinkState)>,
+    pub updates: Vec<(PublicKey, LinkState)>,
     pub transitions: Vec<Transition>,
     /// Every unknown peer, sorted by key; `None` when the set is what the table already holds.
     pub unknown: Option<Vec<UnknownPeer>>,
@@ -52,7 +53,7 @@ pub struct SyncReport {
     pub rows_updated: u64,
     pub transitions: Vec<Transition>,
     /// Unknown peers that appeared since the last write (public keys).
-    pub new_unknown: Vec<String>,
+    pub new_unknown: Vec<PublicKey>,
     pub unknown_count: usize,
 }
 
@@ -62,7 +63,7 @@ pub struct StatusSync {
     hub_id: i64,
     thresholds: Thresholds,
     identity: AgentIdentity,
-    known: HashMap<String, Known>,
+    known: HashMap<PublicKey, Known>,
     /// What wg_unknown_peers holds for this hub; `None` until first written.
     unknown_written: Option<Vec<UnknownPeer>>,
     dirty: bool,
@@ -164,14 +165,14 @@ impl StatusSync {
                     to: next.status,
                 });
             }
-            plan.updates.push((key.clone(), next));
+            plan.updates.push((*key, next));
         }
         let mut unknown: Vec<UnknownPeer> = snapshot
             .peers
             .iter()
-            .filter(|(key, _)| !self.known.contains_key(key.as_str()))
+            .filter(|(key, _)| !self.known.contains_key(*key))
             .map(|(key, peer)| UnknownPeer {
-                public_key: key.clone(),
+                public_key: *key,
                 endpoint: peer.endpoint.map(|e| e.to_string()),
                 allowed_ips: peer
                     .allowed_ips
@@ -228,7 +229,7 @@ impl StatusSync {
             new_unknown = unknown
                 .iter()
                 .filter(|u| !before.iter().any(|b| b.public_key == u.public_key))
-                .map(|u| u.public_key.clone())
+                .map(|u| u.public_key)
                 .collect();
             self.unknown_written = Some(unknown);
         }

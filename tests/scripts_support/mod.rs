@@ -40,7 +40,7 @@ pub fn router_input(endpoint: &Endpoint) -> RouterScriptInput<'_> {
         hub: "hub1",
         interface: "wg-hotspot",
         router_private_key: R1_PRIVATE,
-        hub_public_key: HUB_PUBLIC,
+        hub_public_key: HUB_PUBLIC.parse().unwrap(),
         preshared_key: PSK1,
         router_ip: ip("10.100.1.1"),
         hub_ip: ip("10.100.0.1"),
@@ -89,7 +89,7 @@ pub fn three_peers() -> Vec<HubPeerInput<'static>> {
         HubPeerInput {
             tenant: "acme",
             router: "branch-01",
-            public_key: R1_PUBLIC,
+            public_key: R1_PUBLIC.parse().unwrap(),
             preshared_key: PSK1,
             vpn_ip: ip("10.100.1.1"),
             enabled: true,
@@ -97,7 +97,7 @@ pub fn three_peers() -> Vec<HubPeerInput<'static>> {
         HubPeerInput {
             tenant: "acme",
             router: "branch-02",
-            public_key: R2_PUBLIC,
+            public_key: R2_PUBLIC.parse().unwrap(),
             preshared_key: PSK2,
             vpn_ip: ip("10.100.1.2"),
             enabled: false,
@@ -105,7 +105,7 @@ pub fn three_peers() -> Vec<HubPeerInput<'static>> {
         HubPeerInput {
             tenant: "globex",
             router: "hq",
-            public_key: R3_PUBLIC,
+            public_key: R3_PUBLIC.parse().unwrap(),
             preshared_key: PSK3,
             vpn_ip: ip("10.101.1.1"),
             enabled: true,

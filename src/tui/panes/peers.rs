@@ -93,7 +93,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                     ((r, theme.text), (cell.content.into_owned(), cell.style))
                 }
                 _ => {
-                    let key: String = p.public_key.chars().take(8).collect();
+                    let key: String = p.public_key.to_string().chars().take(8).collect();
                     (
                         (format!("? unknown {key}…"), theme.unknown),
                         ("? unknown".to_string(), theme.unknown),

@@ -1,0 +1,223 @@
+//! `vpn_configurations`, one row per router: every write of the table is here. Provisioning
+//! inserts the rows (keys sealed), enabling and disabling sets their status, agents write
+//! their link columns after each poll (in one statement with the agent's heartbeat), and demo
+//! data sets them by hand.
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use sqlx::PgExecutor;
+
+use super::Tx;
+use super::notify::CHANNEL;
+use super::routers::{NewRouterRow, TenantLock};
+use super::status::{LinkUpdate, PollWrite, status_change};
+use crate::Result;
+use crate::ipam;
+use crate::keys::PublicKey;
+use crate::model::Hub;
+
+/// The link columns of `vpn_configurations v` set from rows `u` unnested from parameters $2
+/// to $10 (the columns of [`LinkColumns`], in order). A macro so the statements stay `&str`.
+macro_rules! set_links_from_params {
+    () => {
+        "
+        SET status = u.status, first_handshake_at = u.first_hs, last_handshake_at = u.last_hs,
+            last_endpoint = u.endpoint, rx_bytes = u.rx, tx_bytes = u.tx,
+            last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw, updated_at = now()
+        FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
+                    $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+             AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw)"
+    };
+}
+
+/// Binds [`LinkColumns`] as parameters $2 to $10 (a macro: `query` and `query_as` differ in type).
+macro_rules! bind_link_columns {
+    ($query:expr, $columns:expr) => {
+        $query
+            .bind(&$columns.ids)
+            .bind(&$columns.statuses)
+            .bind(&$columns.first_hs)
+            .bind(&$columns.last_hs)
+            .bind(&$columns.endpoints)
+            .bind(&$columns.rx)
+            .bind(&$columns.tx)
+            .bind(&$columns.rx_raw)
+            .bind(&$columns.tx_raw)
+    };
+}
+
+/// One statement per poll: the changed rows (only where the router's enabled flag is still
+/// what the status was based on), the heartbeat, and a NOTIFY when any row changed.
+const WRITE_POLL: &str = concat!(
+    "
+    WITH upd AS (
+        UPDATE vpn_configurations v",
+    set_links_from_params!(),
+    ",
+             routers r
+        WHERE v.id = u.id AND v.hub_id = $1 AND r.id = v.router_id
+          AND r.enabled = (u.status <> 'disabled')
+        RETURNING v.id
+    ), beat AS (
+        INSERT INTO wg_agent_status AS s
+            (hub_id, host, pid, started_at, last_poll_at, last_error, last_error_at, peers, unknown_peers, updated_at)
+        VALUES ($1, $11, $12, $13, $14, NULL, NULL, $15, $16, now())
+        ON CONFLICT (hub_id) DO UPDATE SET
+            host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
+            last_poll_at = EXCLUDED.last_poll_at, last_error = NULL, last_error_at = NULL,
+            peers = EXCLUDED.peers, unknown_peers = EXCLUDED.unknown_peers, updated_at = now()
+    ), note AS (
+        SELECT pg_notify($17, $18) FROM (SELECT 1 FROM upd LIMIT 1) AS any_update
+    )
+    -- Reading `note` is what runs it: a plain SELECT in a WITH runs only when referenced.
+    SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM note) AS notified"
+);
+
+/// Status set by hand (demo data), by router id; disabled routers are switched off too.
+const SET_LINKS: &str = concat!(
+    "
+    UPDATE vpn_configurations v",
+    set_links_from_params!(),
+    "
+    WHERE v.router_id = u.id AND v.tenant_id = $1"
+);
+
+/// Inserts the configuration rows of routers just inserted (one statement for any number).
+pub(super) async fn insert(
+    tx: &mut Tx<'_>,
+    lock: &TenantLock,
+    hub: &Hub,
+    rows: &[NewRouterRow],
+) -> Result<()> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let public_keys: Vec<PublicKey> = rows.iter().map(|r| r.public_key).collect();
+    let private_sealed: Vec<&[u8]> = rows
+        .iter()
+        .map(|r| r.private_key_sealed.as_slice())
+        .collect();
+    let psk_sealed: Vec<&[u8]> = rows
+        .iter()
+        .map(|r| r.preshared_key_sealed.as_slice())
+        .collect();
+    let interfaces: Vec<&str> = rows.iter().map(|r| r.interface_name.as_str()).collect();
+    let keepalives: Vec<i32> = rows.iter().map(|r| i32::from(r.keepalive)).collect();
+    let hub_ip = ipam::hub_address(lock.octet);
+    sqlx::query(
+        "INSERT INTO vpn_configurations
+           (tenant_id, router_id, hub_id, server_public_key, client_public_key, client_private_key_sealed,
+            preshared_key_sealed, server_ip, client_ip, subnet_cidr, listen_port, server_endpoint,
+            interface_name, keepalive_interval, allowed_ips)
+         SELECT $1, u.id, $2, $3, u.public_key, u.private_sealed, u.psk_sealed, $4, r.vpn_ip, $5, $6, $7,
+                u.iface, u.keepalive, jsonb_build_array(host($4) || '/32')
+         FROM unnest($8::bigint[], $9::text[], $10::bytea[], $11::bytea[], $12::text[], $13::int[])
+              AS u(id, public_key, private_sealed, psk_sealed, iface, keepalive)
+         JOIN routers r ON r.id = u.id",
+    )
+    .bind(lock.tenant_id)
+    .bind(hub.id)
+    .bind(hub.public_key)
+    .bind(super::tenants::host(hub_ip))
+    .bind(IpNet::V4(ipam::tenant_subnet(lock.octet)))
+    .bind(i32::from(hub.listen_port))
+    .bind(&hub.endpoint)
+    .bind(&ids)
+    .bind(&public_keys)
+    .bind(&private_sealed)
+    .bind(&psk_sealed)
+    .bind(&interfaces)
+    .bind(&keepalives)
+    .execute(&mut **tx)
+    .await
+    .map_err(|err| super::on_unique_violation(err, |c| format!("key or address conflict ({c}); try again")))?;
+    Ok(())
+}
+
+/// Disabled is a status of its own; re-enabled starts again from what handshakes say.
+pub(super) async fn set_enabled(tx: &mut Tx<'_>, router_id: i64, enabled: bool) -> Result<()> {
+    sqlx::query(
+        "UPDATE vpn_configurations SET updated_at = now(), status = CASE
+             WHEN NOT $2 THEN 'disabled'
+             WHEN last_handshake_at IS NULL THEN 'pending'
+             ELSE 'offline' END
+         WHERE router_id = $1",
+    )
+    .bind(router_id)
+    .bind(enabled)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes one poll (changed rows and heartbeat) and announces it when a row changed.
+/// Returns how many rows changed.
+pub async fn write_poll(db: impl PgExecutor<'_>, poll: &PollWrite<'_>) -> Result<u64> {
+    let columns = LinkColumns::new(poll.updates);
+    let query = sqlx::query_as(WRITE_POLL).bind(poll.hub_id);
+    let (updated, _notified): (i64, i64) = bind_link_columns!(query, columns)
+        .bind(&poll.agent.host)
+        .bind(poll.agent.pid)
+        .bind(poll.agent.started_at)
+        .bind(poll.polled_at)
+        .bind(poll.peers_seen)
+        .bind(poll.unknown_peers)
+        .bind(CHANNEL)
+        .bind(status_change(poll.hub_id).to_json())
+        .fetch_one(db)
+        .await?;
+    Ok(updated as u64)
+}
+
+/// Sets link status by hand (by router id) in one tenant, and switches off the routers it
+/// marks disabled.
+pub(super) async fn set_links(
+    tx: &mut Tx<'_>,
+    tenant_id: i64,
+    updates: &[LinkUpdate],
+) -> Result<()> {
+    let columns = LinkColumns::new(updates);
+    let query = sqlx::query(SET_LINKS).bind(tenant_id);
+    bind_link_columns!(query, columns)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE routers SET enabled = false
+         WHERE id = ANY($1::bigint[]) AND id IN (
+             SELECT router_id FROM vpn_configurations WHERE status = 'disabled')",
+    )
+    .bind(&columns.ids)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Link updates column by column, for `unnest`.
+struct LinkColumns {
+    ids: Vec<i64>,
+    statuses: Vec<&'static str>,
+    first_hs: Vec<Option<DateTime<Utc>>>,
+    last_hs: Vec<Option<DateTime<Utc>>>,
+    endpoints: Vec<Option<String>>,
+    rx: Vec<i64>,
+    tx: Vec<i64>,
+    rx_raw: Vec<i64>,
+    tx_raw: Vec<i64>,
+}
+
+impl LinkColumns {
+    fn new(updates: &[LinkUpdate]) -> Self {
+        Self {
+            ids: updates.iter().map(|u| u.id).collect(),
+            statuses: updates.iter().map(|u| u.link.status.as_str()).collect(),
+            first_hs: updates.iter().map(|u| u.link.first_handshake_at).collect(),
+            last_hs: updates.iter().map(|u| u.link.last_handshake_at).collect(),
+            endpoints: updates
+                .iter()
+                .map(|u| u.link.last_endpoint.clone())
+                .collect(),
+            rx: updates.iter().map(|u| u.link.rx_bytes).collect(),
+            tx: updates.iter().map(|u| u.link.tx_bytes).collect(),
+            rx_raw: updates.iter().map(|u| u.link.last_rx_counter).collect(),
+            tx_raw: updates.iter().map(|u| u.link.last_tx_counter).collect(),
+        }
+    }
+}
