@@ -9,15 +9,17 @@ use api_support::Api;
 use sqlx::{Connection, Executor, PgConnection};
 use tikwire::store::tokens::TokenRole;
 
-/// Every tenant-scoped table and the column naming its tenant.
+/// Every tenant-scoped table the API reads, and the column naming its tenant.
 const TENANT_TABLES: &[(&str, &str)] = &[
     ("tenants", "id"),
     ("vpn_subnet_allocations", "tenant_id"),
     ("released_host_indexes", "tenant_id"),
     ("routers", "tenant_id"),
     ("vpn_configurations", "tenant_id"),
-    ("audit_log", "tenant_id"),
 ];
+/// Tenant-scoped too (row-level security on), but the API only writes them: reading is
+/// refused outright.
+const WRITE_ONLY_TABLES: &[&str] = &["audit_log", "api_tokens"];
 
 async fn tenant_id(conn: &mut PgConnection, name: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")
@@ -80,7 +82,7 @@ async fn as_tikwire_api_a_tenant_sees_only_its_own_rows() {
     tx.rollback().await.unwrap();
 
     // The same rows really exist: b's rows are there for the owner.
-    for (table, column) in TENANT_TABLES {
+    for (table, column) in TENANT_TABLES.iter().chain(&[("audit_log", "tenant_id")]) {
         let b_rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FROM {table} WHERE {column} = $1"
         )))
@@ -125,8 +127,9 @@ async fn as_tikwire_api_with_no_tenant_set_nothing_is_visible_or_writable() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    // Tokens and the hub's private key are out of reach altogether.
+    // The audit log, tokens and the hub's private key cannot be read at all.
     for forbidden in [
+        "SELECT count(*) FROM audit_log",
         "SELECT count(*) FROM api_tokens",
         "SELECT count(private_key_sealed) FROM hubs",
     ] {
@@ -162,7 +165,11 @@ async fn the_role_is_unprivileged_and_the_server_really_uses_it() {
     .await
     .unwrap();
     assert_eq!(owned, 0, "tikwire_api owns nothing");
-    for (table, _) in TENANT_TABLES {
+    for table in TENANT_TABLES
+        .iter()
+        .map(|(t, _)| *t)
+        .chain(WRITE_ONLY_TABLES.iter().copied())
+    {
         let (enabled,): (bool,) =
             sqlx::query_as("SELECT relrowsecurity FROM pg_class WHERE relname = $1")
                 .bind(table)

@@ -125,9 +125,12 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
         let message = match &rejection {
-            JsonRejection::JsonSyntaxError(_) => {
-                format!("the body is not valid JSON: {}", rejection.body_text())
-            }
+            JsonRejection::JsonSyntaxError(_) => format!(
+                "the body is not valid JSON: {}",
+                rejection
+                    .body_text()
+                    .replace("Failed to parse the request body as JSON: ", "")
+            ),
             JsonRejection::MissingJsonContentType(_) => {
                 "send the body as JSON with Content-Type: application/json".into()
             }
@@ -135,9 +138,6 @@ impl From<JsonRejection> for ApiError {
                 "Failed to deserialize the JSON body into the target type: ",
                 "",
             ),
-            _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
-                "the body is too large (at most 64 KiB)".into()
-            }
             _ => rejection.body_text(),
         };
         Self::new(status, message)
@@ -175,7 +175,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are answered in the envelope.
+/// A JSON object body (like `axum::Json`, whose parser it uses, so errors name the field),
+/// with every rejection answered in the envelope.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
@@ -186,7 +187,45 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(req, state).await?;
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(Self::Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Self::Rejection::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the body is too large (at most {} KiB)",
+                        super::BODY_LIMIT / 1024
+                    ),
+                ),
+                status => Self::Rejection::new(status, rejection.body_text()),
+            })?;
+        // Serde would also take an array for a struct; a request body is an object.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => {}
+            Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() => {
+                return Err(Self::Rejection::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "the body must be a JSON object, e.g. {\"router_id\": 5}",
+                ));
+            }
+            _ => {}
+        }
+        let Json(value) = Json::<T>::from_bytes(&bytes)?;
         Ok(Self(value))
     }
 }
