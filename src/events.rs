@@ -97,6 +97,12 @@ named! {
         RouterRm => "router.rm",
         RouterEnable => "router.enable",
         RouterDisable => "router.disable",
+        /// The RouterOS script downloaded through the API.
+        VpnDownloadMikrotik => "vpn.download.mikrotik",
+        /// The wg-quick config downloaded through the API.
+        VpnDownloadLinux => "vpn.download.linux",
+        TokenAdd => "token.add",
+        TokenRm => "token.rm",
     }
 }
 

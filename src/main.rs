@@ -20,11 +20,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let log_to_stderr = matches!(cli.command, Some(Command::Agent(_)));
+    let log_to_stderr = matches!(cli.command, Some(Command::Agent(_) | Command::Serve(_)));
     match runtime.block_on(cli::run(cli, log_to_stderr)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // The agent logs to stderr already; everyone else keeps a record in the log file.
+            // The agent and the API server log to stderr already; everyone else keeps a record in the log file.
             if !log_to_stderr {
                 tracing::error!("{err}");
             }

@@ -18,7 +18,7 @@ use crate::model::{
     Endpoint, Hub, HubName, InterfaceName, InvalidInput, Router, RouterName, Tenant, TenantName,
 };
 use crate::store::notify::publish;
-use crate::store::{self, NewHubRow, NewRouterRow, Store};
+use crate::store::{self, NewHubRow, NewRouterRow, RouterSecretRow, Store};
 use crate::vault::{Vault, aad};
 use crate::{Error, Result};
 
@@ -194,23 +194,42 @@ impl Provisioner {
         hub: Option<&HubName>,
         specs: &[RouterSpec],
     ) -> Result<(ImportSummary, Vec<i64>)> {
-        let mut seen = HashSet::with_capacity(specs.len());
-        if let Some(dup) = specs.iter().find(|s| !seen.insert(s.name.as_str())) {
-            return Err(
-                InvalidInput(format!("router name {} appears more than once", dup.name)).into(),
-            );
-        }
-        // Key generation is the costly part: do it before taking the tenant's lock.
-        let count = specs.len();
-        let keys = tokio::task::spawn_blocking(move || generate_keys(count))
-            .await
-            .map_err(|err| Error::Other(format!("key generation failed: {err}")))?;
-
+        // Key generation is the costly part: do it before opening the transaction.
+        let keys = prepare_keys(specs).await?;
         let mut tx = self.store.begin().await?;
-        let hub = store::hubs_resolve(&mut tx, hub.map(HubName::as_str)).await?;
-        let mut lock = store::lock_tenant(&mut tx, tenant.as_str()).await?;
+        let provisioned = self.provision_in(&mut tx, tenant, hub, specs, keys).await?;
+        tx.commit().await?;
+        Ok(provisioned)
+    }
+
+    /// Provisions one router inside the caller's transaction (the API's, which runs as the
+    /// tenant-scoped database role) and returns its id; the caller commits.
+    pub(crate) async fn add_router_in(
+        &self,
+        tx: &mut store::Tx<'_>,
+        tenant: &TenantName,
+        spec: &RouterSpec,
+    ) -> Result<i64> {
+        let specs = std::slice::from_ref(spec);
+        let keys = prepare_keys(specs).await?;
+        let (_, ids) = self.provision_in(tx, tenant, None, specs, keys).await?;
+        Ok(ids[0])
+    }
+
+    /// Allocates, seals, inserts, audits and announces, inside `tx`.
+    async fn provision_in(
+        &self,
+        tx: &mut store::Tx<'_>,
+        tenant: &TenantName,
+        hub: Option<&HubName>,
+        specs: &[RouterSpec],
+        keys: Vec<(PrivateKey, PresharedKey)>,
+    ) -> Result<(ImportSummary, Vec<i64>)> {
+        let count = specs.len();
+        let hub = store::hubs_resolve(tx, hub.map(HubName::as_str)).await?;
+        let mut lock = store::lock_tenant(tx, tenant.as_str()).await?;
         let names: Vec<String> = specs.iter().map(|s| s.name.to_string()).collect();
-        let taken = store::taken_names(&mut tx, lock.tenant_id, &names).await?;
+        let taken = store::taken_names(tx, lock.tenant_id, &names).await?;
         if !taken.is_empty() {
             return Err(Error::AlreadyExists(format!(
                 "tenant {tenant} already has router{} {}",
@@ -219,8 +238,8 @@ impl Provisioner {
             )));
         }
         let indexes =
-            store::allocate_host_indexes(&mut tx, &mut lock, count as u32, tenant.as_str()).await?;
-        let ids = store::reserve_router_ids(&mut tx, count).await?;
+            store::allocate_host_indexes(tx, &mut lock, count as u32, tenant.as_str()).await?;
+        let ids = store::reserve_router_ids(tx, count).await?;
         let rows: Vec<NewRouterRow> = specs
             .iter()
             .zip(&keys)
@@ -244,7 +263,7 @@ impl Provisioner {
             )
             .collect();
         drop(keys);
-        store::insert_routers(&mut tx, &lock, &hub, &rows).await?;
+        store::insert_routers(tx, &lock, &hub, &rows).await?;
 
         let address =
             |index: Option<&u32>| index.and_then(|&i| ipam::router_address(lock.octet, i));
@@ -256,26 +275,26 @@ impl Provisioner {
             last_vpn_ip: address(indexes.iter().max()),
         };
         let change = if count == 1 {
-            store::audit_router_add(
-                &mut tx,
-                tenant.as_str(),
-                &specs[0].name,
-                summary.first_vpn_ip,
-            )
-            .await?;
+            store::audit_router_add(tx, tenant.as_str(), &specs[0].name, summary.first_vpn_ip)
+                .await?;
             Change::new(ChangeKind::RouterCreated).id(ids[0])
         } else {
-            store::audit_import(&mut tx, &summary).await?;
+            store::audit_import(tx, &summary).await?;
             Change::new(ChangeKind::RoutersImported)
         };
-        publish(&mut tx, &change.tenant(lock.tenant_id).hub(hub.id)).await?;
-        tx.commit().await?;
+        publish(tx, &change.tenant(lock.tenant_id).hub(hub.id)).await?;
         Ok((summary, ids))
     }
 
     /// A router with its keys unsealed, for its script.
     pub async fn router_material(&self, tenant: &str, router: &str) -> Result<RouterMaterial> {
         let row = self.store.router_secret(tenant, router).await?;
+        let hub = self.store.hub_by_id(row.router.hub_id).await?;
+        self.unseal_router(row, hub)
+    }
+
+    /// Unseals a router's keys read by any caller (the API reads them as its scoped role).
+    pub(crate) fn unseal_router(&self, row: RouterSecretRow, hub: Hub) -> Result<RouterMaterial> {
         let id = row.router.id;
         let private_key = self.open_base64(
             &row.private_key_sealed,
@@ -285,7 +304,6 @@ impl Provisioner {
             &row.preshared_key_sealed,
             &aad("routers", id, "preshared_key"),
         )?;
-        let hub = self.store.hub_by_id(row.router.hub_id).await?;
         Ok(RouterMaterial {
             router: row.router,
             hub,
@@ -332,6 +350,20 @@ impl Provisioner {
         let key = self.vault.open_key(sealed, aad)?;
         Ok(Zeroizing::new(STANDARD.encode(key.as_ref())))
     }
+}
+
+/// Refuses a name listed twice, then generates the keys off the async threads.
+async fn prepare_keys(specs: &[RouterSpec]) -> Result<Vec<(PrivateKey, PresharedKey)>> {
+    let mut seen = HashSet::with_capacity(specs.len());
+    if let Some(dup) = specs.iter().find(|s| !seen.insert(s.name.as_str())) {
+        return Err(
+            InvalidInput(format!("router name {} appears more than once", dup.name)).into(),
+        );
+    }
+    let count = specs.len();
+    tokio::task::spawn_blocking(move || generate_keys(count))
+        .await
+        .map_err(|err| Error::Other(format!("key generation failed: {err}")))
 }
 
 /// Generates `count` router keypairs and preshared keys on all cores.

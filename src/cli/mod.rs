@@ -2,6 +2,7 @@
 //! Each command group lives in its own module.
 
 mod agent;
+mod audit;
 mod completions;
 mod db;
 mod demo;
@@ -11,8 +12,10 @@ mod import;
 pub mod output;
 mod router;
 mod script;
+mod serve;
 mod subnet;
 mod tenant;
+mod token;
 
 use std::path::PathBuf;
 
@@ -82,6 +85,13 @@ pub enum Command {
     /// Write the man pages (tikwire.1 and one per subcommand) into DIR.
     #[command(hide = true)]
     Man { dir: PathBuf },
+    /// Serve the HTTP API (the hotspot platform's VPN endpoints).
+    Serve(ServeArgs),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Who did what: console, command line and API actions.
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +108,68 @@ pub enum CompletionShell {
     Bash,
     Zsh,
     Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// TLS certificate chain (PEM); with --tls-key the server speaks HTTPS.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on an address other than loopback (tokens would cross the network in clear).
+    #[arg(long)]
+    pub insecure_listen: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once.
+    Add {
+        name: String,
+        /// The tenant the token acts on.
+        #[arg(long, requires = "role", conflicts_with = "system")]
+        tenant: Option<String>,
+        /// admin: list, show, create, delete, download; user: list and show.
+        #[arg(long, value_enum, requires = "tenant")]
+        role: Option<TokenRoleArg>,
+        /// A system admin token: every tenant, every action.
+        #[arg(long)]
+        system: bool,
+        /// Lifetime, e.g. 90d, 24h (default: no expiry).
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once.
+    Rm { name: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenRoleArg {
+    Admin,
+    User,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only entries this recent, e.g. 24h, 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -391,5 +463,8 @@ pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
         Some(Command::Db(cmd)) => db::run(&ctx, cmd).await,
         Some(Command::Doctor(args)) => doctor::run(&ctx, args).await,
         Some(Command::Completions { .. } | Command::Man { .. }) => Ok(()),
+        Some(Command::Serve(args)) => serve::run(&ctx, args).await,
+        Some(Command::Token(cmd)) => token::run(&ctx, cmd).await,
+        Some(Command::Audit(args)) => audit::run(&ctx, args).await,
     }
 }

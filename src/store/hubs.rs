@@ -32,18 +32,24 @@ pub struct HubSecretRow {
 
 /// Hub columns without the router count: for paths that run per provisioning, whose cost
 /// must not grow with the fleet.
-const HUB_SELECT: &str = "
+/// Never the sealed private key: the API's database role may not read it.
+pub(crate) const HUB_SELECT: &str = "
+    SELECT h.id, h.name, h.endpoint_host, h.endpoint_port, h.interface_name, h.listen_port,
+           h.public_key, h.created_at, NULL::bigint AS routers
+    FROM hubs h";
+/// With the sealed private key, for the hub's own config.
+const HUB_SECRET_SELECT: &str = "
     SELECT h.id, h.name, h.endpoint_host, h.endpoint_port, h.interface_name, h.listen_port,
            h.public_key, h.private_key_sealed, h.created_at, 0::bigint AS routers
     FROM hubs h";
 /// Hub columns with the router count, for listings.
 const HUB_SELECT_COUNTED: &str = "
     SELECT h.id, h.name, h.endpoint_host, h.endpoint_port, h.interface_name, h.listen_port,
-           h.public_key, h.private_key_sealed, h.created_at,
+           h.public_key, h.created_at,
            (SELECT count(*) FROM routers r WHERE r.hub_id = h.id) AS routers
     FROM hubs h";
 
-fn hub_from_row(row: &PgRow) -> Result<Hub> {
+pub(crate) fn hub_from_row(row: &PgRow) -> Result<Hub> {
     Ok(Hub::from_row(row)?.with_endpoint())
 }
 
@@ -116,7 +122,7 @@ impl Store {
     /// A hub with its sealed private key, without its router count.
     pub async fn hub_secret(&self, name: &str) -> Result<HubSecretRow> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{HUB_SELECT} WHERE h.name = $1"
+            "{HUB_SECRET_SELECT} WHERE h.name = $1"
         )))
         .bind(name)
         .fetch_optional(&self.pool)

@@ -4,6 +4,8 @@
 //! `provision`, which generates and seals the keys and calls the transactional helpers
 //! (`lock_tenant`, `allocate_host_indexes`, `insert_routers`, ...) inside one transaction.
 
+pub mod api;
+pub mod audit;
 pub(crate) mod columns;
 mod configurations;
 mod doctor;
@@ -12,6 +14,7 @@ pub mod notify;
 mod routers;
 pub mod status;
 mod tenants;
+pub mod tokens;
 
 use std::time::Duration;
 
@@ -84,6 +87,11 @@ impl Store {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_lazy_with(options);
         Ok(Self::from_pool(pool))
+    }
+
+    /// Closes the pool's connections (waits for the ones in use to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
@@ -164,7 +172,10 @@ impl Store {
     }
 }
 
-/// Records an action in the audit log inside the caller's transaction.
+/// Records an action in the audit log inside the caller's transaction. Inside an API request
+/// the actor and client address come from the request's transaction settings (see
+/// `store::api::begin_scoped`); on the command line they are the OS user and, over SSH, the
+/// client's address.
 pub(crate) async fn audit(
     tx: &mut Tx<'_>,
     action: AuditAction,
@@ -173,13 +184,16 @@ pub(crate) async fn audit(
     detail: serde_json::Value,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO audit_log (actor, action, tenant, router, detail) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO audit_log (actor, action, tenant, router, detail, client_addr)
+         VALUES (COALESCE(NULLIF(current_setting('tikwire.actor', true), ''), $1), $2, $3, $4, $5,
+                 COALESCE(NULLIF(current_setting('tikwire.client_addr', true), ''), $6))",
     )
     .bind(actor())
     .bind(action.as_str())
     .bind(tenant)
     .bind(router)
     .bind(detail)
+    .bind(ssh_client())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -190,6 +204,12 @@ fn actor() -> String {
     std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The SSH client's address when tikwire runs in an SSH session.
+fn ssh_client() -> Option<String> {
+    let connection = std::env::var("SSH_CONNECTION").ok()?;
+    connection.split_whitespace().next().map(str::to_owned)
 }
 
 /// Maps a unique violation to a readable message, passing other errors through.

@@ -31,6 +31,13 @@ impl ChangeListener {
         Ok(Self { listener })
     }
 
+    /// Listens on a connection of the store's pool (no second URL to keep in step).
+    pub async fn from_store(store: &super::Store) -> Result<Self> {
+        let mut listener = PgListener::connect_with(&store.pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Self { listener })
+    }
+
     /// The next change; `None` for a payload this version cannot read (a newer writer), which
     /// a listener treats as "anything may have changed" rather than stalling.
     pub async fn recv(&mut self) -> Result<Option<Change>> {

@@ -62,15 +62,15 @@ pub struct DeletedRouter {
 }
 
 /// What every router query returns (never the sealed keys).
-const ROUTER_COLUMNS: &str = "
+pub(crate) const ROUTER_COLUMNS: &str = "
     SELECT r.id, r.name, t.name AS tenant, r.tenant_id, h.name AS hub, r.hub_id, r.vpn_ip,
            a.subnet_cidr, a.gateway_ip AS hub_ip, c.client_public_key AS public_key, c.interface_name,
            c.keepalive_interval AS keepalive,
            r.enabled, c.status, c.last_handshake_at, c.first_handshake_at, c.last_endpoint,
            c.rx_bytes, c.tx_bytes, r.created_at, GREATEST(r.updated_at, c.updated_at) AS updated_at";
 /// Added only where a script or hub config is about to be rendered.
-const SEALED_COLUMNS: &str = ", c.client_private_key_sealed, c.preshared_key_sealed";
-const ROUTER_FROM: &str = "
+pub(crate) const SEALED_COLUMNS: &str = ", c.client_private_key_sealed, c.preshared_key_sealed";
+pub(crate) const ROUTER_FROM: &str = "
     FROM routers r
     JOIN tenants t ON t.id = r.tenant_id
     JOIN vpn_subnet_allocations a ON a.tenant_id = r.tenant_id
@@ -181,45 +181,9 @@ impl Store {
     /// Deletes a router and releases its address, in one transaction.
     pub async fn delete_router(&self, tenant: &str, name: &str) -> Result<DeletedRouter> {
         let mut tx = self.begin().await?;
-        let lock = lock_tenant(&mut tx, tenant).await?;
-        // Read under the tenant's lock, so what is reported is what is deleted.
-        let router = locked_router(&mut tx, lock.tenant_id, tenant, name).await?;
-        let host_index: i32 =
-            sqlx::query_scalar("DELETE FROM routers WHERE id = $1 RETURNING host_index")
-                .bind(router.id)
-                .fetch_one(&mut *tx)
-                .await?;
-        sqlx::query("INSERT INTO released_host_indexes (tenant_id, host_index) VALUES ($1, $2)")
-            .bind(lock.tenant_id)
-            .bind(host_index)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE vpn_subnet_allocations
-             SET allocated_ips = allocated_ips - 1, status = 'active', updated_at = now()
-             WHERE tenant_id = $1",
-        )
-        .bind(lock.tenant_id)
-        .execute(&mut *tx)
-        .await?;
-        audit(
-            &mut tx,
-            AuditAction::RouterRm,
-            Some(tenant),
-            Some(name),
-            serde_json::json!({ "vpn_ip": router.vpn_ip }),
-        )
-        .await?;
-        publish(
-            &mut tx,
-            &Change::new(ChangeKind::RouterDeleted)
-                .tenant(lock.tenant_id)
-                .hub(router.hub_id)
-                .id(router.id),
-        )
-        .await?;
+        let deleted = delete_router_in(&mut tx, tenant, name).await?;
         tx.commit().await?;
-        Ok(DeletedRouter { router })
+        Ok(deleted)
     }
 
     /// Disables (the hub drops its peer) or re-enables a router without deleting it.
@@ -270,6 +234,52 @@ impl Store {
         tx.commit().await?;
         Ok(updated)
     }
+}
+
+/// Deletes a router and releases its address inside the caller's transaction.
+pub(crate) async fn delete_router_in(
+    tx: &mut Tx<'_>,
+    tenant: &str,
+    name: &str,
+) -> Result<DeletedRouter> {
+    let lock = lock_tenant(tx, tenant).await?;
+    // Read under the tenant's lock, so what is reported is what is deleted.
+    let router = locked_router(tx, lock.tenant_id, tenant, name).await?;
+    let host_index: i32 =
+        sqlx::query_scalar("DELETE FROM routers WHERE id = $1 RETURNING host_index")
+            .bind(router.id)
+            .fetch_one(&mut **tx)
+            .await?;
+    sqlx::query("INSERT INTO released_host_indexes (tenant_id, host_index) VALUES ($1, $2)")
+        .bind(lock.tenant_id)
+        .bind(host_index)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE vpn_subnet_allocations
+         SET allocated_ips = allocated_ips - 1, status = 'active', updated_at = now()
+         WHERE tenant_id = $1",
+    )
+    .bind(lock.tenant_id)
+    .execute(&mut **tx)
+    .await?;
+    audit(
+        tx,
+        AuditAction::RouterRm,
+        Some(tenant),
+        Some(name),
+        serde_json::json!({ "vpn_ip": router.vpn_ip }),
+    )
+    .await?;
+    publish(
+        tx,
+        &Change::new(ChangeKind::RouterDeleted)
+            .tenant(lock.tenant_id)
+            .hub(router.hub_id)
+            .id(router.id),
+    )
+    .await?;
+    Ok(DeletedRouter { router })
 }
 
 /// A router row locked for the rest of the transaction.

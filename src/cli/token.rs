@@ -1,0 +1,172 @@
+//! `tikwire token add|list|rm`: API tokens. The secret is printed once and never stored.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::output::{self, Table};
+use super::{Context, TokenCommand, TokenRoleArg};
+use crate::api::token;
+use crate::store::tokens::TokenRole;
+use crate::{Error, Result};
+
+pub async fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
+    match cmd {
+        TokenCommand::Add {
+            name,
+            tenant,
+            role,
+            system,
+            expires,
+            json,
+        } => {
+            let (tenant, role) = match (tenant, role, system) {
+                (None, None, true) => (None, TokenRole::System),
+                (Some(tenant), Some(role), false) => (
+                    Some(tenant),
+                    match role {
+                        TokenRoleArg::Admin => TokenRole::Admin,
+                        TokenRoleArg::User => TokenRole::User,
+                    },
+                ),
+                _ => {
+                    return Err(Error::Usage(
+                        "give either --tenant T --role admin|user, or --system".into(),
+                    ));
+                }
+            };
+            check_token_name(&name)?;
+            let expires_at = expires
+                .as_deref()
+                .map(|e| parse_age(e).map(|age| Utc::now() + age))
+                .transpose()?;
+            let (secret, hash) = token::generate();
+            let info = ctx
+                .store()
+                .await?
+                .add_token(&name, tenant.as_deref(), role, &hash, expires_at)
+                .await?;
+            let presented = token::presented(info.id, &secret);
+            if json {
+                #[derive(Serialize)]
+                struct Created<'a> {
+                    #[serde(flatten)]
+                    info: &'a crate::store::tokens::TokenInfo,
+                    token: &'a str,
+                }
+                return output::json(&Created {
+                    info: &info,
+                    token: &presented,
+                });
+            }
+            output::print(&format!(
+                "{}\ntoken {} created ({}); it is shown only this once: send it as \
+                 Authorization: Bearer <token>\n",
+                presented.as_str(),
+                info.name,
+                scope_text(info.tenant.as_deref(), info.role),
+            ))
+        }
+        TokenCommand::List { json } => {
+            let tokens = ctx.store().await?.list_tokens().await?;
+            if json {
+                return output::json(&tokens);
+            }
+            if tokens.is_empty() {
+                return output::print(
+                    "no tokens yet: create one with `tikwire token add NAME --tenant T --role admin`\n",
+                );
+            }
+            let when = |t: Option<DateTime<Utc>>, none: &str| {
+                t.map_or_else(
+                    || none.to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M").to_string(),
+                )
+            };
+            let mut table =
+                Table::new(&["NAME", "SCOPE", "ROLE", "CREATED", "EXPIRES", "LAST USED"]);
+            for t in &tokens {
+                table.row(vec![
+                    t.name.clone(),
+                    t.tenant.clone().unwrap_or_else(|| "(all tenants)".into()),
+                    t.role.to_string(),
+                    when(Some(t.created_at), "-"),
+                    when(t.expires_at, "never"),
+                    when(t.last_used_at, "never"),
+                ]);
+            }
+            output::print(&table.render())
+        }
+        TokenCommand::Rm { name } => {
+            let info = ctx.store().await?.remove_token(&name).await?;
+            output::print(&format!(
+                "token {} revoked; requests with it now get 401\n",
+                info.name
+            ))
+        }
+    }
+}
+
+fn scope_text(tenant: Option<&str>, role: TokenRole) -> String {
+    match tenant {
+        Some(tenant) => format!("{role} of tenant {tenant}"),
+        None => "system admin".into(),
+    }
+}
+
+fn check_token_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::model::InvalidInput(format!(
+            "token name {:?} must be 1 to 63 letters, digits, '-', '_' or '.'",
+            name.escape_debug().to_string()
+        ))
+        .into())
+    }
+}
+
+/// `90d`, `24h`, `30m`, `2w`, `45s`: a span of time.
+pub(super) fn parse_age(value: &str) -> Result<chrono::Duration> {
+    let bad = || {
+        Error::Usage(format!(
+            "{value:?} is not a span of time: a number and s, m, h, d or w (e.g. 90d, 24h)"
+        ))
+    };
+    let value_trimmed = value.trim();
+    let split = value_trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(bad)?;
+    let (number, unit) = value_trimmed.split_at(split);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    if n == 0 || n > 100 * 365 * 86_400 / seconds {
+        return Err(bad());
+    }
+    Ok(chrono::Duration::seconds(n * seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("90d").unwrap(), chrono::Duration::days(90));
+        assert_eq!(parse_age("24h").unwrap(), chrono::Duration::hours(24));
+        for bad in ["", "d", "0d", "5y", "-1d", "1.5h", "99999999999d"] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The HTTP API's queries. Every one runs inside a transaction opened by [`begin_scoped`]:
+//! role `tikwire_api` with the caller's tenant in `tikwire.tenant_id`, so row-level security,
+//! not the `WHERE` clauses here, keeps one tenant from seeing another.
+
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow as _, Row as _};
+
+use super::hubs::{HUB_SELECT, hub_from_row};
+use super::routers::{ROUTER_COLUMNS, ROUTER_FROM, SEALED_COLUMNS};
+use super::{DeletedRouter, RouterSecretRow, Store, Tx};
+use crate::events::AuditAction;
+use crate::model::{Hub, Router, RouterStatus, SubnetUsage};
+use crate::{Error, Result};
+
+/// Whose rows a request may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessScope {
+    /// One tenant (by id).
+    Tenant(i64),
+    /// Every tenant: a system admin.
+    System,
+}
+
+/// Who makes a request, for the audit log rows written inside it.
+#[derive(Debug, Clone)]
+pub struct RequestOrigin<'a> {
+    pub token_name: &'a str,
+    pub client_addr: &'a str,
+    pub request_id: &'a str,
+}
+
+/// Opens a request's transaction: `SET LOCAL ROLE tikwire_api` (as `set_config('role')`),
+/// the caller's scope and the audit context, all transaction-local so nothing outlives the
+/// transaction on a pooled connection. One round trip after BEGIN.
+pub async fn begin_scoped(
+    store: &Store,
+    scope: AccessScope,
+    origin: &RequestOrigin<'_>,
+) -> Result<Tx<'static>> {
+    let mut tx = store.begin().await?;
+    let (tenant, system) = match scope {
+        AccessScope::Tenant(id) => (id.to_string(), ""),
+        AccessScope::System => (String::new(), "system"),
+    };
+    sqlx::query(
+        "SELECT set_config('role', 'tikwire_api', true),
+                set_config('tikwire.tenant_id', $1, true),
+                set_config('tikwire.scope', $2, true),
+                set_config('tikwire.actor', 'token:' || $3, true),
+                set_config('tikwire.token_name', $3, true),
+                set_config('tikwire.client_addr', $4, true),
+                set_config('tikwire.request_id', $5, true)",
+    )
+    .bind(tenant)
+    .bind(system)
+    .bind(origin.token_name)
+    .bind(origin.client_addr)
+    .bind(origin.request_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
+/// A router's VPN configuration as the API shows it: the router plus the columns only the
+/// API reads. Never a key other than the public ones.
+#[derive(Debug, Clone)]
+pub struct VpnRow {
+    pub router: Router,
+    pub platform_router_id: Option<i64>,
+    pub display_name: Option<String>,
+    pub server_public_key: String,
+    pub server_endpoint: String,
+    pub listen_port: u16,
+    pub allowed_ips: Value,
+    pub dns_servers: Value,
+}
+
+const VPN_COLUMNS: &str = ", r.platform_router_id, r.display_name, c.server_public_key,
+    c.server_endpoint, c.listen_port, c.allowed_ips, c.dns_servers";
+
+fn vpn_query(tail: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("{ROUTER_COLUMNS}{VPN_COLUMNS}{ROUTER_FROM} {tail}"))
+}
+
+fn vpn_from_row(row: &PgRow) -> Result<VpnRow> {
+    Ok(VpnRow {
+        router: Router::from_row(row)?,
+        platform_router_id: row.try_get("platform_router_id")?,
+        display_name: row.try_get("display_name")?,
+        server_public_key: row.try_get("server_public_key")?,
+        server_endpoint: row.try_get("server_endpoint")?,
+        listen_port: row.try_get::<i32, _>("listen_port")? as u16,
+        allowed_ips: row.try_get("allowed_ips")?,
+        dns_servers: row.try_get("dns_servers")?,
+    })
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// From 1.
+    pub number: u32,
+    pub size: u32,
+}
+
+/// Configurations visible in the transaction's scope, optionally of one tenant and status,
+/// oldest first; and how many there are in all.
+pub async fn list_vpn(
+    tx: &mut Tx<'_>,
+    tenant: Option<&str>,
+    status: Option<RouterStatus>,
+    page: Page,
+) -> Result<(Vec<VpnRow>, i64)> {
+    let status = status.map(RouterStatus::as_str);
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM vpn_configurations c JOIN tenants t ON t.id = c.tenant_id
+         WHERE ($1::text IS NULL OR t.name = $1) AND ($2::text IS NULL OR c.status = $2)",
+    )
+    .bind(tenant)
+    .bind(status)
+    .fetch_one(&mut **tx)
+    .await?;
+    let offset = i64::from(page.number.saturating_sub(1)) * i64::from(page.size);
+    let rows = sqlx::query(vpn_query(
+        "WHERE ($1::text IS NULL OR t.name = $1) AND ($2::text IS NULL OR c.status = $2)
+         ORDER BY r.id LIMIT $3 OFFSET $4",
+    ))
+    .bind(tenant)
+    .bind(status)
+    .bind(i64::from(page.size))
+    .bind(offset)
+    .fetch_all(&mut **tx)
+    .await?;
+    let rows = rows.iter().map(vpn_from_row).collect::<Result<_>>()?;
+    Ok((rows, total))
+}
+
+/// A configuration by id; `None` also when it belongs to a tenant outside the scope.
+pub async fn vpn_by_id(tx: &mut Tx<'_>, id: i64) -> Result<Option<VpnRow>> {
+    let row = sqlx::query(vpn_query("WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(vpn_from_row).transpose()
+}
+
+/// A configuration with its sealed keys and its hub, for rendering its script.
+pub async fn vpn_secret_by_id(tx: &mut Tx<'_>, id: i64) -> Result<Option<(RouterSecretRow, Hub)>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{ROUTER_COLUMNS}{SEALED_COLUMNS}{ROUTER_FROM} WHERE r.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let secret = RouterSecretRow {
+        router: Router::from_row(&row)?,
+        private_key_sealed: row.try_get("client_private_key_sealed")?,
+        preshared_key_sealed: row.try_get("preshared_key_sealed")?,
+    };
+    let hub = sqlx::query(sqlx::AssertSqlSafe(format!("{HUB_SELECT} WHERE h.id = $1")))
+        .bind(secret.router.hub_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Some((secret, hub_from_row(&hub)?)))
+}
+
+/// The name of a tenant in the scope.
+pub async fn tenant_name(tx: &mut Tx<'_>, tenant_id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_optional(&mut **tx)
+        .await?)
+}
+
+/// Whether a tenant of that name is in the scope.
+pub async fn tenant_exists(tx: &mut Tx<'_>, name: &str) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)")
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+/// Records the platform's router id and display name on a router just provisioned.
+pub async fn set_platform_identity(
+    tx: &mut Tx<'_>,
+    router_id: i64,
+    platform_router_id: i64,
+    display_name: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE routers SET platform_router_id = $2, display_name = $3, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(router_id)
+    .bind(platform_router_id)
+    .bind(display_name)
+    .execute(&mut **tx)
+    .await
+    .map_err(|err| {
+        super::on_unique_violation(err, |_| {
+            format!("router_id {platform_router_id} already has a VPN configuration in this tenant")
+        })
+    })?;
+    Ok(())
+}
+
+/// Deletes a configuration (its router) in the scope, as `router rm` does.
+pub async fn delete_vpn(tx: &mut Tx<'_>, id: i64) -> Result<Option<DeletedRouter>> {
+    let Some(row) = vpn_by_id(tx, id).await? else {
+        return Ok(None);
+    };
+    let r = row.router;
+    super::routers::delete_router_in(tx, &r.tenant, &r.name)
+        .await
+        .map(Some)
+}
+
+/// A tenant's address allocation with the true figures.
+pub async fn subnet_info(tx: &mut Tx<'_>, tenant: &str) -> Result<Option<SubnetUsage>> {
+    Ok(sqlx::query_as(
+        "SELECT t.name AS tenant, a.subnet_cidr, a.gateway_ip AS hub_ip, a.range_start,
+                a.range_end, a.total_ips AS capacity, a.allocated_ips AS allocated,
+                a.available_ips AS available, a.status
+         FROM vpn_subnet_allocations a JOIN tenants t ON t.id = a.tenant_id
+         WHERE t.name = $1",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Records an API action (a download) in the audit log, with the request's context.
+pub async fn audit(
+    tx: &mut Tx<'_>,
+    action: AuditAction,
+    router: &Router,
+    detail: Value,
+) -> Result<()> {
+    super::audit(tx, action, Some(&router.tenant), Some(&router.name), detail).await
+}
+
+/// Statuses and tenants of a hub's configurations changed since `since`: what the event
+/// stream compares to tell status changes (the agent announces only "hub H changed").
+pub async fn statuses_since(
+    tx: &mut Tx<'_>,
+    hub_id: Option<i64>,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(i64, i64, RouterStatus)>> {
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT c.router_id, c.tenant_id, c.status FROM vpn_configurations c
+         WHERE ($1::bigint IS NULL OR c.hub_id = $1) AND c.updated_at >= $2",
+    )
+    .bind(hub_id)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter()
+        .map(|(id, tenant, status)| {
+            let status = RouterStatus::parse(&status)
+                .ok_or_else(|| Error::Database(format!("unknown router status {status:?}")))?;
+            Ok((id, tenant, status))
+        })
+        .collect()
+}
+
+/// Every configuration's status in the scope, to start comparing from.
+pub async fn all_statuses(tx: &mut Tx<'_>) -> Result<Vec<(i64, RouterStatus)>> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT router_id, status FROM vpn_configurations")
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, s)| RouterStatus::parse(&s).map(|s| (id, s)))
+        .collect())
+}
