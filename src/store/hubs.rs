@@ -35,7 +35,7 @@ pub struct HubSecretRow {
 /// Never the sealed private key: the API's database role may not read it.
 pub(crate) const HUB_SELECT: &str = "
     SELECT h.id, h.name, h.endpoint_host, h.endpoint_port, h.interface_name, h.listen_port,
-           h.public_key, h.created_at, NULL::bigint AS routers
+           h.public_key, h.created_at, 0::bigint AS routers
     FROM hubs h";
 /// With the sealed private key, for the hub's own config.
 const HUB_SECRET_SELECT: &str = "

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use crate::tui::app::{App, DbHealth, Pane};
-use crate::tui::format::count;
+use crate::tui::format::{count, escaped};
 use crate::tui::keymap::Context;
 use crate::tui::overlays::{Canvas, toast};
 use crate::tui::panes::{self, RenderInfo};
@@ -108,9 +108,10 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
     match app.hubs.value.as_slice() {
         [] => spans.push(Span::styled("no hub", t.muted)),
         [hub] if area.width >= 100 => {
-            spans.push(Span::raw(format!("hub {} {}", hub.name, hub.endpoint)))
+            let text = format!("hub {} {}", hub.name, hub.endpoint);
+            spans.push(Span::raw(escaped(&text)))
         }
-        [hub] => spans.push(Span::raw(format!("hub {}", hub.name))),
+        [hub] => spans.push(Span::raw(escaped(&format!("hub {}", hub.name)))),
         hubs => spans.push(Span::raw(format!("{} hubs", hubs.len()))),
     }
     spans.push(sep());

@@ -176,7 +176,7 @@ impl Api {
         let (status, body) = self
             .post(token, &format!(r#"{{"router_id": {router_id}}}"#))
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(status, StatusCode::CREATED, "{body}\n{}", logs());
         body["data"]["id"].as_i64().unwrap()
     }
 
