@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt as _;
 
 use super::facts::{
     DatabaseFacts, Heartbeat, HubFacts, HubRef, KeySource, Link, Migrations, PeerDiff, Probe,
@@ -20,14 +19,13 @@ use crate::model::Hub;
 use crate::provision::{HubMaterial, Provisioner};
 use crate::store::{MIGRATOR, Store};
 use crate::vault::Vault;
+use crate::wg::command::{self, RunError};
 use crate::wg::desired::DesiredInterface;
 use crate::wg::dump::parse_dump_bytes;
 use crate::wg::plan::{ReconcileOptions, plan};
 use crate::wg::poller::read_dump;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bound on what a tool may print: a ruleset or dump bigger than this is not read.
-const OUTPUT_LIMIT: usize = 256 << 20;
 
 /// The programs the checks run.
 #[derive(Debug, Clone)]
@@ -47,58 +45,21 @@ impl HostTools {
     }
 }
 
-/// Runs a command with a timeout; stdout on success, one line of stderr otherwise. Reads at
-/// most [`OUTPUT_LIMIT`] bytes of stdout and 64 KiB of stderr, whatever the tool prints.
+/// Runs a command through the one subprocess runner (`wg::command`, which bounds its output)
+/// with a timeout; stdout on success, one line of stderr otherwise.
 pub(crate) async fn output(program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Probe<Vec<u8>> {
-    use tokio::io::AsyncReadExt as _;
     let name = program.display().to_string();
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|err| format!("{name}: {err}"))?;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(format!("{name}: no pipes"));
-    };
-    let pipe = child.stdin.take();
-    let feed = async move {
-        if let (Some(input), Some(mut pipe)) = (stdin, pipe) {
-            // A tool that exits early closes its stdin: its exit status says why.
-            let _ = pipe.write_all(input).await;
-        }
-    };
-    let read = async {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let limit = u64::try_from(OUTPUT_LIMIT).unwrap_or(u64::MAX);
-        let (mut stdout, mut stderr) = (stdout.take(limit + 1), stderr.take(64 << 10));
-        let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        a.and(b).map(|_| (out, err))
-    };
-    let run = async {
-        let ((), read) = tokio::join!(feed, read);
-        let (out, err) = read?;
-        Ok::<_, std::io::Error>((child.wait().await?, out, err))
-    };
-    let (status, out, err) = tokio::time::timeout(COMMAND_TIMEOUT, run)
+    let out = command::run(program, args, stdin, COMMAND_TIMEOUT)
         .await
-        .map_err(|_| format!("{name} did not answer within {COMMAND_TIMEOUT:?}"))?
-        .map_err(|err| format!("{name}: {err}"))?;
-    if out.len() > OUTPUT_LIMIT {
-        return Err(format!("{name} printed more than {OUTPUT_LIMIT} bytes"));
-    }
-    if !status.success() {
-        let stderr = String::from_utf8_lossy(&err);
-        let line = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        .map_err(|err| match err {
+            RunError::Timeout => format!("{name} did not answer within {COMMAND_TIMEOUT:?}"),
+            err => format!("{name}: {err}"),
+        })?;
+    if !out.status.success() {
+        let line = command::first_line(&out.stderr).unwrap_or_default();
         return Err(format!("{name} {}: {}", args.join(" "), line.trim()));
     }
-    Ok(out)
+    Ok(out.stdout.to_vec())
 }
 
 fn json(bytes: &[u8], what: &str) -> Probe<Value> {
