@@ -10,7 +10,10 @@ use tikwire::tui::app::{App, Loaded, Msg};
 use tikwire::tui::data::RouterRow;
 use tikwire::tui::keymap::Keymap;
 use tikwire::tui::peerview::LiveState;
-use tikwire::tui::{Theme, testdata, ui};
+use tikwire::tui::{Theme, ui};
+
+#[path = "../tests/common_tui/testdata.rs"]
+mod testdata;
 
 const ROUTERS: usize = 100_000;
 

@@ -23,3 +23,7 @@ pub mod vault;
 pub mod wg;
 
 pub use error::{Error, Result};
+
+// Unit tests share fixture files with the integration tests, which name the crate `tikwire`.
+#[cfg(test)]
+extern crate self as tikwire;

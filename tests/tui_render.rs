@@ -3,10 +3,10 @@
 
 mod common_tui;
 
+use common_tui::testdata;
 use common_tui::*;
 use ratatui::crossterm::event::KeyCode;
 use tikwire::tui::app::{Loaded, Msg};
-use tikwire::tui::testdata;
 
 fn both(name: &str, app: &tikwire::tui::App) {
     insta::assert_snapshot!(format!("{name}_80x24"), render(app, 80, 24));

@@ -3,13 +3,13 @@
 
 mod common_tui;
 
+use common_tui::testdata;
 use common_tui::*;
 use ratatui::crossterm::event::KeyCode;
 use tikwire::events::{Change, ChangeKind};
 use tikwire::model::RouterStatus;
 use tikwire::tui::app::{Dataset, Effect, Layer, Loaded, Msg, Outcome, Pane};
 use tikwire::tui::data::{ScriptKind, SortKey};
-use tikwire::tui::testdata;
 
 #[test]
 fn provision_through_the_form_shows_a_pending_row_then_the_router() {

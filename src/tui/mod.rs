@@ -17,9 +17,11 @@ pub mod overlays;
 pub mod panes;
 pub mod peerview;
 mod runtime;
-mod scripts_bridge;
-#[doc(hidden)]
-pub mod testdata;
+pub mod scripts_bridge;
+/// Fixtures for the unit tests (they live with the integration tests, outside the crate).
+#[cfg(test)]
+#[path = "../../tests/common_tui/testdata.rs"]
+pub(crate) mod testdata;
 pub mod theme;
 pub mod ui;
 

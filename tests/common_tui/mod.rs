@@ -2,6 +2,8 @@
 //! renderer into ratatui's TestBackend.
 #![allow(dead_code)]
 
+pub mod testdata;
+
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -10,7 +12,6 @@ use tikwire::tui::app::{App, Effect, Loaded, Msg};
 use tikwire::tui::data::RouterRow;
 use tikwire::tui::keymap::Keymap;
 use tikwire::tui::panes::RenderInfo;
-use tikwire::tui::testdata;
 use tikwire::tui::{Theme, ui};
 
 pub fn empty_app() -> App {

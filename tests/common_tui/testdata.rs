@@ -1,6 +1,11 @@
 //! Deterministic in-memory rows for tests, snapshots and benchmarks: the console can be
-//! exercised without a database. Script texts are rendered by `crate::scripts` from fixture
+//! exercised without a database. Script texts are rendered by `tikwire::scripts` from fixture
 //! key material.
+//!
+//! Not part of the shipping crate: the console tests get it through `common_tui`, the bench
+//! and the library's own unit tests through `#[path]` (the library names itself `tikwire`
+//! under `cfg(test)` so the same paths resolve there).
+#![allow(dead_code)]
 
 use std::net::Ipv4Addr;
 
@@ -8,17 +13,17 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use ipnet::Ipv4Net;
 use zeroize::Zeroizing;
 
-use crate::keys::PublicKey;
-use crate::model::{Hub, Router, RouterStatus, SubnetUsage, Tenant};
-use crate::provision::RouterMaterial;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tikwire::keys::PublicKey;
+use tikwire::model::{Hub, Router, RouterStatus, SubnetUsage, Tenant};
+use tikwire::provision::RouterMaterial;
 
-use crate::tui::app::Msg;
-use crate::tui::data::ScriptBundle;
-use crate::tui::peerview::LiveState;
-use crate::wg::Snapshot;
-use crate::wg::poller::PeerStats;
+use tikwire::tui::app::Msg;
+use tikwire::tui::data::ScriptBundle;
+use tikwire::tui::peerview::LiveState;
+use tikwire::wg::Snapshot;
+use tikwire::wg::poller::PeerStats;
 
 pub const TENANTS: [&str; 5] = ["acme", "globex", "initech", "umbrella", "hooli"];
 const SITES: [&str; 4] = ["hq", "branch", "shop", "kiosk"];
@@ -255,7 +260,7 @@ pub fn bundle() -> ScriptBundle {
 
 /// The texts the script view shows for `router`.
 pub fn bundle_for(router: &Router) -> ScriptBundle {
-    match super::scripts_bridge::bundle(&material_for(router)) {
+    match tikwire::tui::scripts_bridge::bundle(&material_for(router)) {
         Ok(bundle) => bundle,
         Err(e) => panic!("fixture material renders: {e}"),
     }
