@@ -643,3 +643,44 @@ fn control_characters_from_the_database_are_shown_escaped() {
         assert!(screen.contains("t\\u{9b}2J"), "{screen}");
     }
 }
+
+/// The runs of underlined text on screen (the marked column headers).
+fn underlined(app: &tikwire::tui::App) -> Vec<String> {
+    use ratatui::style::Modifier;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    terminal
+        .draw(|f| {
+            tikwire::tui::ui::draw(f, app);
+        })
+        .unwrap();
+    let buf = terminal.backend().buffer();
+    let mut runs = Vec::new();
+    for y in 0..buf.area.height {
+        let mut run = String::new();
+        for x in 0..buf.area.width {
+            let cell = &buf[(x, y)];
+            if cell.modifier.contains(Modifier::UNDERLINED) {
+                run.push_str(cell.symbol());
+            } else if !run.is_empty() {
+                runs.push(std::mem::take(&mut run).trim().to_owned());
+            }
+        }
+        if !run.is_empty() {
+            runs.push(run.trim().to_owned());
+        }
+    }
+    runs
+}
+
+#[test]
+fn the_header_of_the_sorted_column_is_marked() {
+    let mut app = app();
+    assert_eq!(app.routers.sort, SortKey::Name);
+    assert_eq!(underlined(&app), ["Name"]);
+    press(&mut app, [ch('3'), ch('s')]);
+    assert_eq!(app.routers.sort, SortKey::Address);
+    assert_eq!(underlined(&app), ["Address"]);
+    press(&mut app, [ch('s'), ch('s'), ch('s')]);
+    assert_eq!(app.routers.sort, SortKey::Traffic);
+    assert_eq!(underlined(&app), ["Rx", "Tx"]);
+}

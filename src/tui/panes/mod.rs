@@ -1,6 +1,7 @@
 //! One module per region of the main screen. Each draws from the application state and
 //! builds only the rows that fit.
 
+pub mod columns;
 pub mod peers;
 pub mod routers;
 pub mod subnets;
@@ -17,7 +18,7 @@ use crate::model::RouterStatus;
 use crate::tui::data::Phase;
 use crate::tui::format::{self, truncate};
 use crate::tui::theme::Theme;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 
 /// What a frame learnt while drawing: when its text next changes on its own.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -139,6 +140,8 @@ pub struct Column {
     pub header: &'static str,
     pub width: usize,
     pub give: Give,
+    /// The header is underlined: the list is in this column's order.
+    pub marked: bool,
 }
 
 impl Column {
@@ -147,6 +150,7 @@ impl Column {
             header,
             width: header.chars().count(),
             give,
+            marked: false,
         }
     }
 
@@ -266,7 +270,14 @@ pub fn fitted_table<'a>(
             .iter()
             .zip(widths)
             .filter(|(_, w)| w.is_some())
-            .map(|(c, _)| c.header),
+            .map(|(c, _)| {
+                let cell = Span::raw(c.header);
+                if c.marked {
+                    cell.style(header_style.add_modifier(Modifier::UNDERLINED))
+                } else {
+                    cell
+                }
+            }),
     )
     .style(header_style);
     let rows: Vec<Row> =
@@ -325,6 +336,7 @@ mod fit_tests {
             header: "",
             width,
             give,
+            marked: false,
         }
     }
 

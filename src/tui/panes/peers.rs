@@ -3,18 +3,60 @@
 //! that tikwire does not know.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::{
-    Column, Give, RenderInfo, block, fit_relevant, fitted_table, measure, message, status_cell,
-};
+use super::columns::{ColumnSpec, LinkRow, draw_table, filter_line, link_columns};
+use super::{Give, RenderInfo, block, message, status_cell};
 use crate::tui::app::{App, Pane};
 use crate::tui::data::status_changes_in;
-use crate::tui::format::bytes_short;
-use crate::tui::peerview::Tone;
+use crate::tui::peerview::{Link, PeerLine, Tone};
+
+/// One row of the table: a peer, with its handshake age as shown.
+pub struct PeerRow {
+    peer: PeerLine,
+    handshake: String,
+}
+
+impl LinkRow for PeerRow {
+    fn link(&self) -> Option<(&Link, &str)> {
+        Some((&self.peer.link, self.handshake.as_str()))
+    }
+}
+
+/// The table, one column a line. A peer no router owns reads "? unknown" in name and status.
+fn columns() -> [ColumnSpec<PeerRow>; 7] {
+    let [handshake, rx, tx, endpoint] = link_columns();
+    let column = ColumnSpec::<PeerRow>::new;
+    [
+        column("Peer", Give::Shrink { min: 12 }, |r, theme| {
+            match &r.peer.router {
+                Some(name) if r.peer.status.is_some() => (name.clone(), theme.text),
+                _ => {
+                    let key: String = r.peer.public_key.to_string().chars().take(8).collect();
+                    (format!("? unknown {key}…"), theme.unknown)
+                }
+            }
+        }),
+        column("Address", Give::Fixed, |r, theme| {
+            let address = r.peer.vpn_ip.map(|ip| ip.to_string());
+            (address.unwrap_or_else(|| "-".into()), theme.text)
+        }),
+        column("Status", Give::Fixed, |r, theme| {
+            match (&r.peer.router, r.peer.status) {
+                (Some(_), Some(status)) => {
+                    let cell = status_cell(status, theme);
+                    (cell.content.into_owned(), cell.style)
+                }
+                _ => ("? unknown".into(), theme.unknown),
+            }
+        }),
+        handshake,
+        rx,
+        tx,
+        endpoint,
+    ]
+}
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
     let theme = &app.theme;
@@ -42,25 +84,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     let b = block(4, Line::from(title), focused, theme);
     let inner = b.inner(area);
     frame.render_widget(b, area);
-
-    let editing = app.filter_edit.as_ref().filter(|e| e.pane == Pane::Peers);
-    let filter_shown = editing.is_some() || !pane.filter.is_empty();
-    let [list_area, filter_area] = Layout::vertical([
-        Constraint::Min(0),
-        Constraint::Length(u16::from(filter_shown)),
-    ])
-    .areas(inner);
-    if filter_shown {
-        let cursor = if editing.is_some() { "█" } else { "" };
-        frame.render_widget(
-            Paragraph::new(Line::from(vec![
-                Span::styled("/", theme.key),
-                Span::styled(pane.filter.clone(), theme.input),
-                Span::styled(cursor, theme.key),
-            ])),
-            filter_area,
-        );
-    }
+    let list_area = filter_line(app, frame, inner, Pane::Peers, &pane.filter, None);
     if pane.is_empty() {
         let text = if !pane.filter.is_empty() {
             "no peer matches the filter"
@@ -82,64 +106,23 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         .cursor
         .visible(pane.len(), list_area.height.saturating_sub(1) as usize);
     let table = &app.routers;
-    let muted = theme.muted;
-    // Cells of the rows on screen only; widths follow from their content.
-    let cells: Vec<(Vec<(String, Style)>, bool)> = range
+    // The rows on screen only.
+    let rows: Vec<(PeerRow, Option<_>)> = range
         .filter_map(|i| Some((i, pane.line(table, pane.entry(i)?)?)))
-        .map(|(i, p)| {
-            let (name, status) = match (p.router, p.status) {
-                (Some(r), Some(s)) => {
-                    let cell = status_cell(s, theme);
-                    ((r, theme.text), (cell.content.into_owned(), cell.style))
-                }
-                _ => {
-                    let key: String = p.public_key.to_string().chars().take(8).collect();
-                    (
-                        (format!("? unknown {key}…"), theme.unknown),
-                        ("? unknown".to_string(), theme.unknown),
-                    )
-                }
-            };
-            if let Some(h) = p.link.last_handshake
-                && p.status.is_some()
+        .map(|(i, peer)| {
+            if let Some(h) = peer.link.last_handshake
+                && peer.status.is_some()
                 && let Some(secs) = status_changes_in(h, app.now, &table.thresholds)
             {
                 info.wake_in(secs);
             }
-            let address = p
-                .vpn_ip
-                .map(|ip| ip.to_string())
-                .unwrap_or_else(|| "-".into());
-            let row = vec![
-                name,
-                (address, theme.text),
-                status,
-                (info.age(p.link.last_handshake, app.now), theme.text),
-                (bytes_short(p.link.rx_bytes), theme.text),
-                (bytes_short(p.link.tx_bytes), theme.text),
-                (p.link.endpoint.unwrap_or_default(), muted),
-            ];
-            (row, focused && i == pane.cursor.selected)
+            let handshake = info.age(peer.link.last_handshake, app.now);
+            let selected = focused && i == pane.cursor.selected;
+            (
+                PeerRow { peer, handshake },
+                selected.then_some(theme.selected),
+            )
         })
         .collect();
-    let mut columns = [
-        Column::new("Peer", Give::Shrink { min: 12 }),
-        Column::new("Address", Give::Fixed),
-        Column::new("Status", Give::Fixed),
-        Column::new("Handshake", Give::Fixed),
-        Column::new("Rx", Give::DropLast),
-        Column::new("Tx", Give::DropLast),
-        Column::new("Endpoint", Give::DropFirst),
-    ];
-    measure(&mut columns, &cells);
-    let has_endpoint = cells.iter().any(|(row, _)| !row[6].0.is_empty());
-    let relevant = [true, true, true, true, true, true, has_endpoint];
-    let widths = fit_relevant(&columns, &relevant, list_area.width as usize);
-    let rows = cells
-        .into_iter()
-        .map(|(row, selected)| (row, selected.then_some(theme.selected)));
-    frame.render_widget(
-        fitted_table(&columns, &widths, rows, theme.header),
-        list_area,
-    );
+    draw_table(app, frame, list_area, &columns(), &rows, None);
 }

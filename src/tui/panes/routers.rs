@@ -1,24 +1,74 @@
 //! Routers of the selected tenant (or all): status readable without colour, address, last
 //! handshake as a relative age, traffic. Only the rows on screen are built.
 
+use std::net::Ipv4Addr;
+
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::{
-    Column, Give, RenderInfo, block, fit_relevant, fitted_table, measure, message, phase_line,
-    status_cell,
-};
+use super::columns::{Applies, ColumnSpec, LinkRow, draw_table, filter_line, link_columns};
+use super::{Give, RenderInfo, block, message, phase_line, status_cell};
+use crate::model::RouterStatus;
 use crate::tui::app::{App, Pane};
-use crate::tui::data::{shown_status, status_changes_in};
+use crate::tui::data::{SortKey, shown_status, status_changes_in};
+use crate::tui::format::count;
 use crate::tui::format::escaped;
-use crate::tui::format::{bytes_short, count};
 use crate::tui::keymap::{Action, Context};
+use crate::tui::peerview::Link;
 
-/// A row's styled cells and its optional row style.
-type StyledRow = (Vec<(String, Style)>, Option<Style>);
+/// One row of the table: a stored router, or one still being provisioned.
+pub struct RouterLine {
+    status: RouterStatus,
+    name: String,
+    tenant: String,
+    /// `None` while the router is being provisioned.
+    seen: Option<Seen>,
+}
+
+/// What a stored router adds: its address and its link, with the handshake age as shown.
+struct Seen {
+    vpn_ip: Ipv4Addr,
+    link: Link,
+    handshake: String,
+}
+
+impl LinkRow for RouterLine {
+    fn link(&self) -> Option<(&Link, &str)> {
+        self.seen.as_ref().map(|s| (&s.link, s.handshake.as_str()))
+    }
+}
+
+/// The table, one column a line.
+fn columns() -> [ColumnSpec<RouterLine>; 8] {
+    let [handshake, rx, tx, endpoint] = link_columns();
+    let column = ColumnSpec::<RouterLine>::new;
+    [
+        column("Status", Give::Fixed, |r, theme| {
+            let cell = status_cell(r.status, theme);
+            (cell.content.into_owned(), cell.style)
+        })
+        .sorts(SortKey::Status),
+        column("Name", Give::Shrink { min: 10 }, |r, theme| {
+            (r.name.clone(), theme.text)
+        })
+        .sorts(SortKey::Name),
+        column("Tenant", Give::Shrink { min: 8 }, |r, theme| {
+            (r.tenant.clone(), theme.muted)
+        })
+        .sorts(SortKey::Tenant)
+        .applies(Applies::If(|app| app.routers.tenant.is_none())),
+        column("Address", Give::Fixed, |r, theme| match &r.seen {
+            Some(s) => (s.vpn_ip.to_string(), theme.text),
+            None => ("allocating…".into(), theme.muted),
+        })
+        .sorts(SortKey::Address),
+        handshake,
+        rx,
+        tx,
+        endpoint,
+    ]
+}
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
     let theme = &app.theme;
@@ -44,30 +94,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     let b = block(3, Line::from(title), focused, theme);
     let inner = b.inner(area);
     frame.render_widget(b, area);
-
-    let editing = app.filter_edit.as_ref().filter(|e| e.pane == Pane::Routers);
-    let filter_shown = editing.is_some() || !table.filter.is_empty();
-    let [list_area, filter_area] = Layout::vertical([
-        Constraint::Min(0),
-        Constraint::Length(u16::from(filter_shown)),
-    ])
-    .areas(inner);
-    if filter_shown {
-        let mut spans = vec![
-            Span::styled("/", theme.key),
-            Span::styled(table.filter.clone(), theme.input),
-        ];
-        if editing.is_some() {
-            spans.push(Span::styled("█", theme.key));
-            spans.push(Span::styled(
-                "  name, address or status · enter keeps · esc clears",
-                theme.muted,
-            ));
-        } else {
-            spans.push(Span::styled("  (esc clears)", theme.muted));
-        }
-        frame.render_widget(Paragraph::new(Line::from(spans)), filter_area);
-    }
+    let list_area = filter_line(
+        app,
+        frame,
+        inner,
+        Pane::Routers,
+        &table.filter,
+        Some("name, address or status"),
+    );
 
     if let Some(guide) = onboarding(app) {
         message(frame, list_area, guide);
@@ -98,29 +132,23 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         return;
     }
 
-    let show_tenant = table.tenant.is_none();
     let body = list_area.height.saturating_sub(1) as usize;
     let pending_rows = pending.len().min(body);
     let range = table.cursor.visible(table.len(), body - pending_rows);
-    let muted = theme.muted;
-    // Cells of the rows on screen only, in column order; widths follow from their content.
-    let mut cells: Vec<StyledRow> = pending[..pending_rows]
+    // The rows on screen only: pending ones first.
+    let mut rows: Vec<(RouterLine, Option<_>)> = pending[..pending_rows]
         .iter()
         .map(|(t, n)| {
-            let row = vec![
-                ("◌ pending".to_string(), theme.pending),
-                (n.clone(), theme.text),
-                (t.clone(), muted),
-                ("allocating…".to_string(), muted),
-                ("never".to_string(), muted),
-                (String::new(), theme.text),
-                (String::new(), theme.text),
-                (String::new(), muted),
-            ];
-            (row, None)
+            let line = RouterLine {
+                status: RouterStatus::Pending,
+                name: n.clone(),
+                tenant: t.clone(),
+                seen: None,
+            };
+            (line, None)
         })
         .collect();
-    cells.extend(
+    rows.extend(
         range
             .filter_map(|i| {
                 let index = table.view_index(i)?;
@@ -128,7 +156,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
             })
             .map(|(i, r, link)| {
                 // The same derivation as the peer pane, from the freshest handshake known.
-                let shown = shown_status(
+                let status = shown_status(
                     r.status,
                     r.enabled,
                     link.last_handshake,
@@ -140,52 +168,25 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                 {
                     info.wake_in(secs);
                 }
-                let status = status_cell(shown, theme);
-                let row = vec![
-                    (status.content.into_owned(), status.style),
-                    (escaped(&r.name), theme.text),
-                    (escaped(&r.tenant), muted),
-                    (r.vpn_ip.to_string(), theme.text),
-                    (info.age(link.last_handshake, app.now), theme.text),
-                    (bytes_short(link.rx_bytes), theme.text),
-                    (bytes_short(link.tx_bytes), theme.text),
-                    (link.endpoint.unwrap_or_default(), muted),
-                ];
+                let line = RouterLine {
+                    status,
+                    name: escaped(&r.name),
+                    tenant: escaped(&r.tenant),
+                    seen: Some(Seen {
+                        vpn_ip: r.vpn_ip,
+                        handshake: info.age(link.last_handshake, app.now),
+                        link,
+                    }),
+                };
                 let highlight = (i == table.cursor.selected).then_some(if focused {
                     theme.selected
                 } else {
                     theme.accent
                 });
-                (row, highlight)
+                (line, highlight)
             }),
     );
-    let mut columns = [
-        Column::new("Status", Give::Fixed),
-        Column::new("Name", Give::Shrink { min: 10 }),
-        Column::new("Tenant", Give::Shrink { min: 8 }),
-        Column::new("Address", Give::Fixed),
-        Column::new("Handshake", Give::Fixed),
-        Column::new("Rx", Give::DropLast),
-        Column::new("Tx", Give::DropLast),
-        Column::new("Endpoint", Give::DropFirst),
-    ];
-    measure(&mut columns, &cells);
-    let has_endpoint = cells.iter().any(|(row, _)| !row[7].0.is_empty());
-    let relevant = [
-        true,
-        true,
-        show_tenant,
-        true,
-        true,
-        true,
-        true,
-        has_endpoint,
-    ];
-    let widths = fit_relevant(&columns, &relevant, list_area.width as usize);
-    frame.render_widget(
-        fitted_table(&columns, &widths, cells, theme.header),
-        list_area,
-    );
+    draw_table(app, frame, list_area, &columns(), &rows, Some(table.sort));
 }
 
 /// First run: what to do, in order, with what is already done ticked.
