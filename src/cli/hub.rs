@@ -1,6 +1,6 @@
 //! `tikwire hub add|list|show|config|firewall`.
 
-use super::output::{self, Table, fields};
+use super::output::{self, fields};
 use super::{Context, HubCommand};
 use crate::Result;
 use crate::model::{Endpoint, Hub, HubName, InterfaceName, parse_port};
@@ -32,33 +32,19 @@ pub async fn run(ctx: &Context, cmd: HubCommand) -> Result<()> {
         }
         HubCommand::List { json } => {
             let hubs = ctx.store().await?.list_hubs().await?;
-            if json {
-                return output::json(&hubs);
-            }
-            if hubs.is_empty() {
-                return output::print(
-                    "no hubs yet: add one with `tikwire hub add NAME --endpoint HOST:PORT`\n",
-                );
-            }
-            let mut table = Table::new(&[
-                "NAME",
-                "ENDPOINT",
-                "INTERFACE",
-                "LISTEN",
-                "ROUTERS",
-                "PUBLIC KEY",
-            ]);
-            for h in &hubs {
-                table.row(vec![
-                    h.name.clone(),
-                    h.endpoint.clone(),
-                    h.interface.clone(),
-                    h.listen_port.to_string(),
-                    h.routers.to_string(),
-                    h.public_key.to_string(),
-                ]);
-            }
-            output::print(&table.render())
+            output::listing(
+                &hubs,
+                json,
+                "no hubs yet: add one with `tikwire hub add NAME --endpoint HOST:PORT`",
+                &[
+                    ("NAME", |h| h.name.clone()),
+                    ("ENDPOINT", |h| h.endpoint.clone()),
+                    ("INTERFACE", |h| h.interface.clone()),
+                    ("LISTEN", |h| h.listen_port.to_string()),
+                    ("ROUTERS", |h| h.routers.to_string()),
+                    ("PUBLIC KEY", |h| h.public_key.to_string()),
+                ],
+            )
         }
         HubCommand::Show { name, json } => {
             let hub = ctx.store().await?.hub(&name).await?;

@@ -50,6 +50,26 @@ pub fn print(text: &str) -> Result<()> {
     write_stdout(&escaped.join("\n"))
 }
 
+/// One column of a listing: its header and how an item fills its cell.
+pub type Column<T> = (&'static str, fn(&T) -> String);
+
+/// What a `list` command prints: the items as JSON, or `empty` (what to do first) when there
+/// are none, or their table.
+pub fn listing<T: Serialize>(
+    items: &[T],
+    json: bool,
+    empty: &str,
+    columns: &[Column<T>],
+) -> Result<()> {
+    if json {
+        return self::json(items);
+    }
+    if items.is_empty() {
+        return print(&format!("{empty}\n"));
+    }
+    print(&Table::of(items, columns).render())
+}
+
 /// Prints a generated document (script, config, ruleset) as it is: its generator checked it.
 pub fn document(text: &str) -> Result<()> {
     write_stdout(text)
@@ -78,6 +98,17 @@ impl Table {
             header: header.to_vec(),
             rows: Vec::new(),
         }
+    }
+
+    /// A table of `items`, defined one column at a time: its header and how an item fills
+    /// its cell.
+    pub fn of<'a, T: 'a>(items: impl IntoIterator<Item = &'a T>, columns: &[Column<T>]) -> Self {
+        let header: Vec<&'static str> = columns.iter().map(|(header, _)| *header).collect();
+        let mut table = Self::new(&header);
+        for item in items {
+            table.row(columns.iter().map(|(_, cell)| cell(item)).collect());
+        }
+        table
     }
 
     /// Adds a row; cells are escaped here so the widths match what is printed.

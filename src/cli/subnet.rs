@@ -22,28 +22,23 @@ pub async fn run(ctx: &Context, cmd: SubnetCommand) -> Result<()> {
     if json {
         return output::json(&SubnetReport { pool, tenants });
     }
-    let mut table = Table::new(&[
-        "TENANT",
-        "SUBNET",
-        "ROUTER RANGE",
-        "ALLOCATED",
-        "CAPACITY",
-        "FREE",
-        "USED",
-        "STATUS",
-    ]);
-    for s in &tenants {
-        table.row(vec![
-            s.tenant.clone(),
-            s.subnet_cidr.to_string(),
-            format!("{}-{}", s.range_start, s.range_end),
-            thousands(s.allocated),
-            thousands(s.capacity),
-            thousands(s.available),
-            format!("{:.1}%", percent(s.allocated, s.capacity)),
-            s.status.clone(),
-        ]);
-    }
+    let table = Table::of(
+        &tenants,
+        &[
+            ("TENANT", |s| s.tenant.clone()),
+            ("SUBNET", |s| s.subnet_cidr.to_string()),
+            ("ROUTER RANGE", |s| {
+                format!("{}-{}", s.range_start, s.range_end)
+            }),
+            ("ALLOCATED", |s| thousands(s.allocated)),
+            ("CAPACITY", |s| thousands(s.capacity)),
+            ("FREE", |s| thousands(s.available)),
+            ("USED", |s| {
+                format!("{:.1}%", percent(s.allocated, s.capacity))
+            }),
+            ("STATUS", |s| s.status.clone()),
+        ],
+    );
     let mut text = if table.is_empty() {
         String::new()
     } else {

@@ -1,6 +1,6 @@
 //! `tikwire tenant add|list|rm`.
 
-use super::output::{self, Table, thousands};
+use super::output::{self, thousands};
 use super::{Context, TenantCommand};
 use crate::Result;
 use crate::model::TenantName;
@@ -31,24 +31,19 @@ async fn add(ctx: &Context, name: &str, json: bool) -> Result<()> {
 
 async fn list(ctx: &Context, json: bool) -> Result<()> {
     let tenants = ctx.store().await?.list_tenants().await?;
-    if json {
-        return output::json(&tenants);
-    }
-    if tenants.is_empty() {
-        return output::print("no tenants yet: add one with `tikwire tenant add NAME`\n");
-    }
-    let mut table = Table::new(&["NAME", "SUBNET", "HUB IP", "ROUTERS", "ONLINE", "CAPACITY"]);
-    for t in &tenants {
-        table.row(vec![
-            t.name.clone(),
-            t.subnet_cidr.to_string(),
-            t.hub_ip.to_string(),
-            thousands(t.routers),
-            thousands(t.online),
-            thousands(t.capacity),
-        ]);
-    }
-    output::print(&table.render())
+    output::listing(
+        &tenants,
+        json,
+        "no tenants yet: add one with `tikwire tenant add NAME`",
+        &[
+            ("NAME", |t| t.name.clone()),
+            ("SUBNET", |t| t.subnet_cidr.to_string()),
+            ("HUB IP", |t| t.hub_ip.to_string()),
+            ("ROUTERS", |t| thousands(t.routers)),
+            ("ONLINE", |t| thousands(t.online)),
+            ("CAPACITY", |t| thousands(t.capacity)),
+        ],
+    )
 }
 
 async fn rm(ctx: &Context, name: &str) -> Result<()> {

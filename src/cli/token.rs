@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::output::{self, Table};
+use super::output;
 use super::{Context, TokenCommand, TokenRoleArg};
 use crate::api::token;
 use crate::store::tokens::TokenRole;
@@ -68,33 +68,21 @@ pub async fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
         }
         TokenCommand::List { json } => {
             let tokens = ctx.store().await?.list_tokens().await?;
-            if json {
-                return output::json(&tokens);
-            }
-            if tokens.is_empty() {
-                return output::print(
-                    "no tokens yet: create one with `tikwire token add NAME --tenant T --role admin`\n",
-                );
-            }
-            let when = |t: Option<DateTime<Utc>>, none: &str| {
-                t.map_or_else(
-                    || none.to_owned(),
-                    |t| t.format("%Y-%m-%d %H:%M").to_string(),
-                )
-            };
-            let mut table =
-                Table::new(&["NAME", "SCOPE", "ROLE", "CREATED", "EXPIRES", "LAST USED"]);
-            for t in &tokens {
-                table.row(vec![
-                    t.name.clone(),
-                    t.tenant.clone().unwrap_or_else(|| "(all tenants)".into()),
-                    t.role.to_string(),
-                    when(Some(t.created_at), "-"),
-                    when(t.expires_at, "never"),
-                    when(t.last_used_at, "never"),
-                ]);
-            }
-            output::print(&table.render())
+            output::listing(
+                &tokens,
+                json,
+                "no tokens yet: create one with `tikwire token add NAME --tenant T --role admin`",
+                &[
+                    ("NAME", |t| t.name.clone()),
+                    ("SCOPE", |t| {
+                        t.tenant.clone().unwrap_or_else(|| "(all tenants)".into())
+                    }),
+                    ("ROLE", |t| t.role.to_string()),
+                    ("CREATED", |t| when(Some(t.created_at), "-")),
+                    ("EXPIRES", |t| when(t.expires_at, "never")),
+                    ("LAST USED", |t| when(t.last_used_at, "never")),
+                ],
+            )
         }
         TokenCommand::Rm { name } => {
             let info = ctx.store().await?.remove_token(&name).await?;
@@ -104,6 +92,14 @@ pub async fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
             ))
         }
     }
+}
+
+/// A time as the token list shows it, or `none`.
+fn when(t: Option<DateTime<Utc>>, none: &str) -> String {
+    t.map_or_else(
+        || none.to_owned(),
+        |t| t.format("%Y-%m-%d %H:%M").to_string(),
+    )
 }
 
 fn scope_text(tenant: Option<&str>, role: TokenRole) -> String {

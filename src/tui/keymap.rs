@@ -102,152 +102,91 @@ pub struct Binding {
     pub context: Context,
 }
 
-const fn bind(
-    action: Action,
-    name: &'static str,
-    keys: &'static str,
-    description: &'static str,
-    context: Context,
-) -> Binding {
-    Binding {
-        action,
-        name,
-        keys,
-        description,
-        context,
-    }
+/// Builds the table one context at a time, one binding a line: `Action "name" "keys"
+/// "what it does";` under the context it applies in.
+macro_rules! bindings {
+    ($($context:ident { $($action:ident $name:literal $keys:literal $description:literal;)* })*) => {
+        &[$($(Binding {
+            action: Action::$action,
+            name: $name,
+            keys: $keys,
+            description: $description,
+            context: Context::$context,
+        },)*)*]
+    };
 }
 
-use Action as A;
-use Context as C;
-
 /// The default keymap. Order is the order of the help overlay and the footer.
-pub const DEFAULT_BINDINGS: &[Binding] = &[
-    bind(A::ForceQuit, "force_quit", "ctrl-c", "quit now", C::Always),
-    bind(A::Back, "back", "esc", "back", C::Nav),
-    bind(A::Quit, "quit", "q", "quit", C::Global),
-    bind(A::Help, "help", "?", "help", C::Global),
-    bind(
-        A::CommandLine,
-        "command",
-        ":",
-        "command (:tenant NAME, :router NAME)",
-        C::Global,
-    ),
-    bind(A::NextPane, "next_pane", "tab", "next pane", C::Global),
-    bind(
-        A::PrevPane,
-        "prev_pane",
-        "backtab",
-        "previous pane",
-        C::Global,
-    ),
-    bind(A::Pane1, "pane_tenants", "1", "tenants pane", C::Global),
-    bind(
-        A::Pane2,
-        "pane_subnets",
-        "2",
-        "subnet usage pane",
-        C::Global,
-    ),
-    bind(A::Pane3, "pane_routers", "3", "routers pane", C::Global),
-    bind(A::Pane4, "pane_peers", "4", "peer status pane", C::Global),
-    bind(
-        A::Provision,
-        "provision",
-        "n",
-        "provision a router",
-        C::Global,
-    ),
-    bind(A::AddTenant, "add_tenant", "t", "add a tenant", C::Global),
-    bind(A::AddHub, "add_hub", "H", "add a hub", C::Global),
-    bind(
-        A::Reload,
-        "reload",
-        "ctrl-r",
-        "reload from the database",
-        C::Global,
-    ),
-    bind(
-        A::Open,
-        "open_tenant",
-        "enter",
-        "show its routers",
-        C::Tenants,
-    ),
-    bind(A::Delete, "delete_tenant", "d", "delete tenant", C::Tenants),
-    bind(A::Open, "open_router", "enter", "scripts", C::Routers),
-    bind(A::Filter, "filter", "/", "filter", C::Routers),
-    bind(A::Sort, "sort", "s", "sort by next column", C::Routers),
-    bind(
-        A::ReverseSort,
-        "reverse_sort",
-        "S",
-        "reverse sort",
-        C::Routers,
-    ),
-    bind(
-        A::ToggleEnabled,
-        "toggle_enabled",
-        "e",
-        "enable/disable",
-        C::Routers,
-    ),
-    bind(A::Delete, "delete_router", "d", "delete router", C::Routers),
-    bind(A::Freeze, "freeze", "f", "freeze/unfreeze", C::Peers),
-    bind(A::Filter, "filter_peers", "/", "filter", C::Peers),
-    bind(A::Copy, "copy", "c y", "copy", C::Script),
-    bind(A::Save, "save", "s", "save to file", C::Script),
-    bind(A::Reveal, "reveal", "p", "show/hide private key", C::Script),
-    bind(A::Qr, "qr", "Q", "QR code (wg-quick)", C::Script),
-    bind(A::Raw, "raw", "R", "raw view for mouse copy", C::Script),
-    bind(
-        A::NextScript,
-        "next_script",
-        "right ]",
-        "next script",
-        C::Script,
-    ),
-    bind(
-        A::PrevScript,
-        "prev_script",
-        "left [",
-        "previous script",
-        C::Script,
-    ),
-    bind(A::Up, "up", "up k", "up", C::List),
-    bind(A::Down, "down", "down j", "down", C::List),
-    bind(A::Top, "top", "home g", "first", C::List),
-    bind(A::Bottom, "bottom", "end G", "last", C::List),
-    bind(A::PageUp, "page_up", "pgup ctrl-b", "page up", C::List),
-    bind(
-        A::PageDown,
-        "page_down",
-        "pgdn ctrl-f",
-        "page down",
-        C::List,
-    ),
-    bind(A::Submit, "submit", "enter", "submit", C::Form),
-    bind(
-        A::NextField,
-        "next_field",
-        "tab down",
-        "next field",
-        C::Form,
-    ),
-    bind(
-        A::PrevField,
-        "prev_field",
-        "backtab up",
-        "previous field",
-        C::Form,
-    ),
-    bind(A::Back, "cancel_form", "esc", "cancel", C::Form),
-    bind(A::Confirm, "confirm", "enter", "confirm", C::Confirm),
-    bind(A::Back, "cancel_confirm", "esc", "cancel", C::Confirm),
-    bind(A::Submit, "apply_input", "enter", "apply", C::Input),
-    bind(A::Back, "cancel_input", "esc", "cancel", C::Input),
-];
+pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
+    Always {
+        ForceQuit "force_quit" "ctrl-c" "quit now";
+    }
+    Nav {
+        Back "back" "esc" "back";
+    }
+    Global {
+        Quit "quit" "q" "quit";
+        Help "help" "?" "help";
+        CommandLine "command" ":" "command (:tenant NAME, :router NAME)";
+        NextPane "next_pane" "tab" "next pane";
+        PrevPane "prev_pane" "backtab" "previous pane";
+        Pane1 "pane_tenants" "1" "tenants pane";
+        Pane2 "pane_subnets" "2" "subnet usage pane";
+        Pane3 "pane_routers" "3" "routers pane";
+        Pane4 "pane_peers" "4" "peer status pane";
+        Provision "provision" "n" "provision a router";
+        AddTenant "add_tenant" "t" "add a tenant";
+        AddHub "add_hub" "H" "add a hub";
+        Reload "reload" "ctrl-r" "reload from the database";
+    }
+    Tenants {
+        Open "open_tenant" "enter" "show its routers";
+        Delete "delete_tenant" "d" "delete tenant";
+    }
+    Routers {
+        Open "open_router" "enter" "scripts";
+        Filter "filter" "/" "filter";
+        Sort "sort" "s" "sort by next column";
+        ReverseSort "reverse_sort" "S" "reverse sort";
+        ToggleEnabled "toggle_enabled" "e" "enable/disable";
+        Delete "delete_router" "d" "delete router";
+    }
+    Peers {
+        Freeze "freeze" "f" "freeze/unfreeze";
+        Filter "filter_peers" "/" "filter";
+    }
+    Script {
+        Copy "copy" "c y" "copy";
+        Save "save" "s" "save to file";
+        Reveal "reveal" "p" "show/hide private key";
+        Qr "qr" "Q" "QR code (wg-quick)";
+        Raw "raw" "R" "raw view for mouse copy";
+        NextScript "next_script" "right ]" "next script";
+        PrevScript "prev_script" "left [" "previous script";
+    }
+    List {
+        Up "up" "up k" "up";
+        Down "down" "down j" "down";
+        Top "top" "home g" "first";
+        Bottom "bottom" "end G" "last";
+        PageUp "page_up" "pgup ctrl-b" "page up";
+        PageDown "page_down" "pgdn ctrl-f" "page down";
+    }
+    Form {
+        Submit "submit" "enter" "submit";
+        NextField "next_field" "tab down" "next field";
+        PrevField "prev_field" "backtab up" "previous field";
+        Back "cancel_form" "esc" "cancel";
+    }
+    Confirm {
+        Confirm "confirm" "enter" "confirm";
+        Back "cancel_confirm" "esc" "cancel";
+    }
+    Input {
+        Submit "apply_input" "enter" "apply";
+        Back "cancel_input" "esc" "cancel";
+    }
+};
 
 /// A key with its modifiers, as typed in the config file: `q`, `G`, `ctrl-c`, `enter`,
 /// `backtab`, `pgdn`, `f5`.
@@ -455,6 +394,8 @@ impl Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Action as A;
+    use Context as C;
 
     fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)
