@@ -3,15 +3,9 @@
 //! top overlay every key and paste while it is open, and carries out its [`Reply`].
 //!
 //! Adding an overlay: a new file with a type implementing [`Overlay`], and one line in the
-//! [`overlays!`] list at the bottom of this file.
+//! [`overlays!`] list at the bottom of this file (which also declares the file's module).
 
-pub mod command;
-pub mod confirm;
-pub mod help;
-pub mod qr;
-pub mod raw;
-pub mod save;
-pub mod script;
+/// Toasts: drawn by the frame, not an overlay on the stack.
 pub mod toast;
 
 use chrono::{DateTime, Utc};
@@ -200,10 +194,13 @@ pub fn paste_into(input: &mut TextArea<'static>, text: &str, limit: usize) -> Op
     note
 }
 
-/// Declares the overlays: the [`Layer`] enum (one variant per overlay) and its dispatch to
-/// [`Overlay`]. Tests match on the variants to see which overlay is open.
+/// Declares the overlays: the module of each (`in name`: the file `name.rs` of this folder), the
+/// [`Layer`] enum (one variant per overlay) and its dispatch to [`Overlay`]. Tests match on
+/// the variants to see which overlay is open.
 macro_rules! overlays {
-    ($($variant:ident($ty:ty)),* $(,)?) => {
+    ($($variant:ident($ty:ty) $(in $module:ident)?),* $(,)?) => {
+        $($(pub mod $module;)?)*
+
         /// An overlay on the stack; Esc closes the top one.
         pub enum Layer {
             $($variant($ty)),*
@@ -232,14 +229,14 @@ macro_rules! overlays {
 }
 
 overlays! {
-    Help(help::HelpView),
+    Help(help::HelpView) in help,
     Form(Form),
-    Confirm(confirm::ConfirmDelete),
-    Command(command::CommandLine),
-    Script(script::ScriptView),
-    Qr(qr::QrView),
-    Raw(raw::RawView),
-    Save(save::SaveDialog),
+    Confirm(confirm::ConfirmDelete) in confirm,
+    Command(command::CommandLine) in command,
+    Script(script::ScriptView) in script,
+    Qr(qr::QrView) in qr,
+    Raw(raw::RawView) in raw,
+    Save(save::SaveDialog) in save,
 }
 
 #[cfg(test)]
