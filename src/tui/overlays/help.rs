@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use super::{Canvas, Env, Overlay, Reply};
+use super::{TEXT_CONTEXTS, read_text, Canvas, Env, Overlay, Reply};
 use crate::tui::data::ListCursor;
 use crate::tui::forms::centered;
 use crate::tui::keymap::{Action, Context, Keymap};
@@ -38,15 +38,11 @@ pub struct HelpView {
 
 impl Overlay for HelpView {
     fn contexts(&self) -> &'static [Context] {
-        &[Context::List, Context::Nav, Context::Always]
+        TEXT_CONTEXTS
     }
 
     fn on_key(&mut self, _key: KeyEvent, action: Option<Action>, _env: &Env) -> Reply {
-        match action {
-            Some(Action::Back) => Reply::close(),
-            Some(a) => Reply::stay(self.scroll.scroll(a, self.rows.get())),
-            None => Reply::stay(false),
-        }
+        read_text(&mut self.scroll, self.rows.get(), action)
     }
 
     fn render(&self, frame: &mut Frame, canvas: &Canvas) {

@@ -16,6 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui_textarea::TextArea;
 
 use crate::tui::app::Effect;
+use crate::tui::data::ListCursor;
 use crate::tui::forms::{Form, FormContext, Request};
 use crate::tui::keymap::{Action, Context, Keymap};
 use crate::tui::theme::Theme;
@@ -128,6 +129,19 @@ pub trait Overlay {
     /// Draws in the footer line (which then shows no key hints).
     fn uses_footer(&self) -> bool {
         false
+    }
+}
+
+/// The contexts of a text to read (help, raw view): scrolling and Esc.
+pub const TEXT_CONTEXTS: &[Context] = &[Context::List, Context::Nav, Context::Always];
+
+/// A key in a text to read that is `rows` screen rows high (as last drawn): Esc closes, the
+/// list keys scroll.
+pub fn read_text(scroll: &mut ListCursor, rows: usize, action: Option<Action>) -> Reply {
+    match action {
+        Some(Action::Back) => Reply::close(),
+        Some(a) => Reply::stay(scroll.scroll(a, rows)),
+        None => Reply::stay(false),
     }
 }
 

@@ -8,7 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph};
 use zeroize::Zeroizing;
 
-use super::{Canvas, Env, Overlay, Reply};
+use super::{TEXT_CONTEXTS, read_text, Canvas, Env, Overlay, Reply};
 use crate::tui::data::ListCursor;
 use crate::tui::keymap::{Action, Context};
 
@@ -28,15 +28,11 @@ impl RawView {
 
 impl Overlay for RawView {
     fn contexts(&self) -> &'static [Context] {
-        &[Context::List, Context::Nav, Context::Always]
+        TEXT_CONTEXTS
     }
 
     fn on_key(&mut self, _key: KeyEvent, action: Option<Action>, _env: &Env) -> Reply {
-        match action {
-            Some(Action::Back) => Reply::close(),
-            Some(a) => Reply::stay(self.scroll.scroll(a, self.lines.len())),
-            None => Reply::stay(false),
-        }
+        read_text(&mut self.scroll, self.lines.len(), action)
     }
 
     fn render(&self, frame: &mut Frame, canvas: &Canvas) {
