@@ -1,7 +1,8 @@
 //! End to end: the real binary in tmux against a real PostgreSQL. Provision a router through
 //! the form, open its RouterOS script, copy it (tmux `set-clipboard on`: the tmux buffer must
 //! then hold exactly the script `tikwire script` prints), open the QR view, quit. The screen
-//! is checked with `tmux capture-pane` along the way.
+//! is checked with `tmux capture-pane` along the way. And a router's diagnosis, run from the
+//! console in the background.
 
 mod common;
 #[path = "common_tui/tmux.rs"]
@@ -9,12 +10,18 @@ mod tmux;
 
 use tmux::{Env, Tmux};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn provision_copy_qr_quit_in_tmux() {
+/// A fresh database with hub `main` and tenant `acme`.
+async fn hub_and_tenant() -> (common::TestDb, Env) {
     let db = common::test_db().await;
     let env = Env::new(&db.url, &db.name);
     env.cli(&["hub", "add", "main", "--endpoint", "vpn.example.net:51820"]);
     env.cli(&["tenant", "add", "acme"]);
+    (db, env)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provision_copy_qr_quit_in_tmux() {
+    let (_db, env) = hub_and_tenant().await;
 
     let tmux = Tmux::console(&env, "e2e", 120, 45);
     // The pane title shows before the rows: wait for the tenant itself, which the form fills in.
@@ -67,6 +74,38 @@ async fn provision_copy_qr_quit_in_tmux() {
     tmux.keys(&["Escape", "Escape"]);
     tmux.wait_until("back at the panes", |s| {
         s.contains("1 Tenants") && !s.contains("RouterOS script ·")
+    });
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), "0");
+}
+
+/// A router that never connected, diagnosed from its row: the checks run in the background
+/// (the same as `tikwire router diagnose`) and the view shows the never-connected guidance
+/// with the RouterOS commands to paste; Esc closes it. Waits are for the checks' content,
+/// never for a title or a toast.
+#[tokio::test(flavor = "multi_thread")]
+async fn diagnose_a_router_that_never_connected_in_tmux() {
+    let (_db, env) = hub_and_tenant().await;
+    env.cli(&["router", "add", "r1", "--tenant", "acme"]);
+
+    let tmux = Tmux::console(&env, "diagnose", 120, 45);
+    // The router's row (its address), selected: the only one.
+    tmux.wait_for("10.100.1.1");
+    tmux.keys(&["D"]);
+    let screen = tmux.wait_for("never connected; provisioned");
+    for guidance in [
+        "tikwire script r1 --tenant acme --format routeros",
+        "/interface wireguard peers print detail where interface=\"wg-hotspot\"",
+        "/ping 10.100.0.1 count=3",
+        "/system clock print",
+    ] {
+        assert!(screen.contains(guidance), "{guidance:?} missing:\n{screen}");
+    }
+    assert!(screen.contains("✗ fail  handshake"), "{screen}");
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the diagnosis closed, the router row back", |s| {
+        !s.contains("never connected") && s.contains("10.100.1.1")
     });
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_exit(), "0");

@@ -192,3 +192,18 @@ fn no_color_theme_is_still_readable() {
     let screen = render(&app, 80, 24);
     assert!(screen.contains("● online") && screen.contains("◌ pending"));
 }
+
+#[test]
+fn diagnosis_of_a_router_that_never_connected() {
+    let mut app = app();
+    press(&mut app, [ch('D')]);
+    insta::assert_snapshot!("diagnosis_running_80x24", render(&app, 80, 24));
+    let r = app.routers.selected().unwrap();
+    let (tenant, router) = (r.tenant.to_string(), r.name.to_string());
+    app.update(Msg::Done(tikwire::tui::app::Outcome::Diagnosed {
+        result: Ok(testdata::never_connected_checks(&tenant, &router)),
+        tenant,
+        router,
+    }));
+    both("diagnosis", &app);
+}

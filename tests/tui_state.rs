@@ -684,3 +684,108 @@ fn the_header_of_the_sorted_column_is_marked() {
     assert_eq!(app.routers.sort, SortKey::Traffic);
     assert_eq!(underlined(&app), ["Rx", "Tx"]);
 }
+
+/// The tenant and name of the router under the cursor.
+fn selected_router(app: &tikwire::tui::App) -> (String, String) {
+    let r = app.routers.selected().expect("a router is selected");
+    (r.tenant.to_string(), r.name.to_string())
+}
+
+/// The router whose diagnosis `effects` (only that) ask for.
+fn diagnosis_asked(effects: Vec<Effect>) -> (String, String) {
+    match effects.as_slice() {
+        [Effect::Diagnose { tenant, router }] => (tenant.clone(), router.clone()),
+        _ => panic!("{effects:?}"),
+    }
+}
+
+fn diagnosis_text(app: &tikwire::tui::App) -> String {
+    match app.layers.last() {
+        Some(Layer::Diagnosis(v)) => v.text(),
+        _ => panic!("the diagnosis is not on top"),
+    }
+}
+
+#[test]
+fn a_diagnosis_runs_once_in_the_background_and_shows_its_checks() {
+    let mut app = app();
+    let (tenant, router) = selected_router(&app);
+    assert_eq!(
+        diagnosis_asked(press(&mut app, [ch('D')])),
+        (tenant.clone(), router.clone())
+    );
+    assert!(diagnosis_text(&app).contains("running the checks"));
+
+    // Pressed again while it runs, or closed and asked for again: no second run; the view
+    // comes back and waits for the first.
+    assert!(press(&mut app, [ch('D')]).is_empty());
+    press(&mut app, [key(KeyCode::Esc)]);
+    assert!(app.layers.is_empty(), "esc closes the diagnosis");
+    assert!(press(&mut app, [ch('D')]).is_empty());
+    assert!(diagnosis_text(&app).contains("running the checks"));
+
+    app.update(Msg::Done(Outcome::Diagnosed {
+        tenant: tenant.clone(),
+        router: router.clone(),
+        result: Ok(testdata::never_connected_checks(&tenant, &router)),
+    }));
+    assert!(app.diagnosing.is_empty());
+    let text = diagnosis_text(&app);
+    assert!(
+        text.contains("✗ fail  handshake  never connected; provisioned 3m ago"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/interface wireguard peers print detail where interface=\"wg-hotspot\""),
+        "{text}"
+    );
+    assert!(text.contains("/system clock print"), "{text}");
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("never connected"), "{screen}");
+
+    // Scrolls with the one scroll type (as tall as the last frame), to the last fix line.
+    let screen = render(&app, 80, 24);
+    assert!(!screen.contains("tcp/8729"), "{screen}");
+    press(&mut app, [ch('G')]);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("tcp/8729"), "{screen}");
+
+    // Done: asking again runs it again.
+    press(&mut app, [key(KeyCode::Esc)]);
+    assert_eq!(
+        diagnosis_asked(press(&mut app, [ch('D')])),
+        (tenant, router)
+    );
+}
+
+#[test]
+fn the_script_view_diagnoses_its_router_and_esc_goes_back_to_it() {
+    let mut app = app();
+    let (tenant, router) = selected_router(&app);
+    press(&mut app, [key(KeyCode::Enter)]);
+    assert!(matches!(app.layers.last(), Some(Layer::Script(_))));
+    assert_eq!(
+        diagnosis_asked(press(&mut app, [ch('D')])),
+        (tenant.clone(), router.clone())
+    );
+    assert!(matches!(app.layers.last(), Some(Layer::Diagnosis(_))));
+    press(&mut app, [key(KeyCode::Esc)]);
+    assert!(matches!(app.layers.last(), Some(Layer::Script(_))));
+}
+
+#[test]
+fn a_diagnosis_that_ends_after_its_view_closed_is_told_in_a_toast() {
+    let mut app = app();
+    let (tenant, router) = selected_router(&app);
+    press(&mut app, [ch('D'), key(KeyCode::Esc)]);
+    app.update(Msg::Done(Outcome::Diagnosed {
+        tenant: tenant.clone(),
+        router: router.clone(),
+        result: Ok(testdata::never_connected_checks(&tenant, &router)),
+    }));
+    let toast = &app.toasts.last().expect("a toast").text;
+    assert!(
+        toast.contains(&format!("diagnosis of {tenant}/{router}: 6 fail, 1 warn")),
+        "{toast}"
+    );
+}

@@ -4,7 +4,7 @@
 use super::output;
 use super::{Context, DoctorArgs};
 use crate::doctor::gather::{self, HostTools};
-use crate::doctor::{Report, diagnose, judge};
+use crate::doctor::{Report, judge};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -30,13 +30,9 @@ pub async fn diagnose_router(ctx: &Context, name: &str, tenant: &str, json: bool
     let tools = HostTools::new(ctx.config.poll.wg_command.clone());
     let provisioner = ctx.provisioner().await?;
     let online_secs = i64::try_from(ctx.config.status.online_secs).unwrap_or(i64::MAX);
-    let facts = gather::router_facts(&provisioner, tenant, name, online_secs, &tools).await?;
-    finish(
-        Report {
-            checks: diagnose::router_checks(&facts),
-        },
-        json,
-    )
+    let report =
+        crate::doctor::diagnose_router(&provisioner, tenant, name, online_secs, &tools).await?;
+    finish(report, json)
 }
 
 fn finish(report: Report, json: bool) -> Result<()> {

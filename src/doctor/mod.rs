@@ -13,6 +13,21 @@ pub mod nft;
 
 use serde::Serialize;
 
+/// `tikwire router diagnose`: one router's facts gathered and judged. The command line and
+/// the console both run this.
+pub async fn diagnose_router(
+    provisioner: &crate::provision::Provisioner,
+    tenant: &str,
+    name: &str,
+    online_secs: i64,
+    tools: &gather::HostTools,
+) -> crate::Result<Report> {
+    let facts = gather::router_facts(provisioner, tenant, name, online_secs, tools).await?;
+    Ok(Report {
+        checks: diagnose::router_checks(&facts),
+    })
+}
+
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

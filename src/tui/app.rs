@@ -3,6 +3,7 @@
 //! (load this, provision that, copy this text). No terminal, no database, no clock reads:
 //! tests drive it with plain values.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 use zeroize::Zeroizing;
 
+use crate::doctor::{Check, Status};
 use crate::events::{Change, ChangeKind};
 use crate::model::{Hub, Router, SubnetUsage, Tenant, TenantName};
 use crate::provision::{NewHub, NewRouter};
@@ -20,6 +22,7 @@ use crate::tui::keymap::{Action, Context, Keymap};
 pub use crate::tui::overlays::Layer;
 use crate::tui::overlays::command::{Command, CommandLine};
 use crate::tui::overlays::confirm::{ConfirmDelete, DeleteTarget};
+use crate::tui::overlays::diagnosis::DiagnosisView;
 use crate::tui::overlays::help::HelpView;
 use crate::tui::overlays::save::SaveDialog;
 use crate::tui::overlays::script::ScriptView;
@@ -108,6 +111,12 @@ pub enum Effect {
         what: String,
         text: Zeroizing<String>,
     },
+    /// Run `tikwire router diagnose` for one router (in the background: it probes the
+    /// network with timeouts).
+    Diagnose {
+        tenant: String,
+        router: String,
+    },
     /// `replace`: the operator agreed to replace a file already at `path`.
     Save {
         path: PathBuf,
@@ -167,6 +176,12 @@ pub enum Outcome {
     Saved {
         path: PathBuf,
         result: Result<(), String>,
+    },
+    /// A router's checks, or why they could not run.
+    Diagnosed {
+        tenant: String,
+        router: String,
+        result: Result<Vec<Check>, String>,
     },
     /// Nothing written: a file is at `path` already; the operator is asked to replace it.
     SaveExists {
@@ -229,6 +244,9 @@ pub struct App {
     pub routers: RouterTable,
     /// Routers being provisioned in the background: (tenant, name), shown as pending rows.
     pub provisioning: Vec<(String, String)>,
+    /// Routers whose diagnosis runs in the background: (tenant, name). Asking again while
+    /// one runs opens its view without starting a second.
+    pub diagnosing: HashSet<(String, String)>,
     pub peers: PeerPane,
     pub layers: Vec<Layer>,
     pub filter_edit: Option<FilterEdit>,
@@ -315,6 +333,7 @@ impl App {
             pool: Slot::default(),
             routers,
             provisioning: Vec::new(),
+            diagnosing: HashSet::new(),
             peers: PeerPane::default(),
             layers: Vec::new(),
             filter_edit: None,
@@ -473,7 +492,7 @@ impl App {
     fn carry_out(&mut self, reply: Reply) -> Handled {
         let Reply {
             close,
-            redraw,
+            mut redraw,
             mut effects,
             open,
             toast,
@@ -491,6 +510,11 @@ impl App {
         match ask {
             Some(Ask::Command(cmd)) => effects.extend(self.run_command(cmd)),
             Some(Ask::Submit(request)) => effects.extend(self.submit(request)),
+            Some(Ask::Diagnose { tenant, router }) => {
+                let handled = self.diagnose(tenant, router);
+                effects.extend(handled.effects);
+                redraw = true;
+            }
             None => {}
         }
         Handled {
@@ -547,6 +571,13 @@ impl App {
             }
             A::Delete => self.ask_delete(),
             A::ToggleEnabled => return self.toggle_enabled(),
+            A::Diagnose => match (self.focus, self.routers.selected()) {
+                (Pane::Routers, Some(r)) => {
+                    let (tenant, router) = (r.tenant.to_string(), r.name.to_string());
+                    return self.diagnose(tenant, router);
+                }
+                _ => false,
+            },
             A::Freeze if self.focus == Pane::Peers => self.toggle_freeze(),
             _ => false,
         };
@@ -692,6 +723,39 @@ impl App {
         match target {
             Some(t) => self.open(ConfirmDelete::new(t)),
             None => false,
+        }
+    }
+
+    /// Opens the diagnosis of a router and starts it, unless one is running already: its
+    /// result then fills this view.
+    fn diagnose(&mut self, tenant: String, router: String) -> Handled {
+        self.layers
+            .push(Layer::Diagnosis(DiagnosisView::new(&tenant, &router)));
+        if !self.diagnosing.insert((tenant.clone(), router.clone())) {
+            return Handled::redraw(true);
+        }
+        Handled::drawn(vec![Effect::Diagnose { tenant, router }])
+    }
+
+    /// A diagnosis came back: into its view if one is open, else told in a toast.
+    fn diagnosed(&mut self, tenant: String, router: String, result: Result<Vec<Check>, String>) {
+        self.diagnosing.remove(&(tenant.clone(), router.clone()));
+        let view = self.layers.iter_mut().rev().find_map(|l| match l {
+            Layer::Diagnosis(v) if v.is_for(&tenant, &router) => Some(v),
+            _ => None,
+        });
+        match (view, result) {
+            (Some(v), result) => v.set_result(result),
+            (None, Ok(checks)) => {
+                let count = |s| checks.iter().filter(|c| c.status == s).count();
+                let key = self.keymap.key_for(Action::Diagnose, Context::Routers);
+                self.toast(format!(
+                    "diagnosis of {tenant}/{router}: {} fail, {} warn ({key} runs it again)",
+                    count(Status::Fail),
+                    count(Status::Warn)
+                ));
+            }
+            (None, Err(e)) => self.toast_error(format!("diagnosing {tenant}/{router}: {e}")),
         }
     }
 
@@ -910,6 +974,11 @@ impl App {
                 path,
                 result: Ok(()),
             } => self.toast(format!("saved to {} (mode 0600)", path.display())),
+            Outcome::Diagnosed {
+                tenant,
+                router,
+                result,
+            } => self.diagnosed(tenant, router, result),
             Outcome::SaveExists { path, kind, text } => self
                 .layers
                 .push(Layer::Save(SaveDialog::replacing(&path, kind, text))),

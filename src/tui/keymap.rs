@@ -79,6 +79,7 @@ pub enum Action {
     ReverseSort,
     Delete,
     ToggleEnabled,
+    Diagnose,
     Freeze,
     Copy,
     Save,
@@ -150,6 +151,7 @@ pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
         ReverseSort "reverse_sort" "S" "reverse sort";
         ToggleEnabled "toggle_enabled" "e" "enable/disable";
         Delete "delete_router" "d" "delete router";
+        Diagnose "diagnose" "D" "diagnose (in the background)";
     }
     Peers {
         Freeze "freeze" "f" "freeze/unfreeze";
@@ -163,6 +165,7 @@ pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
         Raw "raw" "R" "raw view for mouse copy";
         NextScript "next_script" "right ]" "next script";
         PrevScript "prev_script" "left [" "previous script";
+        Diagnose "diagnose_router" "D" "diagnose this router";
     }
     List {
         Up "up" "up k" "up";

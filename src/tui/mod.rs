@@ -57,11 +57,12 @@ pub async fn run(config: Config, provisioner: Provisioner, database_url: String)
         paste_mode(false);
         hook(info);
     }));
-    let live = runtime::LiveConfig {
+    let host = runtime::HostConfig {
         wg_command: config.poll.wg_command.clone(),
         interval: std::time::Duration::from_secs(config.poll.interval_secs),
+        online_secs: i64::try_from(config.status.online_secs).unwrap_or(i64::MAX),
     };
-    let result = runtime::event_loop(&mut terminal, app, provisioner, database_url, live).await;
+    let result = runtime::event_loop(&mut terminal, app, provisioner, database_url, host).await;
     paste_mode(false);
     ratatui::restore();
     result

@@ -19,6 +19,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::doctor::gather::HostTools;
 use crate::error::{Error, Result};
 use crate::model::Hub;
 use crate::provision::Provisioner;
@@ -30,11 +31,14 @@ use crate::tui::peerview::LiveState;
 use crate::tui::{fleet, host_probe, scripts_bridge, ui};
 use crate::wg::{PollerConfig, PollerState, spawn_poller};
 
-/// How to poll the hub's interface when this process may.
+/// How this process works on the hub host: polling its interface when it may, and probing
+/// a router for its diagnosis.
 #[derive(Debug, Clone)]
-pub struct LiveConfig {
+pub struct HostConfig {
     pub wg_command: PathBuf,
     pub interval: Duration,
+    /// A handshake younger than this counts as online (the diagnosis's handshake check).
+    pub online_secs: i64,
 }
 
 /// While the database is down, how often to try again.
@@ -49,7 +53,7 @@ pub async fn event_loop(
     mut app: App,
     provisioner: Provisioner,
     url: String,
-    live: LiveConfig,
+    host: HostConfig,
 ) -> Result<()> {
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut exec = Executor {
@@ -57,7 +61,7 @@ pub async fn event_loop(
         tx: tx.clone(),
         loads: HashMap::new(),
         clipboard: Clipboard::detect(),
-        live,
+        host,
         cancel: CancellationToken::new(),
     };
     let listener = tokio::spawn(listen_for_changes(url, tx.clone()));
@@ -269,7 +273,7 @@ struct Executor {
     tx: UnboundedSender<Msg>,
     loads: HashMap<Dataset, AbortHandle>,
     clipboard: Clipboard,
-    live: LiveConfig,
+    host: HostConfig,
     /// Stops the live poller.
     cancel: CancellationToken,
 }
@@ -297,6 +301,7 @@ impl Executor {
                 }
                 Effect::Load(set) => self.load(set),
                 Effect::StartLive(hubs) => self.start_live(hubs),
+                Effect::Diagnose { tenant, router } => self.diagnose(tenant, router),
                 other => self.spawn(other),
             }
         }
@@ -358,7 +363,7 @@ impl Executor {
             return;
         }
         let tx = self.tx.clone();
-        let live = self.live.clone();
+        let live = self.host.clone();
         let cancel = self.cancel.clone();
         tokio::spawn(async move {
             let Some(hub) = host_probe::local_hub(&live.wg_command, &hubs).await else {
@@ -390,6 +395,24 @@ impl Executor {
                     changed = rx.changed() => if changed.is_err() { return },
                 }
             }
+        });
+    }
+
+    /// The same checks as `tikwire router diagnose`, in a task of their own: the probes
+    /// through the tunnel take seconds when the router does not answer.
+    fn diagnose(&self, tenant: String, router: String) {
+        let p = self.provisioner.clone();
+        let tx = self.tx.clone();
+        let tools = HostTools::new(self.host.wg_command.clone());
+        let online_secs = self.host.online_secs;
+        tokio::spawn(async move {
+            let report =
+                crate::doctor::diagnose_router(&p, &tenant, &router, online_secs, &tools).await;
+            let _ = tx.send(Msg::Done(Outcome::Diagnosed {
+                tenant,
+                router,
+                result: report.map(|r| r.checks).map_err(text),
+            }));
         });
     }
 
@@ -506,7 +529,11 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
                 },
             }
         }
-        Effect::Load(_) | Effect::StartLive(_) | Effect::Copy { .. } | Effect::Quit => {
+        Effect::Load(_)
+        | Effect::StartLive(_)
+        | Effect::Diagnose { .. }
+        | Effect::Copy { .. }
+        | Effect::Quit => {
             return None;
         }
     };

@@ -15,6 +15,8 @@ use zeroize::Zeroizing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use tikwire::doctor::Check;
+use tikwire::doctor::diagnose::{MANAGEMENT_PORTS, RouterFacts, router_checks};
 use tikwire::keys::PublicKey;
 use tikwire::model::{Hub, Router, RouterStatus, SubnetUsage, Tenant};
 use tikwire::provision::RouterMaterial;
@@ -264,4 +266,27 @@ pub fn bundle_for(router: &Router) -> ScriptBundle {
         Ok(bundle) => bundle,
         Err(e) => panic!("fixture material renders: {e}"),
     }
+}
+
+/// What `tikwire router diagnose` finds for fixture router `tenant/name` (one of the first
+/// 60) when it never connected and the hub's interface cannot be read here: the real
+/// judgement over fixed facts, provisioned three minutes before [`now`].
+pub fn never_connected_checks(tenant: &str, name: &str) -> Vec<Check> {
+    let mut router = routers(now(), 60)
+        .into_iter()
+        .find(|r| r.tenant == tenant && r.name == name)
+        .unwrap_or_else(|| panic!("no fixture router {tenant}/{name}"));
+    router.status = RouterStatus::Pending;
+    router.last_handshake_at = None;
+    router.first_handshake_at = None;
+    router.created_at = now() - Duration::minutes(3);
+    router_checks(&RouterFacts {
+        router,
+        hub_interface: "wg0".into(),
+        peer: Err("wg show wg0 dump: Unable to access interface: No such device".into()),
+        online_secs: 180,
+        now: now(),
+        ping: None,
+        ports: MANAGEMENT_PORTS.iter().map(|(p, _)| (*p, None)).collect(),
+    })
 }

@@ -47,6 +47,8 @@ pub enum Ask {
     Command(command::Command),
     /// A checked form (provisioning shows a pending row on the main screen).
     Submit(Request),
+    /// A router's diagnosis (the main screen knows which ones already run).
+    Diagnose { tenant: String, router: String },
 }
 
 /// What handling one key or paste did.
@@ -132,7 +134,7 @@ pub trait Overlay {
     }
 }
 
-/// The contexts of a text to read (help, raw view): scrolling and Esc.
+/// The contexts of a text to read (help, raw view, diagnosis): scrolling and Esc.
 pub const TEXT_CONTEXTS: &[Context] = &[Context::List, Context::Nav, Context::Always];
 
 /// A key in a text to read that is `rows` screen rows high (as last drawn): Esc closes, the
@@ -251,6 +253,7 @@ overlays! {
     Qr(qr::QrView) in qr,
     Raw(raw::RawView) in raw,
     Save(save::SaveDialog) in save,
+    Diagnosis(diagnosis::DiagnosisView) in diagnosis,
 }
 
 #[cfg(test)]

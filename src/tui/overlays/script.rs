@@ -12,7 +12,7 @@ use super::qr::QrView;
 use super::raw::RawView;
 use super::save::SaveDialog;
 use super::toast::Toast;
-use super::{Canvas, Env, Overlay, Reply};
+use super::{Ask, Canvas, Env, Overlay, Reply};
 use crate::tui::app::Effect;
 use crate::tui::data::{ListCursor, ScriptBundle, ScriptKind};
 use crate::tui::keymap::{Action, Context};
@@ -161,6 +161,10 @@ impl Overlay for ScriptView {
                 Reply::stay(true)
             }
             A::Copy | A::Save | A::Qr | A::Raw => self.use_text(action, env),
+            A::Diagnose => Reply::stay(false).ask(Ask::Diagnose {
+                tenant: self.tenant.clone(),
+                router: self.router.clone(),
+            }),
             scroll => Reply::stay(self.scroll.scroll(scroll, self.rows.get())),
         }
     }
