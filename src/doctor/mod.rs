@@ -71,12 +71,7 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
-        Self {
-            name: name.into(),
-            status: Status::Warn,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+        Self::not_ok(Status::Warn, name.into(), detail.into(), fix.into())
     }
 
     pub fn fail(
@@ -84,11 +79,16 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
+        Self::not_ok(Status::Fail, name.into(), detail.into(), fix.into())
+    }
+
+    /// A check that is not ok always says what to do.
+    fn not_ok(status: Status, name: String, detail: String, fix: String) -> Self {
         Self {
-            name: name.into(),
-            status: Status::Fail,
-            detail: detail.into(),
-            fix: Some(fix.into()),
+            name,
+            status,
+            detail,
+            fix: Some(fix),
         }
     }
 }
