@@ -284,6 +284,68 @@ async fn listing_pages_and_filters() {
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// Totals and pages stay true through deletes, status changes and another tenant's rows.
+#[tokio::test]
+async fn listing_totals_follow_deletes_statuses_and_tenants() {
+    let api = Api::start().await;
+    let a = api.token("a-admin", Some("a"), TokenRole::Admin).await;
+    let b = api.token("b-admin", Some("b"), TokenRole::Admin).await;
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        ids.push(api.create(&a, n).await);
+        api.create(&b, n).await;
+    }
+    let (status, _) = api.delete(&format!("/api/vpn/{}", ids[1]), &a).await;
+    assert_eq!(status, StatusCode::OK);
+    ids.remove(1);
+    sqlx::query("UPDATE vpn_configurations SET status = 'online' WHERE router_id = ANY($1)")
+        .bind(&ids[1..3])
+        .execute(&api.db.pool)
+        .await
+        .unwrap();
+    let listed = |body: &Value| -> Vec<i64> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect()
+    };
+
+    let (_, body) = api.get("/api/vpn", &a).await;
+    assert_eq!(listed(&body), ids);
+    assert_eq!(body["meta"]["total"], 4);
+    let (_, body) = api.get("/api/vpn?per_page=3&page=2", &a).await;
+    assert_eq!(listed(&body), ids[3..]);
+    assert_eq!(body["meta"]["last_page"], 2);
+    let (_, body) = api.get("/api/vpn?status=online", &a).await;
+    assert_eq!(listed(&body), ids[1..3]);
+    assert_eq!(body["meta"]["total"], 2);
+    let (_, body) = api
+        .get("/api/vpn?status=online&per_page=1&page=2", &a)
+        .await;
+    assert_eq!(listed(&body), ids[2..3]);
+    let (_, body) = api.get("/api/vpn?status=pending", &a).await;
+    assert_eq!(listed(&body), [ids[0], ids[3]]);
+    assert_eq!(body["meta"]["total"], 2);
+    // A page past the end is empty and still tells the total.
+    let (status, body) = api.get("/api/vpn?page=9", &a).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(listed(&body), Vec::<i64>::new());
+    assert_eq!(body["meta"]["total"], 4);
+
+    let root = api.token("root", None, TokenRole::System).await;
+    let (_, body) = api.get("/api/vpn", &root).await;
+    assert_eq!(body["meta"]["total"], 9);
+    assert_eq!(body["data"].as_array().unwrap().len(), 9);
+    let (_, body) = api.get("/api/vpn?tenant=a&status=online", &root).await;
+    assert_eq!(listed(&body), ids[1..3]);
+    assert_eq!(body["meta"]["total"], 2);
+    let (_, body) = api.get("/api/vpn?tenant=b", &root).await;
+    assert_eq!(body["meta"]["total"], 5);
+    assert!(listed(&body).iter().all(|id| !ids.contains(id)));
+}
+
 #[tokio::test]
 async fn delete_releases_the_address_and_subnet_info_tells_the_truth() {
     let api = Api::start().await;

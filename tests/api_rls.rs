@@ -29,6 +29,16 @@ async fn tenant_id(conn: &mut PgConnection, name: &str) -> i64 {
         .unwrap()
 }
 
+/// The tenants whose rows `table` shows in this transaction, in order.
+async fn visible_tenants(conn: &mut PgConnection, table: &str, column: &str) -> Vec<Option<i64>> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT {column} FROM {table} ORDER BY 1"
+    )))
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
 /// Tenants a and b, each with routers, released addresses and audited API actions.
 async fn populated() -> Api {
     let api = Api::start().await;
@@ -61,12 +71,7 @@ async fn as_tikwire_api_a_tenant_sees_only_its_own_rows() {
         .await
         .unwrap();
     for (table, column) in TENANT_TABLES {
-        let tenants: Vec<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT DISTINCT {column} FROM {table}"
-        )))
-        .fetch_all(&mut *tx)
-        .await
-        .unwrap();
+        let tenants = visible_tenants(&mut tx, table, column).await;
         assert_eq!(tenants, [Some(a)], "{table} as tenant a");
     }
     // A join without any tenant condition cannot reach b either.
@@ -213,4 +218,80 @@ async fn the_role_is_unprivileged_and_the_server_really_uses_it() {
     .unwrap();
     assert_ne!(user, "tikwire_api");
     assert_eq!(tenant, None);
+}
+
+#[tokio::test]
+async fn a_request_transaction_sees_its_scope_and_carries_its_origin_verbatim() {
+    let api = populated().await;
+    let store = api.provisioner.store().clone();
+    let mut conn = PgConnection::connect(&api.db.url).await.unwrap();
+    let a = tenant_id(&mut conn, "a").await;
+    let b = tenant_id(&mut conn, "b").await;
+    // The origin goes into the transaction's settings written into the SQL text: quotes,
+    // backslashes, semicolons and non-ASCII text come out exactly as they went in.
+    let hostile = "x'); SET LOCAL ROLE NONE; SELECT ('\\ é\"$$";
+    let origin = tikwire::store::api::RequestOrigin {
+        token_name: hostile,
+        client_addr: "::1",
+        request_id: "req-1",
+    };
+    for (scope, visible) in [
+        (tikwire::store::api::AccessScope::Tenant(a), vec![Some(a)]),
+        (tikwire::store::api::AccessScope::Tenant(b), vec![Some(b)]),
+        (
+            tikwire::store::api::AccessScope::System,
+            vec![Some(a), Some(b)],
+        ),
+    ] {
+        let mut tx = tikwire::store::api::begin_scoped(&store, scope, &origin)
+            .await
+            .unwrap();
+        let settings: (String, String, String, String, String) = sqlx::query_as(
+            "SELECT current_user::text, current_setting('tikwire.token_name'),
+                    current_setting('tikwire.actor'), current_setting('tikwire.client_addr'),
+                    current_setting('tikwire.request_id')",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(
+            settings,
+            (
+                "tikwire_api".to_owned(),
+                hostile.to_owned(),
+                format!("token:{hostile}"),
+                "::1".to_owned(),
+                "req-1".to_owned()
+            )
+        );
+        for (table, column) in TENANT_TABLES {
+            let tenants = visible_tenants(&mut tx, table, column).await;
+            assert_eq!(tenants, visible, "{table} in scope {scope:?}");
+        }
+        tx.rollback().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn only_the_exact_system_scope_widens_what_is_visible() {
+    let api = populated().await;
+    let mut conn = PgConnection::connect(&api.db.url).await.unwrap();
+    let a = tenant_id(&mut conn, "a").await;
+    for scope in ["System", "system ", "", "tenant"] {
+        let mut tx = conn.begin().await.unwrap();
+        tx.execute("SET LOCAL ROLE tikwire_api").await.unwrap();
+        sqlx::query(
+            "SELECT set_config('tikwire.tenant_id', $1, true), set_config('tikwire.scope', $2, true)",
+        )
+        .bind(a.to_string())
+        .bind(scope)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for (table, column) in TENANT_TABLES {
+            let tenants = visible_tenants(&mut tx, table, column).await;
+            assert_eq!(tenants, [Some(a)], "{table} with scope {scope:?}");
+        }
+        tx.rollback().await.unwrap();
+    }
 }

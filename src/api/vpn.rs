@@ -293,6 +293,7 @@ pub async fn list(
     };
     let (rows, total) = queries::list_vpn(
         &mut tx,
+        caller.scope,
         tenant.as_ref().map(TenantName::as_str),
         status,
         Page {
