@@ -507,15 +507,30 @@ pub async fn show(
     )))
 }
 
+/// The refusals of a tenant admin's request that names one configuration by id (delete,
+/// downloads), listed once for the OpenAPI document. Never built: `ApiError` answers them.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum AdminByIdErrors {
+    #[response(status = 400, description = "Bad id")]
+    BadId(ErrorEnvelope),
+    #[response(status = 401, description = "No or bad token")]
+    Unauthorized(ErrorEnvelope),
+    #[response(status = 403, description = "Role forbids")]
+    Forbidden(ErrorEnvelope),
+    #[response(
+        status = 404,
+        description = "No such configuration in the caller's scope"
+    )]
+    NotFound(ErrorEnvelope),
+}
+
 #[utoipa::path(
     delete, path = "/api/vpn/{id}", tag = "vpn",
     params(("id" = i64, Path, minimum = 1, description = "Configuration id")),
     responses(
         (status = 200, description = "Deleted; the address is free again", body = Envelope<VpnConfig>),
-        (status = 400, description = "Bad id", body = ErrorEnvelope),
-        (status = 401, description = "No or bad token", body = ErrorEnvelope),
-        (status = 403, description = "Role forbids", body = ErrorEnvelope),
-        (status = 404, description = "No such configuration in the caller's scope", body = ErrorEnvelope),
+        AdminByIdErrors,
     ),
     security(("bearer" = []))
 )]
@@ -547,10 +562,7 @@ pub async fn delete(
     params(("id" = i64, Path, minimum = 1, description = "Configuration id")),
     responses(
         (status = 200, description = "The RouterOS script (holds the router's private key)", content_type = "text/plain", body = String),
-        (status = 400, description = "Bad id", body = ErrorEnvelope),
-        (status = 401, description = "No or bad token", body = ErrorEnvelope),
-        (status = 403, description = "Role forbids", body = ErrorEnvelope),
-        (status = 404, description = "No such configuration in the caller's scope", body = ErrorEnvelope),
+        AdminByIdErrors,
     ),
     security(("bearer" = []))
 )]
@@ -567,10 +579,7 @@ pub async fn download_mikrotik(
     params(("id" = i64, Path, minimum = 1, description = "Configuration id")),
     responses(
         (status = 200, description = "The wg-quick config (holds the router's private key)", content_type = "text/plain", body = String),
-        (status = 400, description = "Bad id", body = ErrorEnvelope),
-        (status = 401, description = "No or bad token", body = ErrorEnvelope),
-        (status = 403, description = "Role forbids", body = ErrorEnvelope),
-        (status = 404, description = "No such configuration in the caller's scope", body = ErrorEnvelope),
+        AdminByIdErrors,
     ),
     security(("bearer" = []))
 )]
