@@ -52,6 +52,28 @@ impl Default for PollConfig {
     }
 }
 
+/// Key rotation policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RotationConfig {
+    /// Keys older than this are due for rotation (`router list --due-rotation`, the console's
+    /// marker, `router rotate --due`); 0 turns the policy off.
+    pub max_age_days: u32,
+}
+
+impl Default for RotationConfig {
+    fn default() -> Self {
+        Self { max_age_days: 90 }
+    }
+}
+
+impl RotationConfig {
+    /// The maximum key age, or `None` when the policy is off.
+    pub fn max_age(&self) -> Option<chrono::Duration> {
+        (self.max_age_days > 0).then(|| chrono::Duration::days(i64::from(self.max_age_days)))
+    }
+}
+
 /// The console.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -71,6 +93,7 @@ pub struct ConfigFile {
     pub ipam: IpamConfig,
     pub status: StatusThresholds,
     pub poll: PollConfig,
+    pub rotation: RotationConfig,
     pub ui: UiConfig,
 }
 
@@ -94,6 +117,7 @@ pub struct Config {
     pub ipam: IpamConfig,
     pub status: StatusThresholds,
     pub poll: PollConfig,
+    pub rotation: RotationConfig,
     pub ui: UiConfig,
 }
 
@@ -123,6 +147,7 @@ impl std::fmt::Debug for ConfigFile {
             .field("ipam", &self.ipam)
             .field("status", &self.status)
             .field("poll", &self.poll)
+            .field("rotation", &self.rotation)
             .field("ui", &self.ui)
             .finish()
     }
@@ -149,6 +174,7 @@ impl std::fmt::Debug for Config {
             .field("ipam", &self.ipam)
             .field("status", &self.status)
             .field("poll", &self.poll)
+            .field("rotation", &self.rotation)
             .field("ui", &self.ui)
             .finish()
     }
@@ -226,6 +252,7 @@ impl Config {
             ipam,
             status: file.status,
             poll: file.poll,
+            rotation: file.rotation,
             ui,
         })
     }

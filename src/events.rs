@@ -81,6 +81,11 @@ named! {
         RouterDeleted => "router.deleted",
         RouterEnabled => "router.enabled",
         RouterDisabled => "router.disabled",
+        /// New keys staged beside routers' current ones (one router, or many of a tenant).
+        RotationStaged => "router.rotation_staged",
+        RotationAborted => "router.rotation_aborted",
+        /// The hub's agent cut a router over to its staged keys on their first handshake.
+        RouterRotated => "router.rotated",
         /// The agent recorded new handshakes, endpoints, counters or unknown peers on a hub.
         StatusUpdated => "status.updated",
     }
@@ -97,6 +102,11 @@ named! {
         RouterRm => "router.rm",
         RouterEnable => "router.enable",
         RouterDisable => "router.disable",
+        /// A rotation staged (one router, or a tenant's with `--all` / `--due`).
+        RouterRotate => "router.rotate",
+        RouterRotateAbort => "router.rotate.abort",
+        /// The hub's agent made the staged keys the router's keys.
+        RouterRotateCutOver => "router.rotate.cutover",
         /// The RouterOS script downloaded through the API.
         VpnDownloadMikrotik => "vpn.download.mikrotik",
         /// The wg-quick config downloaded through the API.

@@ -26,6 +26,22 @@ pub fn age(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// A router's key age and rotation state: "12d", "95d due", "3d staged".
+pub fn key_age(
+    router: &crate::model::Router,
+    max_age: Option<chrono::Duration>,
+    now: DateTime<Utc>,
+) -> String {
+    let age = duration(router.keys_created_at, now);
+    if router.rotation_state == crate::model::RotationState::Staged {
+        format!("{age} staged")
+    } else if router.rotation_due(max_age, now) {
+        format!("{age} due")
+    } else {
+        age
+    }
+}
+
 /// Seconds until `age(then, now)` shows a different text.
 pub fn age_changes_in(then: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     let secs = (now - then).num_seconds().max(0);

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod logging;
 pub mod model;
 pub mod provision;
+pub mod rotation;
 pub mod scripts;
 pub mod store;
 pub mod tui;

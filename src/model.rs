@@ -472,6 +472,65 @@ pub struct Router {
     pub tx_bytes: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the current keys were generated (provisioning or the last cut-over).
+    pub keys_created_at: DateTime<Utc>,
+    pub rotation_state: RotationState,
+    /// The staged public key, while a rotation is staged.
+    pub pending_public_key: Option<PublicKey>,
+    pub rotation_staged_at: Option<DateTime<Utc>>,
+}
+
+impl Router {
+    /// Are this router's keys older than `max_age` (`None`: no policy) with no rotation staged?
+    pub fn rotation_due(&self, max_age: Option<chrono::Duration>, now: DateTime<Utc>) -> bool {
+        self.rotation_state == RotationState::None
+            && max_age.is_some_and(|age| now - self.keys_created_at >= age)
+    }
+}
+
+/// Whether a router has new keys staged beside its current ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationState {
+    None,
+    /// New keys wait for the router's first handshake with them.
+    Staged,
+}
+
+impl RotationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Staged => "staged",
+        }
+    }
+}
+
+impl fmt::Display for RotationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Read from a `CASE` over the staged columns.
+impl sqlx::Type<sqlx::Postgres> for RotationState {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for RotationState {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)? {
+            "none" => Ok(Self::None),
+            "staged" => Ok(Self::Staged),
+            other => Err(format!("unknown rotation state {other:?}").into()),
+        }
+    }
 }
 
 /// Per-tenant subnet usage, with the true capacity figures.

@@ -17,6 +17,7 @@ use crate::model::ImportSummary;
 use crate::model::{
     Endpoint, Hub, HubName, InterfaceName, InvalidInput, Router, RouterName, Tenant, TenantName,
 };
+use crate::rotation;
 use crate::store::notify::publish;
 use crate::store::{self, NewHubRow, NewRouterRow, RouterSecretRow, Store};
 use crate::vault::{Vault, aad};
@@ -63,7 +64,8 @@ pub struct NewRouter {
 pub struct RouterMaterial {
     pub router: Router,
     pub hub: Hub,
-    /// Base64, as WireGuard writes it.
+    /// Base64, as WireGuard writes it. While a rotation is staged (`router.rotation_state`),
+    /// these are the staged keys: the script is how the router takes them.
     pub private_key: Zeroizing<String>,
     pub preshared_key: Zeroizing<String>,
 }
@@ -86,6 +88,14 @@ pub struct HubPeer {
     pub preshared_key: Zeroizing<String>,
     pub vpn_ip: Ipv4Addr,
     pub enabled: bool,
+    /// The staged rotation's key, a second peer of the hub until the cut-over.
+    pub staged: Option<StagedPeer>,
+}
+
+/// A router's staged key as the hub sees it.
+pub struct StagedPeer {
+    pub public_key: PublicKey,
+    pub preshared_key: Zeroizing<String>,
 }
 
 /// The write side of tikwire: provisioning and the key material behind scripts.
@@ -100,6 +110,11 @@ impl Provisioner {
     /// The database this provisioner writes to, for reads and non-provisioning writes.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The master key, for the other write paths that seal (key rotation).
+    pub(crate) fn vault(&self) -> &Vault {
+        &self.vault
     }
 
     pub fn new(store: Store, vault: Vault, ipam: IpamConfig) -> Self {
@@ -252,11 +267,12 @@ impl Provisioner {
                     public_key: private.public_key(),
                     private_key_sealed: self.vault.seal(
                         private.as_bytes(),
-                        &aad("routers", id, "client_private_key"),
+                        &aad("routers", id, rotation::CURRENT_PRIVATE),
                     ),
-                    preshared_key_sealed: self
-                        .vault
-                        .seal(psk.as_bytes(), &aad("routers", id, "preshared_key")),
+                    preshared_key_sealed: self.vault.seal(
+                        psk.as_bytes(),
+                        &aad("routers", id, rotation::CURRENT_PRESHARED),
+                    ),
                     interface_name: spec.interface_name.to_string(),
                     keepalive: spec.keepalive,
                 },
@@ -293,17 +309,19 @@ impl Provisioner {
         self.unseal_router(row, hub)
     }
 
-    /// Unseals a router's keys read by any caller (the API reads them as its scoped role).
+    /// Unseals a router's keys read by any caller (the API reads them as its scoped role):
+    /// the staged ones while a rotation is staged.
     pub(crate) fn unseal_router(&self, row: RouterSecretRow, hub: Hub) -> Result<RouterMaterial> {
-        let id = row.router.id;
-        let private_key = self.open_base64(
-            &row.private_key_sealed,
-            &aad("routers", id, "client_private_key"),
-        )?;
-        let preshared_key = self.open_base64(
-            &row.preshared_key_sealed,
-            &aad("routers", id, "preshared_key"),
-        )?;
+        let (private_sealed, psk_sealed, staged) = match (
+            &row.pending_private_key_sealed,
+            &row.pending_preshared_key_sealed,
+        ) {
+            (Some(private), Some(psk)) => (private, psk, true),
+            _ => (&row.private_key_sealed, &row.preshared_key_sealed, false),
+        };
+        let (private_aad, psk_aad) = rotation::router_aads(row.router.id, staged);
+        let private_key = self.open_base64(private_sealed, &private_aad)?;
+        let preshared_key = self.open_base64(psk_sealed, &psk_aad)?;
         Ok(RouterMaterial {
             router: row.router,
             hub,
@@ -323,10 +341,18 @@ impl Provisioner {
         let peers = routers
             .into_iter()
             .map(|r| {
-                let preshared_key = self.open_base64(
-                    &r.preshared_key_sealed,
-                    &aad("routers", r.router.id, "preshared_key"),
-                )?;
+                let (_, psk_aad) = rotation::router_aads(r.router.id, false);
+                let preshared_key = self.open_base64(&r.preshared_key_sealed, &psk_aad)?;
+                let staged = match (r.router.pending_public_key, &r.pending_preshared_key_sealed) {
+                    (Some(public_key), Some(sealed)) => {
+                        let (_, psk_aad) = rotation::router_aads(r.router.id, true);
+                        Some(StagedPeer {
+                            public_key,
+                            preshared_key: self.open_base64(sealed, &psk_aad)?,
+                        })
+                    }
+                    _ => None,
+                };
                 Ok(HubPeer {
                     router_id: r.router.id,
                     router: r.router.name,
@@ -335,6 +361,7 @@ impl Provisioner {
                     preshared_key,
                     vpn_ip: r.router.vpn_ip,
                     enabled: r.router.enabled,
+                    staged,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

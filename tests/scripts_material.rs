@@ -52,6 +52,10 @@ fn router_row() -> Router {
         tx_bytes: 0,
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        keys_created_at: Utc::now(),
+        rotation_state: tikwire::model::RotationState::None,
+        pending_public_key: None,
+        rotation_staged_at: None,
     }
 }
 
@@ -120,6 +124,7 @@ fn hub_material_renders_like_the_direct_input() {
                 preshared_key: Zeroizing::new(p.preshared_key.into()),
                 vpn_ip: p.vpn_ip,
                 enabled: p.enabled,
+                staged: None,
             })
             .collect(),
     };

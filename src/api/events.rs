@@ -37,6 +37,8 @@ pub enum EventKind {
     VpnConfigurationCreated,
     VpnConfigurationDeleted,
     VpnStatusChanged,
+    /// The hub cut the router over to its staged keys.
+    VpnKeysRotated,
 }
 
 impl EventKind {
@@ -45,6 +47,7 @@ impl EventKind {
             Self::VpnConfigurationCreated => "VpnConfigurationCreated",
             Self::VpnConfigurationDeleted => "VpnConfigurationDeleted",
             Self::VpnStatusChanged => "VpnStatusChanged",
+            Self::VpnKeysRotated => "VpnKeysRotated",
         }
     }
 }
@@ -175,7 +178,15 @@ async fn follow(
             }));
         };
         match change.kind {
-            ChangeKind::TenantCreated | ChangeKind::HubCreated => {}
+            ChangeKind::TenantCreated
+            | ChangeKind::HubCreated
+            | ChangeKind::RotationStaged
+            | ChangeKind::RotationAborted => {}
+            ChangeKind::RouterRotated => {
+                if let (Some(id), Some(tenant)) = (change.id, change.tenant_id) {
+                    emit(EventKind::VpnKeysRotated, id, tenant);
+                }
+            }
             ChangeKind::RouterDeleted => {
                 if let (Some(id), Some(tenant)) = (change.id, change.tenant_id) {
                     known.remove(&id);
@@ -230,7 +241,7 @@ async fn follow(
 #[utoipa::path(
     get, path = "/api/vpn/events", tag = "vpn",
     responses(
-        (status = 200, description = "Server-Sent Events: VpnConfigurationCreated, VpnConfigurationDeleted, VpnStatusChanged; data is an EventPayload", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: VpnConfigurationCreated, VpnConfigurationDeleted, VpnStatusChanged, VpnKeysRotated; data is an EventPayload", content_type = "text/event-stream", body = String),
         (status = 401, description = "No or bad token", body = super::error::ErrorEnvelope),
     ),
     security(("bearer" = []))
@@ -326,6 +337,9 @@ async fn shape(
             let message = match kind {
                 EventKind::VpnConfigurationCreated => {
                     "VPN configuration created successfully".to_owned()
+                }
+                EventKind::VpnKeysRotated => {
+                    "VPN keys rotated: the router uses its new keys".to_owned()
                 }
                 _ => format!("VPN status changed to {}", config.status),
             };

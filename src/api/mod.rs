@@ -74,6 +74,10 @@ pub fn app(state: ApiState) -> axum::Router {
             get(vpn::download_mikrotik),
         )
         .route("/api/vpn/{id}/download/linux", get(vpn::download_linux))
+        .route(
+            "/api/vpn/{id}/rotate",
+            axum::routing::post(vpn::rotate).delete(vpn::abort_rotation),
+        )
         .route("/api/openapi.json", get(openapi::document))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

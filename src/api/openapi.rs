@@ -20,6 +20,8 @@ use super::vpn;
         vpn::delete,
         vpn::download_mikrotik,
         vpn::download_linux,
+        vpn::rotate,
+        vpn::abort_rotation,
         vpn::subnet_info,
         super::events::stream,
     ),

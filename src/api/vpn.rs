@@ -15,12 +15,14 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiQuery, Envelope, ErrorEnvelope, Pagination};
 use crate::format;
 use crate::model::{
-    InterfaceName, RouterName, RouterStatus, SubnetUsage, TenantName, parse_keepalive,
+    InterfaceName, RotationState, RouterName, RouterStatus, SubnetUsage, TenantName,
+    parse_keepalive,
 };
 use crate::provision::RouterSpec;
 use crate::scripts::{self, RouterDocument};
 use crate::store::Tx;
 use crate::store::api::{self as queries, AccessScope, Page, VpnRow};
+use crate::store::rotation::RotationScope;
 
 pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 500;
@@ -71,6 +73,15 @@ pub struct VpnConfig {
     pub dns_servers: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the router's current keys were generated (provisioning or the last cut-over).
+    pub keys_created_at: DateTime<Utc>,
+    /// "none", or "staged": new keys wait for the router's first handshake with them (its
+    /// downloads carry them meanwhile).
+    #[schema(value_type = String, example = "none")]
+    pub rotation_state: RotationState,
+    /// The staged public key; null unless a rotation is staged.
+    pub pending_public_key: Option<String>,
+    pub rotation_staged_at: Option<DateTime<Utc>>,
 }
 
 fn strings(value: &serde_json::Value) -> Vec<String> {
@@ -118,6 +129,10 @@ impl From<VpnRow> for VpnConfig {
             dns_servers: strings(&row.dns_servers),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            keys_created_at: r.keys_created_at,
+            rotation_state: r.rotation_state,
+            pending_public_key: r.pending_public_key.map(|k| k.to_string()),
+            rotation_staged_at: r.rotation_staged_at,
         }
     }
 }
@@ -653,6 +668,92 @@ impl AsRef<[u8]> for ZeroizingText {
     fn as_ref(&self) -> &[u8] {
         self.0.as_bytes()
     }
+}
+
+#[utoipa::path(
+    post, path = "/api/vpn/{id}/rotate", tag = "vpn",
+    params(("id" = i64, Path, minimum = 1, description = "Configuration id")),
+    responses(
+        (status = 200, description = "New keys staged beside the current ones (or a rotation was staged already and is kept); the downloads carry them, and the hub cuts over on their first handshake", body = Envelope<VpnConfig>),
+        AdminByIdErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rotate(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Envelope<VpnConfig>>, ApiError> {
+    let id = parse_id(&id)?;
+    caller.require_admin("rotating a router's keys")?;
+    let mut tx = state.begin(&caller).await?;
+    let row = queries::vpn_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    let router = &row.router;
+    let report = state
+        .provisioner
+        .stage_in(
+            &mut tx,
+            router.tenant_id,
+            &router.tenant,
+            RotationScope::Router(id),
+        )
+        .await?;
+    let row = queries::vpn_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    tx.commit().await.map_err(crate::Error::from)?;
+    let message = if report.staged == 1 {
+        format!(
+            "new keys staged for VPN configuration {id}: download its script again and run it on the router; the hub cuts over on the router's first handshake with them"
+        )
+    } else {
+        format!(
+            "VPN configuration {id} has a rotation staged already; it is kept (its keys may be on the router)"
+        )
+    };
+    Ok(Json(Envelope::ok(message, VpnConfig::from(row))))
+}
+
+#[utoipa::path(
+    delete, path = "/api/vpn/{id}/rotate", tag = "vpn",
+    params(("id" = i64, Path, minimum = 1, description = "Configuration id")),
+    responses(
+        (status = 200, description = "The staged rotation dropped; the router keeps its current keys", body = Envelope<VpnConfig>),
+        (status = 409, description = "No rotation is staged", body = ErrorEnvelope),
+        AdminByIdErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn abort_rotation(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Envelope<VpnConfig>>, ApiError> {
+    let id = parse_id(&id)?;
+    caller.require_admin("aborting a key rotation")?;
+    let mut tx = state.begin(&caller).await?;
+    let row = queries::vpn_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    if row.router.rotation_state == RotationState::None {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("VPN configuration {id} has no staged rotation"),
+        ));
+    }
+    crate::rotation::abort_in(&mut tx, &row.router).await?;
+    let row = queries::vpn_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    tx.commit().await.map_err(crate::Error::from)?;
+    Ok(Json(Envelope::ok(
+        format!(
+            "staged rotation of VPN configuration {id} dropped; the router keeps its current keys"
+        ),
+        VpnConfig::from(row),
+    )))
 }
 
 #[utoipa::path(

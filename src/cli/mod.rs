@@ -265,6 +265,9 @@ pub enum RouterCommand {
         tenant: Option<String>,
         #[arg(long)]
         hub: Option<String>,
+        /// Only routers whose keys are older than `[rotation] max_age_days` with no rotation staged.
+        #[arg(long)]
+        due_rotation: bool,
         #[arg(long)]
         json: bool,
     },
@@ -299,6 +302,26 @@ pub enum RouterCommand {
         name: String,
         #[arg(long)]
         tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stage a key rotation: new keys beside the current ones; the router's script carries
+    /// them and the hub's agent cuts over on their first handshake.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["name", "all", "due"])))]
+    Rotate {
+        /// Router name (or --all / --due for many in one transaction).
+        name: Option<String>,
+        #[arg(long)]
+        tenant: String,
+        /// Drop the router's staged rotation (its current keys stay).
+        #[arg(long, requires = "name")]
+        abort: bool,
+        /// Every router of the tenant.
+        #[arg(long)]
+        all: bool,
+        /// Routers whose keys are older than `[rotation] max_age_days`.
+        #[arg(long)]
+        due: bool,
         #[arg(long)]
         json: bool,
     },

@@ -4,11 +4,12 @@ use chrono::Utc;
 
 use super::output::{self, StreamTable, fields};
 use super::{Context, RouterCommand};
-use crate::Result;
 use crate::format;
 use crate::model::{HubName, InterfaceName, Router, RouterName, TenantName, parse_keepalive};
 use crate::provision::{NewRouter, RouterSpec};
 use crate::store::RouterFilter;
+use crate::store::rotation::RotationScope;
+use crate::{Error, Result};
 
 pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
     match cmd {
@@ -44,16 +45,40 @@ pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
                 router.tenant
             ))
         }
-        RouterCommand::List { tenant, hub, json } => {
-            list(ctx, &RouterFilter { tenant, hub }, json).await
+        RouterCommand::List {
+            tenant,
+            hub,
+            due_rotation,
+            json,
+        } => {
+            let max_age = ctx.config.rotation.max_age();
+            if due_rotation && max_age.is_none() {
+                return Err(Error::Usage(
+                    "--due-rotation needs a rotation policy: [rotation] max_age_days is 0 (off) in the config file".into(),
+                ));
+            }
+            let listing = Listing {
+                max_age,
+                due_only: due_rotation,
+                json,
+            };
+            list(ctx, &RouterFilter { tenant, hub }, listing).await
         }
         RouterCommand::Show { name, tenant, json } => {
             let router = ctx.store().await?.router(&tenant, &name).await?;
             if json {
                 return output::json(&router);
             }
-            output::print(&describe(&router))
+            output::print(&describe(&router, ctx.config.rotation.max_age()))
         }
+        RouterCommand::Rotate {
+            name,
+            tenant,
+            abort,
+            all,
+            due,
+            json,
+        } => rotate(ctx, &tenant, name.as_deref(), abort, all, due, json).await,
         RouterCommand::Rm { name, tenant } => {
             let deleted = ctx.store().await?.delete_router(&tenant, &name).await?;
             output::print(&format!(
@@ -75,12 +100,29 @@ pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
     }
 }
 
+/// How to print a router listing.
+#[derive(Debug, Clone, Copy)]
+struct Listing {
+    max_age: Option<chrono::Duration>,
+    /// Only routers due for rotation.
+    due_only: bool,
+    json: bool,
+}
+
 /// Streams the listing: a fleet of millions prints in flat memory.
-async fn list(ctx: &Context, filter: &RouterFilter, json: bool) -> Result<()> {
+async fn list(ctx: &Context, filter: &RouterFilter, listing: Listing) -> Result<()> {
     use futures_util::StreamExt as _;
     let store = ctx.store().await?;
-    let mut routers = store.stream_routers(filter).await?;
-    if json {
+    let now = Utc::now();
+    let wanted = move |router: &Result<Router>| match router {
+        Ok(r) => !listing.due_only || r.rotation_due(listing.max_age, now),
+        Err(_) => true,
+    };
+    let mut routers = store
+        .stream_routers(filter)
+        .await?
+        .filter(move |r| std::future::ready(wanted(r)));
+    if listing.json {
         let mut first = true;
         output::print("[")?;
         while let Some(router) = routers.next().await {
@@ -94,7 +136,6 @@ async fn list(ctx: &Context, filter: &RouterFilter, json: bool) -> Result<()> {
         }
         return output::print(if first { "]\n" } else { "\n]\n" });
     }
-    let now = Utc::now();
     let mut table = StreamTable::new(&[
         "TENANT",
         "NAME",
@@ -104,9 +145,11 @@ async fn list(ctx: &Context, filter: &RouterFilter, json: bool) -> Result<()> {
         "RX",
         "TX",
         "HUB",
+        "KEYS",
     ]);
     while let Some(router) = routers.next().await {
         let r = router?;
+        let keys = format::key_age(&r, listing.max_age, now);
         table.row(vec![
             r.tenant,
             r.name,
@@ -116,12 +159,80 @@ async fn list(ctx: &Context, filter: &RouterFilter, json: bool) -> Result<()> {
             format::bytes(r.rx_bytes),
             format::bytes(r.tx_bytes),
             r.hub,
+            keys,
         ])?;
     }
     if !table.finish()? {
-        output::print("no routers yet: provision one with `tikwire router add NAME --tenant T`\n")?;
+        let empty = if listing.due_only {
+            "no router is due for rotation\n"
+        } else {
+            "no routers yet: provision one with `tikwire router add NAME --tenant T`\n"
+        };
+        output::print(empty)?;
     }
     Ok(())
+}
+
+/// `router rotate`: stage one router's rotation, abort it, or stage many in one transaction.
+async fn rotate(
+    ctx: &Context,
+    tenant: &str,
+    name: Option<&str>,
+    abort: bool,
+    all: bool,
+    due: bool,
+    json: bool,
+) -> Result<()> {
+    let provisioner = ctx.provisioner().await?;
+    let scope = match (name, all, due) {
+        (Some(name), _, _) if abort => {
+            let router = provisioner.abort_rotation(tenant, name).await?;
+            if json {
+                return output::json(&router);
+            }
+            return output::print(&format!(
+                "dropped the staged rotation of router {name} in tenant {tenant}; it keeps its current keys (the hub removes the staged peer at the next agent run)\n"
+            ));
+        }
+        (Some(name), _, _) => {
+            let (router, report) = provisioner.stage_rotation(tenant, name).await?;
+            if json {
+                return output::json(&router);
+            }
+            let since = router
+                .rotation_staged_at
+                .map(|t| format::age(Some(t), Utc::now()))
+                .unwrap_or_default();
+            let head = if report.staged == 1 {
+                format!("staged new keys for router {name} in tenant {tenant}")
+            } else {
+                format!("router {name} in tenant {tenant} has a rotation staged already ({since}); it is kept")
+            };
+            return output::print(&format!(
+                "{head}\nnew public key: {}\nnext: paste `tikwire script {name} --tenant {tenant} --format routeros` on the router (it carries the new keys);\n      the hub's agent cuts over on the router's first handshake with them. Until then the router keeps working on its current keys.\n",
+                router.pending_public_key.map(|k| k.to_string()).unwrap_or_default()
+            ));
+        }
+        (None, true, _) => RotationScope::All,
+        (None, _, true) => RotationScope::Due(ctx.config.rotation.max_age().ok_or_else(|| {
+            Error::Usage(
+                "--due needs a rotation policy: [rotation] max_age_days is 0 (off) in the config file".into(),
+            )
+        })?),
+        (None, false, false) => {
+            return Err(Error::Usage("name a router, or give --all or --due".into()));
+        }
+    };
+    let report = provisioner.stage_rotations(tenant, scope).await?;
+    if json {
+        return output::json(&report);
+    }
+    output::print(&format!(
+        "staged rotations for {} router{} in tenant {tenant} ({} had one staged already)\nnext: each router takes its new keys with its usual script; the hub cuts over on the first handshake\n",
+        report.staged,
+        if report.staged == 1 { "" } else { "s" },
+        report.already_staged,
+    ))
 }
 
 async fn set_enabled(ctx: &Context, tenant: &str, name: &str, enabled: bool) -> Result<()> {
@@ -141,8 +252,16 @@ async fn set_enabled(ctx: &Context, tenant: &str, name: &str, enabled: bool) -> 
     ))
 }
 
-fn describe(r: &Router) -> String {
+fn describe(r: &Router, max_age: Option<chrono::Duration>) -> String {
     let now = Utc::now();
+    let staged = match (r.pending_public_key, r.rotation_staged_at) {
+        (Some(key), Some(at)) => format!(
+            "{key} (staged {}, {}; cut over on its first handshake)",
+            at.to_rfc3339(),
+            format::age(Some(at), now)
+        ),
+        _ => "none".into(),
+    };
     fields(&[
         ("name", r.name.clone()),
         ("tenant", r.tenant.clone()),
@@ -186,6 +305,15 @@ fn describe(r: &Router) -> String {
         ("interface", r.interface_name.clone()),
         ("keepalive", format!("{} s", r.keepalive)),
         ("public key", r.public_key.to_string()),
+        (
+            "keys created",
+            format!(
+                "{} ({})",
+                r.keys_created_at.to_rfc3339(),
+                format::key_age(r, max_age, now)
+            ),
+        ),
+        ("staged rotation", staged),
         ("created", r.created_at.to_rfc3339()),
     ])
 }

@@ -23,6 +23,15 @@ pub async fn run(ctx: &Context, args: ScriptArgs) -> Result<()> {
         .router_material(&args.tenant, &args.name)
         .await?;
     let text = scripts::render_router(&material, document)?;
+    if document != RouterDocument::RouterOsUndo
+        && material.router.rotation_state == crate::model::RotationState::Staged
+    {
+        // On stderr: stdout is the document itself.
+        eprintln!(
+            "note: router {} has a staged rotation: this carries its new keys; the hub cuts over on their first handshake",
+            material.router.name
+        );
+    }
     output::document(&text)
 }
 

@@ -270,6 +270,10 @@ mod tests {
             tx_bytes: 0,
             created_at: Utc::now() - chrono::Duration::minutes(30),
             updated_at: Utc::now(),
+            keys_created_at: Utc::now(),
+            rotation_state: crate::model::RotationState::None,
+            pending_public_key: None,
+            rotation_staged_at: None,
         }
     }
 

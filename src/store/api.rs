@@ -200,11 +200,7 @@ pub async fn vpn_secret_by_id(tx: &mut Tx<'_>, id: i64) -> Result<Option<(Router
     let Some(row) = row else {
         return Ok(None);
     };
-    let secret = RouterSecretRow {
-        router: Router::from_row(&row)?,
-        private_key_sealed: row.try_get("client_private_key_sealed")?,
-        preshared_key_sealed: row.try_get("preshared_key_sealed")?,
-    };
+    let secret = RouterSecretRow::from_row(&row)?;
     let hub = sqlx::query(sqlx::AssertSqlSafe(format!("{HUB_SELECT} WHERE h.id = $1")))
         .bind(secret.router.hub_id)
         .fetch_one(&mut **tx)

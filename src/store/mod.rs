@@ -11,6 +11,7 @@ mod configurations;
 mod doctor;
 mod hubs;
 pub mod notify;
+pub mod rotation;
 mod routers;
 pub mod status;
 mod tenants;

@@ -53,6 +53,9 @@ pub struct RouterSecretRow {
     #[sqlx(rename = "client_private_key_sealed")]
     pub private_key_sealed: Vec<u8>,
     pub preshared_key_sealed: Vec<u8>,
+    /// The staged rotation's keys, when one is staged.
+    pub pending_private_key_sealed: Option<Vec<u8>>,
+    pub pending_preshared_key_sealed: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,9 +70,13 @@ pub(crate) const ROUTER_COLUMNS: &str = "
            a.subnet_cidr, a.gateway_ip AS hub_ip, c.client_public_key AS public_key, c.interface_name,
            c.keepalive_interval AS keepalive,
            r.enabled, c.status, c.last_handshake_at, c.first_handshake_at, c.last_endpoint,
-           c.rx_bytes, c.tx_bytes, r.created_at, GREATEST(r.updated_at, c.updated_at) AS updated_at";
+           c.rx_bytes, c.tx_bytes, r.created_at, GREATEST(r.updated_at, c.updated_at) AS updated_at,
+           c.keys_created_at,
+           CASE WHEN c.pending_public_key IS NULL THEN 'none' ELSE 'staged' END AS rotation_state,
+           c.pending_public_key, c.rotation_staged_at";
 /// Added only where a script or hub config is about to be rendered.
-pub(crate) const SEALED_COLUMNS: &str = ", c.client_private_key_sealed, c.preshared_key_sealed";
+pub(crate) const SEALED_COLUMNS: &str = ", c.client_private_key_sealed, c.preshared_key_sealed,
+    c.pending_private_key_sealed, c.pending_preshared_key_sealed";
 pub(crate) const ROUTER_FROM: &str = "
     FROM routers r
     JOIN tenants t ON t.id = r.tenant_id

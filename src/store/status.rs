@@ -22,6 +22,8 @@ pub struct HubLink {
     /// The `vpn_configurations` row.
     pub id: i64,
     pub public_key: PublicKey,
+    /// A staged rotation's key: the router's second peer, not a stranger.
+    pub pending_public_key: Option<PublicKey>,
     /// "tenant/router", for logs.
     pub label: String,
     pub enabled: bool,
@@ -128,7 +130,8 @@ impl From<&Router> for RouterLink {
 }
 
 const HUB_LINKS: &str = "
-    SELECT v.id, v.client_public_key AS public_key, t.name || '/' || r.name AS label, r.enabled,
+    SELECT v.id, v.client_public_key AS public_key, v.pending_public_key,
+           t.name || '/' || r.name AS label, r.enabled,
            v.status, v.first_handshake_at, v.last_handshake_at, v.last_endpoint,
            v.rx_bytes, v.tx_bytes, v.last_rx_counter, v.last_tx_counter
     FROM vpn_configurations v

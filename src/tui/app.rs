@@ -1030,6 +1030,9 @@ impl App {
                 v.push(Dataset::Hubs);
                 v
             }
+            ChangeKind::RotationStaged
+            | ChangeKind::RotationAborted
+            | ChangeKind::RouterRotated => vec![Dataset::Routers { tenant }],
             ChangeKind::StatusUpdated => vec![
                 Dataset::Routers { tenant },
                 Dataset::Tenants,

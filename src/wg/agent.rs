@@ -9,15 +9,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::apply::{self, Applied, Tools};
 use super::desired::DesiredInterface;
-use super::plan::ReconcileOptions;
+use super::plan::{ReconcileOptions, plan_cut_overs};
 use super::poller;
 use super::status::Thresholds;
 use super::sync::{StatusSync, SyncReport};
 use crate::events::{Change, ChangeKind};
+use crate::keys::PublicKey;
 use crate::model::AgentIdentity;
 use crate::model::Hub;
 use crate::provision::Provisioner;
 use crate::store::notify::ChangeListener;
+use crate::store::rotation::StagedRotation;
 use crate::{Error, Result};
 
 /// Even without announced changes, reconcile this often to undo changes made by hand.
@@ -25,6 +27,10 @@ pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long announced changes are gathered before one reconcile applies them all.
 const CHANGE_SETTLE: Duration = Duration::from_millis(250);
+/// While rotations are staged, how often their handshakes are checked: a router that has
+/// switched keys is unreachable until its cut-over, so at most about this long plus one
+/// database commit and one `wg set`.
+pub const CUT_OVER_WATCH: Duration = Duration::from_millis(250);
 /// How many names a log line lists before it says "and N more".
 const LOG_NAMES: usize = 20;
 
@@ -46,6 +52,8 @@ pub struct Agent {
     sync: Option<StatusSync>,
     need_reconcile: bool,
     last_reconcile: Option<Instant>,
+    /// The hub's staged rotations, read at each reconcile; watched while not empty.
+    staged: Vec<StagedRotation>,
 }
 
 impl Agent {
@@ -59,6 +67,7 @@ impl Agent {
             sync: None,
             need_reconcile: true,
             last_reconcile: None,
+            staged: Vec::new(),
         }
     }
 
@@ -87,6 +96,7 @@ impl Agent {
         let material = self.provisioner.hub_material(&hub.name).await?;
         let desired = DesiredInterface::from_material(&material);
         drop(material);
+        self.staged = self.provisioner.store().staged_rotations(hub.id).await?;
         let applied = apply::reconcile(
             &self.config.tools,
             &hub.interface,
@@ -125,9 +135,48 @@ impl Agent {
         }
     }
 
-    /// One reconcile and one poll (`--once`).
+    /// Cuts over every staged rotation whose staged key has shaken hands: the database first
+    /// (one transaction: should the `wg set` then fail, the next reconcile puts the interface
+    /// where the database says), then one `wg set`. Returns how many routers were cut over.
+    pub async fn watch_rotations(&mut self) -> Result<usize> {
+        if self.staged.is_empty() {
+            return Ok(0);
+        }
+        let hub = self.hub().await?;
+        let handshakes =
+            poller::read_latest_handshakes(&self.config.tools.wg, &hub.interface).await?;
+        let proven: Vec<PublicKey> = plan_cut_overs(&self.staged, &handshakes)
+            .iter()
+            .map(|s| s.pending_key)
+            .collect();
+        if proven.is_empty() {
+            return Ok(0);
+        }
+        let done = self.provisioner.cut_over(hub.id, &proven).await?;
+        // Whatever happens next, the interface and the status copy follow the database.
+        self.forget_loaded();
+        let committed: Vec<&StagedRotation> = self
+            .staged
+            .iter()
+            .filter(|s| done.iter().any(|d| d.router_id == s.router_id))
+            .collect();
+        apply::cut_over(&self.config.tools, &hub.interface, &committed).await?;
+        let labels: Vec<&str> = done.iter().map(|d| d.label.as_str()).collect();
+        tracing::info!(
+            "{}: cut over {} routers to their new keys: {}",
+            hub.interface,
+            done.len(),
+            names(&labels)
+        );
+        let cut: Vec<i64> = done.iter().map(|d| d.router_id).collect();
+        self.staged.retain(|s| !cut.contains(&s.router_id));
+        Ok(done.len())
+    }
+
+    /// One reconcile, one cut-over check and one poll (`--once`).
     pub async fn run_once(&mut self) -> Result<()> {
         self.reconcile().await?;
+        self.watch_rotations().await?;
         self.poll().await?;
         Ok(())
     }
@@ -137,8 +186,12 @@ impl Agent {
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut ticker = tokio::time::interval(self.config.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut watch = tokio::time::interval(CUT_OVER_WATCH);
+        watch.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut listener: Option<ChangeListener> = None;
         let mut failing: Option<String> = None;
+        // Apart from the cycle's: a working watch must not announce a failing cycle as fixed.
+        let mut watch_failing: Option<String> = None;
         // A burst of announced changes (operators adding routers one by one) is gathered for
         // a moment into one reconcile, rather than one full reload per change.
         let mut change_pending = false;
@@ -158,6 +211,10 @@ impl Agent {
                         self.forget_loaded();
                     }
                     report_cycle(&mut failing, result);
+                }
+                _ = watch.tick(), if !self.staged.is_empty() => {
+                    let result = self.watch_rotations().await.map(drop);
+                    report_cycle(&mut watch_failing, result);
                 }
                 change = next_change(&mut listener) => match change {
                     Ok(change) => {
@@ -213,7 +270,10 @@ impl Agent {
             | ChangeKind::RoutersImported
             | ChangeKind::RouterDeleted
             | ChangeKind::RouterEnabled
-            | ChangeKind::RouterDisabled => true,
+            | ChangeKind::RouterDisabled
+            | ChangeKind::RotationStaged
+            | ChangeKind::RotationAborted
+            | ChangeKind::RouterRotated => true,
         };
         alters_peers && ours
     }

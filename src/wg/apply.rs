@@ -18,9 +18,10 @@ use super::command;
 use super::desired::DesiredInterface;
 use super::dump;
 use super::link::{LinkInfo, parse_link_info};
-use super::plan::{AddressPlan, Plan, ReconcileOptions, plan, plan_addresses};
+use super::plan::{AddressPlan, Plan, ReconcileOptions, cut_over_args, plan, plan_addresses};
 use super::poller::{self, PollError};
 use crate::keys::PublicKey;
+use crate::store::rotation::StagedRotation;
 use ipnet::Ipv4Net;
 
 /// Peers removed per `wg set` call, to stay far below the argv size limit.
@@ -211,6 +212,24 @@ pub async fn execute(
         applied.brought_up = true;
     }
     Ok(applied)
+}
+
+/// Cuts routers over to their staged keys on the live interface: one `wg set` per
+/// [`REMOVALS_PER_CALL`] routers, each moving the router's address to its staged peer and
+/// removing the old peer. The arguments hold public keys and addresses only.
+pub async fn cut_over(
+    tools: &Tools,
+    interface: &str,
+    routers: &[&StagedRotation],
+) -> Result<usize, ApplyError> {
+    let mut calls = 0;
+    for chunk in routers.chunks(REMOVALS_PER_CALL) {
+        let args = cut_over_args(interface, chunk);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        wg_call(tools, &args, None).await?;
+        calls += 1;
+    }
+    Ok(calls)
 }
 
 async fn wg_call(tools: &Tools, args: &[&str], stdin: Option<&[u8]>) -> Result<(), ApplyError> {

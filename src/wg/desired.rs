@@ -52,21 +52,27 @@ impl fmt::Debug for DesiredPeer {
 
 impl DesiredInterface {
     /// The hub as the database describes it: enabled routers only (disabled ones lose
-    /// their peer), and the hub's address in each tenant it serves.
+    /// their peer), and the hub's address in each tenant it serves. A router with a staged
+    /// rotation has a second peer, its staged key, without allowed IPs: a handshake needs
+    /// none, and the router's address stays with the key it uses now until the cut-over.
     pub fn from_material(material: &crate::provision::HubMaterial) -> Self {
-        let peers = material
-            .peers
-            .iter()
-            .filter(|p| p.enabled)
-            .map(|p| {
-                DesiredPeer::new(
-                    format!("{}/{}", p.tenant, p.router),
-                    p.public_key,
-                    p.preshared_key.clone(),
-                    p.vpn_ip,
-                )
-            })
-            .collect();
+        let mut peers = Vec::with_capacity(material.peers.len());
+        for p in material.peers.iter().filter(|p| p.enabled) {
+            let label = format!("{}/{}", p.tenant, p.router);
+            if let Some(staged) = &p.staged {
+                peers.push(DesiredPeer::staged(
+                    format!("{label} (staged key)"),
+                    staged.public_key,
+                    staged.preshared_key.clone(),
+                ));
+            }
+            peers.push(DesiredPeer::new(
+                label,
+                p.public_key,
+                p.preshared_key.clone(),
+                p.vpn_ip,
+            ));
+        }
         let mut addresses: Vec<Ipv4Net> = material
             .tenants
             .iter()
@@ -96,6 +102,16 @@ impl DesiredPeer {
             public_key,
             preshared_key,
             allowed_ips: vec![IpNet::V4(Ipv4Net::from(vpn_ip))],
+        }
+    }
+
+    /// A router's staged key: a peer that may shake hands but routes nothing yet.
+    pub fn staged(label: String, public_key: PublicKey, preshared_key: Zeroizing<String>) -> Self {
+        Self {
+            label,
+            public_key,
+            preshared_key,
+            allowed_ips: Vec::new(),
         }
     }
 }

@@ -167,6 +167,38 @@ pub fn parse_dump_bytes(bytes: &[u8]) -> Result<Dump<'_>, DumpError> {
 }
 
 /// Splits a line on tabs into exactly `N` fields, or reports how many there were.
+/// Parses `wg show IFACE latest-handshakes`: per peer, its public key and the unix seconds of
+/// its latest handshake (`None` = never). It holds no secret, so the cut-over watch can read it
+/// several times a second without handling preshared keys.
+pub fn parse_latest_handshakes(text: &str) -> Result<Vec<(PublicKey, Option<u64>)>, DumpError> {
+    if !text.is_empty() && !text.ends_with('\n') {
+        let line = 1 + text.bytes().filter(|&b| b == b'\n').count();
+        return Err(DumpError {
+            line,
+            problem: Problem::Truncated,
+        });
+    }
+    text.split_terminator('\n')
+        .enumerate()
+        .map(|(i, line)| {
+            let at = |problem| DumpError {
+                line: i + 1,
+                problem,
+            };
+            let [key, handshake] = fields::<2>(line).map_err(|found| {
+                at(Problem::FieldCount {
+                    what: "latest-handshakes",
+                    found,
+                    expected: 2,
+                })
+            })?;
+            let key = public_key_field(key, "peer public key").map_err(at)?;
+            let seconds: u64 = number(handshake, "latest handshake", "unix seconds").map_err(at)?;
+            Ok((key, (seconds > 0).then_some(seconds)))
+        })
+        .collect()
+}
+
 fn fields<const N: usize>(line: &str) -> Result<[&str; N], usize> {
     let mut out = [""; N];
     let mut count = 0;

@@ -10,6 +10,7 @@ use super::desired::DesiredInterface;
 use super::dump::{Dump, PeerLine};
 use super::link::LinkInfo;
 use crate::keys::PublicKey;
+use crate::store::rotation::StagedRotation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconcileOptions {
@@ -167,6 +168,46 @@ pub fn plan_addresses(desired: &[Ipv4Net], link: &LinkInfo) -> AddressPlan {
 fn is_tenant_hub_address(net: &Ipv4Net) -> bool {
     let [a, _, c, d] = net.addr().octets();
     net.prefix_len() == 16 && a == 10 && c == 0 && d == 1
+}
+
+/// The staged rotations whose staged key has shaken hands with the hub: the router has
+/// taken its new keys, so the hub may move its address to them. A disabled router's peers are
+/// not on the interface, so it is never cut over.
+pub fn plan_cut_overs<'a>(
+    staged: &'a [StagedRotation],
+    handshakes: &[(PublicKey, Option<u64>)],
+) -> Vec<&'a StagedRotation> {
+    if staged.is_empty() {
+        return Vec::new();
+    }
+    let shaken: HashSet<PublicKey> = handshakes
+        .iter()
+        .filter(|(_, at)| at.is_some())
+        .map(|(key, _)| *key)
+        .collect();
+    staged
+        .iter()
+        .filter(|s| s.enabled && shaken.contains(&s.pending_key))
+        .collect()
+}
+
+/// The arguments of the one `wg set` that cuts `routers` over: for each, the staged peer
+/// takes the router's /32 (the kernel moves an allowed IP from one peer to another at once)
+/// and the old peer is removed.
+pub fn cut_over_args(interface: &str, routers: &[&StagedRotation]) -> Vec<String> {
+    let mut args = vec!["set".to_owned(), interface.to_owned()];
+    for router in routers {
+        args.extend([
+            "peer".to_owned(),
+            router.pending_key.to_string(),
+            "allowed-ips".to_owned(),
+            format!("{}/32", router.vpn_ip),
+            "peer".to_owned(),
+            router.current_key.to_string(),
+            "remove".to_owned(),
+        ]);
+    }
+    args
 }
 
 #[cfg(test)]
@@ -340,5 +381,116 @@ mod tests {
             },
         );
         assert!(done.is_empty());
+    }
+
+    fn staged(current: &str, pending: &str, ip: &str, enabled: bool) -> StagedRotation {
+        StagedRotation {
+            router_id: 1,
+            label: "t/r1".into(),
+            vpn_ip: ip.parse().unwrap(),
+            current_key: current.parse().unwrap(),
+            pending_key: pending.parse().unwrap(),
+            enabled,
+            staged_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_staged_key_is_added_without_allowed_ips() {
+        let want = desired(vec![
+            DesiredPeer::staged(
+                "t/r1 (staged key)".into(),
+                K2.parse().unwrap(),
+                Zeroizing::new(PSK2.into()),
+            ),
+            peer(K1, PSK1, "10.100.1.1"),
+        ]);
+        let before = dump::parse_dump(&dump_text(&[line(K1, PSK1, "10.100.1.1/32")]))
+            .unwrap()
+            .peers
+            .len();
+        assert_eq!(before, 1);
+        let text = dump_text(&[line(K1, PSK1, "10.100.1.1/32")]);
+        let p = plan(
+            &want,
+            &dump::parse_dump(&text).unwrap(),
+            ReconcileOptions::default(),
+        );
+        assert_eq!(p.add, vec![0]);
+        assert!(p.update.is_empty() && p.remove.is_empty(), "{p:?}");
+        assert_eq!(
+            peer_config(&want, &p.add).as_str(),
+            format!("[Peer]\nPublicKey = {K2}\nPresharedKey = {PSK2}\nAllowedIPs = \n\n")
+        );
+        // Once there, with no allowed IPs, both peers are right.
+        let both = dump_text(&[line(K1, PSK1, "10.100.1.1/32"), line(K2, PSK2, "(none)")]);
+        let p = plan(
+            &want,
+            &dump::parse_dump(&both).unwrap(),
+            ReconcileOptions::default(),
+        );
+        assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn no_cut_over_without_a_handshake_from_the_staged_key() {
+        let rotations = [staged(K1, K2, "10.100.1.1", true)];
+        let old_only = [
+            (K1.parse().unwrap(), Some(1_795_538_675)),
+            (K2.parse().unwrap(), None),
+        ];
+        assert!(plan_cut_overs(&rotations, &old_only).is_empty());
+        assert!(plan_cut_overs(&rotations, &[]).is_empty());
+        assert!(plan_cut_overs(&[], &old_only).is_empty());
+    }
+
+    #[test]
+    fn a_handshake_from_the_staged_key_moves_the_address_in_one_set() {
+        let rotations = [
+            staged(K1, K2, "10.100.1.1", true),
+            staged(
+                K3,
+                "cGNGHGTQjJQCrV2Kp8cKzxDkNLZrri1nj+3S3VumoVg=",
+                "10.100.1.3",
+                true,
+            ),
+        ];
+        let shaken = [
+            (K2.parse().unwrap(), Some(1_795_538_675)),
+            (K1.parse().unwrap(), Some(1)),
+        ];
+        let cut = plan_cut_overs(&rotations, &shaken);
+        assert_eq!(cut.len(), 1);
+        assert_eq!(cut[0].pending_key, K2.parse().unwrap());
+        assert_eq!(
+            cut_over_args("wg0", &cut),
+            [
+                "set",
+                "wg0",
+                "peer",
+                K2,
+                "allowed-ips",
+                "10.100.1.1/32",
+                "peer",
+                K1,
+                "remove"
+            ]
+        );
+        // A disabled router has no peers on the interface: never cut over.
+        let disabled = [staged(K1, K2, "10.100.1.1", false)];
+        assert!(plan_cut_overs(&disabled, &shaken).is_empty());
+    }
+
+    #[test]
+    fn after_an_abort_the_staged_peer_goes() {
+        let want = desired(vec![peer(K1, PSK1, "10.100.1.1")]);
+        let text = dump_text(&[line(K1, PSK1, "10.100.1.1/32"), line(K2, PSK2, "(none)")]);
+        let p = plan(
+            &want,
+            &dump::parse_dump(&text).unwrap(),
+            ReconcileOptions::default(),
+        );
+        assert_eq!(p.remove, vec![K2.parse().unwrap()]);
+        assert!(p.add.is_empty() && p.update.is_empty());
     }
 }

@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use super::command::{RunError, first_line, run};
 use super::dump::{self, Dump, DumpError};
 use super::status::Observation;
+use crate::keys::PublicKey;
 
 /// Default poll interval.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -152,8 +153,36 @@ impl From<PollError> for crate::Error {
 /// Runs `<wg> show IFACE dump` and returns its raw output, wiped from memory when dropped
 /// (it holds the interface's private key and every preshared key).
 pub async fn read_dump(wg: &Path, interface: &str) -> Result<Zeroizing<Vec<u8>>, PollError> {
+    read_show(wg, interface, "dump").await
+}
+
+/// Runs `<wg> show IFACE latest-handshakes` (no secrets), for the cut-over watch.
+pub async fn read_latest_handshakes(
+    wg: &Path,
+    interface: &str,
+) -> Result<Vec<(PublicKey, Option<u64>)>, PollError> {
+    let raw = read_show(wg, interface, "latest-handshakes").await?;
+    let text = std::str::from_utf8(&raw).map_err(|_| PollError::Parse {
+        interface: interface.to_owned(),
+        source: dump::DumpError {
+            line: 1,
+            problem: dump::Problem::NotUtf8,
+        },
+    })?;
+    dump::parse_latest_handshakes(text).map_err(|source| PollError::Parse {
+        interface: interface.to_owned(),
+        source,
+    })
+}
+
+/// Runs `<wg> show IFACE <what>` and returns its raw output, wiped from memory when dropped.
+async fn read_show(
+    wg: &Path,
+    interface: &str,
+    what: &str,
+) -> Result<Zeroizing<Vec<u8>>, PollError> {
     let command = wg.display().to_string();
-    let output = run(wg, &["show", interface, "dump"], None, COMMAND_TIMEOUT)
+    let output = run(wg, &["show", interface, what], None, COMMAND_TIMEOUT)
         .await
         .map_err(|err| match err {
             RunError::NotFound => PollError::CommandMissing {

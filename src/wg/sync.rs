@@ -5,7 +5,7 @@
 //! announced); each poll compares the snapshot with that copy and writes only the rows that
 //! changed, all in one statement, followed by one `NOTIFY`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -64,6 +64,8 @@ pub struct StatusSync {
     thresholds: Thresholds,
     identity: AgentIdentity,
     known: HashMap<PublicKey, Known>,
+    /// Staged rotation keys: peers of known routers until the cut-over, never unknown.
+    staged: HashSet<PublicKey>,
     /// What wg_unknown_peers holds for this hub; `None` until first written.
     unknown_written: Option<Vec<UnknownPeer>>,
     dirty: bool,
@@ -82,6 +84,7 @@ impl StatusSync {
             thresholds,
             identity,
             known: HashMap::new(),
+            staged: HashSet::new(),
             unknown_written: None,
             dirty: true,
         };
@@ -107,6 +110,7 @@ impl StatusSync {
     pub async fn reload(&mut self, store: &Store) -> Result<()> {
         let rows = store.hub_links(self.hub_id).await?;
         let mut known = HashMap::with_capacity(rows.len());
+        self.staged = rows.iter().filter_map(|r| r.pending_public_key).collect();
         for row in rows {
             let link = row.link;
             let state = LinkState {
@@ -170,7 +174,7 @@ impl StatusSync {
         let mut unknown: Vec<UnknownPeer> = snapshot
             .peers
             .iter()
-            .filter(|(key, _)| !self.known.contains_key(*key))
+            .filter(|(key, _)| !self.known.contains_key(*key) && !self.staged.contains(*key))
             .map(|(key, peer)| UnknownPeer {
                 public_key: *key,
                 endpoint: peer.endpoint.map(|e| e.to_string()),

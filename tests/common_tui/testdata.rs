@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tikwire::doctor::Check;
 use tikwire::doctor::diagnose::{MANAGEMENT_PORTS, RouterFacts, router_checks};
 use tikwire::keys::PublicKey;
-use tikwire::model::{Hub, Router, RouterStatus, SubnetUsage, Tenant};
+use tikwire::model::{Hub, RotationState, Router, RouterStatus, SubnetUsage, Tenant};
 use tikwire::provision::RouterMaterial;
 
 use tikwire::tui::app::Msg;
@@ -109,6 +109,10 @@ pub fn routers(now: DateTime<Utc>, n: usize) -> Vec<Router> {
                 tx_bytes: traffic / 3,
                 created_at: now - Duration::days(10),
                 updated_at: now - Duration::hours(1),
+                keys_created_at: now - Duration::days(10),
+                rotation_state: RotationState::None,
+                pending_public_key: None,
+                rotation_staged_at: None,
             }
         })
         .collect()
