@@ -10,152 +10,11 @@
 mod common;
 mod wg_support;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-use serde_json::Value;
+use wg_support::e2e::{
+    BLOCKED, REACHES, RemoveOnDrop, Tikwire, configure_router, diagnose, hub_peers, missing_tool,
+    pings,
+};
 use wg_support::{Netns, live_unavailable, run};
-
-const MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
-
-/// The `tikwire` binary against one test database; optionally inside a namespace.
-struct Tikwire {
-    url: String,
-    data_dir: PathBuf,
-}
-
-impl Tikwire {
-    fn command(&self, netns: Option<&str>, args: &[&str]) -> Output {
-        let bin = env!("CARGO_BIN_EXE_tikwire");
-        let mut command = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, bin]);
-                c
-            }
-            None => Command::new(bin),
-        };
-        command
-            .args(args)
-            .env("DATABASE_URL", &self.url)
-            .env("TIKWIRE_DATA_DIR", &self.data_dir)
-            .env("TIKWIRE_MASTER_KEY", MASTER_KEY)
-            .env_remove("TIKWIRE_CONFIG")
-            .env("XDG_CONFIG_HOME", self.data_dir.join("config"))
-            .output()
-            .expect("run tikwire")
-    }
-
-    fn ok_in(&self, netns: Option<&str>, args: &[&str]) -> String {
-        let out = self.command(netns, args);
-        assert!(
-            out.status.success(),
-            "tikwire {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_in(None, args)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).expect("one JSON document")
-    }
-}
-
-/// Removes a directory when dropped, panics included.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Sets a router namespace's interface up from a wg-quick file, the way `wg-quick up` would
-/// (wg-quick itself would try a kernel interface first): `wg-quick strip` + `wg setconf`,
-/// its Address on the interface and a route for each AllowedIPs.
-fn configure_router(ns: &Netns, ifname: &str, conf: &str) {
-    let dir = std::env::temp_dir().join(format!("tikwire-e2e-{}", ns.name));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{ifname}.conf"));
-    // The config holds the router's private key: a 0700 directory, gone even on a panic.
-    let _guard = RemoveOnDrop(dir.clone());
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::write(&file, conf).unwrap();
-    let stripped = run("wg-quick", &["strip", file.to_str().unwrap()]);
-    let setconf = dir.join("setconf");
-    std::fs::write(&setconf, stripped).unwrap();
-    ns.exec(&["wg", "setconf", ifname, setconf.to_str().unwrap()]);
-    ns.exec(&["ip", "link", "set", ifname, "up"]);
-    for line in conf.lines() {
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let values = value.split(',').map(str::trim);
-        match key.trim() {
-            "Address" => values.for_each(|a| {
-                ns.exec(&["ip", "addr", "add", a, "dev", ifname]);
-            }),
-            "AllowedIPs" => values.for_each(|net| {
-                ns.exec(&["ip", "route", "add", net, "dev", ifname]);
-            }),
-            _ => {}
-        }
-    }
-}
-
-/// True when one of `attempts` pings (1 s each) is answered. A router that dialled before
-/// the hub had its key retries its handshake only every 5 s, hence more than one attempt.
-fn pings(ns: &Netns, address: &str, attempts: u32) -> bool {
-    (0..attempts).any(|_| {
-        Command::new("ip")
-            .args([
-                "netns", "exec", &ns.name, "ping", "-c", "1", "-W", "1", address,
-            ])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    })
-}
-
-/// Enough attempts to span two handshake retries.
-const REACHES: u32 = 15;
-/// Traffic that must not pass: the sessions are up, so a few attempts tell.
-const BLOCKED: u32 = 3;
-
-/// What each namespace looks like, for a failure message (`wg show` hides keys).
-fn diagnose(spaces: &[&Netns]) -> String {
-    let mut out = String::new();
-    for ns in spaces {
-        for args in [
-            &["wg", "show", &ns.name][..],
-            &["ip", "addr"],
-            &["ip", "route"],
-        ] {
-            let mut full = vec!["netns", "exec", &ns.name];
-            full.extend_from_slice(args);
-            let o = Command::new("ip").args(&full).output().unwrap();
-            out.push_str(&format!(
-                "--- {} {args:?}\n{}{}",
-                ns.name,
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ));
-        }
-    }
-    out
-}
-
-fn hub_peers(hub: &Netns, ifname: &str) -> Vec<String> {
-    hub.exec(&["wg", "show", ifname, "peers"])
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 #[tokio::test]
 async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
@@ -163,14 +22,9 @@ async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
         eprintln!("SKIPPED end-to-end WireGuard test: {reason}");
         return;
     }
-    for tool in ["wg-quick", "nft", "ping"] {
-        if run("sh", &["-c", &format!("command -v {tool} || true")])
-            .trim()
-            .is_empty()
-        {
-            eprintln!("SKIPPED end-to-end WireGuard test: `{tool}` is not installed");
-            return;
-        }
+    if let Some(reason) = missing_tool(&["wg-quick", "nft", "ping"]) {
+        eprintln!("SKIPPED end-to-end WireGuard test: {reason}");
+        return;
     }
     let db = common::test_db().await;
     if common::socket_dir().is_none() {

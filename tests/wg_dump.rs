@@ -7,7 +7,7 @@ use chrono::DateTime;
 use ipnet::IpNet;
 use proptest::prelude::*;
 use tikwire::wg::Snapshot;
-use tikwire::wg::dump::{parse_dump, parse_dump_bytes};
+use tikwire::wg::dump::{parse_dump, parse_dump_bytes, parse_latest_handshakes};
 
 const HUB: &str = include_str!("fixtures/wg/hub-live.dump");
 const ROUTER_V4: &str = include_str!("fixtures/wg/router-ipv4.dump");
@@ -185,4 +185,27 @@ proptest! {
     fn arbitrary_text_never_panics(text in "[\\t\\n0-9a-zA-Z+/=:.,\\[\\]()%-]{0,300}") {
         let _ = parse_dump(&text);
     }
+}
+
+#[test]
+fn latest_handshakes_of_a_live_hub() {
+    // `wg show IFACE latest-handshakes` of the same interface as the dump.
+    let text: String = parse_dump(HUB)
+        .unwrap()
+        .peers
+        .iter()
+        .map(|p| format!("{}\t{}\n", p.public_key, p.latest_handshake.unwrap_or(0)))
+        .collect();
+    let parsed = parse_latest_handshakes(&text).unwrap();
+    let dump = parse_dump(HUB).unwrap();
+    assert_eq!(parsed.len(), dump.peers.len());
+    for ((key, at), peer) in parsed.iter().zip(&dump.peers) {
+        assert_eq!((*key, *at), (peer.public_key, peer.latest_handshake));
+    }
+    assert_eq!(parse_latest_handshakes("").unwrap(), []);
+    let cut = &text[..text.len() - 3];
+    assert!(parse_latest_handshakes(cut).is_err(), "truncated output");
+    let err = parse_latest_handshakes("not-a-key\t12\n").unwrap_err();
+    assert_eq!(err.line, 1);
+    assert!(parse_latest_handshakes(&text.replace('\t', " ")).is_err());
 }

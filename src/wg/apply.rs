@@ -185,6 +185,23 @@ pub async fn execute(
             .collect();
     }
 
+    // `wg addconf` only adds allowed IPs: a peer that must hold none (a staged key someone
+    // gave an address) is cleared with `wg set ... allowed-ips ""`.
+    let clear: Vec<String> = peers
+        .update
+        .iter()
+        .filter(|(i, fix)| fix.allowed_ips && desired.peers[*i].allowed_ips.is_empty())
+        .map(|(i, _)| desired.peers[*i].public_key.to_string())
+        .collect();
+    if !clear.is_empty() {
+        let mut args = vec!["set", interface];
+        for key in &clear {
+            args.extend(["peer", key.as_str(), "allowed-ips", ""]);
+        }
+        wg_call(tools, &args, None).await?;
+        applied.wg_calls += 1;
+    }
+
     for net in &addresses.remove {
         run(
             &tools.ip,
@@ -249,11 +266,16 @@ pub(super) fn peer_config(desired: &DesiredInterface, indexes: &[usize]) -> Zero
         // Writing to a String cannot fail.
         let _ = write!(
             config,
-            "[Peer]\nPublicKey = {}\nPresharedKey = {}\nAllowedIPs = {}\n\n",
+            "[Peer]\nPublicKey = {}\nPresharedKey = {}\n",
             peer.public_key,
             peer.preshared_key.as_str(),
-            ips.join(", ")
         );
+        // `wg` refuses an empty `AllowedIPs =` line: a peer without any (a staged key) has
+        // none written, and one that must lose some is cleared by `clear_allowed_ips`.
+        if !ips.is_empty() {
+            let _ = writeln!(config, "AllowedIPs = {}", ips.join(", "));
+        }
+        config.push('\n');
     }
     config
 }

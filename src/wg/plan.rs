@@ -420,7 +420,7 @@ mod tests {
         assert!(p.update.is_empty() && p.remove.is_empty(), "{p:?}");
         assert_eq!(
             peer_config(&want, &p.add).as_str(),
-            format!("[Peer]\nPublicKey = {K2}\nPresharedKey = {PSK2}\nAllowedIPs = \n\n")
+            format!("[Peer]\nPublicKey = {K2}\nPresharedKey = {PSK2}\n\n")
         );
         // Once there, with no allowed IPs, both peers are right.
         let both = dump_text(&[line(K1, PSK1, "10.100.1.1/32"), line(K2, PSK2, "(none)")]);

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod e2e;
+pub mod rotation;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
