@@ -467,3 +467,92 @@ async fn every_response_carries_a_request_id_and_is_logged_once() {
     assert!(line[0].contains("GET /api/vpn 200"), "{}", line[0]);
     assert!(line[0].contains("token=logger"), "{}", line[0]);
 }
+
+/// `POST /api/vpn/{id}/rotate` stages new keys (the downloads then carry them), again keeps
+/// them, `DELETE` drops them; only the tenant's admin may, another tenant sees a 404.
+#[tokio::test]
+async fn rotation_is_staged_and_aborted_through_the_api() {
+    use base64::Engine as _;
+    let api = Api::start().await;
+    let admin = api.token("admin-a", Some("a"), TokenRole::Admin).await;
+    let user = api.token("user-a", Some("a"), TokenRole::User).await;
+    let other = api.token("admin-b", Some("b"), TokenRole::Admin).await;
+    let id = api.create(&admin, 11).await;
+    let path = format!("/api/vpn/{id}/rotate");
+
+    let (_, shown) = api.get(&format!("/api/vpn/{id}"), &admin).await;
+    assert_eq!(shown["data"]["rotation_state"], "none");
+    assert!(shown["data"]["pending_public_key"].is_null());
+    assert!(shown["data"]["rotation_staged_at"].is_null());
+    assert!(shown["data"]["keys_created_at"].is_string(), "{shown}");
+
+    let (status, staged, raw) = api.send(Method::POST, &path, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{staged}");
+    let data = &staged["data"];
+    assert_eq!(data["rotation_state"], "staged");
+    assert_eq!(
+        data["client_public_key"],
+        shown["data"]["client_public_key"]
+    );
+    let pending = data["pending_public_key"].as_str().unwrap().to_owned();
+    assert!(data["rotation_staged_at"].is_string());
+    assert!(!raw.to_lowercase().contains("private"), "{raw}");
+
+    // The download carries the staged private key.
+    let conf = api
+        .client
+        .get(api.url(&format!("/api/vpn/{id}/download/linux")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let private = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey = "))
+        .unwrap();
+    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(private.trim())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        tikwire::keys::PrivateKey::from_bytes(bytes)
+            .public_key()
+            .to_string(),
+        pending
+    );
+
+    let (status, again, _) = api.send(Method::POST, &path, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["data"]["pending_public_key"], pending.as_str());
+    assert!(
+        again["message"].as_str().unwrap().contains("already"),
+        "{again}"
+    );
+
+    let (status, body, _) = api.send(Method::POST, &path, Some(&user), None).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN);
+    for method in [Method::POST, Method::DELETE] {
+        let (status, body, _) = api.send(method, &path, Some(&other), None).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND);
+    }
+    let (status, body, _) = api
+        .send(Method::POST, "/api/vpn/abc/rotate", Some(&admin), None)
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST);
+
+    let (status, dropped) = api.delete(&path, &admin).await;
+    assert_eq!(status, StatusCode::OK, "{dropped}");
+    assert_eq!(dropped["data"]["rotation_state"], "none");
+    assert!(dropped["data"]["pending_public_key"].is_null());
+    let (status, body) = api.delete(&path, &admin).await;
+    assert_error(status, &body, StatusCode::CONFLICT);
+
+    let audit = api.cli_ok(&["audit", "--tenant", "a", "--json"]);
+    for action in ["router.rotate", "router.rotate.abort"] {
+        assert!(audit.contains(action), "{action} in {audit}");
+    }
+}

@@ -948,3 +948,160 @@ async fn a_fifo_at_master_key_is_refused_instead_of_hanging() {
         "not a regular file",
     );
 }
+
+/// The public key of the `PrivateKey = ` line of a wg-quick config.
+fn config_public_key(conf: &str) -> String {
+    use base64::Engine as _;
+    let private = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey = "))
+        .expect("a PrivateKey line");
+    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(private.trim())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    tikwire::keys::PrivateKey::from_bytes(bytes)
+        .public_key()
+        .to_string()
+}
+
+#[tokio::test]
+async fn rotation_is_staged_shown_scripted_and_aborted() {
+    let (cli, db) = Cli::new().await;
+    cli.ok(&["hub", "add", "hub1", "--endpoint", "vpn.example.com:51820"]);
+    cli.ok(&["tenant", "add", "acme"]);
+    cli.ok(&["router", "add", "r1", "--tenant", "acme"]);
+    cli.ok(&["router", "add", "r2", "--tenant", "acme"]);
+    let listing = cli.ok(&["router", "list", "--tenant", "acme"]);
+    assert!(
+        listing.lines().next().unwrap().ends_with("KEYS"),
+        "{listing}"
+    );
+
+    let show = |name: &str| cli.json(&["router", "show", name, "--tenant", "acme", "--json"]);
+    let before = show("r1");
+    assert_eq!(before["rotation_state"], "none");
+    assert!(before["pending_public_key"].is_null() && before["rotation_staged_at"].is_null());
+    assert!(before["keys_created_at"].is_string(), "{before}");
+
+    let staged = cli.json(&["router", "rotate", "r1", "--tenant", "acme", "--json"]);
+    assert_eq!(staged["rotation_state"], "staged");
+    assert_eq!(
+        staged["public_key"], before["public_key"],
+        "current key untouched"
+    );
+    let pending = staged["pending_public_key"].as_str().unwrap().to_owned();
+    assert!(staged["rotation_staged_at"].is_string());
+    assert_eq!(show("r1")["pending_public_key"], pending.as_str());
+    assert_eq!(show("r2")["rotation_state"], "none");
+    let text = cli.ok(&["router", "show", "r1", "--tenant", "acme"]);
+    assert!(
+        text.contains("staged rotation") && text.contains(&pending),
+        "{text}"
+    );
+    assert!(
+        cli.ok(&["router", "list", "--tenant", "acme"])
+            .contains("staged")
+    );
+
+    // The usual script carries the staged keys, and says so on stderr; the undo script does not.
+    let out = cli.run(&["script", "r1", "--tenant", "acme", "--format", "wg-quick"]);
+    assert!(out.status.success());
+    assert_eq!(
+        config_public_key(&String::from_utf8_lossy(&out.stdout)),
+        pending
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("staged rotation"));
+    let undo = cli.run(&[
+        "script", "r1", "--tenant", "acme", "--format", "routeros", "--undo",
+    ]);
+    assert!(undo.status.success() && undo.stderr.is_empty());
+    let r2 = cli.ok(&["script", "r2", "--tenant", "acme", "--format", "wg-quick"]);
+    assert_eq!(
+        config_public_key(&r2),
+        show("r2")["public_key"].as_str().unwrap()
+    );
+
+    // Staging again keeps the first rotation.
+    let again = cli.ok(&["router", "rotate", "r1", "--tenant", "acme"]);
+    assert!(again.contains("staged already"), "{again}");
+    assert_eq!(show("r1")["pending_public_key"], pending.as_str());
+
+    cli.ok(&["router", "rotate", "r1", "--tenant", "acme", "--abort"]);
+    assert_eq!(show("r1")["rotation_state"], "none");
+    cli.fails(
+        &["router", "rotate", "r1", "--tenant", "acme", "--abort"],
+        "no staged rotation",
+    );
+    cli.fails(
+        &["router", "rotate", "nope", "--tenant", "acme"],
+        "no router named",
+    );
+
+    let all = cli.json(&["router", "rotate", "--tenant", "acme", "--all", "--json"]);
+    assert_eq!(
+        (all["staged"].as_u64(), all["already_staged"].as_u64()),
+        (Some(2), Some(0))
+    );
+    cli.ok(&["router", "rotate", "r2", "--tenant", "acme", "--abort"]);
+
+    // Key age policy: r2's keys made 100 days old are due; r1's (staged) are not.
+    assert!(
+        cli.ok(&["router", "list", "--tenant", "acme", "--due-rotation"])
+            .contains("no router is due")
+    );
+    sqlx::query(
+        "UPDATE vpn_configurations SET keys_created_at = now() - interval '100 days'
+         WHERE router_id IN (SELECT id FROM routers WHERE name IN ('r1', 'r2'))",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let due = cli.json(&[
+        "router",
+        "list",
+        "--tenant",
+        "acme",
+        "--due-rotation",
+        "--json",
+    ]);
+    let names: Vec<&str> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, ["r2"]);
+    assert!(
+        cli.ok(&["router", "list", "--tenant", "acme"])
+            .contains("100d due")
+    );
+    let staged_due = cli.json(&["router", "rotate", "--tenant", "acme", "--due", "--json"]);
+    assert_eq!(
+        (
+            staged_due["staged"].as_u64(),
+            staged_due["already_staged"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+
+    // Usage errors exit 2: nothing named, a name with --all, --due with the policy off.
+    for args in [
+        &["router", "rotate", "--tenant", "acme"][..],
+        &["router", "rotate", "r1", "--tenant", "acme", "--all"],
+        &["router", "rotate", "--tenant", "acme", "--all", "--abort"],
+    ] {
+        assert_eq!(cli.run(args).status.code(), Some(2), "{args:?}");
+    }
+    let config_dir = cli.data_dir.join("config/tikwire");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        "[rotation]\nmax_age_days = 0\n",
+    )
+    .unwrap();
+    let off = cli.run(&["router", "list", "--due-rotation"]);
+    assert_eq!(off.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&off.stderr).contains("max_age_days"));
+}

@@ -314,7 +314,7 @@ pub enum RouterCommand {
         #[arg(long)]
         tenant: String,
         /// Drop the router's staged rotation (its current keys stay).
-        #[arg(long, requires = "name")]
+        #[arg(long, requires = "name", conflicts_with_all = ["all", "due"])]
         abort: bool,
         /// Every router of the tenant.
         #[arg(long)]
