@@ -499,6 +499,22 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
                 result,
             }
         }
+        Effect::StageRotation { tenant, name } => {
+            let result = p.stage_rotation(&tenant, &name).await.map_err(text);
+            Outcome::RotationStaged {
+                tenant,
+                name,
+                result,
+            }
+        }
+        Effect::AbortRotation { tenant, name } => {
+            let result = p.abort_rotation(&tenant, &name).await.map_err(text);
+            Outcome::RotationAborted {
+                tenant,
+                name,
+                result,
+            }
+        }
         Effect::Save {
             path,
             text: body,
