@@ -109,12 +109,7 @@ impl Overlay for Confirmation {
 }
 
 pub fn render(c: &Confirmation, frame: &mut Frame, area: Rect, theme: &Theme) {
-    let height = match c.target {
-        ConfirmTarget::DeleteTenant { .. } => 9,
-        // The explanation wraps to two or three lines.
-        ConfirmTarget::StageRotation { .. } | ConfirmTarget::AbortRotation { .. } => 8,
-        ConfirmTarget::DeleteRouter { .. } => 7,
-    };
+    let height = if c.typed.is_some() { 9 } else { 7 };
     let popup = centered(area, 66, height);
     frame.render_widget(Clear, popup);
     let question = |ask: &str, what: String, rest: &str| {

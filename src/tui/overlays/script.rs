@@ -234,7 +234,7 @@ pub fn render(view: &ScriptView, frame: &mut Frame, canvas: &Canvas, footer: Lin
     if let Some(at) = staged_since {
         let line = Line::from(Span::styled(
             format!(
-                "↻ staged keys ({}): the hub cuts over on their first handshake",
+                "↻ staged keys (staged {}) — the hub cuts over on their first handshake",
                 crate::format::age(Some(at), canvas.now)
             ),
             theme.accent,
@@ -273,7 +273,7 @@ pub fn render(view: &ScriptView, frame: &mut Frame, canvas: &Canvas, footer: Lin
     frame.render_widget(Paragraph::new(shown), body);
 }
 
-/// The key age in the title: "keys 12d old", "keys 95d old · due", "keys 95d old · staged"
+/// The key age in the title: "· keys 12d old", "· keys 95d old · due", "· keys 95d old · staged"
 /// (the marker is a word, readable without colour).
 fn key_age(
     keys: KeyDates,
@@ -283,7 +283,7 @@ fn key_age(
 ) -> Vec<Span<'static>> {
     let standing = keys.standing(max_age, now);
     let age = crate::format::duration(keys.created_at, now);
-    let mut spans = vec![Span::styled(format!("keys {age} old "), theme.muted)];
+    let mut spans = vec![Span::styled(format!("· keys {age} old "), theme.muted)];
     if let Some(marker) = standing.marker() {
         spans.push(Span::styled(
             format!("· {marker} "),
