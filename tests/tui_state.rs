@@ -9,8 +9,7 @@ use ratatui::crossterm::event::KeyCode;
 use tikwire::events::{Change, ChangeKind};
 use tikwire::model::RotationState;
 use tikwire::model::RouterStatus;
-use tikwire::rotation::StageReport;
-use tikwire::tui::app::{Dataset, Effect, Layer, Loaded, Msg, Outcome, Pane};
+use tikwire::tui::app::{Dataset, Effect, Layer, Loaded, Msg, Outcome, Pane, Staging};
 use tikwire::tui::data::{ScriptKind, SortKey};
 use tikwire::tui::overlays::confirm::ConfirmTarget;
 
@@ -849,20 +848,24 @@ fn k_stages_new_keys_after_confirmation_and_aborts_a_staged_rotation() {
     let effects = app.update(Msg::Done(Outcome::RotationStaged {
         tenant: tenant.clone(),
         name: name.clone(),
-        result: Ok((
-            router.clone(),
-            StageReport {
-                tenant: tenant.clone(),
-                staged: 1,
-                already_staged: 0,
-            },
-        )),
+        result: Ok((router.clone(), Staging::New)),
     }));
     assert!(effects.is_empty(), "no script view open: nothing to reload");
     assert!(staged(&app, &tenant, &name), "the row shows it at once");
     let toast = &app.toasts.last().expect("a toast").text;
     assert!(toast.contains("new keys staged"), "{toast}");
     assert!(render(&app, 80, 24).contains("staged"));
+    // Staged twice (another console was first): the rotation staged is kept, and said so.
+    app.update(Msg::Done(Outcome::RotationStaged {
+        tenant: tenant.clone(),
+        name: name.clone(),
+        result: Ok((router.clone(), Staging::AlreadyStaged)),
+    }));
+    let toast = &app.toasts.last().expect("a toast").text;
+    assert!(
+        toast.contains("already has new keys staged; kept them"),
+        "{toast}"
+    );
 
     // Staged now: the same key offers to abort.
     press(&mut app, [ch('K')]);
@@ -944,14 +947,7 @@ fn the_script_view_rotates_its_router_and_shows_the_new_keys() {
     let effects = app.update(Msg::Done(Outcome::RotationStaged {
         tenant: tenant.clone(),
         name: name.clone(),
-        result: Ok((
-            router,
-            StageReport {
-                tenant: tenant.clone(),
-                staged: 1,
-                already_staged: 0,
-            },
-        )),
+        result: Ok((router, Staging::New)),
     }));
     assert!(
         matches!(effects.as_slice(), [Effect::LoadScripts { tenant: t, router: r }] if *t == tenant && *r == name),

@@ -156,6 +156,26 @@ pub enum Loaded {
     },
 }
 
+/// What staging a router's rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staging {
+    /// New keys staged now.
+    New,
+    /// A rotation was staged already and is kept: its keys may be on the router.
+    AlreadyStaged,
+}
+
+impl Staging {
+    /// Staging one router: its report counts one or the other.
+    pub fn of(report: &StageReport) -> Self {
+        if report.already_staged > 0 {
+            Self::AlreadyStaged
+        } else {
+            Self::New
+        }
+    }
+}
+
 /// The result of an operator's action.
 pub enum Outcome {
     TenantAdded(Result<Tenant, String>),
@@ -182,7 +202,7 @@ pub enum Outcome {
     RotationStaged {
         tenant: String,
         name: String,
-        result: Result<(Router, StageReport), String>,
+        result: Result<(Router, Staging), String>,
     },
     RotationAborted {
         tenant: String,
@@ -1052,19 +1072,18 @@ impl App {
             Outcome::RotationStaged {
                 tenant,
                 name,
-                result: Ok((router, report)),
+                result: Ok((router, staging)),
             } => {
-                // A rotation staged before (here or elsewhere) is kept: its keys may already
-                // be on the router.
-                if report.already_staged > 0 {
-                    self.toast(format!(
+                match staging {
+                    // Staged before (elsewhere, or twice here): kept, as its keys may already
+                    // be on the router.
+                    Staging::AlreadyStaged => self.toast(format!(
                         "{tenant}/{name} already has new keys staged; kept them"
-                    ));
-                } else {
-                    self.toast(format!(
+                    )),
+                    Staging::New => self.toast(format!(
                         "new keys staged for {tenant}/{name}: run its script again; \
                          the hub cuts over on their first handshake"
-                    ));
+                    )),
                 }
                 self.routers.upsert(&router);
                 self.peers.rebuild(&self.routers);
