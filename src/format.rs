@@ -32,13 +32,23 @@ pub fn key_age(
     max_age: Option<chrono::Duration>,
     now: DateTime<Utc>,
 ) -> String {
-    let age = duration(router.keys_created_at, now);
-    if router.rotation_state == crate::model::RotationState::Staged {
-        format!("{age} staged")
-    } else if router.rotation_due(max_age, now) {
-        format!("{age} due")
-    } else {
-        age
+    key_age_of(
+        router.keys_created_at,
+        router.key_standing(max_age, now),
+        now,
+    )
+}
+
+/// [`key_age`] from its parts (the console keeps compact rows, not whole routers).
+pub fn key_age_of(
+    keys_created_at: DateTime<Utc>,
+    standing: crate::model::KeyStanding,
+    now: DateTime<Utc>,
+) -> String {
+    let age = duration(keys_created_at, now);
+    match standing.marker() {
+        Some(marker) => format!("{age} {marker}"),
+        None => age,
     }
 }
 

@@ -483,8 +483,55 @@ pub struct Router {
 impl Router {
     /// Are this router's keys older than `max_age` (`None`: no policy) with no rotation staged?
     pub fn rotation_due(&self, max_age: Option<chrono::Duration>, now: DateTime<Utc>) -> bool {
-        self.rotation_state == RotationState::None
-            && max_age.is_some_and(|age| now - self.keys_created_at >= age)
+        self.key_standing(max_age, now) == KeyStanding::Due
+    }
+
+    pub fn key_standing(
+        &self,
+        max_age: Option<chrono::Duration>,
+        now: DateTime<Utc>,
+    ) -> KeyStanding {
+        KeyStanding::of(self.rotation_state, self.keys_created_at, max_age, now)
+    }
+}
+
+/// Where a router's keys stand against the rotation policy: what `router list` and the
+/// console mark beside the key age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyStanding {
+    /// Younger than the maximum age (or no policy), nothing staged.
+    Current,
+    /// Older than the maximum age, nothing staged.
+    Due,
+    /// New keys staged, waiting for the router's first handshake with them.
+    Staged,
+}
+
+impl KeyStanding {
+    /// Computed from the parts, so rows that do not hold a whole [`Router`] (the console's)
+    /// get the same answer.
+    pub fn of(
+        state: RotationState,
+        keys_created_at: DateTime<Utc>,
+        max_age: Option<chrono::Duration>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        match state {
+            RotationState::Staged => Self::Staged,
+            RotationState::None if max_age.is_some_and(|age| now - keys_created_at >= age) => {
+                Self::Due
+            }
+            RotationState::None => Self::Current,
+        }
+    }
+
+    /// The word shown after the key age, if any.
+    pub fn marker(self) -> Option<&'static str> {
+        match self {
+            Self::Current => None,
+            Self::Due => Some("due"),
+            Self::Staged => Some("staged"),
+        }
     }
 }
 

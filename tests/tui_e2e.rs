@@ -2,7 +2,7 @@
 //! the form, open its RouterOS script, copy it (tmux `set-clipboard on`: the tmux buffer must
 //! then hold exactly the script `tikwire script` prints), open the QR view, quit. The screen
 //! is checked with `tmux capture-pane` along the way. And a router's diagnosis, run from the
-//! console in the background.
+//! console in the background. And a key rotation staged and aborted from the router's row.
 
 mod common;
 #[path = "common_tui/tmux.rs"]
@@ -107,6 +107,69 @@ async fn diagnose_a_router_that_never_connected_in_tmux() {
     tmux.wait_until("the diagnosis closed, the router row back", |s| {
         !s.contains("never connected") && s.contains("10.100.1.1")
     });
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), "0");
+}
+
+/// Key rotation from the router's row at 80x24: K asks first, Enter stages new keys in the
+/// background, the row marks the rotation staged (a word, not a colour) and the command line
+/// sees it too; K again offers to abort, Enter aborts, the marker goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn stage_and_abort_a_key_rotation_in_tmux() {
+    let (_db, env) = hub_and_tenant().await;
+    env.cli(&["router", "add", "r1", "--tenant", "acme"]);
+
+    let tmux = Tmux::console(&env, "rotate", 80, 24);
+    // The router's row (its address), selected: the only one.
+    tmux.wait_for("10.100.1.1");
+    let row = |screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains("10.100.1.1"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    tmux.keys(&["K"]);
+    tmux.wait_for("Stage new keys for router acme/r1?");
+    // Esc asks for nothing.
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the confirmation closed", |s| {
+        !s.contains("Stage new keys for router") && s.contains("10.100.1.1")
+    });
+    assert!(
+        !env.cli(&["router", "list", "--tenant", "acme"])
+            .contains("staged")
+    );
+
+    tmux.keys(&["K"]);
+    tmux.wait_for("Stage new keys for router acme/r1?");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_until("the row marks the rotation staged", |s| {
+        row(s).contains(" staged") && !s.contains("Stage new keys for router")
+    });
+    assert!(
+        screen.contains("new keys staged for acme/r1"),
+        "told in a toast:\n{screen}"
+    );
+    assert!(
+        env.cli(&["router", "list", "--tenant", "acme"])
+            .contains("staged"),
+        "staged in the database"
+    );
+
+    tmux.keys(&["K"]);
+    tmux.wait_for("Abort the key rotation staged for router acme/r1?");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_until("the marker gone", |s| {
+        !row(s).contains("staged") && s.contains("aborted")
+    });
+    assert!(row(&screen).contains("r1"), "{screen}");
+    assert!(
+        !env.cli(&["router", "list", "--tenant", "acme"])
+            .contains("staged")
+    );
+
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_exit(), "0");
 }

@@ -191,6 +191,10 @@ fn no_color_theme_is_still_readable() {
     app.theme = tikwire::tui::Theme::default().without_colour();
     let screen = render(&app, 80, 24);
     assert!(screen.contains("● online") && screen.contains("◌ pending"));
+    assert!(
+        screen.contains("120d due") && screen.contains("120d staged"),
+        "rotation markers are words: {screen}"
+    );
 }
 
 #[test]
@@ -206,4 +210,27 @@ fn diagnosis_of_a_router_that_never_connected() {
         router,
     }));
     both("diagnosis", &app);
+}
+
+#[test]
+fn key_rotation_confirmations_and_the_staged_script() {
+    let mut app = app();
+    press(&mut app, [ch('K')]);
+    both("confirm_stage_rotation", &app);
+    // The second row is the fixture's staged router (globex/branch-001).
+    press(&mut app, [key(KeyCode::Esc), ch('j'), ch('K')]);
+    both("confirm_abort_rotation", &app);
+    press(&mut app, [key(KeyCode::Esc)]);
+    open_script(&mut app);
+    let screen = render(&app, 80, 24);
+    assert!(
+        screen.contains("staged keys (staged 2h ago) — the hub cuts over on their first handshake"),
+        "{screen}"
+    );
+    both("script_staged", &app);
+    press(&mut app, [ch(']')]);
+    assert!(
+        !render(&app, 80, 24).contains("staged keys"),
+        "the undo script holds no keys, staged or not"
+    );
 }

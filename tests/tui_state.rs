@@ -7,9 +7,11 @@ use common_tui::testdata;
 use common_tui::*;
 use ratatui::crossterm::event::KeyCode;
 use tikwire::events::{Change, ChangeKind};
+use tikwire::model::RotationState;
 use tikwire::model::RouterStatus;
-use tikwire::tui::app::{Dataset, Effect, Layer, Loaded, Msg, Outcome, Pane};
+use tikwire::tui::app::{Dataset, Effect, Layer, Loaded, Msg, Outcome, Pane, Staging};
 use tikwire::tui::data::{ScriptKind, SortKey};
+use tikwire::tui::overlays::confirm::ConfirmTarget;
 
 #[test]
 fn provision_through_the_form_shows_a_pending_row_then_the_router() {
@@ -787,5 +789,190 @@ fn a_diagnosis_that_ends_after_its_view_closed_is_told_in_a_toast() {
     assert!(
         toast.contains(&format!("diagnosis of {tenant}/{router}: 6 fail, 1 warn")),
         "{toast}"
+    );
+}
+
+/// The fixture router `tenant/name` as the store would hand it back.
+fn fixture_router(tenant: &str, name: &str) -> tikwire::model::Router {
+    testdata::routers(testdata::now(), 60)
+        .into_iter()
+        .find(|r| r.tenant == tenant && r.name == name)
+        .unwrap_or_else(|| panic!("no fixture router {tenant}/{name}"))
+}
+
+fn confirm_target(app: &tikwire::tui::App) -> ConfirmTarget {
+    match app.layers.last() {
+        Some(Layer::Confirm(c)) => c.target.clone(),
+        _ => panic!("no confirmation open"),
+    }
+}
+
+fn staged(app: &tikwire::tui::App, tenant: &str, name: &str) -> bool {
+    let row = app
+        .routers
+        .find(tenant, name)
+        .expect("the router is loaded");
+    row.keys.rotation_state() == RotationState::Staged
+}
+
+#[test]
+fn k_stages_new_keys_after_confirmation_and_aborts_a_staged_rotation() {
+    let mut app = app();
+    let (tenant, name) = selected_router(&app);
+    assert!(!staged(&app, &tenant, &name));
+
+    // Esc cancels: nothing asked for, nothing open.
+    press(&mut app, [ch('K')]);
+    assert_eq!(
+        confirm_target(&app),
+        ConfirmTarget::StageRotation {
+            tenant: tenant.clone(),
+            name: name.clone()
+        }
+    );
+    assert!(render(&app, 80, 24).contains("the hub cuts over on the first handshake"));
+    assert!(press(&mut app, [key(KeyCode::Esc)]).is_empty());
+    assert!(app.layers.is_empty());
+
+    let effects = press(&mut app, [ch('K'), key(KeyCode::Enter)]);
+    let [Effect::StageRotation { tenant: t, name: n }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!((t.as_str(), n.as_str()), (tenant.as_str(), name.as_str()));
+    assert!(app.layers.is_empty());
+
+    let mut router = fixture_router(&tenant, &name);
+    router.rotation_state = RotationState::Staged;
+    router.rotation_staged_at = Some(testdata::now());
+    router.pending_public_key = Some(testdata::router_key(99_999));
+    let effects = app.update(Msg::Done(Outcome::RotationStaged {
+        tenant: tenant.clone(),
+        name: name.clone(),
+        result: Ok((router.clone(), Staging::New)),
+    }));
+    assert!(effects.is_empty(), "no script view open: nothing to reload");
+    assert!(staged(&app, &tenant, &name), "the row shows it at once");
+    let toast = &app.toasts.last().expect("a toast").text;
+    assert!(toast.contains("new keys staged"), "{toast}");
+    assert!(render(&app, 80, 24).contains("staged"));
+    // Staged twice (another console was first): the rotation staged is kept, and said so.
+    app.update(Msg::Done(Outcome::RotationStaged {
+        tenant: tenant.clone(),
+        name: name.clone(),
+        result: Ok((router.clone(), Staging::AlreadyStaged)),
+    }));
+    let toast = &app.toasts.last().expect("a toast").text;
+    assert!(
+        toast.contains("already has new keys staged; kept them"),
+        "{toast}"
+    );
+
+    // Staged now: the same key offers to abort.
+    press(&mut app, [ch('K')]);
+    assert!(matches!(
+        confirm_target(&app),
+        ConfirmTarget::AbortRotation { .. }
+    ));
+    assert!(press(&mut app, [key(KeyCode::Esc)]).is_empty());
+    let effects = press(&mut app, [ch('K'), key(KeyCode::Enter)]);
+    assert!(
+        matches!(effects.as_slice(), [Effect::AbortRotation { tenant: t, name: n }] if *t == tenant && *n == name),
+        "{effects:?}"
+    );
+    router.rotation_state = RotationState::None;
+    router.rotation_staged_at = None;
+    router.pending_public_key = None;
+    app.update(Msg::Done(Outcome::RotationAborted {
+        tenant: tenant.clone(),
+        name: name.clone(),
+        result: Ok(router),
+    }));
+    assert!(!staged(&app, &tenant, &name));
+    let toast = &app.toasts.last().expect("a toast").text;
+    assert!(toast.contains("aborted"), "{toast}");
+
+    // A failure is told, and changes nothing.
+    app.update(Msg::Done(Outcome::RotationAborted {
+        tenant: tenant.clone(),
+        name: name.clone(),
+        result: Err("no key rotation is staged for this router".into()),
+    }));
+    let toast = app.toasts.last().expect("a toast");
+    assert!(
+        toast.text.contains("no key rotation is staged"),
+        "{}",
+        toast.text
+    );
+}
+
+#[test]
+fn k_on_a_router_with_a_rotation_staged_offers_to_abort_it() {
+    let mut app = app();
+    // The second row is the fixture's staged router (globex/branch-001).
+    press(&mut app, [ch('j'), ch('K')]);
+    assert_eq!(
+        confirm_target(&app),
+        ConfirmTarget::AbortRotation {
+            tenant: "globex".into(),
+            name: "branch-001".into()
+        }
+    );
+    // K means nothing inside the confirmation: it owns its keys.
+    assert!(press(&mut app, [ch('K')]).is_empty());
+    assert!(matches!(app.layers.last(), Some(Layer::Confirm(_))));
+}
+
+#[test]
+fn the_script_view_rotates_its_router_and_shows_the_new_keys() {
+    let mut app = app();
+    let (tenant, name) = selected_router(&app);
+    press(&mut app, [key(KeyCode::Enter)]);
+    press(&mut app, [ch('K')]);
+    assert!(matches!(
+        confirm_target(&app),
+        ConfirmTarget::StageRotation { .. }
+    ));
+    let effects = press(&mut app, [key(KeyCode::Enter)]);
+    assert!(
+        matches!(effects.as_slice(), [Effect::StageRotation { .. }]),
+        "{effects:?}"
+    );
+    assert!(
+        matches!(app.layers.last(), Some(Layer::Script(_))),
+        "back in the script view"
+    );
+    let mut router = fixture_router(&tenant, &name);
+    router.rotation_state = RotationState::Staged;
+    router.rotation_staged_at = Some(testdata::now());
+    let effects = app.update(Msg::Done(Outcome::RotationStaged {
+        tenant: tenant.clone(),
+        name: name.clone(),
+        result: Ok((router, Staging::New)),
+    }));
+    assert!(
+        matches!(effects.as_slice(), [Effect::LoadScripts { tenant: t, router: r }] if *t == tenant && *r == name),
+        "the open script reloads with the staged keys: {effects:?}"
+    );
+}
+
+#[test]
+fn a_rotation_made_elsewhere_reloads_the_routers_and_the_open_script() {
+    let mut app = app();
+    let row = app.routers.selected().unwrap().clone();
+    press(&mut app, [key(KeyCode::Enter)]);
+    let effects = app.update(Msg::Changed(Some(
+        Change::new(ChangeKind::RotationStaged).tenant(1).id(row.id),
+    )));
+    assert!(
+        effects.iter().any(
+            |e| matches!(e, Effect::Load(Dataset::Routers { tenant: Some(t) }) if t == "acme")
+        ),
+        "{effects:?}"
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadScripts { router, .. } if **router == *row.name)),
+        "{effects:?}"
     );
 }

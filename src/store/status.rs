@@ -14,7 +14,7 @@ use super::{Store, configurations};
 use crate::Result;
 use crate::events::{Change, ChangeKind};
 use crate::keys::PublicKey;
-use crate::model::{AgentIdentity, Router, RouterStatus};
+use crate::model::{AgentIdentity, RotationState, Router, RouterStatus};
 
 /// A router of one hub with its stored link status, as an agent loads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -108,6 +108,10 @@ pub struct RouterLink {
     pub last_endpoint: Option<String>,
     pub rx_bytes: i64,
     pub tx_bytes: i64,
+    /// When the current keys were generated.
+    pub keys_created_at: DateTime<Utc>,
+    /// Set while a rotation is staged (the database keeps it set exactly then).
+    pub rotation_staged_at: Option<DateTime<Utc>>,
 }
 
 /// The console's view of a router just provisioned or changed.
@@ -125,6 +129,11 @@ impl From<&Router> for RouterLink {
             last_endpoint: router.last_endpoint.clone(),
             rx_bytes: router.rx_bytes,
             tx_bytes: router.tx_bytes,
+            keys_created_at: router.keys_created_at,
+            rotation_staged_at: match router.rotation_state {
+                RotationState::Staged => router.rotation_staged_at,
+                RotationState::None => None,
+            },
         }
     }
 }
@@ -165,7 +174,8 @@ const WRITE_ERROR: &str = "
 
 const ROUTER_LINKS: &str = "
     SELECT r.id, r.name, t.name AS tenant, r.vpn_ip, c.client_public_key AS public_key, r.enabled,
-           c.status, c.last_handshake_at, c.last_endpoint, c.rx_bytes, c.tx_bytes
+           c.status, c.last_handshake_at, c.last_endpoint, c.rx_bytes, c.tx_bytes,
+           c.keys_created_at, c.rotation_staged_at
     FROM routers r
     JOIN tenants t ON t.id = r.tenant_id
     JOIN vpn_configurations c ON c.router_id = r.id

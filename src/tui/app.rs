@@ -13,15 +13,16 @@ use zeroize::Zeroizing;
 
 use crate::doctor::{Check, Status};
 use crate::events::{Change, ChangeKind};
-use crate::model::{Hub, Router, SubnetUsage, Tenant, TenantName};
+use crate::model::{Hub, RotationState, Router, SubnetUsage, Tenant, TenantName};
 use crate::provision::{NewHub, NewRouter};
+use crate::rotation::StageReport;
 use crate::store::PoolUsage;
 use crate::tui::data::{ListCursor, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot};
 use crate::tui::forms::{Form, FormContext, Request};
 use crate::tui::keymap::{Action, Context, Keymap};
 pub use crate::tui::overlays::Layer;
 use crate::tui::overlays::command::{Command, CommandLine};
-use crate::tui::overlays::confirm::{ConfirmDelete, DeleteTarget};
+use crate::tui::overlays::confirm::{ConfirmTarget, Confirmation};
 use crate::tui::overlays::diagnosis::DiagnosisView;
 use crate::tui::overlays::help::HelpView;
 use crate::tui::overlays::save::SaveDialog;
@@ -111,6 +112,16 @@ pub enum Effect {
         what: String,
         text: Zeroizing<String>,
     },
+    /// Stage new keys for a router beside its current ones.
+    StageRotation {
+        tenant: String,
+        name: String,
+    },
+    /// Drop a router's staged keys.
+    AbortRotation {
+        tenant: String,
+        name: String,
+    },
     /// Run `tikwire router diagnose` for one router (in the background: it probes the
     /// network with timeouts).
     Diagnose {
@@ -145,6 +156,26 @@ pub enum Loaded {
     },
 }
 
+/// What staging a router's rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staging {
+    /// New keys staged now.
+    New,
+    /// A rotation was staged already and is kept: its keys may be on the router.
+    AlreadyStaged,
+}
+
+impl Staging {
+    /// Staging one router: its report counts one or the other.
+    pub fn of(report: &StageReport) -> Self {
+        if report.already_staged > 0 {
+            Self::AlreadyStaged
+        } else {
+            Self::New
+        }
+    }
+}
+
 /// The result of an operator's action.
 pub enum Outcome {
     TenantAdded(Result<Tenant, String>),
@@ -164,6 +195,16 @@ pub enum Outcome {
         result: Result<(), String>,
     },
     EnabledSet {
+        tenant: String,
+        name: String,
+        result: Result<Router, String>,
+    },
+    RotationStaged {
+        tenant: String,
+        name: String,
+        result: Result<(Router, Staging), String>,
+    },
+    RotationAborted {
         tenant: String,
         name: String,
         result: Result<Router, String>,
@@ -251,6 +292,9 @@ pub struct App {
     /// one runs opens its view without starting a second.
     pub diagnosing: HashSet<(String, String)>,
     pub peers: PeerPane,
+    /// Keys older than this are due for rotation (`[rotation] max_age_days`; `None`: no
+    /// policy). Marks rows and the script view.
+    pub rotation_max_age: Option<chrono::Duration>,
     pub layers: Vec<Layer>,
     pub filter_edit: Option<FilterEdit>,
     pub toasts: Vec<Toast>,
@@ -338,6 +382,7 @@ impl App {
             provisioning: Vec::new(),
             diagnosing: HashSet::new(),
             peers: PeerPane::default(),
+            rotation_max_age: crate::config::RotationConfig::default().max_age(),
             layers: Vec::new(),
             filter_edit: None,
             toasts: Vec::new(),
@@ -518,6 +563,7 @@ impl App {
                 effects.extend(handled.effects);
                 redraw = true;
             }
+            Some(Ask::Rotate { tenant, router }) => redraw |= self.ask_rotation(&tenant, &router),
             None => {}
         }
         Handled {
@@ -578,6 +624,13 @@ impl App {
                 (Pane::Routers, Some(r)) => {
                     let (tenant, router) = (r.tenant.to_string(), r.name.to_string());
                     return self.diagnose(tenant, router);
+                }
+                _ => false,
+            },
+            A::Rotate => match (self.focus, self.routers.selected()) {
+                (Pane::Routers, Some(r)) => {
+                    let (tenant, router) = (r.tenant.to_string(), r.name.to_string());
+                    self.ask_rotation(&tenant, &router)
                 }
                 _ => false,
             },
@@ -653,6 +706,7 @@ impl App {
                         &tenant,
                         &name,
                         ScriptKind::RouterOs,
+                        self.rotation_max_age,
                     )));
                     Handled::drawn(vec![Effect::LoadScripts {
                         tenant,
@@ -713,20 +767,69 @@ impl App {
 
     fn ask_delete(&mut self) -> bool {
         let target = match self.focus {
-            Pane::Tenants => self.highlighted_tenant().map(|t| DeleteTarget::Tenant {
-                name: t.name.clone(),
-                routers: t.routers,
-            }),
-            Pane::Routers => self.routers.selected().map(|r| DeleteTarget::Router {
-                tenant: r.tenant.to_string(),
-                name: r.name.to_string(),
-            }),
+            Pane::Tenants => self
+                .highlighted_tenant()
+                .map(|t| ConfirmTarget::DeleteTenant {
+                    name: t.name.clone(),
+                    routers: t.routers,
+                }),
+            Pane::Routers => self
+                .routers
+                .selected()
+                .map(|r| ConfirmTarget::DeleteRouter {
+                    tenant: r.tenant.to_string(),
+                    name: r.name.to_string(),
+                }),
             _ => None,
         };
         match target {
-            Some(t) => self.open(ConfirmDelete::new(t)),
+            Some(t) => self.open(Confirmation::new(t)),
             None => false,
         }
+    }
+
+    /// Asks to stage new keys for a router, or to abort the rotation it has staged: which
+    /// one follows from the router's row as last loaded (a reload follows every change).
+    fn ask_rotation(&mut self, tenant: &str, name: &str) -> bool {
+        let Some(row) = self.routers.find(tenant, name) else {
+            self.toast_error(format!("{tenant}/{name} is not loaded; ctrl-r reloads"));
+            return true;
+        };
+        let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        let target = match row.keys.rotation_state() {
+            RotationState::None => ConfirmTarget::StageRotation { tenant, name },
+            RotationState::Staged => ConfirmTarget::AbortRotation { tenant, name },
+        };
+        self.open(Confirmation::new(target))
+    }
+
+    fn reload_all_scripts(&self) -> Vec<Effect> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Script(s) => Some(Effect::LoadScripts {
+                    tenant: s.tenant.clone(),
+                    router: s.router.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The script views open on `tenant/name` reload: a rotation changes the keys they show.
+    fn reload_scripts(&self, tenant: &str, name: &str) -> Vec<Effect> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Script(s) if s.tenant == tenant && s.router == name => {
+                    Some(Effect::LoadScripts {
+                        tenant: s.tenant.clone(),
+                        router: s.router.clone(),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// Opens the diagnosis of a router and starts it, unless one is running already: its
@@ -969,6 +1072,48 @@ impl App {
                 self.routers.upsert(&router);
                 self.peers.rebuild(&self.routers);
             }
+            Outcome::RotationStaged {
+                tenant,
+                name,
+                result: Ok((router, staging)),
+            } => {
+                match staging {
+                    // Staged before (elsewhere, or twice here): kept, as its keys may already
+                    // be on the router.
+                    Staging::AlreadyStaged => self.toast(format!(
+                        "{tenant}/{name} already has new keys staged; kept them"
+                    )),
+                    Staging::New => self.toast(format!(
+                        "new keys staged for {tenant}/{name}: run its script again; \
+                         the hub cuts over on their first handshake"
+                    )),
+                }
+                self.routers.upsert(&router);
+                self.peers.rebuild(&self.routers);
+                return self.reload_scripts(&tenant, &name);
+            }
+            Outcome::RotationAborted {
+                tenant,
+                name,
+                result: Ok(router),
+            } => {
+                self.toast(format!(
+                    "key rotation of {tenant}/{name} aborted; it keeps its current keys"
+                ));
+                self.routers.upsert(&router);
+                self.peers.rebuild(&self.routers);
+                return self.reload_scripts(&tenant, &name);
+            }
+            Outcome::RotationStaged {
+                tenant,
+                name,
+                result: Err(e),
+            } => self.toast_error(format!("staging new keys for {tenant}/{name}: {e}")),
+            Outcome::RotationAborted {
+                tenant,
+                name,
+                result: Err(e),
+            } => self.toast_error(format!("aborting the rotation of {tenant}/{name}: {e}")),
             Outcome::Copied {
                 what,
                 result: Ok(how),
@@ -1035,7 +1180,20 @@ impl App {
             }
             ChangeKind::RotationStaged
             | ChangeKind::RotationAborted
-            | ChangeKind::RouterRotated => vec![Dataset::Routers { tenant }],
+            | ChangeKind::RouterRotated => {
+                // An open script view shows the staged keys or the current ones: it follows.
+                let router = change.id.and_then(|id| self.routers.find_id(id));
+                let scripts = match router {
+                    Some(r) => self.reload_scripts(&r.tenant, &r.name),
+                    // Staged over a whole tenant (or a router not loaded): every view.
+                    None => self.reload_all_scripts(),
+                };
+                return Handled::quiet(
+                    std::iter::once(Effect::Load(Dataset::Routers { tenant }))
+                        .chain(scripts)
+                        .collect(),
+                );
+            }
             ChangeKind::StatusUpdated => vec![
                 Dataset::Routers { tenant },
                 Dataset::Tenants,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
 use crate::keys::PublicKey;
-use crate::model::{Router, RouterStatus};
+use crate::model::{KeyStanding, RotationState, Router, RouterStatus};
 use crate::store::RouterLink;
 use crate::tui::keymap::Action;
 use crate::wg::status::Thresholds;
@@ -207,6 +207,7 @@ pub struct RouterRow {
     pub endpoint: Option<Box<str>>,
     pub rx_bytes: i64,
     pub tx_bytes: i64,
+    pub keys: KeyDates,
 }
 
 impl RouterRow {
@@ -225,6 +226,10 @@ impl RouterRow {
             endpoint: router.last_endpoint.map(String::into_boxed_str),
             rx_bytes: router.rx_bytes,
             tx_bytes: router.tx_bytes,
+            keys: KeyDates {
+                created_at: router.keys_created_at,
+                staged_at: router.rotation_staged_at,
+            },
         }
     }
 
@@ -595,6 +600,18 @@ impl RouterTable {
     pub fn selected(&self) -> Option<&RouterRow> {
         self.get(self.cursor.selected)
     }
+
+    /// The loaded router `tenant/name`, filtered out or not.
+    pub fn find(&self, tenant: &str, name: &str) -> Option<&RouterRow> {
+        self.rows
+            .iter()
+            .find(|r| &*r.tenant == tenant && &*r.name == name)
+    }
+
+    /// The loaded router with this id, filtered out or not.
+    pub fn find_id(&self, id: i64) -> Option<&RouterRow> {
+        self.rows.iter().find(|r| r.id == id)
+    }
 }
 
 /// Which generated text a script view shows.
@@ -644,6 +661,39 @@ pub struct ScriptBundle {
     /// The wg-quick config without comments, for the QR code.
     pub qr_payload: Zeroizing<String>,
     pub secrets: Vec<Zeroizing<String>>,
+    /// The router's key dates as of these texts: whether they hold staged keys.
+    pub keys: KeyDates,
+}
+
+/// When a router's current keys were made, and when new ones were staged (while they are:
+/// the scripts then hold the staged keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyDates {
+    pub created_at: DateTime<Utc>,
+    pub staged_at: Option<DateTime<Utc>>,
+}
+
+impl KeyDates {
+    pub fn of(router: &Router) -> Self {
+        KeyDates {
+            created_at: router.keys_created_at,
+            staged_at: match router.rotation_state {
+                RotationState::Staged => router.rotation_staged_at,
+                RotationState::None => None,
+            },
+        }
+    }
+
+    pub fn rotation_state(&self) -> RotationState {
+        match self.staged_at {
+            Some(_) => RotationState::Staged,
+            None => RotationState::None,
+        }
+    }
+
+    pub fn standing(&self, max_age: Option<chrono::Duration>, now: DateTime<Utc>) -> KeyStanding {
+        KeyStanding::of(self.rotation_state(), self.created_at, max_age, now)
+    }
 }
 
 impl std::fmt::Debug for ScriptBundle {

@@ -80,6 +80,8 @@ pub enum Action {
     Delete,
     ToggleEnabled,
     Diagnose,
+    /// Stage new keys for a router, or abort the rotation staged.
+    Rotate,
     Freeze,
     Copy,
     Save,
@@ -152,6 +154,7 @@ pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
         ToggleEnabled "toggle_enabled" "e" "enable/disable";
         Delete "delete_router" "d" "delete router";
         Diagnose "diagnose" "D" "diagnose (in the background)";
+        Rotate "rotate_keys" "K" "rotate (stage new keys, or abort a staged rotation)";
     }
     Peers {
         Freeze "freeze" "f" "freeze/unfreeze";
@@ -162,6 +165,7 @@ pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
         Save "save" "s" "save to file";
         Reveal "reveal" "p" "show/hide private key";
         Qr "qr" "Q" "QR code (wg-quick)";
+        Rotate "rotate_router_keys" "K" "rotate (stage new keys, or abort a staged rotation)";
         Raw "raw" "R" "raw view for mouse copy";
         NextScript "next_script" "right ]" "next script";
         PrevScript "prev_script" "left [" "previous script";

@@ -49,6 +49,7 @@ pub async fn run(config: Config, provisioner: Provisioner, database_url: String)
     app.routers.thresholds = crate::wg::status::Thresholds::try_from(&config.status)
         .map_err(|e| Error::Config(e.to_string()))?;
     app.peers.interval_secs = config.poll.interval_secs;
+    app.rotation_max_age = config.rotation.max_age();
     let mut terminal = ratatui::try_init().map_err(|e| Error::io("setting up the terminal", e))?;
     // Pastes arrive whole (one event), not as keys: a TAB in a paste must not move focus.
     paste_mode(true);

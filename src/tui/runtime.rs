@@ -24,7 +24,9 @@ use crate::error::{Error, Result};
 use crate::model::Hub;
 use crate::provision::Provisioner;
 use crate::store::notify::ChangeListener;
-use crate::tui::app::{App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, load_everything};
+use crate::tui::app::{
+    App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, Staging, load_everything,
+};
 use crate::tui::clipboard::Clipboard;
 use crate::tui::overlays::save::{self, Written};
 use crate::tui::peerview::LiveState;
@@ -494,6 +496,26 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
                 .await
                 .map_err(text);
             Outcome::EnabledSet {
+                tenant,
+                name,
+                result,
+            }
+        }
+        Effect::StageRotation { tenant, name } => {
+            let result = p
+                .stage_rotation(&tenant, &name)
+                .await
+                .map(|(router, report)| (router, Staging::of(&report)))
+                .map_err(text);
+            Outcome::RotationStaged {
+                tenant,
+                name,
+                result,
+            }
+        }
+        Effect::AbortRotation { tenant, name } => {
+            let result = p.abort_rotation(&tenant, &name).await.map_err(text);
+            Outcome::RotationAborted {
                 tenant,
                 name,
                 result,

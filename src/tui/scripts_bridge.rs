@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::provision::RouterMaterial;
 use crate::scripts::{RouterDocument, render_router};
-use crate::tui::data::ScriptBundle;
+use crate::tui::data::{KeyDates, ScriptBundle};
 
 /// Every text for one router, with its secrets listed for masking.
 pub fn bundle(material: &RouterMaterial) -> Result<ScriptBundle, String> {
@@ -20,6 +20,7 @@ pub fn bundle(material: &RouterMaterial) -> Result<ScriptBundle, String> {
             Zeroizing::new(material.private_key.as_str().to_owned()),
             Zeroizing::new(material.preshared_key.as_str().to_owned()),
         ],
+        keys: KeyDates::of(&material.router),
     })
 }
 

@@ -32,6 +32,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> RenderInfo {
         footer,
         theme: &app.theme,
         keymap: &app.keymap,
+        now: app.now,
     };
     if let Some(top) = app.layers.last().map(|l| l.overlay())
         && top.full_screen()

@@ -67,6 +67,11 @@ pub fn vpn_ip(t: usize, host: usize) -> Ipv4Addr {
     )
 }
 
+/// The fixture router with a rotation staged (globex/branch-001).
+pub const STAGED_ROUTER: usize = 6;
+/// Fixture routers whose keys are past the default maximum age (acme/ and globex/branch-005).
+pub const DUE_ROUTERS: [usize; 2] = [25, 26];
+
 /// `n` routers spread over the tenants, in every status.
 pub fn routers(now: DateTime<Utc>, n: usize) -> Vec<Router> {
     (0..n)
@@ -80,6 +85,14 @@ pub fn routers(now: DateTime<Utc>, n: usize) -> Vec<Router> {
                 RouterStatus::Stale => Some(now - Duration::seconds(200 + (i % 390) as i64)),
                 RouterStatus::Offline => Some(now - Duration::minutes(15 + (i % 5000) as i64)),
                 RouterStatus::Disabled => Some(now - Duration::days(3)),
+            };
+            // A few routers past the default maximum key age (90 days), one with a rotation
+            // staged: the console's markers show on the first screen of the routers pane.
+            let staged = i == STAGED_ROUTER;
+            let keys_age_days = if staged || DUE_ROUTERS.contains(&i) {
+                120
+            } else {
+                10
             };
             let traffic = if handshake.is_some() {
                 (i as i64 * 7919) % 900_000_000
@@ -109,10 +122,14 @@ pub fn routers(now: DateTime<Utc>, n: usize) -> Vec<Router> {
                 tx_bytes: traffic / 3,
                 created_at: now - Duration::days(10),
                 updated_at: now - Duration::hours(1),
-                keys_created_at: now - Duration::days(10),
-                rotation_state: RotationState::None,
-                pending_public_key: None,
-                rotation_staged_at: None,
+                keys_created_at: now - Duration::days(keys_age_days),
+                rotation_state: if staged {
+                    RotationState::Staged
+                } else {
+                    RotationState::None
+                },
+                pending_public_key: staged.then(|| router_key(10_000 + i)),
+                rotation_staged_at: staged.then(|| now - Duration::hours(2)),
             }
         })
         .collect()

@@ -38,6 +38,8 @@ pub struct Canvas<'a> {
     pub footer: Rect,
     pub theme: &'a Theme,
     pub keymap: &'a Keymap,
+    /// The application's clock, for ages on screen.
+    pub now: DateTime<Utc>,
 }
 
 /// Work only the main screen can do, asked for by an overlay that closes.
@@ -49,6 +51,8 @@ pub enum Ask {
     Submit(Request),
     /// A router's diagnosis (the main screen knows which ones already run).
     Diagnose { tenant: String, router: String },
+    /// Stage or abort a router's key rotation (the main screen knows whether one is staged).
+    Rotate { tenant: String, router: String },
 }
 
 /// What handling one key or paste did.
@@ -247,7 +251,7 @@ macro_rules! overlays {
 overlays! {
     Help(help::HelpView) in help,
     Form(Form),
-    Confirm(confirm::ConfirmDelete) in confirm,
+    Confirm(confirm::Confirmation) in confirm,
     Command(command::CommandLine) in command,
     Script(script::ScriptView) in script,
     Qr(qr::QrView) in qr,

@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use zeroize::Zeroizing;
@@ -14,14 +14,17 @@ use super::save::SaveDialog;
 use super::toast::Toast;
 use super::{Ask, Canvas, Env, Overlay, Reply};
 use crate::tui::app::Effect;
-use crate::tui::data::{ListCursor, ScriptBundle, ScriptKind};
+use crate::tui::data::{KeyDates, ListCursor, ScriptBundle, ScriptKind};
 use crate::tui::keymap::{Action, Context};
+use crate::tui::panes::key_standing_style;
 use crate::tui::theme::Theme;
 
 pub struct ScriptView {
     pub tenant: String,
     pub router: String,
     pub kind: ScriptKind,
+    /// The rotation policy (`[rotation] max_age_days`), for the key age shown.
+    pub max_age: Option<chrono::Duration>,
     pub bundle: Option<ScriptBundle>,
     pub error: Option<String>,
     pub revealed: bool,
@@ -33,11 +36,17 @@ pub struct ScriptView {
 }
 
 impl ScriptView {
-    pub fn new(tenant: &str, router: &str, kind: ScriptKind) -> Self {
+    pub fn new(
+        tenant: &str,
+        router: &str,
+        kind: ScriptKind,
+        max_age: Option<chrono::Duration>,
+    ) -> Self {
         ScriptView {
             tenant: tenant.to_owned(),
             router: router.to_owned(),
             kind,
+            max_age,
             bundle: None,
             error: None,
             revealed: false,
@@ -165,16 +174,21 @@ impl Overlay for ScriptView {
                 tenant: self.tenant.clone(),
                 router: self.router.clone(),
             }),
+            A::Rotate => Reply::stay(false).ask(Ask::Rotate {
+                tenant: self.tenant.clone(),
+                router: self.router.clone(),
+            }),
             scroll => Reply::stay(self.scroll.scroll(scroll, self.rows.get())),
         }
     }
 
     fn render(&self, frame: &mut Frame, canvas: &Canvas) {
-        render(self, frame, canvas.body, canvas.theme, Line::default());
+        render(self, frame, canvas, Line::default());
     }
 }
 
-pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, footer: Line) {
+pub fn render(view: &ScriptView, frame: &mut Frame, canvas: &Canvas, footer: Line) {
+    let (area, theme) = (canvas.body, canvas.theme);
     frame.render_widget(Clear, area);
     let tabs: Vec<Span> = ScriptKind::ALL
         .iter()
@@ -190,22 +204,43 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
             ]
         })
         .collect();
+    let keys = view.bundle.as_ref().map(|b| b.keys);
+    let mut title = vec![Span::styled(
+        format!(" {} · {} ", view.kind.title(), view.label()),
+        theme.title,
+    )];
+    if let Some(keys) = keys {
+        title.extend(key_age(keys, view.max_age, canvas.now, theme));
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border_focused)
-        .title(Span::styled(
-            format!(" {} · {} ", view.kind.title(), view.label()),
-            theme.title,
-        ))
+        .title(Line::from(title))
         .title_bottom(footer);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [tab_area, status_area, body] = Layout::vertical([
+    // Only a script that holds keys can hold staged ones.
+    let staged_since = match (&view.bundle, keys.and_then(|k| k.staged_at)) {
+        (Some(b), Some(at)) if b.holds_secret(view.kind) => Some(at),
+        _ => None,
+    };
+    let [tab_area, status_area, staged_area, body] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
+        Constraint::Length(u16::from(staged_since.is_some())),
         Constraint::Min(1),
     ])
     .areas(inner);
+    if let Some(at) = staged_since {
+        let line = Line::from(Span::styled(
+            format!(
+                "↻ staged keys (staged {}) — the hub cuts over on their first handshake",
+                crate::format::age(Some(at), canvas.now)
+            ),
+            theme.accent,
+        ));
+        frame.render_widget(Paragraph::new(line), staged_area);
+    }
     frame.render_widget(Paragraph::new(Line::from(tabs)), tab_area);
     let status = match (&view.bundle, &view.error, view.revealed) {
         (_, Some(err), _) => Line::from(Span::styled(format!("✗ {err}"), theme.error)),
@@ -236,6 +271,26 @@ pub fn render(view: &ScriptView, frame: &mut Frame, area: Rect, theme: &Theme, f
         })
         .collect();
     frame.render_widget(Paragraph::new(shown), body);
+}
+
+/// The key age in the title: "· keys 12d old", "· keys 95d old · due", "· keys 95d old · staged"
+/// (the marker is a word, readable without colour).
+fn key_age(
+    keys: KeyDates,
+    max_age: Option<chrono::Duration>,
+    now: chrono::DateTime<chrono::Utc>,
+    theme: &Theme,
+) -> Vec<Span<'static>> {
+    let standing = keys.standing(max_age, now);
+    let age = crate::format::duration(keys.created_at, now);
+    let mut spans = vec![Span::styled(format!("· keys {age} old "), theme.muted)];
+    if let Some(marker) = standing.marker() {
+        spans.push(Span::styled(
+            format!("· {marker} "),
+            key_standing_style(standing, theme),
+        ));
+    }
+    spans
 }
 
 /// Marks a row that continues the line above: a wrapped script line must not read as a
@@ -285,7 +340,7 @@ mod tests {
 
     #[test]
     fn reveal_and_copy_text() {
-        let mut v = ScriptView::new("acme", "hq-000", ScriptKind::RouterOs);
+        let mut v = ScriptView::new("acme", "hq-000", ScriptKind::RouterOs, None);
         v.set_bundle(Ok(testdata::bundle()));
         assert!(!v.lines().join("\n").contains(testdata::PRIVATE_KEY));
         assert!(v.full_text().unwrap().contains(testdata::PRIVATE_KEY));
@@ -322,15 +377,26 @@ mod tests {
 
     #[test]
     fn the_last_line_is_reachable_when_lines_wrap() {
-        let mut v = ScriptView::new("acme", "hq-000", ScriptKind::RouterOs);
+        let mut v = ScriptView::new("acme", "hq-000", ScriptKind::RouterOs, None);
         v.set_bundle(Ok(testdata::bundle()));
         let last = v.lines().last().unwrap().clone();
         let theme = Theme::default();
+        let keymap = crate::tui::keymap::Keymap::default();
         let mut terminal =
             ratatui::Terminal::new(ratatui::backend::TestBackend::new(40, 12)).unwrap();
         let draw = |t: &mut ratatui::Terminal<ratatui::backend::TestBackend>, v: &ScriptView| {
-            t.draw(|f| render(v, f, f.area(), &theme, Line::default()))
-                .unwrap();
+            t.draw(|f| {
+                let canvas = Canvas {
+                    screen: f.area(),
+                    body: f.area(),
+                    footer: f.area(),
+                    theme: &theme,
+                    keymap: &keymap,
+                    now: testdata::now(),
+                };
+                render(v, f, &canvas, Line::default())
+            })
+            .unwrap();
             let buf = t.backend().buffer().clone();
             let rows: Vec<String> = (0..buf.area.height)
                 .map(|y| {

@@ -14,7 +14,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
-use crate::model::RouterStatus;
+use crate::model::{KeyStanding, RouterStatus};
 use crate::tui::data::Phase;
 use crate::tui::format::{self, truncate};
 use crate::tui::theme::Theme;
@@ -82,6 +82,15 @@ pub fn status_look(status: RouterStatus, theme: &Theme) -> (&'static str, Style)
         RouterStatus::Offline => ("○", theme.offline),
         RouterStatus::Pending => ("◌", theme.pending),
         RouterStatus::Disabled => ("⊘", theme.disabled),
+    }
+}
+
+/// The colour of a key age's marker ("due", "staged"); the word itself reads without it.
+pub fn key_standing_style(standing: KeyStanding, theme: &Theme) -> Style {
+    match standing {
+        KeyStanding::Current => theme.muted,
+        KeyStanding::Due => theme.stale,
+        KeyStanding::Staged => theme.accent,
     }
 }
 

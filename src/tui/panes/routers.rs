@@ -8,8 +8,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::columns::{Applies, ColumnSpec, LinkRow, draw_table, filter_line, link_columns};
-use super::{Give, RenderInfo, block, message, phase_line, status_cell};
-use crate::model::RouterStatus;
+use super::{Give, RenderInfo, block, key_standing_style, message, phase_line, status_cell};
+use crate::format::{age_changes_in, key_age_of};
+use crate::model::{KeyStanding, RouterStatus};
 use crate::tui::app::{App, Pane};
 use crate::tui::data::{SortKey, shown_status, status_changes_in};
 use crate::tui::format::count;
@@ -26,9 +27,13 @@ pub struct RouterLine {
     seen: Option<Seen>,
 }
 
-/// What a stored router adds: its address and its link, with the handshake age as shown.
+/// What a stored router adds: its address, its key age and its link, with the handshake age
+/// as shown.
 struct Seen {
     vpn_ip: Ipv4Addr,
+    /// "12d", "95d due", "3d staged".
+    key_age: String,
+    key_standing: KeyStanding,
     link: Link,
     handshake: String,
 }
@@ -40,7 +45,7 @@ impl LinkRow for RouterLine {
 }
 
 /// The table, one column a line.
-fn columns() -> [ColumnSpec<RouterLine>; 8] {
+fn columns() -> [ColumnSpec<RouterLine>; 9] {
     let [handshake, rx, tx, endpoint] = link_columns();
     let column = ColumnSpec::<RouterLine>::new;
     [
@@ -63,6 +68,11 @@ fn columns() -> [ColumnSpec<RouterLine>; 8] {
             None => ("allocating…".into(), theme.muted),
         })
         .sorts(SortKey::Address),
+        // Fixed: the rotation markers must stay on screen at 80 columns.
+        column("Keys", Give::Fixed, |r, theme| match &r.seen {
+            Some(s) => (s.key_age.clone(), key_standing_style(s.key_standing, theme)),
+            None => (String::new(), theme.muted),
+        }),
         handshake,
         rx,
         tx,
@@ -168,12 +178,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                 {
                     info.wake_in(secs);
                 }
+                let key_standing = r.keys.standing(app.rotation_max_age, app.now);
+                // Key ages step like handshake ages (a new router's keys are seconds old).
+                info.wake_in(age_changes_in(r.keys.created_at, app.now));
                 let line = RouterLine {
                     status,
                     name: escaped(&r.name),
                     tenant: escaped(&r.tenant),
                     seen: Some(Seen {
                         vpn_ip: r.vpn_ip,
+                        key_age: key_age_of(r.keys.created_at, key_standing, app.now),
+                        key_standing,
                         handshake: info.age(link.last_handshake, app.now),
                         link,
                     }),
