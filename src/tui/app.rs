@@ -232,9 +232,6 @@ pub enum Outcome {
     },
 }
 
-// One message per input or result, moved once into `update`: a few hundred bytes is no cost,
-// and boxing every outcome would only add allocations.
-#[allow(clippy::large_enum_variant)]
 pub enum Msg {
     Key(KeyEvent),
     /// A bracketed paste: one edit of whatever takes text, never a string of keys.
