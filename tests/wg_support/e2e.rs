@@ -18,6 +18,11 @@ pub struct Tikwire {
 
 impl Tikwire {
     pub fn command(&self, netns: Option<&str>, args: &[&str]) -> Output {
+        self.prepared(netns, args).output().expect("run tikwire")
+    }
+
+    /// `tikwire ARGS` (inside `netns` when given) on this test's database, not yet run.
+    pub fn prepared(&self, netns: Option<&str>, args: &[&str]) -> Command {
         let bin = env!("CARGO_BIN_EXE_tikwire");
         let mut command = match netns {
             Some(ns) => {
@@ -27,10 +32,8 @@ impl Tikwire {
             }
             None => Command::new(bin),
         };
-        self.environment(&mut command)
-            .args(args)
-            .output()
-            .expect("run tikwire")
+        self.environment(&mut command).args(args);
+        command
     }
 
     /// The test database, data directory and master key, and no user config.

@@ -204,18 +204,8 @@ impl RotationBed {
 impl Tikwire {
     /// Starts `tikwire ARGS` in the background (inside `netns` when given).
     pub fn spawn_in(&self, netns: Option<&str>, args: &[&str]) -> Child {
-        let bin = env!("CARGO_BIN_EXE_tikwire");
-        let mut command = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, bin]);
-                c
-            }
-            None => Command::new(bin),
-        };
         let log = std::fs::File::create(self.data_dir.join("spawned.log")).expect("log file");
-        self.environment(&mut command)
-            .args(args)
+        self.prepared(netns, args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
