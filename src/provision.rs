@@ -19,7 +19,7 @@ use crate::model::{
 };
 use crate::rotation;
 use crate::store::notify::publish;
-use crate::store::{self, NewHubRow, NewRouterRow, RouterSecretRow, Store};
+use crate::store::{self, NewHubRow, NewRouterRow, PlatformIdentity, RouterSecretRow, Store};
 use crate::vault::{Vault, aad};
 use crate::{Error, Result};
 
@@ -212,26 +212,33 @@ impl Provisioner {
         // Key generation is the costly part: do it before opening the transaction.
         let keys = prepare_keys(specs).await?;
         let mut tx = self.store.begin().await?;
-        let provisioned = self.provision_in(&mut tx, tenant, hub, specs, keys).await?;
+        let provisioned = self
+            .provision_in(&mut tx, tenant, hub, specs, keys, None)
+            .await?;
         tx.commit().await?;
         Ok(provisioned)
     }
 
     /// Provisions one router inside the caller's transaction (the API's, which runs as the
-    /// tenant-scoped database role) and returns its id; the caller commits.
+    /// tenant-scoped database role), with the platform's identity for it, and returns its id;
+    /// the caller commits.
     pub(crate) async fn add_router_in(
         &self,
         tx: &mut store::Tx<'_>,
         tenant: &TenantName,
         spec: &RouterSpec,
+        platform: PlatformIdentity,
     ) -> Result<i64> {
         let specs = std::slice::from_ref(spec);
         let keys = prepare_keys(specs).await?;
-        let (_, ids) = self.provision_in(tx, tenant, None, specs, keys).await?;
+        let (_, ids) = self
+            .provision_in(tx, tenant, None, specs, keys, Some(platform))
+            .await?;
         Ok(ids[0])
     }
 
-    /// Allocates, seals, inserts, audits and announces, inside `tx`.
+    /// Allocates, seals, inserts, audits and announces, inside `tx`. Everything that can be
+    /// done before the tenant's lock is taken is: the lock is one tenant's throughput.
     async fn provision_in(
         &self,
         tx: &mut store::Tx<'_>,
@@ -239,12 +246,12 @@ impl Provisioner {
         hub: Option<&HubName>,
         specs: &[RouterSpec],
         keys: Vec<(PrivateKey, PresharedKey)>,
+        platform: Option<PlatformIdentity>,
     ) -> Result<(ImportSummary, Vec<i64>)> {
         let count = specs.len();
         let hub = store::hubs_resolve(tx, hub.map(HubName::as_str)).await?;
-        let mut lock = store::lock_tenant(tx, tenant.as_str()).await?;
         let names: Vec<String> = specs.iter().map(|s| s.name.to_string()).collect();
-        let taken = store::taken_names(tx, lock.tenant_id, &names).await?;
+        let (tenant_id, taken) = store::tenant_and_taken_names(tx, tenant.as_str(), &names).await?;
         if !taken.is_empty() {
             return Err(Error::AlreadyExists(format!(
                 "tenant {tenant} already has router{} {}",
@@ -252,33 +259,46 @@ impl Provisioner {
                 taken.join(", ")
             )));
         }
-        let indexes =
-            store::allocate_host_indexes(tx, &mut lock, count as u32, tenant.as_str()).await?;
         let ids = store::reserve_router_ids(tx, count).await?;
-        let rows: Vec<NewRouterRow> = specs
+        let mut rows: Vec<NewRouterRow> = specs
             .iter()
             .zip(&keys)
-            .zip(ids.iter().zip(&indexes))
-            .map(
-                |((spec, (private, psk)), (&id, &host_index))| NewRouterRow {
-                    id,
-                    name: spec.name.to_string(),
-                    host_index,
-                    public_key: private.public_key(),
-                    private_key_sealed: self.vault.seal(
-                        private.as_bytes(),
-                        &aad("routers", id, rotation::CURRENT_PRIVATE),
-                    ),
-                    preshared_key_sealed: self.vault.seal(
-                        psk.as_bytes(),
-                        &aad("routers", id, rotation::CURRENT_PRESHARED),
-                    ),
-                    interface_name: spec.interface_name.to_string(),
-                    keepalive: spec.keepalive,
-                },
-            )
+            .zip(&ids)
+            .map(|((spec, (private, psk)), &id)| NewRouterRow {
+                id,
+                name: spec.name.to_string(),
+                host_index: 0, // allocated under the lock, below
+                public_key: private.public_key(),
+                private_key_sealed: self.vault.seal(
+                    private.as_bytes(),
+                    &aad("routers", id, rotation::CURRENT_PRIVATE),
+                ),
+                preshared_key_sealed: self.vault.seal(
+                    psk.as_bytes(),
+                    &aad("routers", id, rotation::CURRENT_PRESHARED),
+                ),
+                interface_name: spec.interface_name.to_string(),
+                keepalive: spec.keepalive,
+                platform: None,
+            })
             .collect();
         drop(keys);
+        if let (Some(platform), [row]) = (platform, &mut rows[..]) {
+            row.platform = Some(platform);
+        }
+        // Sent at commit, whenever it is queued.
+        let change = match &ids[..] {
+            [id] => Change::new(ChangeKind::RouterCreated).id(*id),
+            _ => Change::new(ChangeKind::RoutersImported),
+        };
+        publish(tx, &change.tenant(tenant_id).hub(hub.id)).await?;
+
+        let mut lock = store::lock_tenant(tx, tenant.as_str()).await?;
+        let indexes =
+            store::allocate_host_indexes(tx, &mut lock, count as u32, tenant.as_str()).await?;
+        for (row, &index) in rows.iter_mut().zip(&indexes) {
+            row.host_index = index;
+        }
         store::insert_routers(tx, &lock, &hub, &rows).await?;
 
         let address =
@@ -290,15 +310,12 @@ impl Provisioner {
             first_vpn_ip: address(indexes.iter().min()),
             last_vpn_ip: address(indexes.iter().max()),
         };
-        let change = if count == 1 {
+        if count == 1 {
             store::audit_router_add(tx, tenant.as_str(), &specs[0].name, summary.first_vpn_ip)
                 .await?;
-            Change::new(ChangeKind::RouterCreated).id(ids[0])
         } else {
             store::audit_import(tx, &summary).await?;
-            Change::new(ChangeKind::RoutersImported)
-        };
-        publish(tx, &change.tenant(lock.tenant_id).hub(hub.id)).await?;
+        }
         Ok((summary, ids))
     }
 

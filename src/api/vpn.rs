@@ -20,9 +20,9 @@ use crate::model::{
 };
 use crate::provision::RouterSpec;
 use crate::scripts::{self, RouterDocument};
-use crate::store::Tx;
 use crate::store::api::{self as queries, AccessScope, Page, VpnRow};
 use crate::store::rotation::RotationScope;
+use crate::store::{PlatformIdentity, Tx};
 
 pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 500;
@@ -364,11 +364,14 @@ pub async fn create(
     let display_name = body.router_name.as_deref().map(str::trim);
     let mut tx = state.begin(&caller).await?;
     let tenant = acting_tenant(&mut tx, &caller, body.tenant.as_deref(), "tenant").await?;
+    let platform = PlatformIdentity {
+        router_id: body.router_id,
+        display_name: display_name.map(str::to_owned),
+    };
     let id = state
         .provisioner
-        .add_router_in(&mut tx, &tenant, &spec)
+        .add_router_in(&mut tx, &tenant, &spec, platform)
         .await?;
-    queries::set_platform_identity(&mut tx, id, body.router_id, display_name).await?;
     let row = queries::vpn_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::from(crate::Error::Other("provisioned row vanished".into())))?;

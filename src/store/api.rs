@@ -226,30 +226,6 @@ pub async fn tenant_exists(tx: &mut Tx<'_>, name: &str) -> Result<bool> {
     )
 }
 
-/// Records the platform's router id and display name on a router just provisioned.
-pub async fn set_platform_identity(
-    tx: &mut Tx<'_>,
-    router_id: i64,
-    platform_router_id: i64,
-    display_name: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE routers SET platform_router_id = $2, display_name = $3, updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(router_id)
-    .bind(platform_router_id)
-    .bind(display_name)
-    .execute(&mut **tx)
-    .await
-    .map_err(|err| {
-        super::on_unique_violation(err, |_| {
-            format!("router_id {platform_router_id} already has a VPN configuration in this tenant")
-        })
-    })?;
-    Ok(())
-}
-
 /// Deletes a configuration (its router) in the scope, as `router rm` does.
 pub async fn delete_vpn(tx: &mut Tx<'_>, id: i64) -> Result<Option<DeletedRouter>> {
     let Some(row) = vpn_by_id(tx, id).await? else {

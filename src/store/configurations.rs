@@ -1,11 +1,13 @@
 //! `vpn_configurations`, one row per router: every write of the table is here. Provisioning
-//! inserts the rows (keys sealed), enabling and disabling sets their status, agents write
-//! their link columns after each poll (in one statement with the agent's heartbeat), and demo
-//! data sets them by hand.
+//! inserts the rows (keys sealed) in the statement that inserts their routers, enabling and
+//! disabling sets their status, agents write their link columns after each poll (in one
+//! statement with the agent's heartbeat), and demo data sets them by hand.
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use sqlx::PgExecutor;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgExecutor, Postgres};
 
 use super::Tx;
 use super::notify::CHANNEL;
@@ -82,14 +84,41 @@ const SET_LINKS: &str = concat!(
     WHERE v.router_id = u.id AND v.tenant_id = $1"
 );
 
-/// Inserts the configuration rows of routers just inserted (one statement for any number).
-pub(super) async fn insert(
-    tx: &mut Tx<'_>,
+/// Provisioning's one write: the locked tenant's allocation counters ($1 tenant, $3 next
+/// host index, $4 allocated), the routers ($2 hub, $5 the tenant's network address, $6 to $10
+/// the rows) and their configuration rows ($11 to $20, bound by [`bind_new_rows`]), in one
+/// statement so the tenant's lock is held one round trip for them all. Run by
+/// [`super::routers::insert_routers`], which binds $1 to $10.
+pub(super) const INSERT_WITH_ROUTERS: &str = "
+    WITH allocation AS (
+        UPDATE vpn_subnet_allocations
+        SET next_host_index = $3, allocated_ips = $4, updated_at = now(),
+            status = CASE WHEN $4 >= total_ips THEN 'exhausted' ELSE 'active' END
+        WHERE tenant_id = $1
+    ), r AS (
+        INSERT INTO routers (id, tenant_id, hub_id, name, host_index, vpn_ip, platform_router_id, display_name)
+        SELECT u.id, $1, $2, u.name, u.idx, $5::inet + 257 + u.idx, u.platform_id, u.display_name
+        FROM unnest($6::bigint[], $7::text[], $8::int[], $9::bigint[], $10::text[])
+             AS u(id, name, idx, platform_id, display_name)
+        RETURNING id, vpn_ip
+    )
+    INSERT INTO vpn_configurations
+       (tenant_id, router_id, hub_id, server_public_key, client_public_key, client_private_key_sealed,
+        preshared_key_sealed, server_ip, client_ip, subnet_cidr, listen_port, server_endpoint,
+        interface_name, keepalive_interval, allowed_ips)
+    SELECT $1, u.id, $2, $11, u.public_key, u.private_sealed, u.psk_sealed, $12, r.vpn_ip, $13, $14, $15,
+           u.iface, u.keepalive, jsonb_build_array(host($12) || '/32')
+    FROM unnest($6::bigint[], $16::text[], $17::bytea[], $18::bytea[], $19::text[], $20::int[])
+         AS u(id, public_key, private_sealed, psk_sealed, iface, keepalive)
+    JOIN r ON r.id = u.id";
+
+/// Binds the configuration rows' parameters ($11 to $20) of [`INSERT_WITH_ROUTERS`].
+pub(super) fn bind_new_rows<'q>(
+    query: Query<'q, Postgres, PgArguments>,
     lock: &TenantLock,
-    hub: &Hub,
-    rows: &[NewRouterRow],
-) -> Result<()> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    hub: &'q Hub,
+    rows: &'q [NewRouterRow],
+) -> Query<'q, Postgres, PgArguments> {
     let public_keys: Vec<PublicKey> = rows.iter().map(|r| r.public_key).collect();
     let private_sealed: Vec<&[u8]> = rows
         .iter()
@@ -102,34 +131,17 @@ pub(super) async fn insert(
     let interfaces: Vec<&str> = rows.iter().map(|r| r.interface_name.as_str()).collect();
     let keepalives: Vec<i32> = rows.iter().map(|r| i32::from(r.keepalive)).collect();
     let hub_ip = ipam::hub_address(lock.octet);
-    sqlx::query(
-        "INSERT INTO vpn_configurations
-           (tenant_id, router_id, hub_id, server_public_key, client_public_key, client_private_key_sealed,
-            preshared_key_sealed, server_ip, client_ip, subnet_cidr, listen_port, server_endpoint,
-            interface_name, keepalive_interval, allowed_ips)
-         SELECT $1, u.id, $2, $3, u.public_key, u.private_sealed, u.psk_sealed, $4, r.vpn_ip, $5, $6, $7,
-                u.iface, u.keepalive, jsonb_build_array(host($4) || '/32')
-         FROM unnest($8::bigint[], $9::text[], $10::bytea[], $11::bytea[], $12::text[], $13::int[])
-              AS u(id, public_key, private_sealed, psk_sealed, iface, keepalive)
-         JOIN routers r ON r.id = u.id",
-    )
-    .bind(lock.tenant_id)
-    .bind(hub.id)
-    .bind(hub.public_key)
-    .bind(super::tenants::host(hub_ip))
-    .bind(IpNet::V4(ipam::tenant_subnet(lock.octet)))
-    .bind(i32::from(hub.listen_port))
-    .bind(&hub.endpoint)
-    .bind(&ids)
-    .bind(&public_keys)
-    .bind(&private_sealed)
-    .bind(&psk_sealed)
-    .bind(&interfaces)
-    .bind(&keepalives)
-    .execute(&mut **tx)
-    .await
-    .map_err(|err| super::on_unique_violation(err, |c| format!("key or address conflict ({c}); try again")))?;
-    Ok(())
+    query
+        .bind(hub.public_key)
+        .bind(super::tenants::host(hub_ip))
+        .bind(IpNet::V4(ipam::tenant_subnet(lock.octet)))
+        .bind(i32::from(hub.listen_port))
+        .bind(&hub.endpoint)
+        .bind(public_keys)
+        .bind(private_sealed)
+        .bind(psk_sealed)
+        .bind(interfaces)
+        .bind(keepalives)
 }
 
 /// Disabled is a status of its own; re-enabled starts again from what handshakes say.

@@ -24,7 +24,9 @@ use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 
 pub use doctor::{AgentHeartbeat, AppliedMigration};
 pub use hubs::{HubSecretRow, NewHubRow};
-pub use routers::{DeletedRouter, NewRouterRow, RouterFilter, RouterSecretRow, TenantLock};
+pub use routers::{
+    DeletedRouter, NewRouterRow, PlatformIdentity, RouterFilter, RouterSecretRow, TenantLock,
+};
 pub use status::{
     AgentBeat, HubLink, LinkUpdate, PollWrite, RouterLink, StoredLink, StoredUnknown, UnknownPeer,
 };
@@ -226,5 +228,5 @@ pub(crate) fn on_unique_violation(err: sqlx::Error, message: impl FnOnce(&str) -
 pub(crate) use hubs::resolve_hub as hubs_resolve;
 pub(crate) use routers::{
     allocate_host_indexes, audit_import, audit_router_add, insert_routers, lock_tenant,
-    reserve_router_ids, taken_names,
+    reserve_router_ids, tenant_and_taken_names,
 };

@@ -3,7 +3,9 @@
 //! Address allocation holds the tenant's allocation row locked (`FOR UPDATE`) for the
 //! transaction, so concurrent provisioners into one tenant queue up there; the unique
 //! constraints on (tenant, host_index) and (tenant, vpn_ip) make a duplicate impossible even
-//! for a writer that bypasses tikwire.
+//! for a writer that bypasses tikwire. Whatever does not need the lock is done before it is
+//! taken, and what does is a few statements: the lock is held for as few round trips as
+//! possible, because it is what one tenant's provisioning throughput is made of.
 
 use serde::Serialize;
 
@@ -43,6 +45,15 @@ pub struct NewRouterRow {
     pub preshared_key_sealed: Vec<u8>,
     pub interface_name: String,
     pub keepalive: u16,
+    /// The platform's own router id and display name, for routers provisioned by the API.
+    pub platform: Option<PlatformIdentity>,
+}
+
+/// How the hotspot platform knows a router: its id (unique per tenant) and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformIdentity {
+    pub router_id: i64,
+    pub display_name: Option<String>,
 }
 
 /// A router with its sealed keys.
@@ -328,8 +339,9 @@ pub(crate) async fn lock_tenant(tx: &mut Tx<'_>, tenant: &str) -> Result<TenantL
 }
 
 /// Takes the `count` lowest free host indexes of a locked tenant: released ones first (all
-/// below the high-water mark), then fresh ones from the mark. Two indexed statements at most,
-/// however full the tenant is.
+/// below the high-water mark), then fresh ones from the mark. One indexed statement when
+/// addresses were released, none otherwise; the counters in `lock` are advanced here and
+/// written by [`insert_routers`] with the rows.
 pub(crate) async fn allocate_host_indexes(
     tx: &mut Tx<'_>,
     lock: &mut TenantLock,
@@ -345,35 +357,30 @@ pub(crate) async fn allocate_host_indexes(
             if count == 1 { "was" } else { "were" },
         )));
     }
-    let mut indexes: Vec<u32> = sqlx::query_scalar::<_, i32>(
-        "DELETE FROM released_host_indexes WHERE (tenant_id, host_index) IN (
-             SELECT tenant_id, host_index FROM released_host_indexes
-             WHERE tenant_id = $1 ORDER BY host_index LIMIT $2)
-         RETURNING host_index",
-    )
-    .bind(lock.tenant_id)
-    .bind(i64::from(count))
-    .fetch_all(&mut **tx)
-    .await?
-    .into_iter()
-    .map(|i| i as u32)
-    .collect();
+    // Every index below the mark is either allocated or released: holes exist exactly when
+    // fewer are allocated than the mark.
+    let mut indexes: Vec<u32> = if lock.allocated < lock.next_host_index {
+        sqlx::query_scalar::<_, i32>(
+            "DELETE FROM released_host_indexes WHERE (tenant_id, host_index) IN (
+                 SELECT tenant_id, host_index FROM released_host_indexes
+                 WHERE tenant_id = $1 ORDER BY host_index LIMIT $2)
+             RETURNING host_index",
+        )
+        .bind(lock.tenant_id)
+        .bind(i64::from(count))
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|i| i as u32)
+        .collect()
+    } else {
+        Vec::new()
+    };
     indexes.sort_unstable();
     let fresh = count - indexes.len() as u32;
     indexes.extend(lock.next_host_index..lock.next_host_index + fresh);
     lock.next_host_index += fresh;
     lock.allocated += count;
-    sqlx::query(
-        "UPDATE vpn_subnet_allocations
-         SET next_host_index = $2, allocated_ips = $3, updated_at = now(),
-             status = CASE WHEN $3 >= total_ips THEN 'exhausted' ELSE 'active' END
-         WHERE tenant_id = $1",
-    )
-    .bind(lock.tenant_id)
-    .bind(lock.next_host_index as i32)
-    .bind(lock.allocated as i32)
-    .execute(&mut **tx)
-    .await?;
     Ok(indexes)
 }
 
@@ -387,22 +394,28 @@ pub(crate) async fn reserve_router_ids(tx: &mut Tx<'_>, count: usize) -> Result<
     .await?)
 }
 
-/// Names among `names` that the tenant already uses.
-pub(crate) async fn taken_names(
+/// The tenant's id and the names among `names` it already uses (at most five), read before
+/// its lock is taken: the unique constraint on (tenant, name) still catches a name taken in
+/// between.
+pub(crate) async fn tenant_and_taken_names(
     tx: &mut Tx<'_>,
-    tenant_id: i64,
+    tenant: &str,
     names: &[String],
-) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT name FROM routers WHERE tenant_id = $1 AND name = ANY($2) ORDER BY name LIMIT 5",
+) -> Result<(i64, Vec<String>)> {
+    let row: Option<(i64, Vec<String>)> = sqlx::query_as(
+        "SELECT t.id, ARRAY(SELECT r.name FROM routers r
+                            WHERE r.tenant_id = t.id AND r.name = ANY($2) ORDER BY r.name LIMIT 5)
+         FROM tenants t WHERE t.name = $1",
     )
-    .bind(tenant_id)
+    .bind(tenant)
     .bind(names)
-    .fetch_all(&mut **tx)
-    .await?)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.ok_or_else(|| no_such_tenant(tenant))
 }
 
-/// Inserts routers and their VPN configuration rows: two statements for any number of rows.
+/// Inserts routers and their VPN configuration rows and writes the locked tenant's
+/// allocation counters: one statement for any number of rows.
 pub(crate) async fn insert_routers(
     tx: &mut Tx<'_>,
     lock: &TenantLock,
@@ -412,31 +425,45 @@ pub(crate) async fn insert_routers(
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     let indexes: Vec<i32> = rows.iter().map(|r| r.host_index as i32).collect();
-    sqlx::query(
-        "INSERT INTO routers (id, tenant_id, hub_id, name, host_index, vpn_ip)
-         SELECT u.id, $1, $2, u.name, u.idx, $3::inet + 257 + u.idx
-         FROM unnest($4::bigint[], $5::text[], $6::int[]) AS u(id, name, idx)",
-    )
-    .bind(lock.tenant_id)
-    .bind(hub.id)
-    .bind(super::tenants::host(std::net::Ipv4Addr::new(
-        10, lock.octet, 0, 0,
-    )))
-    .bind(&ids)
-    .bind(&names)
-    .bind(&indexes)
-    .execute(&mut **tx)
-    .await
-    .map_err(|err| {
-        super::on_unique_violation(err, |constraint| match constraint {
-            "routers_tenant_name_key" => {
-                "a router with one of these names already exists in this tenant".into()
-            }
-            _ => format!("address allocation conflict ({constraint}); try again"),
-        })
-    })?;
-
-    configurations::insert(tx, lock, hub, rows).await
+    let platform_ids: Vec<Option<i64>> = rows
+        .iter()
+        .map(|r| r.platform.as_ref().map(|p| p.router_id))
+        .collect();
+    let display_names: Vec<Option<&str>> = rows
+        .iter()
+        .map(|r| r.platform.as_ref().and_then(|p| p.display_name.as_deref()))
+        .collect();
+    let query = sqlx::query(configurations::INSERT_WITH_ROUTERS)
+        .bind(lock.tenant_id)
+        .bind(hub.id)
+        .bind(lock.next_host_index as i32)
+        .bind(lock.allocated as i32)
+        .bind(super::tenants::host(std::net::Ipv4Addr::new(
+            10, lock.octet, 0, 0,
+        )))
+        .bind(&ids)
+        .bind(&names)
+        .bind(&indexes)
+        .bind(&platform_ids)
+        .bind(&display_names);
+    configurations::bind_new_rows(query, lock, hub, rows)
+        .execute(&mut **tx)
+        .await
+        .map_err(|err| {
+            super::on_unique_violation(err, |constraint| match constraint {
+                "routers_tenant_name_key" => {
+                    "a router with one of these names already exists in this tenant".into()
+                }
+                "routers_tenant_platform_router_id_key" => match &platform_ids[..] {
+                    [Some(id)] => {
+                        format!("router_id {id} already has a VPN configuration in this tenant")
+                    }
+                    _ => "a router_id already has a VPN configuration in this tenant".into(),
+                },
+                _ => format!("address or key conflict ({constraint}); try again"),
+            })
+        })?;
+    Ok(())
 }
 
 pub(crate) fn no_such_router(tenant: &str, name: &str) -> Error {
