@@ -563,3 +563,47 @@ async fn a_configuration_row_cannot_disagree_with_its_router() {
         "a configuration moved to another tenant was accepted: {moved:?}"
     );
 }
+
+/// Sample fleets for benchmarks are written in bulk by SQL: they must keep the same
+/// bookkeeping as provisioning, continue after provisioned routers and leave room for more.
+#[tokio::test]
+async fn sample_fleets_keep_the_bookkeeping_and_share_tenants_with_provisioning() {
+    let db = common::test_db().await;
+    let p = provisioner(&db.pool, IpamConfig::default());
+    with_hub(&p).await;
+    p.add_tenant(&tenant("big")).await.unwrap();
+    p.add_router(&router("big", "real-one")).await.unwrap();
+    let hub = p.store().list_hubs().await.unwrap().remove(0);
+    let added = p
+        .store()
+        .fill_sample_routers("big", &hub, 5_000, "s")
+        .await
+        .unwrap();
+    assert_eq!(added, 5_000);
+    assert_consistent(&db.pool).await;
+    // After the provisioned router's address (named by host index), all distinct, statuses spread.
+    let (first, distinct, online, pending): (String, i64, i64, i64) = sqlx::query_as(
+        "SELECT min(host(r.vpn_ip)) FILTER (WHERE r.name = 's-00002'), count(DISTINCT c.client_public_key),
+                count(*) FILTER (WHERE c.status = 'online'), count(*) FILTER (WHERE c.status = 'pending')
+         FROM routers r JOIN vpn_configurations c ON c.router_id = r.id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(first, "10.100.1.2");
+    assert_eq!(distinct, 5_001);
+    assert!(
+        online > 3_000 && pending > 0,
+        "online {online}, pending {pending}"
+    );
+    // Provisioning goes on after them, and a fill beyond the tenant's room changes nothing.
+    let next = p.add_router(&router("big", "real-two")).await.unwrap();
+    assert_eq!(next.vpn_ip, Ipv4Addr::new(10, 100, 20, 138));
+    let err = p
+        .store()
+        .fill_sample_routers("big", &hub, 65_278, "t")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Exhausted(_)), "{err}");
+    assert_consistent(&db.pool).await;
+}

@@ -4,10 +4,10 @@
 use chrono::{Duration, Utc};
 use rand::RngExt as _;
 
-use super::output;
 use super::{Context, DemoArgs};
-use crate::model::{Endpoint, HubName, InterfaceName, RouterName, RouterStatus, TenantName};
-use crate::provision::{NewHub, RouterSpec};
+use super::{demo_scale, output};
+use crate::model::{Endpoint, Hub, HubName, InterfaceName, RouterName, RouterStatus, TenantName};
+use crate::provision::{NewHub, Provisioner, RouterSpec};
 use crate::store::{LinkUpdate, StoredLink};
 use crate::{Error, Result};
 
@@ -30,6 +30,9 @@ const SITES: [&str; 10] = [
 ];
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
+    if let Some(routers) = args.scale {
+        return demo_scale::run(ctx, routers).await;
+    }
     if args.tenants == 0
         || args.tenants as usize > TENANTS.len()
         || args.routers == 0
@@ -42,20 +45,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
     }
     let provisioner = ctx.provisioner().await?;
     let store = provisioner.store();
-    let hubs = store.list_hubs().await?;
-    let hub = match hubs.first() {
-        Some(hub) => hub.clone(),
-        None => {
-            provisioner
-                .add_hub(&NewHub {
-                    name: HubName::parse("hub-demo")?,
-                    endpoint: Endpoint::parse("vpn.example.net:51820")?,
-                    interface: InterfaceName::parse("wg0")?,
-                    listen_port: 51820,
-                })
-                .await?
-        }
-    };
+    let hub = demo_hub(&provisioner).await?;
     let existing: Vec<String> = store
         .list_tenants()
         .await?
@@ -93,6 +83,21 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
         hub.name,
         created.join(", ")
     ))
+}
+
+/// The first hub, or a new `hub-demo` when there is none.
+pub(super) async fn demo_hub(provisioner: &Provisioner) -> Result<Hub> {
+    if let Some(hub) = provisioner.store().list_hubs().await?.into_iter().next() {
+        return Ok(hub);
+    }
+    provisioner
+        .add_hub(&NewHub {
+            name: HubName::parse("hub-demo")?,
+            endpoint: Endpoint::parse("vpn.example.net:51820")?,
+            interface: InterfaceName::parse("wg0")?,
+            listen_port: 51820,
+        })
+        .await
 }
 
 /// Gives routers plausible handshakes, endpoints and traffic, as if an agent had run.

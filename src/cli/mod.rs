@@ -6,6 +6,7 @@ mod audit;
 mod completions;
 mod db;
 mod demo;
+mod demo_scale;
 mod doctor;
 mod hub;
 mod import;
@@ -375,6 +376,10 @@ pub struct DemoArgs {
     /// Routers per tenant (on average).
     #[arg(long, default_value_t = 120)]
     pub routers: u32,
+    /// Instead: a sample fleet of this many routers for benchmarks, written in bulk by SQL
+    /// (tenants sample-001, sample-002, ... of 65,278 routers each; keys not usable).
+    #[arg(long, value_name = "ROUTERS", conflicts_with_all = ["tenants", "routers"])]
+    pub scale: Option<u64>,
 }
 
 #[derive(Debug, Args)]

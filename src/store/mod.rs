@@ -13,6 +13,7 @@ mod hubs;
 pub mod notify;
 pub mod rotation;
 mod routers;
+pub mod sample;
 pub mod status;
 mod tenants;
 pub mod tokens;
