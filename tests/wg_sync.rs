@@ -133,7 +133,7 @@ async fn a_poll_writes_status_endpoint_counters_and_announces_it() {
         .unwrap();
     assert_eq!(report.rows_updated, 1, "r2 did not change");
     assert_eq!(report.transitions.len(), 1);
-    assert_eq!(report.transitions[0].label, "acme/r1");
+    assert_eq!(report.transitions[0].router.label(), "acme/r1");
     let r1 = row(&db.pool, k1).await;
     assert_eq!(
         r1,

@@ -380,7 +380,7 @@ fn log_report(hub: &Hub, report: &SyncReport) {
     let moves: Vec<String> = report
         .transitions
         .iter()
-        .map(|t| format!("{} {} -> {}", t.label, t.from, t.to))
+        .map(|t| format!("{} {} -> {}", t.router.label(), t.from, t.to))
         .collect();
     if !moves.is_empty() {
         tracing::info!("{}: status changes: {}", hub.name, names(&moves));

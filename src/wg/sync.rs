@@ -3,7 +3,10 @@
 //!
 //! The hub's routers are loaded once and kept in memory (reloaded after a change is
 //! announced); each poll compares the snapshot with that copy and writes only the rows that
-//! changed, all in one statement, followed by one `NOTIFY`.
+//! changed, all in one statement, followed by one `NOTIFY`. The same comparison yields the
+//! poll's history (status transitions, first handshakes, endpoint changes, traffic), written in
+//! the same transaction. The copy always starts from what is stored, so a restarted agent
+//! compares with the database, never with nothing, and invents no transitions.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,26 +15,21 @@ use chrono::{DateTime, Utc};
 use super::poller::Snapshot;
 use super::status::{Counter, LinkState, Thresholds, next_state};
 use crate::Result;
+use crate::history::bucket_start;
+pub use crate::store::history::Transition;
 use crate::keys::PublicKey;
-use crate::model::{AgentIdentity, RouterStatus};
+use crate::model::AgentIdentity;
+use crate::store::history::{EndpointMove, FirstHandshake, RouterRef, TrafficDelta};
 use crate::store::{LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
 
 /// A router of this hub as the database holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Known {
+    /// The `vpn_configurations` row.
     id: i64,
-    /// "tenant/router", for logs.
-    label: String,
+    router: RouterRef,
     enabled: bool,
     state: LinkState,
-}
-
-/// A router whose status changed, for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
-    pub label: String,
-    pub from: RouterStatus,
-    pub to: RouterStatus,
 }
 
 /// What one poll changes in the database. Computed without I/O.
@@ -40,6 +38,10 @@ pub struct SyncPlan {
     /// Public key and new state of every router row that changed.
     pub updates: Vec<(PublicKey, LinkState)>,
     pub transitions: Vec<Transition>,
+    pub first_handshakes: Vec<FirstHandshake>,
+    pub endpoints: Vec<EndpointMove>,
+    /// Only routers whose counters grew.
+    pub traffic: Vec<TrafficDelta>,
     /// Every unknown peer, sorted by key; `None` when the set is what the table already holds.
     pub unknown: Option<Vec<UnknownPeer>>,
     pub unknown_count: usize,
@@ -117,6 +119,7 @@ impl StatusSync {
                 status: link.status,
                 first_handshake_at: link.first_handshake_at,
                 last_handshake_at: link.last_handshake_at,
+                last_seen_at: link.last_seen_at,
                 last_endpoint: link.last_endpoint,
                 rx: Counter {
                     total: link.rx_bytes,
@@ -131,7 +134,12 @@ impl StatusSync {
                 row.public_key,
                 Known {
                     id: row.id,
-                    label: row.label,
+                    router: RouterRef {
+                        router_id: row.router_id,
+                        tenant_id: row.tenant_id,
+                        tenant: row.tenant,
+                        name: row.name,
+                    },
                     enabled: row.enabled,
                     state,
                 },
@@ -162,13 +170,7 @@ impl StatusSync {
             if next == known.state {
                 continue;
             }
-            if next.status != known.state.status {
-                plan.transitions.push(Transition {
-                    label: known.label.clone(),
-                    from: known.state.status,
-                    to: next.status,
-                });
-            }
+            self.plan_history(known, &next, now, &mut plan);
             plan.updates.push((*key, next));
         }
         let mut unknown: Vec<UnknownPeer> = snapshot
@@ -195,6 +197,50 @@ impl StatusSync {
         plan
     }
 
+    /// What history records of one router's change from its stored state to `next`.
+    fn plan_history(&self, known: &Known, next: &LinkState, now: DateTime<Utc>, plan: &mut SyncPlan) {
+        let was = &known.state;
+        let router = &known.router;
+        if next.status != was.status {
+            plan.transitions.push(Transition {
+                router: router.clone(),
+                hub_id: self.hub_id,
+                at: now,
+                from: was.status,
+                to: next.status,
+                last_handshake_at: next.last_handshake_at,
+            });
+        }
+        if let (None, Some(at)) = (was.first_handshake_at, next.first_handshake_at) {
+            plan.first_handshakes.push(FirstHandshake {
+                router: router.clone(),
+                hub_id: self.hub_id,
+                at,
+            });
+        }
+        if let Some(endpoint) = &next.last_endpoint
+            && was.last_endpoint.as_ref() != Some(endpoint)
+        {
+            plan.endpoints.push(EndpointMove {
+                router_id: router.router_id,
+                tenant_id: router.tenant_id,
+                at: now,
+                endpoint: endpoint.clone(),
+            });
+        }
+        let rx = next.rx.total - was.rx.total;
+        let tx = next.tx.total - was.tx.total;
+        if rx > 0 || tx > 0 {
+            plan.traffic.push(TrafficDelta {
+                router_id: router.router_id,
+                tenant_id: router.tenant_id,
+                bucket: bucket_start(now),
+                rx_bytes: rx,
+                tx_bytes: tx,
+            });
+        }
+    }
+
     /// Reloads if needed, plans and writes one snapshot.
     pub async fn sync(&mut self, store: &Store, snapshot: &Snapshot) -> Result<SyncReport> {
         if self.dirty {
@@ -219,6 +265,10 @@ impl StatusSync {
             .write_poll(&PollWrite {
                 hub_id: self.hub_id,
                 updates: &updates,
+                transitions: &plan.transitions,
+                first_handshakes: &plan.first_handshakes,
+                endpoints: &plan.endpoints,
+                traffic: &plan.traffic,
                 agent: &self.identity,
                 polled_at: plan.taken_at.unwrap_or_else(Utc::now),
                 peers_seen: plan.peers_seen as i32,
@@ -267,6 +317,7 @@ fn link_update(id: i64, state: &LinkState) -> LinkUpdate {
             status: state.status,
             first_handshake_at: state.first_handshake_at,
             last_handshake_at: state.last_handshake_at,
+            last_seen_at: state.last_seen_at,
             last_endpoint: state.last_endpoint.clone(),
             rx_bytes: state.rx.total,
             tx_bytes: state.tx.total,
