@@ -20,7 +20,7 @@ pub use crate::store::history::Transition;
 use crate::keys::PublicKey;
 use crate::model::AgentIdentity;
 use crate::store::history::{EndpointMove, FirstHandshake, RouterRef, TrafficDelta};
-use crate::store::{LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
+use crate::store::{HubLink, LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
 
 /// A router of this hub as the database holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +111,12 @@ impl StatusSync {
     /// Re-reads the hub's routers from the database.
     pub async fn reload(&mut self, store: &Store) -> Result<()> {
         let rows = store.hub_links(self.hub_id).await?;
+        self.take_rows(rows);
+        Ok(())
+    }
+
+    /// Replaces the in-memory copy with the stored rows.
+    fn take_rows(&mut self, rows: Vec<HubLink>) {
         let mut known = HashMap::with_capacity(rows.len());
         self.staged = rows.iter().filter_map(|r| r.pending_public_key).collect();
         for row in rows {
@@ -147,7 +153,6 @@ impl StatusSync {
         }
         self.known = known;
         self.dirty = false;
-        Ok(())
     }
 
     /// What this snapshot changes. Pure: the in-memory copy is not touched.
@@ -324,5 +329,139 @@ fn link_update(id: i64, state: &LinkState) -> LinkUpdate {
             last_rx_counter: state.rx.last_raw,
             last_tx_counter: state.tx.last_raw,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RouterStatus;
+    use crate::wg::poller::PeerStats;
+
+    const KEY: &str = "cGNGHGTQjJQCrV2Kp8cKzxDkNLZrri1nj+3S3VumoVg=";
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    /// A hub with one router, stored as `link`.
+    fn sync_with(link: StoredLink) -> StatusSync {
+        let mut sync = StatusSync {
+            hub_id: 7,
+            thresholds: Thresholds::new(60, 120).unwrap(),
+            identity: AgentIdentity {
+                host: "h".into(),
+                pid: 1,
+                started_at: at(0),
+            },
+            known: HashMap::new(),
+            staged: HashSet::new(),
+            unknown_written: None,
+            dirty: true,
+        };
+        sync.take_rows(vec![HubLink {
+            id: 1,
+            public_key: KEY.parse().unwrap(),
+            pending_public_key: None,
+            router_id: 11,
+            tenant_id: 3,
+            tenant: "acme".into(),
+            name: "r1".into(),
+            enabled: true,
+            link,
+        }]);
+        sync
+    }
+
+    fn pending() -> StoredLink {
+        link_update(0, &LinkState::pending()).link
+    }
+
+    fn poll(secs: i64, handshake: Option<i64>, endpoint: &str, rx: u64, tx: u64) -> Snapshot {
+        let peer = PeerStats {
+            endpoint: Some(endpoint.parse().unwrap()),
+            last_handshake: handshake.map(at),
+            rx_bytes: rx,
+            tx_bytes: tx,
+            persistent_keepalive: Some(25),
+            allowed_ips: vec![],
+            has_preshared_key: true,
+        };
+        Snapshot {
+            interface: "wg0".into(),
+            taken_at: at(secs),
+            public_key: None,
+            listen_port: 51820,
+            peers: [(KEY.parse().unwrap(), peer)].into_iter().collect(),
+        }
+    }
+
+    /// Plans a poll and takes it into the copy, as a successful write would.
+    fn step(sync: &mut StatusSync, snapshot: &Snapshot) -> SyncPlan {
+        let plan = sync.plan(snapshot);
+        for (key, state) in &plan.updates {
+            sync.known.get_mut(key).unwrap().state = state.clone();
+        }
+        plan
+    }
+
+    fn moves(plan: &SyncPlan) -> Vec<(RouterStatus, RouterStatus)> {
+        plan.transitions.iter().map(|t| (t.from, t.to)).collect()
+    }
+
+    #[test]
+    fn a_poll_sequence_yields_transitions_endpoints_and_traffic() {
+        use RouterStatus::*;
+        let mut sync = sync_with(pending());
+        let a = "198.51.100.7:40001";
+        let b = "203.0.113.9:5000";
+
+        let p1 = step(&mut sync, &poll(10, Some(9), a, 100, 50));
+        assert_eq!(moves(&p1), [(Pending, Online)]);
+        let t = &p1.transitions[0];
+        assert_eq!((t.router.router_id, t.router.tenant_id, t.hub_id), (11, 3, 7));
+        assert_eq!((t.at, t.last_handshake_at), (at(10), Some(at(9))));
+        assert_eq!(p1.first_handshakes.len(), 1);
+        assert_eq!(p1.first_handshakes[0].at, at(9));
+        assert_eq!(p1.endpoints.len(), 1);
+        assert_eq!(p1.traffic.len(), 1);
+        assert_eq!((p1.traffic[0].rx_bytes, p1.traffic[0].tx_bytes), (100, 50));
+
+        // Keepalives: still online, traffic only, no repeated first handshake or endpoint.
+        let p2 = step(&mut sync, &poll(40, Some(9), a, 132, 82));
+        assert!(p2.transitions.is_empty() && p2.first_handshakes.is_empty());
+        assert!(p2.endpoints.is_empty());
+        assert_eq!((p2.traffic[0].rx_bytes, p2.traffic[0].tx_bytes), (32, 32));
+
+        // Silence: stale, then offline; nothing flows, so no traffic rows.
+        let p3 = step(&mut sync, &poll(110, Some(9), a, 132, 82));
+        assert_eq!(moves(&p3), [(Online, Stale)]);
+        assert!(p3.traffic.is_empty());
+        let p4 = step(&mut sync, &poll(170, Some(9), a, 132, 82));
+        assert_eq!(moves(&p4), [(Stale, Offline)]);
+
+        // Back from another NAT address after the interface restarted (counters from zero).
+        let p5 = step(&mut sync, &poll(200, Some(199), b, 20, 10));
+        assert_eq!(moves(&p5), [(Offline, Online)]);
+        assert_eq!(p5.endpoints[0].endpoint, b);
+        assert_eq!((p5.traffic[0].rx_bytes, p5.traffic[0].tx_bytes), (20, 10));
+        assert_eq!(p5.traffic[0].bucket, crate::history::bucket_start(at(200)));
+
+        // Nothing new at all: nothing to write.
+        let p6 = step(&mut sync, &poll(201, Some(199), b, 20, 10));
+        assert_eq!(p6.updates.len(), 0);
+    }
+
+    #[test]
+    fn a_copy_loaded_from_the_stored_rows_plans_no_transitions() {
+        let mut before = sync_with(pending());
+        step(&mut before, &poll(10, Some(9), "198.51.100.7:40001", 100, 50));
+        let stored = link_update(1, &before.known.values().next().unwrap().state).link;
+        // A restarted agent: the copy comes from the database.
+        let restarted = sync_with(stored);
+        let plan = restarted.plan(&poll(12, Some(9), "198.51.100.7:40001", 100, 50));
+        assert!(plan.transitions.is_empty());
+        assert!(plan.first_handshakes.is_empty() && plan.endpoints.is_empty());
+        assert!(plan.traffic.is_empty());
     }
 }
