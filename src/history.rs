@@ -153,7 +153,8 @@ pub fn rollup_window(
     traffic_days: u32,
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let to = hour_start(now);
-    let oldest = hour_start(now - TimeDelta::days(i64::from(traffic_days)));
+    // The oldest bucket retention keeps: its day's partition stays whole.
+    let oldest = midnight((now - TimeDelta::days(i64::from(traffic_days))).date_naive());
     let from = match rolled_until {
         Some(until) => (until - TimeDelta::hours(1)).max(oldest),
         None => oldest,
@@ -413,11 +414,11 @@ mod tests {
         );
         assert_eq!(
             rollup_window(None, now, 14),
-            Some((t("2026-11-18T13:00:00Z"), t("2026-12-02T13:00:00Z")))
+            Some((t("2026-11-18T00:00:00Z"), t("2026-12-02T13:00:00Z")))
         );
         assert_eq!(
             rollup_window(Some(t("2026-01-01T00:00:00Z")), now, 14).unwrap().0,
-            t("2026-11-18T13:00:00Z"),
+            t("2026-11-18T00:00:00Z"),
             "never older than the buckets kept"
         );
     }

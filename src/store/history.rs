@@ -154,6 +154,14 @@ pub async fn insert_endpoints(db: impl PgExecutor<'_>, moves: &[EndpointMove]) -
 }
 
 pub async fn add_traffic(db: impl PgExecutor<'_>, deltas: &[TrafficDelta]) -> Result<()> {
+    Ok(add_traffic_raw(db, deltas).await?)
+}
+
+/// [`add_traffic`] with the database's own error (its SQLSTATE tells a missing partition).
+pub(super) async fn add_traffic_raw(
+    db: impl PgExecutor<'_>,
+    deltas: &[TrafficDelta],
+) -> sqlx::Result<()> {
     let router_ids: Vec<i64> = deltas.iter().map(|d| d.router_id).collect();
     let tenant_ids: Vec<i64> = deltas.iter().map(|d| d.tenant_id).collect();
     let buckets: Vec<DateTime<Utc>> = deltas.iter().map(|d| d.bucket).collect();

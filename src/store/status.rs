@@ -205,10 +205,37 @@ pub async fn write_poll(tx: &mut Tx<'_>, poll: &PollWrite<'_>) -> Result<u64> {
         history::insert_endpoints(&mut **tx, poll.endpoints).await?;
     }
     if !poll.traffic.is_empty() {
-        history::add_traffic(&mut **tx, poll.traffic).await?;
+        add_traffic_or_skip(tx, poll.traffic).await?;
     }
     Ok(updated)
 }
+
+/// Adds the poll's traffic; when its bucket has no partition yet (history maintenance has not
+/// run, see [`history::maintain`]) the traffic is left out with a warning rather than losing
+/// the status write with it.
+async fn add_traffic_or_skip(tx: &mut Tx<'_>, traffic: &[TrafficDelta]) -> Result<()> {
+    sqlx::query("SAVEPOINT poll_traffic")
+        .execute(&mut **tx)
+        .await?;
+    match history::add_traffic_raw(&mut **tx, traffic).await {
+        Ok(()) => {}
+        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(NO_PARTITION_FOR_ROW) =>
+        {
+            tracing::warn!("traffic history left out of this poll: {err} (history maintenance has not made its partition)");
+            sqlx::query("ROLLBACK TO SAVEPOINT poll_traffic")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Err(err) => return Err(err.into()),
+    }
+    sqlx::query("RELEASE SAVEPOINT poll_traffic")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// SQLSTATE check_violation: what PostgreSQL raises for a row no partition takes.
+const NO_PARTITION_FOR_ROW: &str = "23514";
 
 /// The routers of a hub with their stored link status.
 pub async fn hub_links(db: impl PgExecutor<'_>, hub_id: i64) -> Result<Vec<HubLink>> {
