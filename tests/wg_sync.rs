@@ -237,14 +237,15 @@ async fn counters_survive_resets_and_status_ages_without_news() {
         "first handshake never moves"
     );
 
-    // No handshakes any more, the peer even gone from the interface: ages to stale, offline.
+    // No handshakes any more, the peer even gone from the interface: ages to stale, offline,
+    // from its last sign of life (bytes received at 40).
     restarted
-        .sync(fleet.provisioner.store(), &snapshot(35 + 300, vec![]))
+        .sync(fleet.provisioner.store(), &snapshot(40 + 300, vec![]))
         .await
         .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "stale");
     restarted
-        .sync(fleet.provisioner.store(), &snapshot(35 + 601, vec![]))
+        .sync(fleet.provisioner.store(), &snapshot(40 + 601, vec![]))
         .await
         .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "offline");
