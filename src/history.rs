@@ -3,7 +3,7 @@
 //! from a status timeline, and the shapes `router history` and `tikwire events` print.
 //! No clock and no I/O: callers pass `now`; src/store/history.rs runs the queries.
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::model::RouterStatus;
@@ -230,6 +230,19 @@ impl Availability {
     }
 }
 
+impl Availability {
+    /// "24h 99.52% · 7d 98.10% · 30d -" (no data: -).
+    pub fn describe(&self) -> String {
+        let pct = |f: Option<f64>| f.map_or_else(|| "-".to_owned(), |f| format!("{:.2}%", f * 100.0));
+        format!(
+            "24h {} · 7d {} · 30d {}",
+            pct(self.day),
+            pct(self.week),
+            pct(self.month)
+        )
+    }
+}
+
 /// Which traffic table a history of a given span reads: 5-minute buckets up to two days
 /// (at most 576 rows), hourly ones beyond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,18 +329,6 @@ impl FleetEvent {
 
 /// At most this many events in one listing (the newest).
 pub const EVENTS_MAX: i64 = 1000;
-
-/// Seconds since the epoch of a day's start, for tests and demo data.
-pub fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
-    midnight(at.date_naive())
-}
-
-/// `at` with seconds and below dropped (for display).
-pub fn to_minute(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.with_second(0)
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(at)
-}
 
 #[cfg(test)]
 mod tests {
