@@ -6,6 +6,8 @@
 //! The agent's writes run inside its poll transaction ([`super::status::write_poll`]), one
 //! statement per kind with `unnest` arrays, so history commits with the status or not at all.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{Acquire as _, PgConnection, PgExecutor};
 
@@ -348,41 +350,71 @@ pub async fn router_history(
     })
 }
 
-/// The status a router had at `from` (its last change before) and every change since.
-const TIMELINE: &str = "
-    (SELECT at, to_status FROM router_transitions
-     WHERE router_id = $1 AND kind = 'status' AND at < $2 ORDER BY at DESC LIMIT 1)
-    UNION ALL
-    (SELECT at, to_status FROM router_transitions
-     WHERE router_id = $1 AND kind = 'status' AND at >= $2)
-    ORDER BY at";
+/// For each router: the status it had at `from` (its last change before) and every change
+/// since, in order.
+const TIMELINES: &str = "
+    SELECT id AS router_id, c.at, c.to_status
+    FROM unnest($1::bigint[]) AS id
+    CROSS JOIN LATERAL (
+        (SELECT at, to_status FROM router_transitions
+         WHERE router_id = id AND kind = 'status' AND at < $2 ORDER BY at DESC LIMIT 1)
+        UNION ALL
+        (SELECT at, to_status FROM router_transitions
+         WHERE router_id = id AND kind = 'status' AND at >= $2)
+    ) AS c
+    ORDER BY 1, 2";
 
-/// A router's status timeline from `from` on.
-pub async fn timeline(
+/// Routers' status timelines from `from` on, by router id (routers without any change are
+/// left out).
+pub async fn timelines(
     db: impl PgExecutor<'_>,
-    router_id: i64,
+    router_ids: &[i64],
     from: DateTime<Utc>,
-) -> Result<Timeline> {
-    let changes: Vec<(DateTime<Utc>, RouterStatus)> = sqlx::query_as(TIMELINE)
-        .bind(router_id)
+) -> Result<HashMap<i64, Timeline>> {
+    let rows: Vec<(i64, DateTime<Utc>, RouterStatus)> = sqlx::query_as(TIMELINES)
+        .bind(router_ids)
         .bind(from)
         .fetch_all(db)
         .await?;
-    Ok(Timeline {
-        before: None,
-        changes,
-    })
+    let mut timelines: HashMap<i64, Timeline> = HashMap::new();
+    for (router_id, at, status) in rows {
+        timelines
+            .entry(router_id)
+            .or_default()
+            .changes
+            .push((at, status));
+    }
+    Ok(timelines)
 }
 
-/// A router's availability over 24 h, 7 d and 30 d up to `now`.
+/// Routers' availability over 24 h, 7 d and 30 d up to `now`, by router id (every id given
+/// has an entry; null spans without data).
+pub async fn availabilities(
+    db: impl PgExecutor<'_>,
+    router_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<HashMap<i64, Availability>> {
+    let from = now - chrono::TimeDelta::days(AVAILABILITY_SPAN_DAYS);
+    let mut timelines = timelines(db, router_ids, from).await?;
+    Ok(router_ids
+        .iter()
+        .map(|id| {
+            let timeline = timelines.remove(id).unwrap_or_default();
+            (*id, Availability::over(&timeline, now))
+        })
+        .collect())
+}
+
+/// One router's availability over 24 h, 7 d and 30 d up to `now`.
 pub async fn availability(
     db: impl PgExecutor<'_>,
     router_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Availability> {
-    let from = now - chrono::TimeDelta::days(AVAILABILITY_SPAN_DAYS);
-    let timeline = timeline(db, router_id, from).await?;
-    Ok(Availability::over(&timeline, now))
+    let mut all = availabilities(db, &[router_id], now).await?;
+    Ok(all
+        .remove(&router_id)
+        .unwrap_or_else(|| Availability::over(&Timeline::default(), now)))
 }
 
 /// One row of `tikwire events`.
