@@ -74,6 +74,34 @@ impl RotationConfig {
     }
 }
 
+/// How long router history is kept (the agent drops older partitions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// 5-minute traffic buckets, in days.
+    pub traffic_days: u32,
+    /// Hourly traffic roll-ups, in days.
+    pub rollup_days: u32,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            traffic_days: 14,
+            rollup_days: 400,
+        }
+    }
+}
+
+impl HistoryConfig {
+    pub fn retention(&self) -> crate::history::Retention {
+        crate::history::Retention {
+            traffic_days: self.traffic_days,
+            rollup_days: self.rollup_days,
+        }
+    }
+}
+
 /// The console.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,6 +122,7 @@ pub struct ConfigFile {
     pub status: StatusThresholds,
     pub poll: PollConfig,
     pub rotation: RotationConfig,
+    pub history: HistoryConfig,
     pub ui: UiConfig,
 }
 
@@ -118,6 +147,7 @@ pub struct Config {
     pub status: StatusThresholds,
     pub poll: PollConfig,
     pub rotation: RotationConfig,
+    pub history: HistoryConfig,
     pub ui: UiConfig,
 }
 
@@ -148,6 +178,7 @@ impl std::fmt::Debug for ConfigFile {
             .field("status", &self.status)
             .field("poll", &self.poll)
             .field("rotation", &self.rotation)
+            .field("history", &self.history)
             .field("ui", &self.ui)
             .finish()
     }
@@ -175,6 +206,7 @@ impl std::fmt::Debug for Config {
             .field("status", &self.status)
             .field("poll", &self.poll)
             .field("rotation", &self.rotation)
+            .field("history", &self.history)
             .field("ui", &self.ui)
             .finish()
     }
@@ -236,6 +268,17 @@ impl Config {
                 "poll: interval_secs must be at least 1".into(),
             ));
         }
+        // Hourly roll-ups are made from the 5-minute buckets, so they must outlive them.
+        let history = file.history;
+        if !(1..=366).contains(&history.traffic_days)
+            || history.rollup_days < history.traffic_days
+            || history.rollup_days > 3660
+        {
+            return Err(Error::Config(format!(
+                "history: need 1 <= traffic_days ({}) <= 366 and traffic_days <= rollup_days ({}) <= 3660",
+                history.traffic_days, history.rollup_days
+            )));
+        }
 
         let mut ui = file.ui;
         if let Some(theme) = overrides.theme {
@@ -253,6 +296,7 @@ impl Config {
             status: file.status,
             poll: file.poll,
             rotation: file.rotation,
+            history: file.history,
             ui,
         })
     }

@@ -11,6 +11,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod events;
 pub mod format;
+pub mod history;
 pub mod ipam;
 pub mod keys;
 pub mod logging;

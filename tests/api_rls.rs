@@ -16,6 +16,10 @@ const TENANT_TABLES: &[(&str, &str)] = &[
     ("released_host_indexes", "tenant_id"),
     ("routers", "tenant_id"),
     ("vpn_configurations", "tenant_id"),
+    ("router_transitions", "tenant_id"),
+    ("router_endpoints", "tenant_id"),
+    ("router_traffic_5m", "tenant_id"),
+    ("router_traffic_1h", "tenant_id"),
 ];
 /// Tenant-scoped too (row-level security on), but the API only writes them: reading is
 /// refused outright.
@@ -53,7 +57,40 @@ async fn populated() -> Api {
         api.get(&format!("/api/vpn/{}/download/linux", first + 1), &token)
             .await;
     }
+    history(&api).await;
     api
+}
+
+/// A row of every history table for each router, as an agent and maintenance would write.
+async fn history(api: &Api) {
+    let store = api.provisioner.store();
+    let now = chrono::Utc::now();
+    store
+        .maintain_history(
+            now,
+            tikwire::history::Retention {
+                traffic_days: 14,
+                rollup_days: 400,
+            },
+        )
+        .await
+        .unwrap();
+    for statement in [
+        "INSERT INTO router_transitions (router_id, tenant_id, hub_id, at, kind, from_status, to_status)
+         SELECT router_id, tenant_id, hub_id, $1, 'status', 'pending', 'online' FROM vpn_configurations",
+        "INSERT INTO router_endpoints (router_id, tenant_id, at, endpoint)
+         SELECT router_id, tenant_id, $1, '198.51.100.1:4000' FROM vpn_configurations",
+        "INSERT INTO router_traffic_5m (router_id, tenant_id, bucket, rx_bytes, tx_bytes)
+         SELECT router_id, tenant_id, date_trunc('hour', $1), 1, 1 FROM vpn_configurations",
+        "INSERT INTO router_traffic_1h (router_id, tenant_id, hour, rx_bytes, tx_bytes)
+         SELECT router_id, tenant_id, date_trunc('hour', $1), 1, 1 FROM vpn_configurations",
+    ] {
+        sqlx::query(statement)
+            .bind(now)
+            .execute(&api.db.pool)
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]

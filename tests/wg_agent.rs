@@ -158,12 +158,22 @@ async fn agent_applies_changes_and_survives_the_database_going_away() {
         thresholds: Thresholds::default(),
         tools,
         options: ReconcileOptions::default(),
+        retention: tikwire::config::HistoryConfig::default().retention(),
     };
     let cancel = CancellationToken::new();
     let agent = tokio::spawn(Agent::new(agent_provisioner, url, config).run(cancel.clone()));
 
     let peers = || ns.exec(&["wg", "show", &ifname, "peers"]).lines().count();
     until("the first router's peer", async || peers() == 1).await;
+    // The agent makes today's traffic partition (and the next days') when it starts.
+    let today = format!("router_traffic_5m_p{}", chrono::Utc::now().format("%Y%m%d"));
+    until("today's traffic partition", async || {
+        tikwire::store::history::partitions(&db.pool, tikwire::history::TrafficTable::FiveMinute)
+            .await
+            .unwrap()
+            .contains(&today)
+    })
+    .await;
     // A new router is announced and applied without waiting for the periodic reconcile.
     admin.add_router(&new_router("r2")).await.unwrap();
     until("the second router's peer", async || peers() == 2).await;

@@ -133,7 +133,7 @@ async fn a_poll_writes_status_endpoint_counters_and_announces_it() {
         .unwrap();
     assert_eq!(report.rows_updated, 1, "r2 did not change");
     assert_eq!(report.transitions.len(), 1);
-    assert_eq!(report.transitions[0].label, "acme/r1");
+    assert_eq!(report.transitions[0].router.label(), "acme/r1");
     let r1 = row(&db.pool, k1).await;
     assert_eq!(
         r1,
@@ -237,14 +237,15 @@ async fn counters_survive_resets_and_status_ages_without_news() {
         "first handshake never moves"
     );
 
-    // No handshakes any more, the peer even gone from the interface: ages to stale, offline.
+    // No handshakes any more, the peer even gone from the interface: ages to stale, offline,
+    // from its last sign of life (bytes received at 40).
     restarted
-        .sync(fleet.provisioner.store(), &snapshot(35 + 300, vec![]))
+        .sync(fleet.provisioner.store(), &snapshot(40 + 300, vec![]))
         .await
         .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "stale");
     restarted
-        .sync(fleet.provisioner.store(), &snapshot(35 + 601, vec![]))
+        .sync(fleet.provisioner.store(), &snapshot(40 + 601, vec![]))
         .await
         .unwrap();
     assert_eq!(row(&db.pool, k1).await.status, "offline");

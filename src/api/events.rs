@@ -333,7 +333,7 @@ async fn shape(
                 return Ok(None);
             };
             let tenant_id = row.router.tenant_id;
-            let config = VpnConfig::from(row);
+            let config = VpnConfig::of(&mut tx, row).await?;
             let message = match kind {
                 EventKind::VpnConfigurationCreated => {
                     "VPN configuration created successfully".to_owned()

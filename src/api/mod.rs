@@ -74,6 +74,7 @@ pub fn app(state: ApiState) -> axum::Router {
             get(vpn::download_mikrotik),
         )
         .route("/api/vpn/{id}/download/linux", get(vpn::download_linux))
+        .route("/api/vpn/{id}/history", get(vpn::history))
         .route(
             "/api/vpn/{id}/rotate",
             axum::routing::post(vpn::rotate).delete(vpn::abort_rotation),

@@ -23,6 +23,7 @@ use super::vpn;
         vpn::rotate,
         vpn::abort_rotation,
         vpn::subnet_info,
+        vpn::history,
         super::events::stream,
     ),
     components(schemas(
@@ -35,6 +36,12 @@ use super::vpn;
         Envelope<Vec<vpn::VpnConfig>>,
         Envelope<vpn::VpnConfig>,
         Envelope<vpn::SubnetInfo>,
+        crate::history::Availability,
+        crate::history::RouterHistory,
+        crate::history::TrafficPoint,
+        crate::history::StatusChange,
+        crate::history::EndpointChange,
+        Envelope<crate::history::RouterHistory>,
     )),
     modifiers(&BearerAuth),
     tags((name = "vpn", description = "VPN configurations"))

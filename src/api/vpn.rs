@@ -14,6 +14,7 @@ use super::ApiState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiQuery, Envelope, ErrorEnvelope, Pagination};
 use crate::format;
+use crate::history::{Availability, RouterHistory};
 use crate::model::{
     InterfaceName, RotationState, RouterName, RouterStatus, SubnetUsage, TenantName,
     parse_keepalive,
@@ -21,6 +22,7 @@ use crate::model::{
 use crate::provision::RouterSpec;
 use crate::scripts::{self, RouterDocument};
 use crate::store::api::{self as queries, AccessScope, Page, VpnRow};
+use crate::store::history;
 use crate::store::rotation::RotationScope;
 use crate::store::{PlatformIdentity, Tx};
 
@@ -82,6 +84,9 @@ pub struct VpnConfig {
     /// The staged public key; null unless a rotation is staged.
     pub pending_public_key: Option<String>,
     pub rotation_staged_at: Option<DateTime<Utc>>,
+    /// Fraction of the last 24 hours, 7 days and 30 days the router was online (0 to 1),
+    /// counted from its first known status; null without data.
+    pub availability: Availability,
 }
 
 fn strings(value: &serde_json::Value) -> Vec<String> {
@@ -96,8 +101,8 @@ fn strings(value: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-impl From<VpnRow> for VpnConfig {
-    fn from(row: VpnRow) -> Self {
+impl VpnConfig {
+    fn new(row: VpnRow, availability: Availability) -> Self {
         let r = row.router;
         Self {
             id: r.id,
@@ -133,7 +138,14 @@ impl From<VpnRow> for VpnConfig {
             rotation_state: r.rotation_state,
             pending_public_key: r.pending_public_key.map(|k| k.to_string()),
             rotation_staged_at: r.rotation_staged_at,
+            availability,
         }
+    }
+
+    /// One configuration with its availability, read in the request's transaction.
+    pub(super) async fn of(tx: &mut Tx<'_>, row: VpnRow) -> Result<Self, ApiError> {
+        let availability = history::availability(&mut **tx, row.router.id, Utc::now()).await?;
+        Ok(Self::new(row, availability))
     }
 }
 
@@ -317,8 +329,19 @@ pub async fn list(
         },
     )
     .await?;
+    let ids: Vec<i64> = rows.iter().map(|row| row.router.id).collect();
+    let mut availability = history::availabilities(&mut *tx, &ids, Utc::now()).await?;
     tx.commit().await.map_err(crate::Error::from)?;
-    let data: Vec<VpnConfig> = rows.into_iter().map(VpnConfig::from).collect();
+    let data: Vec<VpnConfig> = rows
+        .into_iter()
+        .map(|row| {
+            let known = availability.remove(&row.router.id);
+            VpnConfig::new(
+                row,
+                known.unwrap_or_else(|| Availability::over(&Default::default(), Utc::now())),
+            )
+        })
+        .collect();
     let last_page = ((total + i64::from(per_page) - 1) / i64::from(per_page)).max(1);
     Ok(Json(Envelope {
         success: true,
@@ -375,8 +398,8 @@ pub async fn create(
     let row = queries::vpn_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::from(crate::Error::Other("provisioned row vanished".into())))?;
+    let config = VpnConfig::of(&mut tx, row).await?;
     tx.commit().await.map_err(crate::Error::from)?;
-    let config = VpnConfig::from(row);
     let message = format!(
         "VPN configuration created: {} gets {}; download its script from /api/vpn/{}/download/mikrotik",
         config.router_name, config.client_ip, config.id
@@ -518,11 +541,9 @@ pub async fn show(
     let row = queries::vpn_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    let config = VpnConfig::of(&mut tx, row).await?;
     tx.commit().await.map_err(crate::Error::from)?;
-    Ok(Json(Envelope::ok(
-        "VPN configuration",
-        VpnConfig::from(row),
-    )))
+    Ok(Json(Envelope::ok("VPN configuration", config)))
 }
 
 /// The refusals of a tenant admin's request that names one configuration by id (delete,
@@ -563,11 +584,11 @@ pub async fn delete(
     let row = queries::vpn_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    let config = VpnConfig::of(&mut tx, row).await?;
     queries::delete_vpn(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::vpn_not_found(id))?;
     tx.commit().await.map_err(crate::Error::from)?;
-    let config = VpnConfig::from(row);
     let message = format!(
         "VPN configuration {} deleted; {} is free again",
         config.id, config.client_ip
@@ -706,6 +727,7 @@ pub async fn rotate(
     let row = queries::vpn_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    let config = VpnConfig::of(&mut tx, row).await?;
     tx.commit().await.map_err(crate::Error::from)?;
     let message = if report.staged == 1 {
         format!(
@@ -716,7 +738,7 @@ pub async fn rotate(
             "VPN configuration {id} has a rotation staged already; it is kept (its keys may be on the router)"
         )
     };
-    Ok(Json(Envelope::ok(message, VpnConfig::from(row))))
+    Ok(Json(Envelope::ok(message, config)))
 }
 
 #[utoipa::path(
@@ -750,12 +772,92 @@ pub async fn abort_rotation(
     let row = queries::vpn_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    let config = VpnConfig::of(&mut tx, row).await?;
     tx.commit().await.map_err(crate::Error::from)?;
     Ok(Json(Envelope::ok(
         format!(
             "staged rotation of VPN configuration {id} dropped; the router keeps its current keys"
         ),
-        VpnConfig::from(row),
+        config,
+    )))
+}
+
+/// `GET /api/vpn/{id}/history?since=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// How far back: a number and s, m, h, d or w (default 24h). 5-minute traffic buckets up
+    /// to 2 days, hourly beyond.
+    pub since: Option<String>,
+}
+
+/// The longest history one request reads (the hourly roll-ups' default retention).
+const HISTORY_MAX_DAYS: i64 = 400;
+
+/// A span like 24h or 7d, from 1 second to [`HISTORY_MAX_DAYS`].
+fn parse_since(raw: &str) -> Result<chrono::TimeDelta, ApiError> {
+    let bad = || {
+        ApiError::invalid(
+            "since",
+            format!(
+                "since must be a number and s, m, h, d or w, up to {HISTORY_MAX_DAYS}d (e.g. 24h, 7d)"
+            ),
+        )
+    };
+    let split = raw.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = raw.split_at(split);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
+    if secs < 1 || secs > HISTORY_MAX_DAYS * 86_400 {
+        return Err(bad());
+    }
+    Ok(chrono::TimeDelta::seconds(secs))
+}
+
+#[utoipa::path(
+    get, path = "/api/vpn/{id}/history", tag = "vpn",
+    params(("id" = i64, Path, minimum = 1, description = "Configuration id"), HistoryQuery),
+    responses(
+        (status = 200, description = "The router's traffic, status transitions and NAT endpoints over the span, oldest first", body = Envelope<RouterHistory>),
+        (status = 400, description = "Bad id", body = ErrorEnvelope),
+        (status = 401, description = "No or bad token", body = ErrorEnvelope),
+        (status = 404, description = "No such configuration in the caller's scope", body = ErrorEnvelope),
+        (status = 422, description = "Bad since", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn history(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<Envelope<RouterHistory>>, ApiError> {
+    let id = parse_id(&id)?;
+    let span = parse_since(query.since.as_deref().unwrap_or("24h"))?;
+    let now = Utc::now();
+    let mut tx = state.begin(&caller).await?;
+    // Row-level security: another tenant's router is not found, like everywhere else.
+    queries::vpn_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::vpn_not_found(id))?;
+    let past = history::router_history(&mut tx, id, now - span, now).await?;
+    tx.commit().await.map_err(crate::Error::from)?;
+    Ok(Json(Envelope::ok(
+        format!(
+            "history of VPN configuration {id}: {} traffic points, {} transitions, {} endpoints",
+            past.traffic.len(),
+            past.transitions.len(),
+            past.endpoints.len()
+        ),
+        past,
     )))
 }
 

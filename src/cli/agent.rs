@@ -34,6 +34,7 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
         options: ReconcileOptions {
             remove_unknown: !args.keep_unknown_peers,
         },
+        retention: ctx.config.history.retention(),
     };
     if args.once {
         let provisioner = ctx.provisioner().await?;

@@ -136,6 +136,7 @@ async fn fake_status(store: &crate::store::Store, tenant_id: i64) -> Result<()> 
                 status,
                 first_handshake_at: first,
                 last_handshake_at: last,
+                last_seen_at: last,
                 last_endpoint: endpoint,
                 rx_bytes: rx,
                 tx_bytes: tx,

@@ -8,6 +8,7 @@ mod db;
 mod demo;
 mod demo_scale;
 mod doctor;
+mod history;
 mod hub;
 mod import;
 pub mod output;
@@ -93,6 +94,8 @@ pub enum Command {
     Token(TokenCommand),
     /// Who did what: console, command line and API actions.
     Audit(AuditArgs),
+    /// Routers' status changes and first handshakes across the fleet, newest last.
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +163,20 @@ pub enum TokenCommand {
 pub enum TokenRoleArg {
     Admin,
     User,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only events this recent, e.g. 1h, 7d (default 1h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Keep printing events as they happen (with --json: one JSON object per line).
+    #[arg(long)]
+    pub follow: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -303,6 +320,18 @@ pub enum RouterCommand {
         name: String,
         #[arg(long)]
         tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A router's traffic (5-minute buckets up to 2 days, hourly beyond), status transitions
+    /// and NAT endpoints over a span.
+    History {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        /// How far back, e.g. 24h, 7d, 30d.
+        #[arg(long, default_value = history::HISTORY_SINCE)]
+        since: String,
         #[arg(long)]
         json: bool,
     },
@@ -494,5 +523,6 @@ pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
         Some(Command::Serve(args)) => serve::run(&ctx, args).await,
         Some(Command::Token(cmd)) => token::run(&ctx, cmd).await,
         Some(Command::Audit(args)) => audit::run(&ctx, args).await,
+        Some(Command::Events(args)) => history::events(&ctx, args).await,
     }
 }

@@ -65,12 +65,25 @@ pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
             list(ctx, &RouterFilter { tenant, hub }, listing).await
         }
         RouterCommand::Show { name, tenant, json } => {
-            let router = ctx.store().await?.router(&tenant, &name).await?;
+            let store = ctx.store().await?;
+            let router = store.router(&tenant, &name).await?;
+            let availability = store.availability(router.id, Utc::now()).await?;
             if json {
-                return output::json(&router);
+                return output::json(&Shown {
+                    router: &router,
+                    availability,
+                });
             }
-            output::print(&describe(&router, ctx.config.rotation.max_age()))
+            let mut text = describe(&router, ctx.config.rotation.max_age());
+            text.push_str(&fields(&[("availability", availability.describe())]));
+            output::print(&text)
         }
+        RouterCommand::History {
+            name,
+            tenant,
+            since,
+            json,
+        } => super::history::router_history(ctx, &name, &tenant, &since, json).await,
         RouterCommand::Rotate {
             name,
             tenant,
@@ -98,6 +111,14 @@ pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
             json,
         } => super::import::run(ctx, &file, &tenant, hub.as_deref(), json).await,
     }
+}
+
+/// `router show --json`: the router and its availability.
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    router: &'a Router,
+    availability: crate::history::Availability,
 }
 
 /// How to print a router listing.

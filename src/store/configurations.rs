@@ -19,20 +19,21 @@ use crate::keys::PublicKey;
 use crate::model::Hub;
 
 /// The link columns of `vpn_configurations v` set from rows `u` unnested from parameters $2
-/// to $10 (the columns of [`LinkColumns`], in order). A macro so the statements stay `&str`.
+/// to $11 (the columns of [`LinkColumns`], in order). A macro so the statements stay `&str`.
 macro_rules! set_links_from_params {
     () => {
         "
         SET status = u.status, first_handshake_at = u.first_hs, last_handshake_at = u.last_hs,
             last_endpoint = u.endpoint, rx_bytes = u.rx, tx_bytes = u.tx,
-            last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw, updated_at = now()
+            last_rx_counter = u.rx_raw, last_tx_counter = u.tx_raw, last_seen_at = u.seen,
+            updated_at = now()
         FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
-                    $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
-             AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw)"
+                    $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::timestamptz[])
+             AS u(id, status, first_hs, last_hs, endpoint, rx, tx, rx_raw, tx_raw, seen)"
     };
 }
 
-/// Binds [`LinkColumns`] as parameters $2 to $10 (a macro: `query` and `query_as` differ in type).
+/// Binds [`LinkColumns`] as parameters $2 to $11 (a macro: `query` and `query_as` differ in type).
 macro_rules! bind_link_columns {
     ($query:expr, $columns:expr) => {
         $query
@@ -45,6 +46,7 @@ macro_rules! bind_link_columns {
             .bind(&$columns.tx)
             .bind(&$columns.rx_raw)
             .bind(&$columns.tx_raw)
+            .bind(&$columns.seen)
     };
 }
 
@@ -63,13 +65,13 @@ const WRITE_POLL: &str = concat!(
     ), beat AS (
         INSERT INTO wg_agent_status AS s
             (hub_id, host, pid, started_at, last_poll_at, last_error, last_error_at, peers, unknown_peers, updated_at)
-        VALUES ($1, $11, $12, $13, $14, NULL, NULL, $15, $16, now())
+        VALUES ($1, $12, $13, $14, $15, NULL, NULL, $16, $17, now())
         ON CONFLICT (hub_id) DO UPDATE SET
             host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
             last_poll_at = EXCLUDED.last_poll_at, last_error = NULL, last_error_at = NULL,
             peers = EXCLUDED.peers, unknown_peers = EXCLUDED.unknown_peers, updated_at = now()
     ), note AS (
-        SELECT pg_notify($17, $18) FROM (SELECT 1 FROM upd LIMIT 1) AS any_update
+        SELECT pg_notify($18, $19) FROM (SELECT 1 FROM upd LIMIT 1) AS any_update
     )
     -- Reading `note` is what runs it: a plain SELECT in a WITH runs only when referenced.
     SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM note) AS notified"
@@ -213,6 +215,7 @@ struct LinkColumns {
     tx: Vec<i64>,
     rx_raw: Vec<i64>,
     tx_raw: Vec<i64>,
+    seen: Vec<Option<DateTime<Utc>>>,
 }
 
 impl LinkColumns {
@@ -230,6 +233,7 @@ impl LinkColumns {
             tx: updates.iter().map(|u| u.link.tx_bytes).collect(),
             rx_raw: updates.iter().map(|u| u.link.last_rx_counter).collect(),
             tx_raw: updates.iter().map(|u| u.link.last_tx_counter).collect(),
+            seen: updates.iter().map(|u| u.link.last_seen_at).collect(),
         }
     }
 }

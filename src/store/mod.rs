@@ -9,6 +9,7 @@ pub mod audit;
 pub(crate) mod columns;
 mod configurations;
 mod doctor;
+pub mod history;
 mod hubs;
 pub mod notify;
 pub mod rotation;

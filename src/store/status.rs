@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt as _;
 use sqlx::PgExecutor;
 
+use super::history::{self, EndpointMove, FirstHandshake, TrafficDelta, Transition};
 use super::notify::{CHANNEL, publish};
-use super::{Store, configurations};
+use super::{Store, Tx, configurations};
 use crate::Result;
 use crate::events::{Change, ChangeKind};
 use crate::keys::PublicKey;
@@ -24,8 +25,10 @@ pub struct HubLink {
     pub public_key: PublicKey,
     /// A staged rotation's key: the router's second peer, not a stranger.
     pub pending_public_key: Option<PublicKey>,
-    /// "tenant/router", for logs.
-    pub label: String,
+    pub router_id: i64,
+    pub tenant_id: i64,
+    pub tenant: String,
+    pub name: String,
     pub enabled: bool,
     #[sqlx(flatten)]
     pub link: StoredLink,
@@ -37,6 +40,8 @@ pub struct StoredLink {
     pub status: RouterStatus,
     pub first_handshake_at: Option<DateTime<Utc>>,
     pub last_handshake_at: Option<DateTime<Utc>>,
+    /// The last poll that saw the router's received bytes grow.
+    pub last_seen_at: Option<DateTime<Utc>>,
     pub last_endpoint: Option<String>,
     pub rx_bytes: i64,
     pub tx_bytes: i64,
@@ -62,11 +67,16 @@ pub struct UnknownPeer {
     pub last_handshake_at: Option<DateTime<Utc>>,
 }
 
-/// One poll's write: the changed rows and the agent's heartbeat.
+/// One poll's write: the changed rows, what history records of them, and the agent's
+/// heartbeat. All of it commits together ([`write_poll`]).
 #[derive(Debug, Clone, Copy)]
 pub struct PollWrite<'a> {
     pub hub_id: i64,
     pub updates: &'a [LinkUpdate],
+    pub transitions: &'a [Transition],
+    pub first_handshakes: &'a [FirstHandshake],
+    pub endpoints: &'a [EndpointMove],
+    pub traffic: &'a [TrafficDelta],
     pub agent: &'a AgentIdentity,
     pub polled_at: DateTime<Utc>,
     pub peers_seen: i32,
@@ -140,8 +150,8 @@ impl From<&Router> for RouterLink {
 
 const HUB_LINKS: &str = "
     SELECT v.id, v.client_public_key AS public_key, v.pending_public_key,
-           t.name || '/' || r.name AS label, r.enabled,
-           v.status, v.first_handshake_at, v.last_handshake_at, v.last_endpoint,
+           r.id AS router_id, t.id AS tenant_id, t.name AS tenant, r.name, r.enabled,
+           v.status, v.first_handshake_at, v.last_handshake_at, v.last_seen_at, v.last_endpoint,
            v.rx_bytes, v.tx_bytes, v.last_rx_counter, v.last_tx_counter
     FROM vpn_configurations v
     JOIN routers r ON r.id = v.router_id
@@ -180,6 +190,53 @@ const ROUTER_LINKS: &str = "
     JOIN tenants t ON t.id = r.tenant_id
     JOIN vpn_configurations c ON c.router_id = r.id
     WHERE ($1::text IS NULL OR t.name = $1)";
+
+/// Writes one poll in the caller's transaction: the changed rows and the heartbeat, then one
+/// statement per kind of history (skipped when empty). Returns how many rows changed.
+pub async fn write_poll(tx: &mut Tx<'_>, poll: &PollWrite<'_>) -> Result<u64> {
+    let updated = configurations::write_poll(&mut **tx, poll).await?;
+    if !poll.transitions.is_empty() {
+        history::insert_transitions(&mut **tx, poll.hub_id, poll.transitions).await?;
+    }
+    if !poll.first_handshakes.is_empty() {
+        history::insert_first_handshakes(&mut **tx, poll.hub_id, poll.first_handshakes).await?;
+    }
+    if !poll.endpoints.is_empty() {
+        history::insert_endpoints(&mut **tx, poll.endpoints).await?;
+    }
+    if !poll.traffic.is_empty() {
+        add_traffic_or_skip(tx, poll.traffic).await?;
+    }
+    Ok(updated)
+}
+
+/// Adds the poll's traffic; when its bucket has no partition yet (history maintenance has not
+/// run, see [`history::maintain`]) the traffic is left out with a warning rather than losing
+/// the status write with it.
+async fn add_traffic_or_skip(tx: &mut Tx<'_>, traffic: &[TrafficDelta]) -> Result<()> {
+    sqlx::query("SAVEPOINT poll_traffic")
+        .execute(&mut **tx)
+        .await?;
+    match history::add_traffic_raw(&mut **tx, traffic).await {
+        Ok(()) => {}
+        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(NO_PARTITION_FOR_ROW) => {
+            tracing::warn!(
+                "traffic history left out of this poll: {err} (history maintenance has not made its partition)"
+            );
+            sqlx::query("ROLLBACK TO SAVEPOINT poll_traffic")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Err(err) => return Err(err.into()),
+    }
+    sqlx::query("RELEASE SAVEPOINT poll_traffic")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// SQLSTATE check_violation: what PostgreSQL raises for a row no partition takes.
+const NO_PARTITION_FOR_ROW: &str = "23514";
 
 /// The routers of a hub with their stored link status.
 pub async fn hub_links(db: impl PgExecutor<'_>, hub_id: i64) -> Result<Vec<HubLink>> {
@@ -282,8 +339,12 @@ impl Store {
         hub_links(&self.pool, hub_id).await
     }
 
+    /// Writes one poll in a transaction of its own.
     pub async fn write_poll(&self, poll: &PollWrite<'_>) -> Result<u64> {
-        configurations::write_poll(&self.pool, poll).await
+        let mut tx = self.begin().await?;
+        let updated = write_poll(&mut tx, poll).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     /// Sets a tenant's routers' link status by hand (by router id), switches off those marked

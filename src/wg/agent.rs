@@ -14,6 +14,7 @@ use super::poller;
 use super::status::Thresholds;
 use super::sync::{StatusSync, SyncReport};
 use crate::events::{Change, ChangeKind};
+use crate::history::Retention;
 use crate::keys::PublicKey;
 use crate::model::AgentIdentity;
 use crate::model::Hub;
@@ -24,6 +25,8 @@ use crate::{Error, Result};
 
 /// Even without announced changes, reconcile this often to undo changes made by hand.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+/// How often history partitions and roll-ups are maintained (also at start).
+pub const MAINTAIN_HISTORY_EVERY: Duration = Duration::from_secs(3600);
 const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long announced changes are gathered before one reconcile applies them all.
 const CHANGE_SETTLE: Duration = Duration::from_millis(250);
@@ -41,6 +44,8 @@ pub struct AgentConfig {
     pub thresholds: Thresholds,
     pub tools: Tools,
     pub options: ReconcileOptions,
+    /// History kept; the agent maintains it at start and hourly.
+    pub retention: Retention,
 }
 
 pub struct Agent {
@@ -54,6 +59,8 @@ pub struct Agent {
     last_reconcile: Option<Instant>,
     /// The hub's staged rotations, read at each reconcile; watched while not empty.
     staged: Vec<StagedRotation>,
+    /// The last successful history maintenance.
+    last_maintenance: Option<Instant>,
 }
 
 impl Agent {
@@ -68,6 +75,7 @@ impl Agent {
             need_reconcile: true,
             last_reconcile: None,
             staged: Vec::new(),
+            last_maintenance: None,
         }
     }
 
@@ -175,6 +183,7 @@ impl Agent {
 
     /// One reconcile, one cut-over check and one poll (`--once`).
     pub async fn run_once(&mut self) -> Result<()> {
+        self.maintain_history().await?;
         self.reconcile().await?;
         self.watch_rotations().await?;
         self.poll().await?;
@@ -246,9 +255,47 @@ impl Agent {
         } else {
             Ok(())
         };
+        let maintained = if self
+            .last_maintenance
+            .is_none_or(|at| at.elapsed() >= MAINTAIN_HISTORY_EVERY)
+        {
+            self.maintain_history().await
+        } else {
+            Ok(())
+        };
         // Poll even when reconcile failed: status still matters.
         let polled = self.poll().await.map(drop);
-        reconciled.and(polled)
+        reconciled.and(maintained).and(polled)
+    }
+
+    /// Makes the history partitions the next days need, rolls up finished hours and drops
+    /// what retention no longer keeps. Several agents may try; one does it.
+    pub async fn maintain_history(&mut self) -> Result<()> {
+        let done = self
+            .provisioner
+            .store()
+            .maintain_history(chrono::Utc::now(), self.config.retention)
+            .await?;
+        self.last_maintenance = Some(Instant::now());
+        if done.ran {
+            tracing::info!(
+                created = done.created.len(),
+                dropped = done.dropped.len(),
+                rolled_up = done.rolled_up,
+                "history maintained{}{}",
+                if done.dropped.is_empty() {
+                    String::new()
+                } else {
+                    format!("; dropped {}", names(&done.dropped))
+                },
+                if done.created.is_empty() {
+                    String::new()
+                } else {
+                    format!("; created {}", names(&done.created))
+                },
+            );
+        }
+        Ok(())
     }
 
     /// Does `change` alter the peers this hub should have? An unreadable one might.
@@ -380,7 +427,7 @@ fn log_report(hub: &Hub, report: &SyncReport) {
     let moves: Vec<String> = report
         .transitions
         .iter()
-        .map(|t| format!("{} {} -> {}", t.label, t.from, t.to))
+        .map(|t| format!("{} {} -> {}", t.router.label(), t.from, t.to))
         .collect();
     if !moves.is_empty() {
         tracing::info!("{}: status changes: {}", hub.name, names(&moves));

@@ -1,8 +1,10 @@
 //! The status lifecycle of one router's link, derived from what the hub's interface reports.
 //! Pure: no clock, no I/O; callers pass `now`.
 //!
-//! pending (never shook hands) -> online (handshake within `online`) -> stale (within
-//! `stale`) -> offline (older). Disabled routers stay disabled whatever the interface says.
+//! pending (never shook hands) -> online (handshake or activity within `online`) -> stale
+//! (within `stale`) -> offline (older). Disabled routers stay disabled whatever the interface
+//! says. Activity is received bytes growing: a router with persistent keepalive sends a packet
+//! every keepalive interval, while WireGuard re-handshakes only every two minutes.
 
 use std::net::SocketAddr;
 
@@ -10,7 +12,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::model::{InvalidInput, RouterStatus};
 
-/// How old the latest handshake may be for a router to count as online or stale.
+/// How old the latest sign of life (handshake or received bytes) may be for a router to count
+/// as online or stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thresholds {
     online_secs: u64,
@@ -114,6 +117,8 @@ pub struct LinkState {
     pub status: RouterStatus,
     pub first_handshake_at: Option<DateTime<Utc>>,
     pub last_handshake_at: Option<DateTime<Utc>>,
+    /// The last poll that saw the router's received bytes grow.
+    pub last_seen_at: Option<DateTime<Utc>>,
     /// The router's public (NAT) address as the hub last saw it.
     pub last_endpoint: Option<String>,
     pub rx: Counter,
@@ -127,6 +132,7 @@ impl LinkState {
             status: RouterStatus::Pending,
             first_handshake_at: None,
             last_handshake_at: None,
+            last_seen_at: None,
             last_endpoint: None,
             rx: Counter::default(),
             tx: Counter::default(),
@@ -165,9 +171,16 @@ pub fn next_state(
         }
         next.rx = stored.rx.advance(seen.rx_bytes);
         next.tx = stored.tx.advance(seen.tx_bytes);
+        if next.rx.total > stored.rx.total {
+            next.last_seen_at = Some(now);
+        }
     }
+    // Activity counts only once the router has shaken hands (a handshake is what proves it).
+    let alive_at = next
+        .last_handshake_at
+        .map(|handshake| handshake.max(next.last_seen_at.unwrap_or(handshake)));
     next.status = if enabled {
-        thresholds.status_at(next.last_handshake_at, now)
+        thresholds.status_at(alive_at, now)
     } else {
         RouterStatus::Disabled
     };
@@ -283,11 +296,12 @@ mod tests {
         );
         assert_eq!(s3.last_handshake_at, Some(at(130)));
 
-        // No news: ages with time alone.
-        let s4 = next_state(&s3, true, None, at(130 + 300), &t);
+        // No news: ages with time alone, from the last sign of life (bytes seen at 131).
+        assert_eq!(s3.last_seen_at, Some(at(131)));
+        let s4 = next_state(&s3, true, None, at(131 + 300), &t);
         assert_eq!(s4.status, RouterStatus::Stale);
         assert_eq!(s4.rx, s3.rx);
-        let s5 = next_state(&s4, true, None, at(130 + 601), &t);
+        let s5 = next_state(&s4, true, None, at(131 + 601), &t);
         assert_eq!(s5.status, RouterStatus::Offline);
     }
 
@@ -306,6 +320,51 @@ mod tests {
         assert_eq!(after.last_handshake_at, Some(at(5)));
         assert_eq!(after.status, RouterStatus::Online);
         assert_eq!((after.rx.total, after.tx.total), (1010, 2020));
+    }
+
+    #[test]
+    fn activity_keeps_a_router_online_between_handshakes() {
+        let t = Thresholds::new(60, 120).unwrap();
+        let s1 = next_state(
+            &LinkState::pending(),
+            true,
+            Some(&seen(Some(0), 100, 100)),
+            at(1),
+            &t,
+        );
+        assert_eq!(s1.last_seen_at, Some(at(1)));
+        // Handshake 100 s old, but keepalives keep arriving.
+        let s2 = next_state(&s1, true, Some(&seen(Some(0), 132, 100)), at(100), &t);
+        assert_eq!(s2.status, RouterStatus::Online);
+        assert_eq!(s2.last_seen_at, Some(at(100)));
+        // Only sent bytes grow (the hub keeps trying): not a sign of life.
+        let s3 = next_state(&s2, true, Some(&seen(Some(0), 132, 500)), at(161), &t);
+        assert_eq!(s3.last_seen_at, Some(at(100)));
+        assert_eq!(s3.status, RouterStatus::Stale);
+        let s4 = next_state(&s3, true, Some(&seen(Some(0), 132, 900)), at(221), &t);
+        assert_eq!(s4.status, RouterStatus::Offline);
+        // After an interface restart, the first bytes again count as activity.
+        let s5 = next_state(&s4, true, Some(&seen(Some(0), 32, 0)), at(230), &t);
+        assert_eq!(
+            (s5.status, s5.last_seen_at),
+            (RouterStatus::Online, Some(at(230)))
+        );
+    }
+
+    #[test]
+    fn the_same_counters_again_are_no_activity() {
+        // What a restarted agent sees first: the counters it stored.
+        let t = Thresholds::new(60, 120).unwrap();
+        let s1 = next_state(
+            &LinkState::pending(),
+            true,
+            Some(&seen(Some(0), 100, 100)),
+            at(1),
+            &t,
+        );
+        let again = next_state(&s1, true, Some(&seen(Some(0), 100, 100)), at(90), &t);
+        assert_eq!(again.last_seen_at, Some(at(1)));
+        assert_eq!(again.status, RouterStatus::Stale);
     }
 
     #[test]

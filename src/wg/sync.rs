@@ -3,7 +3,10 @@
 //!
 //! The hub's routers are loaded once and kept in memory (reloaded after a change is
 //! announced); each poll compares the snapshot with that copy and writes only the rows that
-//! changed, all in one statement, followed by one `NOTIFY`.
+//! changed, all in one statement, followed by one `NOTIFY`. The same comparison yields the
+//! poll's history (status transitions, first handshakes, endpoint changes, traffic), written in
+//! the same transaction. The copy always starts from what is stored, so a restarted agent
+//! compares with the database, never with nothing, and invents no transitions.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,26 +15,21 @@ use chrono::{DateTime, Utc};
 use super::poller::Snapshot;
 use super::status::{Counter, LinkState, Thresholds, next_state};
 use crate::Result;
+use crate::history::bucket_start;
 use crate::keys::PublicKey;
-use crate::model::{AgentIdentity, RouterStatus};
-use crate::store::{LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
+use crate::model::AgentIdentity;
+pub use crate::store::history::Transition;
+use crate::store::history::{EndpointMove, FirstHandshake, RouterRef, TrafficDelta};
+use crate::store::{HubLink, LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
 
 /// A router of this hub as the database holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Known {
+    /// The `vpn_configurations` row.
     id: i64,
-    /// "tenant/router", for logs.
-    label: String,
+    router: RouterRef,
     enabled: bool,
     state: LinkState,
-}
-
-/// A router whose status changed, for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
-    pub label: String,
-    pub from: RouterStatus,
-    pub to: RouterStatus,
 }
 
 /// What one poll changes in the database. Computed without I/O.
@@ -40,6 +38,10 @@ pub struct SyncPlan {
     /// Public key and new state of every router row that changed.
     pub updates: Vec<(PublicKey, LinkState)>,
     pub transitions: Vec<Transition>,
+    pub first_handshakes: Vec<FirstHandshake>,
+    pub endpoints: Vec<EndpointMove>,
+    /// Only routers whose counters grew.
+    pub traffic: Vec<TrafficDelta>,
     /// Every unknown peer, sorted by key; `None` when the set is what the table already holds.
     pub unknown: Option<Vec<UnknownPeer>>,
     pub unknown_count: usize,
@@ -109,6 +111,12 @@ impl StatusSync {
     /// Re-reads the hub's routers from the database.
     pub async fn reload(&mut self, store: &Store) -> Result<()> {
         let rows = store.hub_links(self.hub_id).await?;
+        self.take_rows(rows);
+        Ok(())
+    }
+
+    /// Replaces the in-memory copy with the stored rows.
+    fn take_rows(&mut self, rows: Vec<HubLink>) {
         let mut known = HashMap::with_capacity(rows.len());
         self.staged = rows.iter().filter_map(|r| r.pending_public_key).collect();
         for row in rows {
@@ -117,6 +125,7 @@ impl StatusSync {
                 status: link.status,
                 first_handshake_at: link.first_handshake_at,
                 last_handshake_at: link.last_handshake_at,
+                last_seen_at: link.last_seen_at,
                 last_endpoint: link.last_endpoint,
                 rx: Counter {
                     total: link.rx_bytes,
@@ -131,7 +140,12 @@ impl StatusSync {
                 row.public_key,
                 Known {
                     id: row.id,
-                    label: row.label,
+                    router: RouterRef {
+                        router_id: row.router_id,
+                        tenant_id: row.tenant_id,
+                        tenant: row.tenant,
+                        name: row.name,
+                    },
                     enabled: row.enabled,
                     state,
                 },
@@ -139,7 +153,6 @@ impl StatusSync {
         }
         self.known = known;
         self.dirty = false;
-        Ok(())
     }
 
     /// What this snapshot changes. Pure: the in-memory copy is not touched.
@@ -162,13 +175,7 @@ impl StatusSync {
             if next == known.state {
                 continue;
             }
-            if next.status != known.state.status {
-                plan.transitions.push(Transition {
-                    label: known.label.clone(),
-                    from: known.state.status,
-                    to: next.status,
-                });
-            }
+            self.plan_history(known, &next, now, &mut plan);
             plan.updates.push((*key, next));
         }
         let mut unknown: Vec<UnknownPeer> = snapshot
@@ -195,6 +202,56 @@ impl StatusSync {
         plan
     }
 
+    /// What history records of one router's change from its stored state to `next`.
+    fn plan_history(
+        &self,
+        known: &Known,
+        next: &LinkState,
+        now: DateTime<Utc>,
+        plan: &mut SyncPlan,
+    ) {
+        let was = &known.state;
+        let router = &known.router;
+        if next.status != was.status {
+            plan.transitions.push(Transition {
+                router: router.clone(),
+                hub_id: self.hub_id,
+                at: now,
+                from: was.status,
+                to: next.status,
+                last_handshake_at: next.last_handshake_at,
+            });
+        }
+        if let (None, Some(at)) = (was.first_handshake_at, next.first_handshake_at) {
+            plan.first_handshakes.push(FirstHandshake {
+                router: router.clone(),
+                hub_id: self.hub_id,
+                at,
+            });
+        }
+        if let Some(endpoint) = &next.last_endpoint
+            && was.last_endpoint.as_ref() != Some(endpoint)
+        {
+            plan.endpoints.push(EndpointMove {
+                router_id: router.router_id,
+                tenant_id: router.tenant_id,
+                at: now,
+                endpoint: endpoint.clone(),
+            });
+        }
+        let rx = next.rx.total - was.rx.total;
+        let tx = next.tx.total - was.tx.total;
+        if rx > 0 || tx > 0 {
+            plan.traffic.push(TrafficDelta {
+                router_id: router.router_id,
+                tenant_id: router.tenant_id,
+                bucket: bucket_start(now),
+                rx_bytes: rx,
+                tx_bytes: tx,
+            });
+        }
+    }
+
     /// Reloads if needed, plans and writes one snapshot.
     pub async fn sync(&mut self, store: &Store, snapshot: &Snapshot) -> Result<SyncReport> {
         if self.dirty {
@@ -219,6 +276,10 @@ impl StatusSync {
             .write_poll(&PollWrite {
                 hub_id: self.hub_id,
                 updates: &updates,
+                transitions: &plan.transitions,
+                first_handshakes: &plan.first_handshakes,
+                endpoints: &plan.endpoints,
+                traffic: &plan.traffic,
                 agent: &self.identity,
                 polled_at: plan.taken_at.unwrap_or_else(Utc::now),
                 peers_seen: plan.peers_seen as i32,
@@ -267,11 +328,152 @@ fn link_update(id: i64, state: &LinkState) -> LinkUpdate {
             status: state.status,
             first_handshake_at: state.first_handshake_at,
             last_handshake_at: state.last_handshake_at,
+            last_seen_at: state.last_seen_at,
             last_endpoint: state.last_endpoint.clone(),
             rx_bytes: state.rx.total,
             tx_bytes: state.tx.total,
             last_rx_counter: state.rx.last_raw,
             last_tx_counter: state.tx.last_raw,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RouterStatus;
+    use crate::wg::poller::PeerStats;
+
+    const KEY: &str = "cGNGHGTQjJQCrV2Kp8cKzxDkNLZrri1nj+3S3VumoVg=";
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    /// A hub with one router, stored as `link`.
+    fn sync_with(link: StoredLink) -> StatusSync {
+        let mut sync = StatusSync {
+            hub_id: 7,
+            thresholds: Thresholds::new(60, 120).unwrap(),
+            identity: AgentIdentity {
+                host: "h".into(),
+                pid: 1,
+                started_at: at(0),
+            },
+            known: HashMap::new(),
+            staged: HashSet::new(),
+            unknown_written: None,
+            dirty: true,
+        };
+        sync.take_rows(vec![HubLink {
+            id: 1,
+            public_key: KEY.parse().unwrap(),
+            pending_public_key: None,
+            router_id: 11,
+            tenant_id: 3,
+            tenant: "acme".into(),
+            name: "r1".into(),
+            enabled: true,
+            link,
+        }]);
+        sync
+    }
+
+    fn pending() -> StoredLink {
+        link_update(0, &LinkState::pending()).link
+    }
+
+    fn poll(secs: i64, handshake: Option<i64>, endpoint: &str, rx: u64, tx: u64) -> Snapshot {
+        let peer = PeerStats {
+            endpoint: Some(endpoint.parse().unwrap()),
+            last_handshake: handshake.map(at),
+            rx_bytes: rx,
+            tx_bytes: tx,
+            persistent_keepalive: Some(25),
+            allowed_ips: vec![],
+            has_preshared_key: true,
+        };
+        Snapshot {
+            interface: "wg0".into(),
+            taken_at: at(secs),
+            public_key: None,
+            listen_port: 51820,
+            peers: [(KEY.parse().unwrap(), peer)].into_iter().collect(),
+        }
+    }
+
+    /// Plans a poll and takes it into the copy, as a successful write would.
+    fn step(sync: &mut StatusSync, snapshot: &Snapshot) -> SyncPlan {
+        let plan = sync.plan(snapshot);
+        for (key, state) in &plan.updates {
+            sync.known.get_mut(key).unwrap().state = state.clone();
+        }
+        plan
+    }
+
+    fn moves(plan: &SyncPlan) -> Vec<(RouterStatus, RouterStatus)> {
+        plan.transitions.iter().map(|t| (t.from, t.to)).collect()
+    }
+
+    #[test]
+    fn a_poll_sequence_yields_transitions_endpoints_and_traffic() {
+        use RouterStatus::*;
+        let mut sync = sync_with(pending());
+        let a = "198.51.100.7:40001";
+        let b = "203.0.113.9:5000";
+
+        let p1 = step(&mut sync, &poll(10, Some(9), a, 100, 50));
+        assert_eq!(moves(&p1), [(Pending, Online)]);
+        let t = &p1.transitions[0];
+        assert_eq!(
+            (t.router.router_id, t.router.tenant_id, t.hub_id),
+            (11, 3, 7)
+        );
+        assert_eq!((t.at, t.last_handshake_at), (at(10), Some(at(9))));
+        assert_eq!(p1.first_handshakes.len(), 1);
+        assert_eq!(p1.first_handshakes[0].at, at(9));
+        assert_eq!(p1.endpoints.len(), 1);
+        assert_eq!(p1.traffic.len(), 1);
+        assert_eq!((p1.traffic[0].rx_bytes, p1.traffic[0].tx_bytes), (100, 50));
+
+        // Keepalives: still online, traffic only, no repeated first handshake or endpoint.
+        let p2 = step(&mut sync, &poll(40, Some(9), a, 132, 82));
+        assert!(p2.transitions.is_empty() && p2.first_handshakes.is_empty());
+        assert!(p2.endpoints.is_empty());
+        assert_eq!((p2.traffic[0].rx_bytes, p2.traffic[0].tx_bytes), (32, 32));
+
+        // Silence: stale, then offline; nothing flows, so no traffic rows.
+        let p3 = step(&mut sync, &poll(110, Some(9), a, 132, 82));
+        assert_eq!(moves(&p3), [(Online, Stale)]);
+        assert!(p3.traffic.is_empty());
+        let p4 = step(&mut sync, &poll(170, Some(9), a, 132, 82));
+        assert_eq!(moves(&p4), [(Stale, Offline)]);
+
+        // Back from another NAT address after the interface restarted (counters from zero).
+        let p5 = step(&mut sync, &poll(200, Some(199), b, 20, 10));
+        assert_eq!(moves(&p5), [(Offline, Online)]);
+        assert_eq!(p5.endpoints[0].endpoint, b);
+        assert_eq!((p5.traffic[0].rx_bytes, p5.traffic[0].tx_bytes), (20, 10));
+        assert_eq!(p5.traffic[0].bucket, crate::history::bucket_start(at(200)));
+
+        // Nothing new at all: nothing to write.
+        let p6 = step(&mut sync, &poll(201, Some(199), b, 20, 10));
+        assert_eq!(p6.updates.len(), 0);
+    }
+
+    #[test]
+    fn a_copy_loaded_from_the_stored_rows_plans_no_transitions() {
+        let mut before = sync_with(pending());
+        step(
+            &mut before,
+            &poll(10, Some(9), "198.51.100.7:40001", 100, 50),
+        );
+        let stored = link_update(1, &before.known.values().next().unwrap().state).link;
+        // A restarted agent: the copy comes from the database.
+        let restarted = sync_with(stored);
+        let plan = restarted.plan(&poll(12, Some(9), "198.51.100.7:40001", 100, 50));
+        assert!(plan.transitions.is_empty());
+        assert!(plan.first_handshakes.is_empty() && plan.endpoints.is_empty());
+        assert!(plan.traffic.is_empty());
     }
 }
