@@ -74,6 +74,60 @@ impl RotationConfig {
     }
 }
 
+/// Alerts (`[alerts]`): when a status change is worth a message, and the hook command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// false: the agent writes no alerts (webhooks already queued are still delivered).
+    pub enabled: bool,
+    /// "stale" (default: the first sign of trouble) or "offline".
+    pub down_on: crate::alerts::DownOn,
+    /// How long a router back online must stay online before "back online" is sent.
+    pub recover_secs: u64,
+    /// Flapping starts above this weighted percentage of state changes over 21 polls...
+    pub flap_high_percent: f64,
+    /// ...and ends below this one.
+    pub flap_low_percent: f64,
+    /// More than this percentage of a hub's online routers dropping in one poll is a storm.
+    pub hub_storm_percent: u32,
+    /// ...if at least this many routers drop.
+    pub hub_storm_min_routers: u32,
+    /// Run for each alert with its JSON on stdin.
+    pub command: Option<PathBuf>,
+    pub command_timeout_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let rules = crate::alerts::AlertRules::default();
+        Self {
+            enabled: true,
+            down_on: rules.down_on,
+            recover_secs: rules.recover.num_seconds() as u64,
+            flap_high_percent: rules.flap_high,
+            flap_low_percent: rules.flap_low,
+            hub_storm_percent: rules.storm_percent,
+            hub_storm_min_routers: rules.storm_min_routers,
+            command: None,
+            command_timeout_secs: 10,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The engine's rules, checked.
+    pub fn rules(&self) -> Result<crate::alerts::AlertRules> {
+        Ok(crate::alerts::AlertRules::new(
+            self.down_on,
+            self.recover_secs,
+            self.flap_low_percent,
+            self.flap_high_percent,
+            self.hub_storm_percent,
+            self.hub_storm_min_routers,
+        )?)
+    }
+}
+
 /// The console.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -95,6 +149,7 @@ pub struct ConfigFile {
     pub poll: PollConfig,
     pub rotation: RotationConfig,
     pub ui: UiConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -119,6 +174,7 @@ pub struct Config {
     pub poll: PollConfig,
     pub rotation: RotationConfig,
     pub ui: UiConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// A database URL for messages and `Debug`: the password replaced by `***`.
@@ -149,6 +205,7 @@ impl std::fmt::Debug for ConfigFile {
             .field("poll", &self.poll)
             .field("rotation", &self.rotation)
             .field("ui", &self.ui)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }
@@ -176,6 +233,7 @@ impl std::fmt::Debug for Config {
             .field("poll", &self.poll)
             .field("rotation", &self.rotation)
             .field("ui", &self.ui)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }
@@ -237,6 +295,10 @@ impl Config {
             ));
         }
 
+        file.alerts
+            .rules()
+            .map_err(|err| Error::Config(err.to_string()))?;
+
         let mut ui = file.ui;
         if let Some(theme) = overrides.theme {
             ui.theme = Some(theme);
@@ -254,6 +316,7 @@ impl Config {
             poll: file.poll,
             rotation: file.rotation,
             ui,
+            alerts: file.alerts,
         })
     }
 

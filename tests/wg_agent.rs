@@ -158,6 +158,7 @@ async fn agent_applies_changes_and_survives_the_database_going_away() {
         thresholds: Thresholds::default(),
         tools,
         options: ReconcileOptions::default(),
+        alerts: None,
     };
     let cancel = CancellationToken::new();
     let agent = tokio::spawn(Agent::new(agent_provisioner, url, config).run(cancel.clone()));

@@ -16,6 +16,7 @@ mod routers;
 pub mod status;
 mod tenants;
 pub mod tokens;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -12,6 +12,9 @@ use chrono::{DateTime, Utc};
 use super::poller::Snapshot;
 use super::status::{Counter, LinkState, Thresholds, next_state};
 use crate::Result;
+use crate::alerts::engine::RouterChange;
+use crate::alerts::event::RouterFacts;
+use crate::alerts::monitor::HubAlerts;
 use crate::keys::PublicKey;
 use crate::model::{AgentIdentity, RouterStatus};
 use crate::store::{LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
@@ -24,6 +27,9 @@ struct Known {
     label: String,
     enabled: bool,
     state: LinkState,
+    /// `routers.id` and who the router is, for alerts.
+    router_id: i64,
+    facts: RouterFacts,
 }
 
 /// A router whose status changed, for the log.
@@ -40,6 +46,8 @@ pub struct SyncPlan {
     /// Public key and new state of every router row that changed.
     pub updates: Vec<(PublicKey, LinkState)>,
     pub transitions: Vec<Transition>,
+    /// What the alert engine needs: status changes and first handshakes, by router id.
+    pub alert_changes: Vec<RouterChange>,
     /// Every unknown peer, sorted by key; `None` when the set is what the table already holds.
     pub unknown: Option<Vec<UnknownPeer>>,
     pub unknown_count: usize,
@@ -69,6 +77,10 @@ pub struct StatusSync {
     /// What wg_unknown_peers holds for this hub; `None` until first written.
     unknown_written: Option<Vec<UnknownPeer>>,
     dirty: bool,
+    /// Alerts of this hub, when enabled: written with each poll.
+    alerts: Option<HubAlerts>,
+    /// `routers.id` -> public key, for alert facts.
+    by_router: HashMap<i64, PublicKey>,
 }
 
 impl StatusSync {
@@ -87,6 +99,8 @@ impl StatusSync {
             staged: HashSet::new(),
             unknown_written: None,
             dirty: true,
+            alerts: None,
+            by_router: HashMap::new(),
         };
         sync.reload(store).await?;
         Ok(sync)
@@ -99,6 +113,17 @@ impl StatusSync {
     /// Routers known for this hub.
     pub fn known_count(&self) -> usize {
         self.known.len()
+    }
+
+    /// Alerts from now on, with what the engine remembers (kept across reloads of the hub).
+    pub fn set_alerts(&mut self, mut alerts: HubAlerts) {
+        alerts.track(self.known.values().map(|k| (k.router_id, k.state.status)));
+        self.alerts = Some(alerts);
+    }
+
+    /// The alert state, to carry into the next copy of this hub.
+    pub fn take_alerts(&mut self) -> Option<HubAlerts> {
+        self.alerts.take()
     }
 
     /// Routers were added, removed, enabled or disabled: reload before the next write.
@@ -134,11 +159,23 @@ impl StatusSync {
                     label: row.label,
                     enabled: row.enabled,
                     state,
+                    router_id: row.router_id,
+                    facts: RouterFacts {
+                        tenant_id: row.tenant_id,
+                        tenant: row.tenant,
+                        name: row.router,
+                        vpn_ip: row.vpn_ip,
+                        last_handshake_at: None,
+                    },
                 },
             );
         }
+        self.by_router = known.iter().map(|(key, k)| (k.router_id, *key)).collect();
         self.known = known;
         self.dirty = false;
+        if let Some(alerts) = &mut self.alerts {
+            alerts.track(self.known.values().map(|k| (k.router_id, k.state.status)));
+        }
         Ok(())
     }
 
@@ -161,6 +198,16 @@ impl StatusSync {
             );
             if next == known.state {
                 continue;
+            }
+            let first_handshake =
+                known.state.first_handshake_at.is_none() && next.first_handshake_at.is_some();
+            if next.status != known.state.status || first_handshake {
+                plan.alert_changes.push(RouterChange {
+                    router: known.router_id,
+                    from: known.state.status,
+                    to: next.status,
+                    first_handshake,
+                });
             }
             if next.status != known.state.status {
                 plan.transitions.push(Transition {
@@ -201,7 +248,31 @@ impl StatusSync {
             self.reload(store).await?;
         }
         let plan = self.plan(snapshot);
+        self.observe_alerts(&plan);
         self.write(store, plan).await
+    }
+
+    /// Feeds the plan's changes to the alert engine; their events wait for the write.
+    fn observe_alerts(&mut self, plan: &SyncPlan) {
+        let Some(alerts) = &mut self.alerts else {
+            return;
+        };
+        let at = plan.taken_at.unwrap_or_else(Utc::now);
+        let planned: HashMap<&PublicKey, &LinkState> = plan
+            .updates
+            .iter()
+            .map(|(key, state)| (key, state))
+            .collect();
+        let (known, by_router) = (&self.known, &self.by_router);
+        alerts.observe(at, &plan.alert_changes, |router| {
+            let key = by_router.get(&router)?;
+            let known = known.get(key)?;
+            let state = planned.get(key).copied().unwrap_or(&known.state);
+            Some(RouterFacts {
+                last_handshake_at: state.last_handshake_at,
+                ..known.facts.clone()
+            })
+        });
     }
 
     /// Writes a plan, then takes it into the in-memory copy. On error nothing is taken, so
@@ -215,16 +286,24 @@ impl StatusSync {
                 Some(link_update(known.id, state))
             })
             .collect();
-        let updated = store
-            .write_poll(&PollWrite {
-                hub_id: self.hub_id,
-                updates: &updates,
-                agent: &self.identity,
-                polled_at: plan.taken_at.unwrap_or_else(Utc::now),
-                peers_seen: plan.peers_seen as i32,
-                unknown_peers: plan.unknown_count as i32,
-            })
-            .await?;
+        let poll = PollWrite {
+            hub_id: self.hub_id,
+            updates: &updates,
+            agent: &self.identity,
+            polled_at: plan.taken_at.unwrap_or_else(Utc::now),
+            peers_seen: plan.peers_seen as i32,
+            unknown_peers: plan.unknown_count as i32,
+        };
+        let updated = match &mut self.alerts {
+            None => store.write_poll(&poll).await?,
+            Some(alerts) => {
+                let (updated, hub_up) = store
+                    .write_poll_with_alerts(&poll, &alerts.outbox())
+                    .await?;
+                alerts.committed(hub_up.into_iter().collect());
+                updated
+            }
+        };
 
         let mut new_unknown = Vec::new();
         if let Some(unknown) = plan.unknown {
