@@ -317,24 +317,27 @@ pub async fn disable_endpoint(
 
 /// The agent of `hub_id` polled: remembers its interval on the database's clock. Returns
 /// true when the hub had been announced down (the caller announces `hub.up`, in the same
-/// transaction).
+/// transaction). The old value comes from the join: RETURNING sees only the new row.
 const HUB_BEAT: &str = "
-    WITH before AS (
-        SELECT down_announced_at FROM alert_hub_watch WHERE hub_id = $1 FOR UPDATE
+    WITH upd AS (
+        UPDATE alert_hub_watch w
+        SET interval_ms = $2, last_poll_at = now(), down_announced_at = NULL
+        FROM (SELECT hub_id, down_announced_at FROM alert_hub_watch WHERE hub_id = $1 FOR UPDATE) old
+        WHERE w.hub_id = old.hub_id
+        RETURNING old.down_announced_at IS NOT NULL AS was_down
+    ), ins AS (
+        INSERT INTO alert_hub_watch (hub_id, interval_ms, last_poll_at)
+        SELECT $1, $2, now() WHERE NOT EXISTS (SELECT 1 FROM upd)
+        ON CONFLICT (hub_id) DO NOTHING
     )
-    INSERT INTO alert_hub_watch AS w (hub_id, interval_ms, last_poll_at, down_announced_at)
-    VALUES ($1, $2, now(), NULL)
-    ON CONFLICT (hub_id) DO UPDATE SET
-        interval_ms = EXCLUDED.interval_ms, last_poll_at = now(), down_announced_at = NULL
-    RETURNING (SELECT down_announced_at IS NOT NULL FROM before) AS was_down";
+    SELECT coalesce((SELECT was_down FROM upd), false)";
 
 pub async fn hub_beat(db: impl PgExecutor<'_>, hub_id: i64, interval_ms: i32) -> Result<bool> {
-    let was_down: Option<bool> = sqlx::query_scalar(HUB_BEAT)
+    Ok(sqlx::query_scalar(HUB_BEAT)
         .bind(hub_id)
         .bind(interval_ms)
         .fetch_one(db)
-        .await?;
-    Ok(was_down.unwrap_or(false))
+        .await?)
 }
 
 /// Hubs silent for `intervals` of their own poll interval and not yet announced: marked
