@@ -38,11 +38,14 @@ struct Received {
     answered: u16,
 }
 
+/// An answer: HTTP status and Retry-After.
+type Answer = (u16, Option<&'static str>);
+
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     /// Answers for the next requests (status, Retry-After); 204 once empty.
-    script: Arc<Mutex<VecDeque<(u16, Option<&'static str>)>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
 }
 
 async fn receive(State(rx): State<Receiver>, headers: HeaderMap, body: String) -> Response {
@@ -78,7 +81,7 @@ impl Receiver {
         stop
     }
 
-    fn answer(&self, answers: &[(u16, Option<&'static str>)]) {
+    fn answer(&self, answers: &[Answer]) {
         self.script.lock().unwrap().extend(answers.iter().copied());
     }
 
@@ -531,6 +534,9 @@ async fn gone_disables_the_endpoint() {
     assert!(!list[0].enabled);
     assert!(list[0].disabled_reason.as_deref().unwrap().contains("410"));
     assert_eq!(list[0].failed, 1);
+    let gone = &deliveries(&db.pool).await[0];
+    assert!(gone.failed && !gone.delivered);
+    assert_eq!(gone.last_status, Some(410));
     // Later events are not queued for it, and nothing more is sent.
     sync.sync(store, &snapshot(&fleet, 105, &[("r1", 100), ("r2", 100)]))
         .await

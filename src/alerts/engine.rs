@@ -473,7 +473,7 @@ impl AlertEngine {
         for id in settled {
             self.flapping.remove(&id);
         }
-        alerts.sort_by_key(|a| subject_router(a));
+        alerts.sort_by_key(subject_router);
         alerts
     }
 
