@@ -84,7 +84,7 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
 }
 
 /// `[alerts] command`, if set.
-fn hook_command(ctx: &Context) -> Option<HookCommand> {
+pub(super) fn hook_command(ctx: &Context) -> Option<HookCommand> {
     let alerts = &ctx.config.alerts;
     alerts.command.clone().map(|program| HookCommand {
         program,
