@@ -108,6 +108,13 @@ pub async fn run(ctx: &Context, cmd: WebhookCommand) -> Result<()> {
                 SendOutcome::Gone => (false, "HTTP 410 Gone".to_owned()),
                 SendOutcome::Failed { error, .. } => (false, error.clone()),
             };
+            if !accepted {
+                // A failure prints one line on stderr and nothing on stdout.
+                return Err(Error::Other(format!(
+                    "webhook {} ({}) did not accept the test event: {answer}",
+                    report.name, report.url
+                )));
+            }
             if json {
                 #[derive(Serialize)]
                 struct Tested<'a> {
@@ -136,14 +143,7 @@ pub async fn run(ctx: &Context, cmd: WebhookCommand) -> Result<()> {
                     report.message_id
                 ))?;
             }
-            if accepted {
-                Ok(())
-            } else {
-                Err(Error::Other(format!(
-                    "webhook {} did not accept the test event: {answer}",
-                    report.name
-                )))
-            }
+            Ok(())
         }
     }
 }
