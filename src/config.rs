@@ -394,4 +394,20 @@ mod tests {
         assert_eq!(file.ui.keys["quit"], "x");
         assert!(toml::from_str::<ConfigFile>("colour = 1").is_err());
     }
+
+    #[test]
+    fn alerts_section_parses_and_is_checked() {
+        let example: ConfigFile =
+            toml::from_str(include_str!("../contrib/config.example.toml")).unwrap();
+        assert_eq!(example.alerts, AlertsConfig::default());
+        let file: ConfigFile = toml::from_str(
+            "[alerts]\ndown_on = \"offline\"\nrecover_secs = 5\ncommand = \"/usr/local/bin/notify\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.alerts.down_on, crate::alerts::DownOn::Offline);
+        assert_eq!(file.alerts.rules().unwrap().recover.num_seconds(), 5);
+        assert!(toml::from_str::<ConfigFile>("[alerts]\ndown_on = \"late\"\n").is_err());
+        let bad: ConfigFile = toml::from_str("[alerts]\nhub_storm_percent = 0\n").unwrap();
+        assert!(bad.alerts.rules().is_err());
+    }
 }
