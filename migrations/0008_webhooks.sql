@@ -29,6 +29,9 @@ CREATE TABLE alert_events (
     -- No foreign keys: an alert about a router outlives the router.
     tenant_id  BIGINT,
     router_id  BIGINT,
+    -- A hub alert's copy for one tenant's scoped endpoints, naming only that tenant's routers
+    -- (endpoints without a tenant get the hub-wide original).
+    tenant_copy BOOLEAN NOT NULL DEFAULT false,
     body       JSONB NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );

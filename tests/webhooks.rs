@@ -552,3 +552,97 @@ async fn measure_disconnect_to_webhook_latency() {
     );
     assert_eq!(receiver.got().len(), 5);
 }
+
+#[tokio::test]
+async fn a_storm_reaches_each_tenant_endpoint_with_only_its_routers() {
+    let db = common::test_db().await;
+    let mut fleet = fleet(&db.pool, &["a1", "a2", "a3"]).await;
+    fleet
+        .provisioner
+        .add_tenant(&TenantName::parse("beta").unwrap())
+        .await
+        .unwrap();
+    for name in ["b1", "b2"] {
+        let router = fleet
+            .provisioner
+            .add_router(&NewRouter {
+                tenant: TenantName::parse("beta").unwrap(),
+                hub: None,
+                spec: RouterSpec::named(RouterName::parse(name).unwrap()),
+            })
+            .await
+            .unwrap();
+        fleet
+            .keys
+            .insert(name.into(), router.public_key.to_string());
+    }
+    add_webhook(&fleet.provisioner, "http://127.0.0.1:9/all", None).await;
+    endpoints::add(
+        &fleet.provisioner,
+        &NewWebhook {
+            url: "http://127.0.0.1:9/beta".into(),
+            name: Some("beta-noc".into()),
+            tenant: Some("beta".into()),
+            events: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut sync = sync_with_alerts(&fleet, Arc::new(Notify::new())).await;
+    let store = fleet.provisioner.store();
+    let all = [("a1", 95), ("a2", 95), ("a3", 95), ("b1", 95), ("b2", 95)];
+    sync.sync(store, &snapshot(&fleet, 100, &all))
+        .await
+        .unwrap();
+    // Four of five drop in one poll: a storm.
+    sync.sync(store, &snapshot(&fleet, 200, &[("a3", 199)]))
+        .await
+        .unwrap();
+
+    let received: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT e.name, ev.type, ev.body FROM webhook_deliveries d
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN alert_events ev ON ev.id = d.event_id
+         WHERE ev.type <> 'router.first_handshake' ORDER BY e.name, ev.id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let summary: Vec<(&str, &str, &serde_json::Value, &serde_json::Value)> = received
+        .iter()
+        .map(|(e, t, b)| {
+            (
+                e.as_str(),
+                t.as_str(),
+                &b["data"]["routers"],
+                &b["data"]["sample"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "beta-noc",
+                "hub.storm",
+                &serde_json::json!(2),
+                &serde_json::json!(["beta/b1", "beta/b2"])
+            ),
+            (
+                "noc",
+                "hub.storm",
+                &serde_json::json!(4),
+                &serde_json::json!(["acme/a1", "acme/a2", "beta/b1", "beta/b2"])
+            ),
+        ]
+    );
+    // Beta's endpoint heard nothing of acme's first handshakes either.
+    let beta_events: Vec<String> = sqlx::query_scalar(
+        "SELECT ev.body->'data'->>'tenant' FROM webhook_deliveries d
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN alert_events ev ON ev.id = d.event_id
+         WHERE e.name = 'beta-noc'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(beta_events.iter().all(|t| t == "beta"), "{beta_events:?}");
+}

@@ -34,8 +34,6 @@ pub type RouterId = i64;
 pub const FLAP_WINDOW: u32 = 21;
 const FLAP_CHANGES: u32 = FLAP_WINDOW - 1;
 const FLAP_MASK: u32 = (1 << FLAP_CHANGES) - 1;
-/// How many router ids a storm alert names.
-pub const STORM_SAMPLE: usize = 10;
 
 /// Which status counts as a disconnect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -145,11 +143,8 @@ pub enum AlertSubject {
         /// Sent when a flapping router settled: its state after the flapping.
         after_flapping: bool,
     },
-    /// A storm or a mass recovery: how many router alerts it stands for, and some of them.
-    Hub {
-        routers: usize,
-        sample: Vec<RouterId>,
-    },
+    /// A storm or a mass recovery: the routers whose alerts it stands for, in order.
+    Hub { routers: Vec<RouterId> },
 }
 
 /// One alert to send.
@@ -420,8 +415,7 @@ impl AlertEngine {
                 kind: AlertKind::HubStorm,
                 at,
                 subject: AlertSubject::Hub {
-                    routers: dropped.len(),
-                    sample: dropped.iter().take(STORM_SAMPLE).copied().collect(),
+                    routers: dropped.clone(),
                 },
             });
         }
@@ -504,10 +498,7 @@ impl AlertEngine {
             return vec![Alert {
                 kind: AlertKind::HubRecovered,
                 at,
-                subject: AlertSubject::Hub {
-                    routers: due.len(),
-                    sample: due.iter().take(STORM_SAMPLE).copied().collect(),
-                },
+                subject: AlertSubject::Hub { routers: due },
             }];
         }
         // `from` is what was announced: down.
@@ -599,8 +590,8 @@ mod tests {
                             "r{router} {from}->{to}{}",
                             if after_flapping { " settled" } else { "" }
                         ),
-                        AlertSubject::Hub { routers, sample } => {
-                            format!("{routers} routers {sample:?}")
+                        AlertSubject::Hub { routers } => {
+                            format!("{} routers {routers:?}", routers.len())
                         }
                     };
                     (a.kind, what)

@@ -146,6 +146,9 @@ pub struct EventData {
     pub sample: Vec<String>,
 }
 
+/// How many routers a hub alert names.
+pub const HUB_SAMPLE: usize = 10;
+
 /// An event ready for the outbox: the body and the columns it is filtered by.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEvent {
@@ -153,6 +156,9 @@ pub struct OutboxEvent {
     pub at: DateTime<Utc>,
     pub tenant_id: Option<i64>,
     pub router_id: Option<RouterId>,
+    /// A hub alert's copy for one tenant's scoped endpoints (only that tenant's routers);
+    /// endpoints without a tenant get the hub-wide original instead.
+    pub tenant_copy: bool,
     pub body: EventBody,
 }
 
@@ -177,20 +183,21 @@ pub fn hub_event(kind: AlertKind, at: DateTime<Utc>, hub: &str) -> OutboxEvent {
         at,
         tenant_id: None,
         router_id: None,
+        tenant_copy: false,
         body: EventBody::hub(kind, at, hub),
     }
 }
 
-/// The outbox event of an engine alert. `facts` finds a router's row; a router gone since
-/// (deleted during the poll) leaves its name out rather than the alert.
-pub fn outbox_event(
+/// The outbox events of an engine alert. `facts` finds a router's row; a router gone since
+/// (deleted during the poll) leaves its name out rather than the alert. A hub alert is one
+/// hub-wide event plus one copy per tenant it touches, naming only that tenant's routers, so a
+/// tenant's endpoint hears of the storm that took its routers and nothing of other tenants.
+pub fn outbox_events(
     alert: &Alert,
     hub: &str,
     facts: impl Fn(RouterId) -> Option<RouterFacts>,
-) -> OutboxEvent {
+) -> Vec<OutboxEvent> {
     let mut body = EventBody::hub(alert.kind, alert.at, hub);
-    let mut tenant_id = None;
-    let mut router_id = None;
     match &alert.subject {
         AlertSubject::Router {
             router,
@@ -198,33 +205,66 @@ pub fn outbox_event(
             to,
             after_flapping,
         } => {
-            router_id = Some(*router);
             body.data.from = Some(*from);
             body.data.to = Some(*to);
             body.data.after_flapping = *after_flapping;
-            if let Some(f) = facts(*router) {
-                tenant_id = Some(f.tenant_id);
+            let found = facts(*router);
+            let tenant_id = found.as_ref().map(|f| f.tenant_id);
+            if let Some(f) = found {
                 body.data.tenant = Some(f.tenant);
                 body.data.router = Some(f.name);
                 body.data.vpn_ip = Some(f.vpn_ip);
                 body.data.last_handshake_at = f.last_handshake_at;
             }
+            vec![OutboxEvent {
+                kind: alert.kind,
+                at: alert.at,
+                tenant_id,
+                router_id: Some(*router),
+                tenant_copy: false,
+                body,
+            }]
         }
-        AlertSubject::Hub { routers, sample } => {
-            body.data.routers = Some(*routers);
-            body.data.sample = sample
+        AlertSubject::Hub { routers } => {
+            let known: Vec<RouterFacts> = routers.iter().filter_map(|id| facts(*id)).collect();
+            let sample = |of: &mut dyn Iterator<Item = &RouterFacts>| -> Vec<String> {
+                of.take(HUB_SAMPLE)
+                    .map(|f| format!("{}/{}", f.tenant, f.name))
+                    .collect()
+            };
+            body.data.routers = Some(routers.len());
+            body.data.sample = sample(&mut known.iter());
+            let mut events = vec![OutboxEvent {
+                kind: alert.kind,
+                at: alert.at,
+                tenant_id: None,
+                router_id: None,
+                tenant_copy: false,
+                body: body.clone(),
+            }];
+            let mut tenants: Vec<(i64, &str)> = known
                 .iter()
-                .filter_map(|id| facts(*id))
-                .map(|f| format!("{}/{}", f.tenant, f.name))
+                .map(|f| (f.tenant_id, f.tenant.as_str()))
                 .collect();
+            tenants.sort_unstable();
+            tenants.dedup();
+            for (tenant_id, tenant) in tenants {
+                let mut mine = known.iter().filter(|f| f.tenant_id == tenant_id);
+                let mut copy = body.clone();
+                copy.data.tenant = Some(tenant.to_owned());
+                copy.data.routers = Some(known.iter().filter(|f| f.tenant_id == tenant_id).count());
+                copy.data.sample = sample(&mut mine);
+                events.push(OutboxEvent {
+                    kind: alert.kind,
+                    at: alert.at,
+                    tenant_id: Some(tenant_id),
+                    router_id: None,
+                    tenant_copy: true,
+                    body: copy,
+                });
+            }
+            events
         }
-    }
-    OutboxEvent {
-        kind: alert.kind,
-        at: alert.at,
-        tenant_id,
-        router_id,
-        body,
     }
 }
 
@@ -247,5 +287,46 @@ mod tests {
         );
         assert!(AlertKind::parse_list("router.gone").is_err());
         assert!(AlertKind::parse_list(" , ").is_err());
+    }
+}
+
+#[cfg(test)]
+mod hub_copies {
+    use super::*;
+    use crate::alerts::engine::AlertSubject;
+
+    fn facts(id: RouterId) -> Option<RouterFacts> {
+        let tenant_id = if id <= 3 { 1 } else { 2 };
+        Some(RouterFacts {
+            tenant_id,
+            tenant: format!("t{tenant_id}"),
+            name: format!("r{id}"),
+            vpn_ip: std::net::Ipv4Addr::new(10, 100, 1, id as u8),
+            last_handshake_at: None,
+        })
+    }
+
+    #[test]
+    fn a_storm_is_one_hub_wide_event_and_one_copy_per_tenant_naming_only_its_routers() {
+        let alert = Alert {
+            kind: AlertKind::HubStorm,
+            at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            subject: AlertSubject::Hub {
+                routers: (1..=15).collect(),
+            },
+        };
+        let events = outbox_events(&alert, "hub1", facts);
+        assert_eq!(events.len(), 3);
+        let all = &events[0];
+        assert_eq!((all.tenant_id, all.tenant_copy), (None, false));
+        assert_eq!(all.body.data.routers, Some(15));
+        assert_eq!(all.body.data.sample.len(), HUB_SAMPLE);
+        let t1 = &events[1];
+        assert_eq!((t1.tenant_id, t1.tenant_copy), (Some(1), true));
+        assert_eq!(t1.body.data.routers, Some(3));
+        assert_eq!(t1.body.data.sample, ["t1/r1", "t1/r2", "t1/r3"]);
+        let t2 = &events[2];
+        assert_eq!(t2.body.data.routers, Some(12));
+        assert!(t2.body.data.sample.iter().all(|s| s.starts_with("t2/")));
     }
 }

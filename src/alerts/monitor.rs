@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use super::engine::{AlertEngine, AlertRules, RouterChange, RouterId};
-use super::event::{OutboxEvent, RouterFacts, outbox_event};
+use super::event::{OutboxEvent, RouterFacts, outbox_events};
 use super::hook::HookCommand;
 use crate::model::RouterStatus;
 
@@ -68,7 +68,7 @@ impl HubAlerts {
         facts: impl Fn(RouterId) -> Option<RouterFacts>,
     ) {
         for alert in self.engine.observe(at, changes) {
-            self.unsent.push(outbox_event(&alert, &self.hub, &facts));
+            self.unsent.extend(outbox_events(&alert, &self.hub, &facts));
         }
         if self.unsent.len() > MAX_UNSENT {
             let dropped = self.unsent.len() - MAX_UNSENT;

@@ -171,22 +171,22 @@ pub async fn endpoint_by_url(
 /// filter), then wakes the workers: one statement, so it joins the caller's transaction.
 const ENQUEUE: &str = "
     WITH ev AS (
-        INSERT INTO alert_events (type, at, hub_id, tenant_id, router_id, body)
-        SELECT k, a, $1, t, r, b::jsonb
-        FROM unnest($2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::text[])
-             AS u(k, a, t, r, b)
-        RETURNING id, type, tenant_id
+        INSERT INTO alert_events (type, at, hub_id, tenant_id, router_id, tenant_copy, body)
+        SELECT k, a, $1, t, r, c, b::jsonb
+        FROM unnest($2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bool[], $7::text[])
+             AS u(k, a, t, r, c, b)
+        RETURNING id, type, tenant_id, tenant_copy
     ), del AS (
         INSERT INTO webhook_deliveries (endpoint_id, event_id, tenant_id)
         SELECT e.id, ev.id, ev.tenant_id
         FROM ev JOIN webhook_endpoints e
           ON e.enabled
-         AND (e.tenant_id IS NULL OR e.tenant_id = ev.tenant_id)
+         AND (e.tenant_id = ev.tenant_id OR (e.tenant_id IS NULL AND NOT ev.tenant_copy))
          AND (e.event_types IS NULL OR ev.type = ANY (e.event_types))
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM del) AS deliveries,
-           (SELECT count(*) FROM (SELECT pg_notify($7, '') WHERE EXISTS (SELECT 1 FROM del)) n)
+           (SELECT count(*) FROM (SELECT pg_notify($8, '') WHERE EXISTS (SELECT 1 FROM del)) n)
                AS notified";
 
 /// What an enqueue wrote.
@@ -208,6 +208,7 @@ pub async fn enqueue(
     let at: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
     let tenants: Vec<Option<i64>> = events.iter().map(|e| e.tenant_id).collect();
     let routers: Vec<Option<i64>> = events.iter().map(|e| e.router_id).collect();
+    let copies: Vec<bool> = events.iter().map(|e| e.tenant_copy).collect();
     let bodies = events
         .iter()
         .map(|e| serde_json::to_string(&e.body))
@@ -219,6 +220,7 @@ pub async fn enqueue(
         .bind(&at)
         .bind(&tenants)
         .bind(&routers)
+        .bind(&copies)
         .bind(&bodies)
         .bind(WEBHOOK_CHANNEL)
         .fetch_one(db)
