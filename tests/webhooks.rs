@@ -646,3 +646,25 @@ async fn a_storm_reaches_each_tenant_endpoint_with_only_its_routers() {
     .unwrap();
     assert!(beta_events.iter().all(|t| t == "beta"), "{beta_events:?}");
 }
+
+#[tokio::test]
+async fn old_alerts_are_pruned_with_their_deliveries() {
+    use tikwire::alerts::event::hub_event;
+    use tikwire::store::webhooks;
+    let db = common::test_db().await;
+    let fleet = fleet(&db.pool, &[]).await;
+    add_webhook(&fleet.provisioner, "http://127.0.0.1:9/hook", None).await;
+    let old = hub_event(
+        AlertKind::HubDown,
+        Utc::now() - chrono::Duration::days(31),
+        "hub1",
+    );
+    let new = hub_event(AlertKind::HubUp, Utc::now(), "hub1");
+    webhooks::enqueue(&db.pool, Some(fleet.hub_id), &[old, new])
+        .await
+        .unwrap();
+    assert_eq!(deliveries(&db.pool).await.len(), 2);
+    assert_eq!(webhooks::prune_events(&db.pool, 30).await.unwrap(), 1);
+    assert_eq!(event_types(&db.pool).await, ["hub.up"]);
+    assert_eq!(deliveries(&db.pool).await.len(), 1);
+}

@@ -32,6 +32,10 @@ const LEASE_SECS: f64 = 60.0;
 const BATCH: i64 = 32;
 /// Without a wake-up, the outbox and the hubs are looked at this often.
 const SWEEP: Duration = Duration::from_millis(500);
+/// Alerts (and their deliveries) are kept this long, for `webhook list` and the events view.
+pub const KEEP_EVENTS_DAYS: i32 = 30;
+/// How often old alerts are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The AAD that binds an endpoint's sealed secret to its row.
 pub fn secret_aad(endpoint_id: i64) -> String {
@@ -226,8 +230,20 @@ impl DeliveryWorker {
     /// Delivers until cancelled; woken at once by `wake`, else every half second.
     pub async fn run(self, cancel: CancellationToken) {
         let mut failing: Option<String> = None;
+        let mut pruned_at: Option<tokio::time::Instant> = None;
         loop {
+            let prune = pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY);
             let round = async {
+                if prune {
+                    let store = self.provisioner.store();
+                    let removed = webhooks::prune_events(store.pool(), KEEP_EVENTS_DAYS).await?;
+                    if removed > 0 {
+                        tracing::info!(
+                            "pruned {removed} alerts older than {KEEP_EVENTS_DAYS} days"
+                        );
+                    }
+                    pruned_at = Some(tokio::time::Instant::now());
+                }
                 self.watch_hubs().await?;
                 while self.deliver_due().await? == BATCH as usize {}
                 Ok::<_, Error>(())

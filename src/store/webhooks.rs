@@ -358,6 +358,20 @@ pub async fn claim_silent_hubs(db: impl PgExecutor<'_>, intervals: i32) -> Resul
         .await?)
 }
 
+/// Forgets alerts older than `keep_days` (their deliveries go with them), a bounded batch
+/// at a time so one call never holds locks for long. Returns how many were removed.
+pub async fn prune_events(db: impl PgExecutor<'_>, keep_days: i32) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM alert_events WHERE id IN (
+             SELECT id FROM alert_events WHERE at < now() - make_interval(days => $1)
+             ORDER BY at LIMIT 10000)",
+    )
+    .bind(keep_days)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Deliveries not yet made or given up (the outbox depth), and those given up.
 pub async fn outbox_depth(db: impl PgExecutor<'_>) -> Result<(i64, i64)> {
     Ok(sqlx::query_as(
