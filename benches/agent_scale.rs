@@ -173,6 +173,8 @@ async fn run(routers: usize, minute: Duration) {
         thresholds: Thresholds::default(),
         tools,
         options: ReconcileOptions::default(),
+        retention: tikwire::config::HistoryConfig::default().retention(),
+        alerts: None,
     };
     let mut agent = Agent::new(provisioner.clone(), db.url.clone(), config);
     let started = Instant::now();

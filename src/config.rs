@@ -93,12 +93,66 @@ impl Default for HistoryConfig {
     }
 }
 
+/// Alerts (`[alerts]`): when a status change is worth a message, and the hook command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// false: the agent writes no alerts (webhooks already queued are still delivered).
+    pub enabled: bool,
+    /// "stale" (default: the first sign of trouble) or "offline".
+    pub down_on: crate::alerts::DownOn,
+    /// How long a router back online must stay online before "back online" is sent.
+    pub recover_secs: u64,
+    /// Flapping starts above this weighted percentage of state changes over 21 polls...
+    pub flap_high_percent: f64,
+    /// ...and ends below this one.
+    pub flap_low_percent: f64,
+    /// More than this percentage of a hub's online routers dropping in one poll is a storm.
+    pub hub_storm_percent: u32,
+    /// ...if at least this many routers drop.
+    pub hub_storm_min_routers: u32,
+    /// Run for each alert with its JSON on stdin.
+    pub command: Option<PathBuf>,
+    pub command_timeout_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let rules = crate::alerts::AlertRules::default();
+        Self {
+            enabled: true,
+            down_on: rules.down_on,
+            recover_secs: rules.recover.num_seconds() as u64,
+            flap_high_percent: rules.flap_high,
+            flap_low_percent: rules.flap_low,
+            hub_storm_percent: rules.storm_percent,
+            hub_storm_min_routers: rules.storm_min_routers,
+            command: None,
+            command_timeout_secs: 10,
+        }
+    }
+}
+
 impl HistoryConfig {
     pub fn retention(&self) -> crate::history::Retention {
         crate::history::Retention {
             traffic_days: self.traffic_days,
             rollup_days: self.rollup_days,
         }
+    }
+}
+
+impl AlertsConfig {
+    /// The engine's rules, checked.
+    pub fn rules(&self) -> Result<crate::alerts::AlertRules> {
+        Ok(crate::alerts::AlertRules::new(
+            self.down_on,
+            self.recover_secs,
+            self.flap_low_percent,
+            self.flap_high_percent,
+            self.hub_storm_percent,
+            self.hub_storm_min_routers,
+        )?)
     }
 }
 
@@ -124,6 +178,7 @@ pub struct ConfigFile {
     pub rotation: RotationConfig,
     pub history: HistoryConfig,
     pub ui: UiConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -149,6 +204,7 @@ pub struct Config {
     pub rotation: RotationConfig,
     pub history: HistoryConfig,
     pub ui: UiConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// A database URL for messages and `Debug`: the password replaced by `***`.
@@ -180,6 +236,7 @@ impl std::fmt::Debug for ConfigFile {
             .field("rotation", &self.rotation)
             .field("history", &self.history)
             .field("ui", &self.ui)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }
@@ -208,6 +265,7 @@ impl std::fmt::Debug for Config {
             .field("rotation", &self.rotation)
             .field("history", &self.history)
             .field("ui", &self.ui)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }
@@ -280,6 +338,10 @@ impl Config {
             )));
         }
 
+        file.alerts
+            .rules()
+            .map_err(|err| Error::Config(err.to_string()))?;
+
         let mut ui = file.ui;
         if let Some(theme) = overrides.theme {
             ui.theme = Some(theme);
@@ -298,6 +360,7 @@ impl Config {
             rotation: file.rotation,
             history: file.history,
             ui,
+            alerts: file.alerts,
         })
     }
 
@@ -374,5 +437,21 @@ mod tests {
         assert_eq!(file.status.stale_secs, 600);
         assert_eq!(file.ui.keys["quit"], "x");
         assert!(toml::from_str::<ConfigFile>("colour = 1").is_err());
+    }
+
+    #[test]
+    fn alerts_section_parses_and_is_checked() {
+        let example: ConfigFile =
+            toml::from_str(include_str!("../contrib/config.example.toml")).unwrap();
+        assert_eq!(example.alerts, AlertsConfig::default());
+        let file: ConfigFile = toml::from_str(
+            "[alerts]\ndown_on = \"offline\"\nrecover_secs = 5\ncommand = \"/usr/local/bin/notify\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.alerts.down_on, crate::alerts::DownOn::Offline);
+        assert_eq!(file.alerts.rules().unwrap().recover.num_seconds(), 5);
+        assert!(toml::from_str::<ConfigFile>("[alerts]\ndown_on = \"late\"\n").is_err());
+        let bad: ConfigFile = toml::from_str("[alerts]\nhub_storm_percent = 0\n").unwrap();
+        assert!(bad.alerts.rules().is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! The core (everything but `tui`) never touches the terminal: the console and the command
 //! line are two clients of the same library.
 
+pub mod alerts;
 pub mod api;
 pub mod cli;
 pub mod config;

@@ -2,6 +2,7 @@
 //! outputs, JSON fields, and one clear error line (exit 1) for every kind of bad input.
 
 mod common;
+mod webhook_support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -1104,4 +1105,86 @@ async fn rotation_is_staged_shown_scripted_and_aborted() {
     let off = cli.run(&["router", "list", "--due-rotation"]);
     assert_eq!(off.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&off.stderr).contains("max_age_days"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_added_listed_tested_and_removed_and_bad_input_changes_nothing() {
+    let (cli, db) = Cli::new().await;
+    cli.ok(&["tenant", "add", "acme"]);
+    let (receiver, url, _stop) = webhook_support::start_receiver().await;
+
+    cli.fails(
+        &["webhook", "add", "ftp://example.com/x"],
+        "http:// or https://",
+    );
+    cli.fails(
+        &["webhook", "add", &url, "--events", "router.gone"],
+        "unknown event type",
+    );
+    cli.fails(
+        &["webhook", "add", &url, "--tenant", "nosuch"],
+        "no tenant named",
+    );
+    cli.fails(
+        &["webhook", "add", &url, "--name", "Bad Name"],
+        "webhook name",
+    );
+    assert_eq!(count(&db, "webhook_endpoints").await, 0);
+
+    let created = cli.json(&[
+        "webhook",
+        "add",
+        &url,
+        "--name",
+        "noc",
+        "--events",
+        "router.offline,hub.down",
+        "--json",
+    ]);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(created["name"], "noc");
+    assert_eq!(
+        created["event_types"],
+        serde_json::json!(["router.offline", "hub.down"])
+    );
+    cli.fails(&["webhook", "add", &url, "--name", "noc"], "exists already");
+    assert_eq!(count(&db, "webhook_endpoints").await, 1);
+
+    // Shown once: never in the listing, nor in the database in clear.
+    let listed = cli.ok(&["webhook", "list", "--json"]);
+    assert!(!listed.contains(&secret[6..]) && !listed.contains("secret"));
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["name"], "noc");
+    assert_eq!(listed[0]["delivered"], 0);
+    let table = cli.ok(&["webhook", "list"]);
+    assert!(
+        table.contains("noc") && table.contains("router.offline,hub.down"),
+        "{table}"
+    );
+
+    // A signed test event, sent now, by name or by URL.
+    let tested = cli.json(&["webhook", "test", "noc", "--json"]);
+    assert_eq!(tested["accepted"], true);
+    cli.ok(&["webhook", "test", &url]);
+    let got = receiver.got();
+    assert_eq!(got.len(), 2);
+    let key = tikwire::alerts::signature::SigningKey::parse(&secret).unwrap();
+    let body = webhook_support::verified(&got[0], &key);
+    assert_eq!(body["type"], "webhook.test");
+    assert_eq!(
+        got[0].headers["webhook-id"],
+        tested["webhook_id"].as_str().unwrap()
+    );
+    // A receiver that refuses: the command says so and fails.
+    receiver.answer(&[(500, None)]);
+    cli.fails(
+        &["webhook", "test", "noc"],
+        "did not accept the test event: HTTP 500",
+    );
+    cli.fails(&["webhook", "test", "nosuch"], "no webhook named");
+
+    cli.ok(&["webhook", "rm", "noc"]);
+    cli.fails(&["webhook", "rm", "noc"], "no webhook named");
+    assert_eq!(count(&db, "webhook_endpoints").await, 0);
 }

@@ -159,6 +159,7 @@ async fn agent_applies_changes_and_survives_the_database_going_away() {
         tools,
         options: ReconcileOptions::default(),
         retention: tikwire::config::HistoryConfig::default().retention(),
+        alerts: None,
     };
     let cancel = CancellationToken::new();
     let agent = tokio::spawn(Agent::new(agent_provisioner, url, config).run(cancel.clone()));

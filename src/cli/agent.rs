@@ -4,9 +4,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{AgentArgs, Context};
+use crate::alerts::delivery::DeliveryWorker;
+use crate::alerts::hook::HookCommand;
+use crate::alerts::monitor::AlertSetup;
 use crate::model::InvalidInput;
 use crate::provision::Provisioner;
 use crate::wg::agent::{Agent, AgentConfig};
@@ -35,11 +41,34 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
             remove_unknown: !args.keep_unknown_peers,
         },
         retention: ctx.config.history.retention(),
+        alerts: None,
+    };
+    let hook = hook_command(ctx);
+    let wake = Arc::new(Notify::new());
+    let config = AgentConfig {
+        alerts: ctx
+            .config
+            .alerts
+            .enabled
+            .then(|| {
+                Ok::<_, Error>(AlertSetup {
+                    rules: ctx.config.alerts.rules()?,
+                    hook: hook.clone(),
+                    wake: wake.clone(),
+                })
+            })
+            .transpose()?,
+        ..config
     };
     if args.once {
         let provisioner = ctx.provisioner().await?;
-        let mut agent = Agent::new(provisioner, ctx.database_url().await?, config);
-        return agent.run_once().await;
+        let mut agent = Agent::new(provisioner.clone(), ctx.database_url().await?, config);
+        agent.run_once().await?;
+        // What this poll queued goes out now, once; failures stay queued for the next run.
+        let worker = DeliveryWorker::new(provisioner, wake, hook)?;
+        worker.watch_hubs().await?;
+        worker.deliver_due().await?;
+        return Ok(());
     }
     let cancel = CancellationToken::new();
     tokio::spawn(cancel_on_signal(cancel.clone()));
@@ -47,8 +76,21 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
         return Ok(());
     };
     tracing::info!(hub = %config.hub, interval_secs, "agent started");
+    // Webhook delivery and the watchdog of every hub's agent run beside the polling.
+    let worker = DeliveryWorker::new(provisioner.clone(), wake, hook)?;
+    let delivering = tokio::spawn(worker.run(cancel.clone()));
     Agent::new(provisioner, url, config).run(cancel).await;
+    let _ = delivering.await;
     Ok(())
+}
+
+/// `[alerts] command`, if set.
+pub(super) fn hook_command(ctx: &Context) -> Option<HookCommand> {
+    let alerts = &ctx.config.alerts;
+    alerts.command.clone().map(|program| HookCommand {
+        program,
+        timeout: Duration::from_secs(alerts.command_timeout_secs.max(1)),
+    })
 }
 
 /// Connects, waiting for the database if it is not there yet; `None` when cancelled first.

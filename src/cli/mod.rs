@@ -18,6 +18,7 @@ mod serve;
 mod subnet;
 mod tenant;
 mod token;
+mod webhook;
 
 use std::path::PathBuf;
 
@@ -96,6 +97,43 @@ pub enum Command {
     Audit(AuditArgs),
     /// Routers' status changes and first handshakes across the fleet, newest last.
     Events(EventsArgs),
+    /// Where alerts go: Standard Webhooks endpoints.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Register an endpoint and print its signing secret (whsec_...) once.
+    Add {
+        /// http:// or https:// URL the events are POSTed to.
+        url: String,
+        /// Name to refer to it by (default: the URL's host).
+        #[arg(long)]
+        name: Option<String>,
+        /// Only this tenant's events (default: all tenants and the hub events).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only these event types, comma-separated (e.g. router.offline,router.online,hub.down).
+        #[arg(long)]
+        events: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List endpoints with their deliveries and last attempt (never the secret).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an endpoint and its pending deliveries.
+    Rm { name: String },
+    /// Send a signed test event now and report the answer.
+    Test {
+        /// The endpoint's name or URL.
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -524,5 +562,6 @@ pub async fn run(cli: Cli, log_to_stderr: bool) -> Result<()> {
         Some(Command::Token(cmd)) => token::run(&ctx, cmd).await,
         Some(Command::Audit(args)) => audit::run(&ctx, args).await,
         Some(Command::Events(args)) => history::events(&ctx, args).await,
+        Some(Command::Webhook(cmd)) => webhook::run(&ctx, cmd).await,
     }
 }

@@ -1,10 +1,13 @@
 //! `tikwire serve`: the HTTP API.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::Notify;
 
 use super::{Context, ServeArgs};
+use crate::alerts::delivery::DeliveryWorker;
 use crate::api::listen::{ListenOptions, serve};
 use crate::api::{ApiState, app};
 use crate::provision::Provisioner;
@@ -49,5 +52,13 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<()> {
         .await?;
     migrated.store().close().await;
     let provisioner = Provisioner::open(Store::from_pool(pool), &ctx.config).await?;
-    serve(app(ApiState::new(provisioner)), &options).await
+    // The API host watches the hubs' agents too (hub.down when one falls silent, which that
+    // agent cannot say itself) and delivers webhooks while agents are down.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let hook = super::agent::hook_command(ctx);
+    let worker = DeliveryWorker::new(provisioner.clone(), Arc::new(Notify::new()), hook)?;
+    tokio::spawn(worker.run(cancel.clone()));
+    let served = serve(app(ApiState::new(provisioner)), &options).await;
+    cancel.cancel();
+    served
 }

@@ -18,6 +18,7 @@ pub mod sample;
 pub mod status;
 mod tenants;
 pub mod tokens;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -11,8 +11,11 @@ use sqlx::PgExecutor;
 
 use super::history::{self, EndpointMove, FirstHandshake, TrafficDelta, Transition};
 use super::notify::{CHANNEL, publish};
-use super::{Store, Tx, configurations};
+use super::{Store, Tx, configurations, webhooks};
 use crate::Result;
+use crate::alerts::AlertKind;
+use crate::alerts::event::{OutboxEvent, hub_event};
+use crate::alerts::monitor::PollOutbox;
 use crate::events::{Change, ChangeKind};
 use crate::keys::PublicKey;
 use crate::model::{AgentIdentity, RotationState, Router, RouterStatus};
@@ -32,6 +35,9 @@ pub struct HubLink {
     pub enabled: bool,
     #[sqlx(flatten)]
     pub link: StoredLink,
+    /// For alerts.
+    #[sqlx(try_from = "super::columns::V4")]
+    pub vpn_ip: Ipv4Addr,
 }
 
 /// A router's link status as stored: what an agent last wrote.
@@ -150,7 +156,7 @@ impl From<&Router> for RouterLink {
 
 const HUB_LINKS: &str = "
     SELECT v.id, v.client_public_key AS public_key, v.pending_public_key,
-           r.id AS router_id, t.id AS tenant_id, t.name AS tenant, r.name, r.enabled,
+           r.id AS router_id, t.id AS tenant_id, t.name AS tenant, r.name, r.enabled, r.vpn_ip,
            v.status, v.first_handshake_at, v.last_handshake_at, v.last_seen_at, v.last_endpoint,
            v.rx_bytes, v.tx_bytes, v.last_rx_counter, v.last_tx_counter
     FROM vpn_configurations v
@@ -345,6 +351,27 @@ impl Store {
         let updated = write_poll(&mut tx, poll).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    /// The poll's write and its alerts in one transaction: the outbox rows commit with the
+    /// status or not at all. Also the hub watchdog's heartbeat: a hub announced down is
+    /// announced up again (returned, for the hook command).
+    pub async fn write_poll_with_alerts(
+        &self,
+        poll: &PollWrite<'_>,
+        outbox: &PollOutbox<'_>,
+    ) -> Result<(u64, Option<OutboxEvent>)> {
+        let mut tx = self.begin().await?;
+        let updated = write_poll(&mut tx, poll).await?;
+        let interval_ms = i32::try_from(outbox.interval.as_millis()).unwrap_or(i32::MAX);
+        let was_down = webhooks::hub_beat(&mut *tx, poll.hub_id, interval_ms).await?;
+        let hub_up = was_down.then(|| hub_event(AlertKind::HubUp, poll.polled_at, outbox.hub));
+        webhooks::enqueue(&mut *tx, Some(poll.hub_id), outbox.events).await?;
+        if let Some(up) = &hub_up {
+            webhooks::enqueue(&mut *tx, Some(poll.hub_id), std::slice::from_ref(up)).await?;
+        }
+        tx.commit().await?;
+        Ok((updated, hub_up))
     }
 
     /// Sets a tenant's routers' link status by hand (by router id), switches off those marked

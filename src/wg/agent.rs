@@ -13,6 +13,7 @@ use super::plan::{ReconcileOptions, plan_cut_overs};
 use super::poller;
 use super::status::Thresholds;
 use super::sync::{StatusSync, SyncReport};
+use crate::alerts::monitor::{AlertSetup, HubAlerts};
 use crate::events::{Change, ChangeKind};
 use crate::history::Retention;
 use crate::keys::PublicKey;
@@ -46,6 +47,8 @@ pub struct AgentConfig {
     pub options: ReconcileOptions,
     /// History kept; the agent maintains it at start and hourly.
     pub retention: Retention,
+    /// Alerts on status changes (`None`: off).
+    pub alerts: Option<AlertSetup>,
 }
 
 pub struct Agent {
@@ -85,13 +88,26 @@ impl Agent {
             return Ok(hub.clone());
         }
         let hub = self.provisioner.store().hub(&self.config.hub).await?;
-        let sync = StatusSync::load(
+        let mut sync = StatusSync::load(
             self.provisioner.store(),
             hub.id,
             self.config.thresholds,
             self.identity.clone(),
         )
         .await?;
+        // What the alert engine remembers (recoveries under way, flapping) outlives reloads.
+        let carried = self.sync.as_mut().and_then(StatusSync::take_alerts);
+        let alerts = carried.or_else(|| {
+            let setup = self.config.alerts.clone()?;
+            Some(HubAlerts::new(
+                setup,
+                hub.name.clone(),
+                self.config.interval,
+            ))
+        });
+        if let Some(alerts) = alerts {
+            sync.set_alerts(alerts);
+        }
         tracing::info!(hub = %hub.name, interface = %hub.interface, routers = sync.known_count(), "serving hub");
         self.sync = Some(sync);
         self.hub = Some(hub.clone());

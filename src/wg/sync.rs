@@ -9,12 +9,16 @@
 //! compares with the database, never with nothing, and invents no transitions.
 
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 
 use chrono::{DateTime, Utc};
 
 use super::poller::Snapshot;
 use super::status::{Counter, LinkState, Thresholds, next_state};
 use crate::Result;
+use crate::alerts::engine::RouterChange;
+use crate::alerts::event::RouterFacts;
+use crate::alerts::monitor::HubAlerts;
 use crate::history::bucket_start;
 use crate::keys::PublicKey;
 use crate::model::AgentIdentity;
@@ -28,6 +32,8 @@ struct Known {
     /// The `vpn_configurations` row.
     id: i64,
     router: RouterRef,
+    /// For alerts.
+    vpn_ip: Ipv4Addr,
     enabled: bool,
     state: LinkState,
 }
@@ -42,6 +48,8 @@ pub struct SyncPlan {
     pub endpoints: Vec<EndpointMove>,
     /// Only routers whose counters grew.
     pub traffic: Vec<TrafficDelta>,
+    /// What the alert engine needs: status changes and first handshakes, by router id.
+    pub alert_changes: Vec<RouterChange>,
     /// Every unknown peer, sorted by key; `None` when the set is what the table already holds.
     pub unknown: Option<Vec<UnknownPeer>>,
     pub unknown_count: usize,
@@ -71,6 +79,10 @@ pub struct StatusSync {
     /// What wg_unknown_peers holds for this hub; `None` until first written.
     unknown_written: Option<Vec<UnknownPeer>>,
     dirty: bool,
+    /// Alerts of this hub, when enabled: written with each poll.
+    alerts: Option<HubAlerts>,
+    /// `routers.id` -> public key, for alert facts.
+    by_router: HashMap<i64, PublicKey>,
 }
 
 impl StatusSync {
@@ -89,6 +101,8 @@ impl StatusSync {
             staged: HashSet::new(),
             unknown_written: None,
             dirty: true,
+            alerts: None,
+            by_router: HashMap::new(),
         };
         sync.reload(store).await?;
         Ok(sync)
@@ -101,6 +115,21 @@ impl StatusSync {
     /// Routers known for this hub.
     pub fn known_count(&self) -> usize {
         self.known.len()
+    }
+
+    /// Alerts from now on, with what the engine remembers (kept across reloads of the hub).
+    pub fn set_alerts(&mut self, mut alerts: HubAlerts) {
+        alerts.track(
+            self.known
+                .values()
+                .map(|k| (k.router.router_id, k.state.status)),
+        );
+        self.alerts = Some(alerts);
+    }
+
+    /// The alert state, to carry into the next copy of this hub.
+    pub fn take_alerts(&mut self) -> Option<HubAlerts> {
+        self.alerts.take()
     }
 
     /// Routers were added, removed, enabled or disabled: reload before the next write.
@@ -146,13 +175,25 @@ impl StatusSync {
                         tenant: row.tenant,
                         name: row.name,
                     },
+                    vpn_ip: row.vpn_ip,
                     enabled: row.enabled,
                     state,
                 },
             );
         }
+        self.by_router = known
+            .iter()
+            .map(|(key, k)| (k.router.router_id, *key))
+            .collect();
         self.known = known;
         self.dirty = false;
+        if let Some(alerts) = &mut self.alerts {
+            alerts.track(
+                self.known
+                    .values()
+                    .map(|k| (k.router.router_id, k.state.status)),
+            );
+        }
     }
 
     /// What this snapshot changes. Pure: the in-memory copy is not touched.
@@ -174,6 +215,16 @@ impl StatusSync {
             );
             if next == known.state {
                 continue;
+            }
+            let first_handshake =
+                known.state.first_handshake_at.is_none() && next.first_handshake_at.is_some();
+            if next.status != known.state.status || first_handshake {
+                plan.alert_changes.push(RouterChange {
+                    router: known.router.router_id,
+                    from: known.state.status,
+                    to: next.status,
+                    first_handshake,
+                });
             }
             self.plan_history(known, &next, now, &mut plan);
             plan.updates.push((*key, next));
@@ -258,7 +309,34 @@ impl StatusSync {
             self.reload(store).await?;
         }
         let plan = self.plan(snapshot);
+        self.observe_alerts(&plan);
         self.write(store, plan).await
+    }
+
+    /// Feeds the plan's changes to the alert engine; their events wait for the write.
+    fn observe_alerts(&mut self, plan: &SyncPlan) {
+        let Some(alerts) = &mut self.alerts else {
+            return;
+        };
+        let at = plan.taken_at.unwrap_or_else(Utc::now);
+        let planned: HashMap<&PublicKey, &LinkState> = plan
+            .updates
+            .iter()
+            .map(|(key, state)| (key, state))
+            .collect();
+        let (known, by_router) = (&self.known, &self.by_router);
+        alerts.observe(at, &plan.alert_changes, |router| {
+            let key = by_router.get(&router)?;
+            let known = known.get(key)?;
+            let state = planned.get(key).copied().unwrap_or(&known.state);
+            Some(RouterFacts {
+                tenant_id: known.router.tenant_id,
+                tenant: known.router.tenant.clone(),
+                name: known.router.name.clone(),
+                vpn_ip: known.vpn_ip,
+                last_handshake_at: state.last_handshake_at,
+            })
+        });
     }
 
     /// Writes a plan, then takes it into the in-memory copy. On error nothing is taken, so
@@ -272,20 +350,28 @@ impl StatusSync {
                 Some(link_update(known.id, state))
             })
             .collect();
-        let updated = store
-            .write_poll(&PollWrite {
-                hub_id: self.hub_id,
-                updates: &updates,
-                transitions: &plan.transitions,
-                first_handshakes: &plan.first_handshakes,
-                endpoints: &plan.endpoints,
-                traffic: &plan.traffic,
-                agent: &self.identity,
-                polled_at: plan.taken_at.unwrap_or_else(Utc::now),
-                peers_seen: plan.peers_seen as i32,
-                unknown_peers: plan.unknown_count as i32,
-            })
-            .await?;
+        let poll = PollWrite {
+            hub_id: self.hub_id,
+            updates: &updates,
+            transitions: &plan.transitions,
+            first_handshakes: &plan.first_handshakes,
+            endpoints: &plan.endpoints,
+            traffic: &plan.traffic,
+            agent: &self.identity,
+            polled_at: plan.taken_at.unwrap_or_else(Utc::now),
+            peers_seen: plan.peers_seen as i32,
+            unknown_peers: plan.unknown_count as i32,
+        };
+        let updated = match &mut self.alerts {
+            None => store.write_poll(&poll).await?,
+            Some(alerts) => {
+                let (updated, hub_up) = store
+                    .write_poll_with_alerts(&poll, &alerts.outbox())
+                    .await?;
+                alerts.committed(hub_up.into_iter().collect());
+                updated
+            }
+        };
 
         let mut new_unknown = Vec::new();
         if let Some(unknown) = plan.unknown {
@@ -364,6 +450,8 @@ mod tests {
             staged: HashSet::new(),
             unknown_written: None,
             dirty: true,
+            alerts: None,
+            by_router: HashMap::new(),
         };
         sync.take_rows(vec![HubLink {
             id: 1,
@@ -374,6 +462,7 @@ mod tests {
             tenant: "acme".into(),
             name: "r1".into(),
             enabled: true,
+            vpn_ip: Ipv4Addr::new(10, 100, 1, 1),
             link,
         }]);
         sync
