@@ -47,12 +47,12 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
         Some(hub) => hub.clone(),
         None => {
             provisioner
-                .add_hub(&NewHub {
-                    name: HubName::parse("hub-demo")?,
-                    endpoint: Endpoint::parse("vpn.example.net:51820")?,
-                    interface: InterfaceName::parse("wg0")?,
-                    listen_port: 51820,
-                })
+                .add_hub(&NewHub::new(
+                    HubName::parse("hub-demo")?,
+                    Endpoint::parse("vpn.example.net:51820")?,
+                    InterfaceName::parse("wg0")?,
+                    51820,
+                ))
                 .await?
         }
     };
