@@ -82,7 +82,7 @@ pub fn hub_firewall(input: &HubFirewallInput) -> Result<String, InvalidInput> {
         format!("The hub reaches every router. {isolation}"),
         "Routers answer the hub and may ping it, and open nothing else through the hub or on it."
             .into(),
-        "Traffic into the tunnel from outside a tenant's /16 leaves with the tenant's hub address."
+        "Traffic into the tunnel from outside a tenant subnet leaves with the tenant hub address (10.X.0.1)."
             .into(),
         format!("Load with nft -f FILE: idempotent, replaces only the table {table}."),
     ] {
