@@ -432,6 +432,13 @@ pub(crate) async fn home_hub_for_routers(
     if let Some(name) = requested
         && name != hub.name
     {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM hubs WHERE name = $1)")
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?;
+        if !exists {
+            return Err(no_such_hub(name));
+        }
         return Err(Error::Invalid(crate::model::InvalidInput(format!(
             "tenant {tenant}'s routers live on its home hub {}, not {name}: leave out --hub",
             hub.name
