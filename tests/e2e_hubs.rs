@@ -154,7 +154,7 @@ async fn a_management_host_reaches_each_router_through_its_tenants_hub() {
 
     // Hub 1's agent touches only its interface and its rows.
     tikwire.ok_in(Some(&h1.name), &["agent", "--hub", "hub1", "--once"]);
-    assert_eq!(hub_peers(&h1, &h1_if), [ra_key.clone()]);
+    assert_eq!(hub_peers(&h1, &h1_if), std::slice::from_ref(&ra_key));
     assert!(
         hub_peers(&h2, &h2_if).is_empty(),
         "hub 1's agent touched hub 2"
@@ -167,10 +167,10 @@ async fn a_management_host_reaches_each_router_through_its_tenants_hub() {
     .unwrap();
     assert_eq!(beats, ["hub1"]);
     tikwire.ok_in(Some(&h2.name), &["agent", "--hub", "hub2", "--once"]);
-    assert_eq!(hub_peers(&h2, &h2_if), [rb_key.clone()]);
+    assert_eq!(hub_peers(&h2, &h2_if), std::slice::from_ref(&rb_key));
     assert_eq!(
         hub_peers(&h1, &h1_if),
-        [ra_key.clone()],
+        std::slice::from_ref(&ra_key),
         "hub 2's agent touched hub 1"
     );
     // Each hub holds only its own tenant's hub address.
