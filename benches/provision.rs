@@ -7,6 +7,8 @@
 //! 2. `router import` of 10,000 routers into one tenant (library path, one transaction)
 //! 3. single-router provisioning in an empty tenant vs a tenant with 60,000+ routers
 //! 4. `tikwire router add` end to end, process start included, on the embedded default cluster
+//! 5. concurrent single provisioning into 8 tenants on one hub vs on 8 hubs (the hub's
+//!    capacity lock serializes the first)
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -58,6 +60,12 @@ async fn run(quick: bool) {
     let db = common::test_db().await;
     let p = common::provisioner(&db.pool);
     common::add_hub(&p, "wg0").await;
+    // Every tenant of this bench on one hub: room for all of them.
+    let room = tikwire::store::HubChanges {
+        max_peers: Some(1_000_000),
+        mgmt_address: None,
+    };
+    p.store().set_hub("hub1", &room).await.unwrap();
     let batch = 10_000 / scale;
     let mut times = Vec::new();
     for round in 0..3 {
@@ -107,6 +115,46 @@ async fn run(quick: bool) {
         last.as_secs_f64() * 1000.0,
         last.as_secs_f64() / first.as_secs_f64()
     );
+
+    // 5. Concurrent provisioning: tenants sharing a hub queue on its capacity lock.
+    let per_task = 40 / scale.min(10);
+    for hubs in [1usize, 8] {
+        let db = common::test_db().await;
+        let p = common::provisioner(&db.pool);
+        for h in 0..hubs {
+            p.add_hub(&tikwire::provision::NewHub::new(
+                tikwire::model::HubName::parse(&format!("h{h}")).unwrap(),
+                tikwire::model::Endpoint::parse(&format!("192.0.2.{}:51820", h + 1)).unwrap(),
+                tikwire::model::InterfaceName::parse(&format!("wg{h}")).unwrap(),
+                51820,
+            ))
+            .await
+            .unwrap();
+        }
+        for t in 0..8 {
+            let hub = tikwire::model::HubName::parse(&format!("h{}", t % hubs)).unwrap();
+            p.add_tenant_on(&TenantName::parse(&format!("c{t}")).unwrap(), Some(&hub))
+                .await
+                .unwrap();
+        }
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..8)
+            .map(|t| {
+                let p = p.clone();
+                tokio::spawn(async move {
+                    time_adds(&p, &format!("c{t}"), "par", per_task).await;
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let elapsed = start.elapsed();
+        println!(
+            "8 tenants provisioning at once, {per_task} routers each, tenants on {hubs} hub(s): {:.0} routers/s",
+            (8 * per_task) as f64 / elapsed.as_secs_f64()
+        );
+    }
 
     // 4. End to end through the binary on the embedded default cluster.
     if quick {

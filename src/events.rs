@@ -74,6 +74,8 @@ named! {
         TenantCreated => "tenant.created",
         TenantDeleted => "tenant.deleted",
         HubCreated => "hub.created",
+        /// A hub's capacity or management address changed (`hub set`).
+        HubUpdated => "hub.updated",
         /// One router provisioned.
         RouterCreated => "router.created",
         /// Several routers provisioned at once (a bulk import).
@@ -97,6 +99,7 @@ named! {
         TenantAdd => "tenant.add",
         TenantRm => "tenant.rm",
         HubAdd => "hub.add",
+        HubSet => "hub.set",
         RouterAdd => "router.add",
         RouterImport => "router.import",
         RouterRm => "router.rm",

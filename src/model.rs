@@ -132,6 +132,8 @@ pub const DEFAULT_ROUTER_INTERFACE: &str = "wg-hotspot";
 pub const DEFAULT_KEEPALIVE: u16 = 25;
 pub const DEFAULT_HUB_INTERFACE: &str = "wg0";
 pub const DEFAULT_LISTEN_PORT: u16 = 51820;
+/// A hub's capacity unless set: one tenant's full range of router addresses.
+pub const DEFAULT_MAX_PEERS: u32 = 65_278;
 
 /// Persistent keepalive in seconds; never zero, because the router is behind NAT.
 pub fn parse_keepalive(value: &str) -> Result<u16, InvalidInput> {
@@ -412,6 +414,13 @@ pub struct Hub {
     /// Counted only in listings (0 elsewhere).
     pub routers: i64,
     pub created_at: DateTime<Utc>,
+    /// How many routers the hub may carry: its tenants' routers together.
+    #[sqlx(try_from = "i32")]
+    pub max_peers: i64,
+    /// The hub's address on the management network, the next hop of its tenants' routes;
+    /// none when its endpoint is not an IPv4 address and nobody set one.
+    #[sqlx(skip)]
+    pub mgmt_address: Option<Ipv4Addr>,
 }
 
 impl Hub {
@@ -441,6 +450,12 @@ pub struct Tenant {
     #[sqlx(try_from = "i32")]
     pub capacity: i64,
     pub created_at: DateTime<Utc>,
+    /// The home hub, where its routers live; none until a hub exists (it is placed when its
+    /// first router is provisioned).
+    pub hub: Option<String>,
+    /// Other hubs still holding some of its routers (left there by the migration to home
+    /// hubs); empty normally.
+    pub other_hubs: Vec<String>,
 }
 
 /// A router as listed and shown: everything an operator may see, never a private or

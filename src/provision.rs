@@ -30,6 +30,37 @@ pub struct NewHub {
     pub endpoint: Endpoint,
     pub interface: InterfaceName,
     pub listen_port: u16,
+    /// How many routers its tenants may have together (default one tenant's range, 65,278).
+    pub max_peers: u32,
+    /// Its address on the management network. Default: the endpoint's when that is an IPv4
+    /// address; a DNS name is not resolved (it names the public side, and may change), so
+    /// such a hub has none until `hub set --mgmt-address`, and `hub routes` says so.
+    pub mgmt_address: Option<Ipv4Addr>,
+}
+
+impl NewHub {
+    /// A hub with the default capacity and management address.
+    pub fn new(
+        name: HubName,
+        endpoint: Endpoint,
+        interface: InterfaceName,
+        listen_port: u16,
+    ) -> Self {
+        Self {
+            name,
+            endpoint,
+            interface,
+            listen_port,
+            max_peers: crate::model::DEFAULT_MAX_PEERS,
+            mgmt_address: None,
+        }
+    }
+
+    /// The management address: the one given, or the endpoint's when it is IPv4.
+    pub fn mgmt_address(&self) -> Option<Ipv4Addr> {
+        self.mgmt_address
+            .or_else(|| self.endpoint.host.parse::<Ipv4Addr>().ok())
+    }
 }
 
 /// One router to provision.
@@ -52,7 +83,8 @@ impl RouterSpec {
     }
 }
 
-/// A router to provision into a tenant, on a hub (the only hub when not given).
+/// A router to provision into a tenant; it lives on the tenant's home hub (`hub`, when
+/// given, must be that one).
 #[derive(Debug, Clone)]
 pub struct NewRouter {
     pub tenant: TenantName,
@@ -151,11 +183,23 @@ impl Provisioner {
         Ok(Self::new(store, vault, config.ipam))
     }
 
+    /// A tenant on the hub with the most room.
     pub async fn add_tenant(&self, name: &TenantName) -> Result<Tenant> {
-        self.store.create_tenant(name, &self.ipam).await
+        self.store.create_tenant(name, &self.ipam, None).await
+    }
+
+    /// A tenant on the named hub, or on the one with the most room.
+    pub async fn add_tenant_on(&self, name: &TenantName, hub: Option<&HubName>) -> Result<Tenant> {
+        self.store
+            .create_tenant(name, &self.ipam, hub.map(HubName::as_str))
+            .await
     }
 
     pub async fn add_hub(&self, req: &NewHub) -> Result<Hub> {
+        let mgmt_address = req.mgmt_address();
+        if req.max_peers == 0 {
+            return Err(InvalidInput("--max-peers must be at least 1".into()).into());
+        }
         let private = PrivateKey::generate();
         let public = private.public_key();
         let id = self.store.next_hub_id().await?;
@@ -172,6 +216,8 @@ impl Provisioner {
                 listen_port: req.listen_port,
                 public_key: public,
                 private_key_sealed: &sealed,
+                max_peers: req.max_peers,
+                mgmt_address,
             })
             .await
     }
@@ -249,7 +295,6 @@ impl Provisioner {
         platform: Option<PlatformIdentity>,
     ) -> Result<(ImportSummary, Vec<i64>)> {
         let count = specs.len();
-        let hub = store::hubs_resolve(tx, hub.map(HubName::as_str)).await?;
         let names: Vec<String> = specs.iter().map(|s| s.name.to_string()).collect();
         let (tenant_id, taken) = store::tenant_and_taken_names(tx, tenant.as_str(), &names).await?;
         if !taken.is_empty() {
@@ -286,6 +331,16 @@ impl Provisioner {
         if let (Some(platform), [row]) = (platform, &mut rows[..]) {
             row.platform = Some(platform);
         }
+        let mut lock = store::lock_tenant(tx, tenant.as_str()).await?;
+        // After the tenant's lock (always in this order): placement, capacity, hub lock.
+        let hub = store::home_hub_for_routers(
+            tx,
+            lock.tenant_id,
+            tenant.as_str(),
+            hub.map(HubName::as_str),
+            count,
+        )
+        .await?;
         // Sent at commit, whenever it is queued.
         let change = match &ids[..] {
             [id] => Change::new(ChangeKind::RouterCreated).id(*id),
@@ -293,7 +348,6 @@ impl Provisioner {
         };
         publish(tx, &change.tenant(tenant_id).hub(hub.id)).await?;
 
-        let mut lock = store::lock_tenant(tx, tenant.as_str()).await?;
         let indexes =
             store::allocate_host_indexes(tx, &mut lock, count as u32, tenant.as_str()).await?;
         for (row, &index) in rows.iter_mut().zip(&indexes) {

@@ -97,6 +97,7 @@ async fn a_configuration_has_the_originals_fields_and_types_and_no_secret() {
     assert_eq!(d["router_name"], "Branch Office Router");
     assert_eq!(d["router_identifier"], "branch-office-router-5");
     assert_eq!(d["tenant"], "a");
+    assert_eq!(d["hub"], "hub1");
     assert_eq!(d["vpn_type"], "wireguard");
     for key in ["server_public_key", "client_public_key"] {
         assert_eq!(d[key].as_str().unwrap().len(), 44, "{key}");

@@ -26,6 +26,8 @@ fn hub_row() -> Hub {
         public_key: HUB_PUBLIC.parse().unwrap(),
         routers: 3,
         created_at: Utc::now(),
+        max_peers: 65278,
+        mgmt_address: None,
     }
 }
 
@@ -72,6 +74,8 @@ fn tenant_rows() -> Vec<Tenant> {
             online: 0,
             capacity: 65278,
             created_at: Utc::now(),
+            hub: Some("hub1".into()),
+            other_hubs: Vec::new(),
         })
         .collect()
 }

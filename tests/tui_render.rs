@@ -234,3 +234,39 @@ fn key_rotation_confirmations_and_the_staged_script() {
         "the undo script holds no keys, staged or not"
     );
 }
+
+/// With several hubs the router list names each router's hub (its tenant's home hub), and a
+/// tenant's list says which hub its routers live on; with one hub neither is shown.
+#[test]
+fn several_hubs_show_each_routers_hub() {
+    let mut app = app();
+    press(&mut app, [ch('3')]);
+    assert!(
+        !render(&app, 120, 40).contains(" Hub "),
+        "one hub: no hub column"
+    );
+    let mut hubs = testdata::hubs();
+    let mut second = hubs[0].clone();
+    second.id = 2;
+    second.name = "north".into();
+    hubs.push(second);
+    let routers = testdata::routers(testdata::now(), 60);
+    let mut tenants = testdata::tenants(&routers);
+    tenants[1].hub = Some("north".into());
+    let second_tenant = tenants[1].name.clone();
+    app.update(Msg::Loaded(Loaded::Hubs(Ok(hubs))));
+    app.update(Msg::Loaded(Loaded::Tenants(Ok(tenants))));
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("Hub"), "{screen}");
+    let row = screen
+        .lines()
+        .find(|l| l.contains(&*second_tenant) && l.contains("10."))
+        .unwrap_or_else(|| panic!("no row of {second_tenant}:\n{screen}"));
+    assert!(row.contains("north"), "{row}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("main") && l.contains("10.")),
+        "{screen}"
+    );
+}

@@ -125,12 +125,12 @@ async fn agent_applies_changes_and_survives_the_database_going_away() {
         IpamConfig::default(),
     );
     admin
-        .add_hub(&NewHub {
-            name: HubName::parse("hub1").unwrap(),
-            endpoint: Endpoint::parse("vpn.example.com:51820").unwrap(),
-            interface: InterfaceName::parse(&ifname).unwrap(),
-            listen_port: 51820,
-        })
+        .add_hub(&NewHub::new(
+            HubName::parse("hub1").unwrap(),
+            Endpoint::parse("vpn.example.com:51820").unwrap(),
+            InterfaceName::parse(&ifname).unwrap(),
+            51820,
+        ))
         .await
         .unwrap();
     admin

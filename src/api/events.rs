@@ -180,6 +180,7 @@ async fn follow(
         match change.kind {
             ChangeKind::TenantCreated
             | ChangeKind::HubCreated
+            | ChangeKind::HubUpdated
             | ChangeKind::RotationStaged
             | ChangeKind::RotationAborted => {}
             ChangeKind::RouterRotated => {

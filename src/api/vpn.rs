@@ -52,6 +52,9 @@ pub struct VpnConfig {
     /// Script-safe identifier of the router (`tikwire router` commands take this name).
     pub router_identifier: String,
     pub tenant: String,
+    /// The hub the router's tunnel ends on (its tenant's home hub).
+    #[schema(example = "hub1")]
+    pub hub: String,
     /// Always "wireguard".
     pub vpn_type: String,
     pub server_public_key: String,
@@ -110,6 +113,7 @@ impl VpnConfig {
             router_name: row.display_name.unwrap_or_else(|| r.name.clone()),
             router_identifier: r.name,
             tenant: r.tenant,
+            hub: r.hub,
             vpn_type: "wireguard".into(),
             server_public_key: row.server_public_key,
             client_public_key: r.public_key.to_string(),

@@ -91,12 +91,12 @@ pub(super) async fn demo_hub(provisioner: &Provisioner) -> Result<Hub> {
         return Ok(hub);
     }
     provisioner
-        .add_hub(&NewHub {
-            name: HubName::parse("hub-demo")?,
-            endpoint: Endpoint::parse("vpn.example.net:51820")?,
-            interface: InterfaceName::parse("wg0")?,
-            listen_port: 51820,
-        })
+        .add_hub(&NewHub::new(
+            HubName::parse("hub-demo")?,
+            Endpoint::parse("vpn.example.net:51820")?,
+            InterfaceName::parse("wg0")?,
+            51820,
+        ))
         .await
 }
 

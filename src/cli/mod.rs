@@ -242,10 +242,30 @@ pub enum HubCommand {
         /// UDP port the hub listens on.
         #[arg(long, default_value_t = crate::model::DEFAULT_LISTEN_PORT.to_string())]
         listen_port: String,
+        /// How many routers its tenants may have together.
+        #[arg(long, default_value_t = crate::model::DEFAULT_MAX_PEERS.to_string())]
+        max_peers: String,
+        /// Its IPv4 address on the management network (default: the endpoint's, when an IPv4
+        /// address; a DNS name is not resolved).
+        #[arg(long)]
+        mgmt_address: Option<String>,
         #[arg(long)]
         json: bool,
     },
-    /// List hubs.
+    /// Change a hub's capacity or management address.
+    Set {
+        name: String,
+        #[arg(long)]
+        max_peers: Option<String>,
+        #[arg(long)]
+        mgmt_address: Option<String>,
+    },
+    /// Print the management network's routes: each tenant's /16 via its hub.
+    Routes {
+        #[arg(long, value_enum, default_value_t = RoutesFormat::Ip)]
+        format: RoutesFormat,
+    },
+    /// List hubs with their load, capacity and agent heartbeat.
     List {
         #[arg(long)]
         json: bool,
@@ -272,6 +292,16 @@ pub enum HubCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoutesFormat {
+    /// `ip route replace` commands.
+    Ip,
+    /// FRR staticd configuration.
+    Frr,
+    /// A BIRD 2 static protocol.
+    Bird,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum HubConfigFormat {
     /// wg-quick file with addresses (IFACE.conf).
     WgQuick,
@@ -281,9 +311,12 @@ pub enum HubConfigFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
-    /// Add a tenant; it gets the lowest free 10.X.0.0/16.
+    /// Add a tenant; it gets the lowest free 10.X.0.0/16 and a home hub.
     Add {
         name: String,
+        /// Its home hub, where its routers live (default: the hub with the most room).
+        #[arg(long)]
+        hub: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -303,7 +336,7 @@ pub enum RouterCommand {
         name: String,
         #[arg(long)]
         tenant: String,
-        /// Hub serving the router (default: the only hub).
+        /// The tenant's home hub, if given (routers live on their tenant's home hub).
         #[arg(long)]
         hub: Option<String>,
         /// Name of the WireGuard interface on the router.

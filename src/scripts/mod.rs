@@ -15,6 +15,7 @@ pub mod material;
 pub mod nft;
 pub mod quote;
 pub mod routeros;
+pub mod routes;
 pub mod wg_quick;
 
 use std::fmt;
@@ -31,6 +32,7 @@ pub use material::{
 };
 pub use nft::{HubFirewallInput, hub_firewall};
 pub use routeros::{MIN_ROUTEROS_VERSION, routeros_script, routeros_undo_script};
+pub use routes::{MgmtRoute, RouteFormat, mgmt_routes};
 pub use wg_quick::{wg_quick_compact, wg_quick_config};
 
 /// What a router needs to join its hub: one router identity, as the script and the wg-quick

@@ -8,6 +8,13 @@
 //! - routers open nothing through the hub nor to the hub itself, except ping: a compromised
 //!   field router cannot reach the hub's database or the networks behind it.
 //!
+//! - traffic forwarded into the tunnel from outside a tenant's /16 (the management network,
+//!   routed here by `hub routes`) leaves with the tenant's hub address `10.X.0.1` as its
+//!   source: routers answer only their hub's tunnel address (their AllowedIPs and firewall
+//!   know nothing of the management network). The NAT runs at postrouting, after the filter
+//!   rules above, so it never lets through what they drop; replies are un-NATed by conntrack
+//!   and pass as established traffic.
+//!
 //! WireGuard already ties each router to its /32 (AllowedIPs), so source addresses are trusted.
 //! The rules live in their own table, `inet tikwire_<interface>`, one per hub interface, so two
 //! hubs on one host do not overwrite each other. Loading is idempotent and atomic: the file
@@ -26,7 +33,8 @@ pub struct HubFirewallInput<'a> {
     pub hub: &'a str,
     /// The hub's WireGuard interface, e.g. `wg0`.
     pub interface: &'a str,
-    /// Tenants served by the hub; used when `allow_same_tenant` is set.
+    /// Tenants served by the hub: their /16s are source-NATed to their hub address, and
+    /// allowed to themselves when `allow_same_tenant` is set.
     pub tenants: &'a [HubTenantInput<'a>],
     /// Let routers of one tenant reach each other through the hub. Off by default.
     pub allow_same_tenant: bool,
@@ -59,7 +67,7 @@ pub fn hub_firewall(input: &HubFirewallInput) -> Result<String, InvalidInput> {
     let table = format!("inet {}", table_name(input.interface));
     let wg = format!("iifname \"{}\"", input.interface);
     let to_wg = format!("oifname \"{}\"", input.interface);
-    let mut out = String::with_capacity(1024 + 160 * input.tenants.len());
+    let mut out = String::with_capacity(1024 + 320 * input.tenants.len());
 
     let isolation = if input.allow_same_tenant {
         "Routers cannot reach routers of other tenants (routers of one tenant may reach each other)."
@@ -73,6 +81,8 @@ pub fn hub_firewall(input: &HubFirewallInput) -> Result<String, InvalidInput> {
         ),
         format!("The hub reaches every router. {isolation}"),
         "Routers answer the hub and may ping it, and open nothing else through the hub or on it."
+            .into(),
+        "Traffic into the tunnel from outside a tenant subnet leaves with the tenant hub address (10.X.0.1)."
             .into(),
         format!("Load with nft -f FILE: idempotent, replaces only the table {table}."),
     ] {
@@ -113,6 +123,21 @@ pub fn hub_firewall(input: &HubFirewallInput) -> Result<String, InvalidInput> {
         out,
         "\t\t{wg} counter drop comment \"routers open nothing on the hub\""
     );
+    out.push_str("\t}\n");
+
+    // Postrouting runs after the forward filter: only what the isolation rules let through
+    // is rewritten, and a router's own /16 (the hub itself, same-tenant traffic) is not.
+    out.push_str("\tchain postrouting {\n");
+    out.push_str("\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+    for tenant in input.tenants {
+        let _ = writeln!(
+            out,
+            "\t\t{to_wg} ip daddr {net} ip saddr != {net} counter snat ip to {hub_ip} comment \"{name}: management via the hub address\"",
+            net = tenant.subnet.trunc(),
+            hub_ip = tenant.hub_ip,
+            name = comment_text(tenant.name)
+        );
+    }
     out.push_str("\t}\n");
     out.push_str("}\n");
     Ok(out)

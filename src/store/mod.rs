@@ -26,7 +26,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 
 pub use doctor::{AgentHeartbeat, AppliedMigration};
-pub use hubs::{HubSecretRow, NewHubRow};
+pub use hubs::{
+    HubChanges, HubLoad, HubRoom, HubSecretRow, MgmtRouteRow, NewHubRow, hub_loads, mgmt_routes,
+    most_room,
+};
 pub use routers::{
     DeletedRouter, NewRouterRow, PlatformIdentity, RouterFilter, RouterSecretRow, TenantLock,
 };
@@ -228,7 +231,7 @@ pub(crate) fn on_unique_violation(err: sqlx::Error, message: impl FnOnce(&str) -
     err.into()
 }
 
-pub(crate) use hubs::resolve_hub as hubs_resolve;
+pub(crate) use hubs::{home_hub_for_routers, place_tenant};
 pub(crate) use routers::{
     allocate_host_indexes, audit_import, audit_router_add, insert_routers, lock_tenant,
     reserve_router_ids, tenant_and_taken_names,

@@ -106,6 +106,14 @@ pub async fn fill_tenant(
 }
 
 impl Store {
+    /// `ANALYZE` of the fleet's tables after a bulk fill (autovacuum would, later).
+    pub async fn analyze_fleet(&self) -> Result<()> {
+        sqlx::query("ANALYZE routers, vpn_configurations, vpn_subnet_allocations, tenants, hubs")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// [`fill_tenant`] in a transaction of its own.
     pub async fn fill_sample_routers(
         &self,

@@ -36,25 +36,37 @@ pub struct PoolUsage {
 const TENANT_SELECT: &str = "
     SELECT t.id, t.name, a.subnet_cidr, a.gateway_ip AS hub_ip, a.total_ips AS capacity,
            a.allocated_ips AS routers, t.created_at,
-           (SELECT count(*) FROM vpn_configurations c WHERE c.tenant_id = t.id AND c.status = 'online') AS online
+           (SELECT count(*) FROM vpn_configurations c WHERE c.tenant_id = t.id AND c.status = 'online') AS online,
+           (SELECT h.name FROM hubs h WHERE h.id = t.hub_id) AS hub,
+           ARRAY(SELECT h.name FROM hubs h
+                 WHERE h.id IS DISTINCT FROM t.hub_id
+                   AND EXISTS (SELECT 1 FROM routers r WHERE r.tenant_id = t.id AND r.hub_id = h.id)
+                 ORDER BY h.name) AS other_hubs
     FROM tenants t JOIN vpn_subnet_allocations a ON a.tenant_id = t.id";
 
 impl Store {
-    /// Creates a tenant and gives it the lowest free /16, in one transaction.
-    pub async fn create_tenant(&self, name: &TenantName, plan: &IpamConfig) -> Result<Tenant> {
+    /// Creates a tenant, gives it the lowest free /16 and places it on its home hub (`hub`,
+    /// or the one with the most room; none while no hub exists), in one transaction.
+    pub async fn create_tenant(
+        &self,
+        name: &TenantName,
+        plan: &IpamConfig,
+        hub: Option<&str>,
+    ) -> Result<Tenant> {
         let mut tx = self.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(SUBNET_LOCK)
             .execute(&mut *tx)
             .await?;
-        let (id, created_at): (i64, DateTime<Utc>) =
-            sqlx::query_as("INSERT INTO tenants (name) VALUES ($1) RETURNING id, created_at")
-                .bind(name.as_str())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|err| {
-                    on_unique_violation(err, |_| format!("tenant {name} already exists"))
-                })?;
+        let home = super::place_tenant(&mut tx, hub).await?;
+        let (id, created_at): (i64, DateTime<Utc>) = sqlx::query_as(
+            "INSERT INTO tenants (name, hub_id) VALUES ($1, $2) RETURNING id, created_at",
+        )
+        .bind(name.as_str())
+        .bind(home.as_ref().map(|h| h.id))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|err| on_unique_violation(err, |_| format!("tenant {name} already exists")))?;
         let octet: Option<i32> = sqlx::query_scalar(
             "SELECT o FROM generate_series($1::int, $2::int) AS o
              WHERE NOT EXISTS (SELECT 1 FROM vpn_subnet_allocations a WHERE a.subnet_octet_2 = o)
@@ -94,7 +106,7 @@ impl Store {
             AuditAction::TenantAdd,
             Some(name.as_str()),
             None,
-            serde_json::json!({ "subnet": subnet }),
+            serde_json::json!({ "subnet": subnet, "hub": home.as_ref().map(|h| &h.name) }),
         )
         .await?;
         publish(
@@ -112,6 +124,8 @@ impl Store {
             online: 0,
             capacity: i64::from(plan.routers_per_tenant),
             created_at,
+            hub: home.map(|h| h.name),
+            other_hubs: Vec::new(),
         })
     }
 
@@ -133,12 +147,14 @@ impl Store {
         .ok_or_else(|| no_such_tenant(name))
     }
 
-    /// The tenants a hub serves: those with a router on it, or every tenant when it is the
-    /// only hub (so its address in a new tenant is ready before the first router).
+    /// The tenants a hub serves: those whose home it is, those with a router still on it,
+    /// and, when it is the only hub, those not placed yet (so its address in a new tenant is
+    /// ready before the first router).
     pub async fn tenants_served_by(&self, hub_id: i64) -> Result<Vec<Tenant>> {
         let only_hub = self.hub_count().await? == 1;
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{TENANT_SELECT} WHERE $2 OR EXISTS (SELECT 1 FROM routers r WHERE r.tenant_id = t.id AND r.hub_id = $1)
+            "{TENANT_SELECT} WHERE t.hub_id = $1 OR ($2 AND t.hub_id IS NULL)
+                OR EXISTS (SELECT 1 FROM routers r WHERE r.tenant_id = t.id AND r.hub_id = $1)
              ORDER BY a.subnet_octet_2"
         )))
         .bind(hub_id)

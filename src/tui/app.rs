@@ -1155,7 +1155,7 @@ impl App {
         let counts = [Dataset::Tenants, Dataset::Subnets, Dataset::Pool];
         let mut removed = false;
         let sets: Vec<Dataset> = match change.kind {
-            ChangeKind::HubCreated => vec![Dataset::Hubs],
+            ChangeKind::HubCreated | ChangeKind::HubUpdated => vec![Dataset::Hubs],
             ChangeKind::TenantDeleted => {
                 if let Some(t) = &tenant {
                     self.routers.remove_tenant(t);

@@ -326,6 +326,8 @@ impl Agent {
         let alters_peers = match change.kind {
             // Written by an agent's poll: nothing to apply.
             ChangeKind::StatusUpdated => false,
+            // Capacity and management address: nothing on the interface changes.
+            ChangeKind::HubUpdated => false,
             ChangeKind::TenantCreated
             | ChangeKind::TenantDeleted
             | ChangeKind::HubCreated

@@ -471,12 +471,12 @@ pub fn provisioner_with(
 /// Adds hub `hub1` at vpn.example.com:51820 on `interface`.
 pub async fn add_hub(p: &tikwire::provision::Provisioner, interface: &str) -> tikwire::model::Hub {
     use tikwire::model::{Endpoint, HubName, InterfaceName};
-    p.add_hub(&tikwire::provision::NewHub {
-        name: HubName::parse("hub1").unwrap(),
-        endpoint: Endpoint::parse("vpn.example.com:51820").unwrap(),
-        interface: InterfaceName::parse(interface).unwrap(),
-        listen_port: 51820,
-    })
+    p.add_hub(&tikwire::provision::NewHub::new(
+        HubName::parse("hub1").unwrap(),
+        Endpoint::parse("vpn.example.com:51820").unwrap(),
+        InterfaceName::parse(interface).unwrap(),
+        51820,
+    ))
     .await
     .unwrap()
 }

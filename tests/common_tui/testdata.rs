@@ -50,6 +50,8 @@ pub fn hubs() -> Vec<Hub> {
         public_key: hub_public_key(),
         routers: 0,
         created_at: now() - Duration::days(30),
+        max_peers: 65278,
+        mgmt_address: None,
     }]
 }
 
@@ -153,6 +155,8 @@ pub fn tenants(routers: &[Router]) -> Vec<Tenant> {
                 online,
                 capacity: CAPACITY,
                 created_at: now() - Duration::days(30),
+                hub: Some("main".into()),
+                other_hubs: Vec::new(),
             }
         })
         .collect()

@@ -49,10 +49,10 @@ pub fn check(index: usize, values: &[&str], ctx: &FormContext) -> Result<(), Str
 }
 
 pub fn request(values: &[&str]) -> Result<Request, String> {
-    Ok(Request::AddHub(NewHub {
-        name: HubName::parse(values[NAME]).map_err(|e| e.0)?,
-        endpoint: Endpoint::parse(values[ENDPOINT]).map_err(|e| e.0)?,
-        interface: InterfaceName::parse(values[INTERFACE]).map_err(|e| e.0)?,
-        listen_port: parse_port("listen port", values[PORT]).map_err(|e| e.0)?,
-    }))
+    Ok(Request::AddHub(NewHub::new(
+        HubName::parse(values[NAME]).map_err(|e| e.0)?,
+        Endpoint::parse(values[ENDPOINT]).map_err(|e| e.0)?,
+        InterfaceName::parse(values[INTERFACE]).map_err(|e| e.0)?,
+        parse_port("listen port", values[PORT]).map_err(|e| e.0)?,
+    )))
 }

@@ -23,6 +23,8 @@ pub struct RouterLine {
     status: RouterStatus,
     name: String,
     tenant: String,
+    /// Its tenant's home hub, where its routers live ("" before the tenant is placed).
+    hub: String,
     /// `None` while the router is being provisioned.
     seen: Option<Seen>,
 }
@@ -45,7 +47,7 @@ impl LinkRow for RouterLine {
 }
 
 /// The table, one column a line.
-fn columns() -> [ColumnSpec<RouterLine>; 9] {
+fn columns() -> [ColumnSpec<RouterLine>; 10] {
     let [handshake, rx, tx, endpoint] = link_columns();
     let column = ColumnSpec::<RouterLine>::new;
     [
@@ -68,6 +70,13 @@ fn columns() -> [ColumnSpec<RouterLine>; 9] {
             None => ("allocating…".into(), theme.muted),
         })
         .sorts(SortKey::Address),
+        // Only with several hubs: with one, it says nothing.
+        column("Hub", Give::Shrink { min: 4 }, |r, theme| {
+            (r.hub.clone(), theme.muted)
+        })
+        .applies(Applies::If(|app| {
+            app.hubs.value.len() > 1 && app.routers.tenant.is_none()
+        })),
         // Fixed: the rotation markers must stay on screen at 80 columns.
         column("Keys", Give::Fixed, |r, theme| match &r.seen {
             Some(s) => (s.key_age.clone(), key_standing_style(s.key_standing, theme)),
@@ -80,6 +89,17 @@ fn columns() -> [ColumnSpec<RouterLine>; 9] {
     ]
 }
 
+/// A tenant's home hub, from the tenants list (at most 155 rows; only rows on screen ask).
+fn home_hub(app: &App, tenant: &str) -> String {
+    app.tenants
+        .value
+        .iter()
+        .find(|t| t.name == tenant)
+        .and_then(|t| t.hub.as_deref())
+        .map(escaped)
+        .unwrap_or_default()
+}
+
 pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mut RenderInfo) {
     let theme = &app.theme;
     let table = &app.routers;
@@ -88,6 +108,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
         format!(" · {}", table.tenant.as_deref().unwrap_or("all tenants")),
         theme.accent,
     ));
+    // With several hubs, the one a tenant's routers live on.
+    if let Some(tenant) = table.tenant.as_deref()
+        && app.hubs.value.len() > 1
+    {
+        let hub = home_hub(app, tenant);
+        if !hub.is_empty() {
+            title.push(Span::styled(format!(" on {hub}"), theme.muted));
+        }
+    }
     title.push(Span::styled(
         format!(
             " · {} of {}",
@@ -152,6 +181,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
             let line = RouterLine {
                 status: RouterStatus::Pending,
                 name: n.clone(),
+                hub: home_hub(app, t),
                 tenant: t.clone(),
                 seen: None,
             };
@@ -184,6 +214,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                 let line = RouterLine {
                     status,
                     name: escaped(&r.name),
+                    hub: home_hub(app, &r.tenant),
                     tenant: escaped(&r.tenant),
                     seen: Some(Seen {
                         vpn_ip: r.vpn_ip,
