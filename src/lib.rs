@@ -14,6 +14,7 @@ pub mod format;
 pub mod ipam;
 pub mod keys;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod provision;
 pub mod rotation;
