@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{AgentArgs, Context};
+use crate::metrics::{self, AgentMetrics};
 use crate::model::InvalidInput;
 use crate::provision::Provisioner;
 use crate::wg::agent::{Agent, AgentConfig};
@@ -41,13 +42,39 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
         return agent.run_once().await;
     }
     let cancel = CancellationToken::new();
+    // Listening before the database is there: a scrape then shows an agent that is up and
+    // not polling, which is what the operator needs to know.
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let listener = metrics::server::bind(addr).await?;
+            let recorder = AgentMetrics::new(&config.hub, config.interval, args.metrics_per_router);
+            tokio::spawn(serve_metrics(listener, recorder.clone(), cancel.clone()));
+            tracing::info!(%addr, per_router = args.metrics_per_router, "serving /metrics");
+            Some(recorder)
+        }
+        None => None,
+    };
     tokio::spawn(cancel_on_signal(cancel.clone()));
     let Some((provisioner, url)) = connect(ctx, config.interval, &cancel).await else {
         return Ok(());
     };
     tracing::info!(hub = %config.hub, interval_secs, "agent started");
-    Agent::new(provisioner, url, config).run(cancel).await;
+    let agent = Agent::new(provisioner, url, config);
+    match metrics {
+        Some(metrics) => agent.with_metrics(metrics).run(cancel).await,
+        None => agent.run(cancel).await,
+    }
     Ok(())
+}
+
+async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: AgentMetrics,
+    cancel: CancellationToken,
+) {
+    if let Err(err) = metrics::server::serve(listener, metrics, cancel).await {
+        tracing::warn!("{err}; /metrics is no longer served");
+    }
 }
 
 /// Connects, waiting for the database if it is not there yet; `None` when cancelled first.

@@ -26,6 +26,11 @@ pub struct HubLink {
     pub pending_public_key: Option<PublicKey>,
     /// "tenant/router", for logs.
     pub label: String,
+    /// The tenant's and the router's names and the router's address, for metrics.
+    pub tenant: String,
+    pub router: String,
+    #[sqlx(try_from = "super::columns::V4")]
+    pub vpn_ip: Ipv4Addr,
     pub enabled: bool,
     #[sqlx(flatten)]
     pub link: StoredLink,
@@ -140,7 +145,8 @@ impl From<&Router> for RouterLink {
 
 const HUB_LINKS: &str = "
     SELECT v.id, v.client_public_key AS public_key, v.pending_public_key,
-           t.name || '/' || r.name AS label, r.enabled,
+           t.name || '/' || r.name AS label, t.name AS tenant, r.name AS router, r.vpn_ip,
+           r.enabled,
            v.status, v.first_handshake_at, v.last_handshake_at, v.last_endpoint,
            v.rx_bytes, v.tx_bytes, v.last_rx_counter, v.last_tx_counter
     FROM vpn_configurations v

@@ -6,6 +6,8 @@
 //! changed, all in one statement, followed by one `NOTIFY`.
 
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -13,6 +15,7 @@ use super::poller::Snapshot;
 use super::status::{Counter, LinkState, Thresholds, next_state};
 use crate::Result;
 use crate::keys::PublicKey;
+use crate::metrics::{HubFigures, RouterFigures};
 use crate::model::{AgentIdentity, RouterStatus};
 use crate::store::{LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
 
@@ -22,6 +25,10 @@ struct Known {
     id: i64,
     /// "tenant/router", for logs.
     label: String,
+    /// Shared by the tenant's routers; for metrics.
+    tenant: Arc<str>,
+    name: Arc<str>,
+    vpn_ip: Ipv4Addr,
     enabled: bool,
     state: LinkState,
 }
@@ -110,6 +117,7 @@ impl StatusSync {
     pub async fn reload(&mut self, store: &Store) -> Result<()> {
         let rows = store.hub_links(self.hub_id).await?;
         let mut known = HashMap::with_capacity(rows.len());
+        let mut tenants: HashMap<String, Arc<str>> = HashMap::new();
         self.staged = rows.iter().filter_map(|r| r.pending_public_key).collect();
         for row in rows {
             let link = row.link;
@@ -132,6 +140,12 @@ impl StatusSync {
                 Known {
                     id: row.id,
                     label: row.label,
+                    tenant: tenants
+                        .entry(row.tenant)
+                        .or_insert_with_key(|name| Arc::from(name.as_str()))
+                        .clone(),
+                    name: row.router.into(),
+                    vpn_ip: row.vpn_ip,
                     enabled: row.enabled,
                     state,
                 },
@@ -248,6 +262,27 @@ impl StatusSync {
             new_unknown,
             unknown_count: plan.unknown_count,
         })
+    }
+
+    /// The hub as the in-memory copy now holds it, for metrics: the routers by tenant and
+    /// status, and every router's counters and handshake when `per_router`. Pure.
+    pub fn figures(
+        &self,
+        peers: usize,
+        unknown_peers: usize,
+        taken_at: DateTime<Utc>,
+        per_router: bool,
+    ) -> HubFigures {
+        let routers = self.known.values().map(|known| RouterFigures {
+            tenant: known.tenant.clone(),
+            name: known.name.clone(),
+            vpn_ip: known.vpn_ip,
+            status: known.state.status,
+            rx_bytes: known.state.rx.total,
+            tx_bytes: known.state.tx.total,
+            last_handshake_at: known.state.last_handshake_at,
+        });
+        HubFigures::from_routers(routers, peers, unknown_peers, taken_at, per_router)
     }
 
     /// Records that polling failed, for consoles to show. Status rows are left alone: they
