@@ -16,6 +16,7 @@ pub mod history;
 pub mod ipam;
 pub mod keys;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod provision;
 pub mod rotation;

@@ -13,6 +13,7 @@ use super::{AgentArgs, Context};
 use crate::alerts::delivery::DeliveryWorker;
 use crate::alerts::hook::HookCommand;
 use crate::alerts::monitor::AlertSetup;
+use crate::metrics::{self, AgentMetrics};
 use crate::model::InvalidInput;
 use crate::provision::Provisioner;
 use crate::wg::agent::{Agent, AgentConfig};
@@ -71,6 +72,18 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
         return Ok(());
     }
     let cancel = CancellationToken::new();
+    // Listening before the database is there: a scrape then shows an agent that is up and
+    // not polling, which is what the operator needs to know.
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let listener = metrics::server::bind(addr).await?;
+            let recorder = AgentMetrics::new(&config.hub, config.interval, args.metrics_per_router);
+            tokio::spawn(serve_metrics(listener, recorder.clone(), cancel.clone()));
+            tracing::info!(%addr, per_router = args.metrics_per_router, "serving /metrics");
+            Some(recorder)
+        }
+        None => None,
+    };
     tokio::spawn(cancel_on_signal(cancel.clone()));
     let Some((provisioner, url)) = connect(ctx, config.interval, &cancel).await else {
         return Ok(());
@@ -79,7 +92,11 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> Result<()> {
     // Webhook delivery and the watchdog of every hub's agent run beside the polling.
     let worker = DeliveryWorker::new(provisioner.clone(), wake, hook)?;
     let delivering = tokio::spawn(worker.run(cancel.clone()));
-    Agent::new(provisioner, url, config).run(cancel).await;
+    let agent = Agent::new(provisioner, url, config);
+    match metrics {
+        Some(metrics) => agent.with_metrics(metrics).run(cancel).await,
+        None => agent.run(cancel).await,
+    }
     let _ = delivering.await;
     Ok(())
 }
@@ -91,6 +108,16 @@ pub(super) fn hook_command(ctx: &Context) -> Option<HookCommand> {
         program,
         timeout: Duration::from_secs(alerts.command_timeout_secs.max(1)),
     })
+}
+
+async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: AgentMetrics,
+    cancel: CancellationToken,
+) {
+    if let Err(err) = metrics::server::serve(listener, metrics, cancel).await {
+        tracing::warn!("{err}; /metrics is no longer served");
+    }
 }
 
 /// Connects, waiting for the database if it is not there yet; `None` when cancelled first.

@@ -495,6 +495,12 @@ pub struct AgentArgs {
     /// Leave peers the database does not know on the interface (they are still reported).
     #[arg(long)]
     pub keep_unknown_peers: bool,
+    /// Serve Prometheus metrics on ADDR at /metrics (e.g. 127.0.0.1:9586).
+    #[arg(long, value_name = "ADDR", conflicts_with = "once")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Also export every router's traffic and last handshake (one series per router each).
+    #[arg(long, requires = "metrics_listen")]
+    pub metrics_per_router: bool,
 }
 
 #[derive(Debug, Subcommand)]

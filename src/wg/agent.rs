@@ -17,6 +17,7 @@ use crate::alerts::monitor::{AlertSetup, HubAlerts};
 use crate::events::{Change, ChangeKind};
 use crate::history::Retention;
 use crate::keys::PublicKey;
+use crate::metrics::{AgentMetrics, HubFigures, Outcome, outbox};
 use crate::model::AgentIdentity;
 use crate::model::Hub;
 use crate::provision::Provisioner;
@@ -64,6 +65,8 @@ pub struct Agent {
     staged: Vec<StagedRotation>,
     /// The last successful history maintenance.
     last_maintenance: Option<Instant>,
+    /// Where polls and reconciles are recorded for `/metrics` (`--metrics-listen`).
+    metrics: Option<AgentMetrics>,
 }
 
 impl Agent {
@@ -79,7 +82,16 @@ impl Agent {
             last_reconcile: None,
             staged: Vec::new(),
             last_maintenance: None,
+            metrics: None,
         }
+    }
+
+    /// Records every poll and reconcile into `metrics`, and hands each successful poll's
+    /// view of the hub over to it.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: AgentMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The hub row and the in-memory status copy, loaded on first use and after changes.
@@ -116,6 +128,15 @@ impl Agent {
 
     /// Makes the interface match the database.
     pub async fn reconcile(&mut self) -> Result<Applied> {
+        let started = Instant::now();
+        let result = self.reconcile_interface().await;
+        if let Some(metrics) = &self.metrics {
+            metrics.record_reconcile(started.elapsed(), outcome(&result));
+        }
+        result
+    }
+
+    async fn reconcile_interface(&mut self) -> Result<Applied> {
         let hub = self.hub().await?;
         let material = self.provisioner.hub_material(&hub.name).await?;
         let desired = DesiredInterface::from_material(&material);
@@ -137,6 +158,31 @@ impl Agent {
     /// Polls the interface once and stores what changed. A failed poll is recorded in the
     /// database (for consoles) and returned.
     pub async fn poll(&mut self) -> Result<SyncReport> {
+        let started = Instant::now();
+        let result = self.poll_and_store().await;
+        let Some(metrics) = &self.metrics else {
+            return result.map(|(report, _)| report);
+        };
+        let took = started.elapsed();
+        match result {
+            Ok((report, figures)) => {
+                metrics.record_poll(took, Outcome::Success, figures);
+                // Once per poll, never per scrape; a failure only leaves the last figures.
+                match outbox::read_outbox_figures(self.provisioner.store()).await {
+                    Ok(outbox) => metrics.record_outbox(outbox),
+                    Err(err) => tracing::debug!("cannot read the webhook outbox's figures: {err}"),
+                }
+                Ok(report)
+            }
+            Err(err) => {
+                metrics.record_poll(took, Outcome::Failure, None);
+                Err(err)
+            }
+        }
+    }
+
+    /// The poll itself, and (with metrics) the hub's figures as it left them.
+    async fn poll_and_store(&mut self) -> Result<(SyncReport, Option<HubFigures>)> {
         let hub = self.hub().await?;
         let store = self.provisioner.store().clone();
         let sync = self
@@ -147,7 +193,15 @@ impl Agent {
             Ok(snapshot) => {
                 let report = sync.sync(&store, &snapshot).await?;
                 log_report(&hub, &report);
-                Ok(report)
+                let figures = self.metrics.as_ref().map(|metrics| {
+                    sync.figures(
+                        snapshot.peers.len(),
+                        report.unknown_count,
+                        snapshot.taken_at,
+                        metrics.per_router(),
+                    )
+                });
+                Ok((report, figures))
             }
             Err(err) => {
                 let message = err.to_string();
@@ -350,6 +404,13 @@ impl Agent {
             sync.mark_dirty();
         }
         self.hub = None;
+    }
+}
+
+fn outcome<T>(result: &Result<T>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Success,
+        Err(_) => Outcome::Failure,
     }
 }
 

@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -21,6 +22,7 @@ use crate::alerts::event::RouterFacts;
 use crate::alerts::monitor::HubAlerts;
 use crate::history::bucket_start;
 use crate::keys::PublicKey;
+use crate::metrics::{HubFigures, RouterFigures};
 use crate::model::AgentIdentity;
 pub use crate::store::history::Transition;
 use crate::store::history::{EndpointMove, FirstHandshake, RouterRef, TrafficDelta};
@@ -395,6 +397,37 @@ impl StatusSync {
             new_unknown,
             unknown_count: plan.unknown_count,
         })
+    }
+
+    /// The hub as the in-memory copy now holds it, for metrics: the routers by tenant and
+    /// status, and every router's counters and handshake when `per_router`. Pure.
+    pub fn figures(
+        &self,
+        peers: usize,
+        unknown_peers: usize,
+        taken_at: DateTime<Utc>,
+        per_router: bool,
+    ) -> HubFigures {
+        // One allocation per tenant; names only where they are shown (per-router series).
+        let mut tenants: HashMap<&str, Arc<str>> = HashMap::new();
+        let unnamed: Arc<str> = Arc::from("");
+        let routers = self.known.values().map(|known| RouterFigures {
+            tenant: tenants
+                .entry(known.router.tenant.as_str())
+                .or_insert_with_key(|name| Arc::from(*name))
+                .clone(),
+            name: if per_router {
+                Arc::from(known.router.name.as_str())
+            } else {
+                unnamed.clone()
+            },
+            vpn_ip: known.vpn_ip,
+            status: known.state.status,
+            rx_bytes: known.state.rx.total,
+            tx_bytes: known.state.tx.total,
+            last_handshake_at: known.state.last_handshake_at,
+        });
+        HubFigures::from_routers(routers, peers, unknown_peers, taken_at, per_router)
     }
 
     /// Records that polling failed, for consoles to show. Status rows are left alone: they
