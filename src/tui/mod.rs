@@ -13,6 +13,7 @@ pub mod format;
 pub mod forms;
 mod host_probe;
 pub mod keymap;
+pub mod monitor;
 pub mod overlays;
 pub mod panes;
 pub mod peerview;
