@@ -1125,7 +1125,7 @@ impl App {
                 match result {
                     Ok(router) => {
                         self.toast(format!(
-                            "{tenant}/{name} provisioned at {}: enter shows its script",
+                            "{tenant}/{name} provisioned at {}: c shows its script",
                             router.vpn_ip
                         ));
                         self.routers.upsert(&router);

@@ -160,7 +160,7 @@ pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
         Delete "delete_tenant" "d" "delete tenant";
     }
     Routers {
-        Open "open_router" "enter" "details (status, availability, traffic, history)";
+        Open "open_router" "enter" "details (status, traffic, history)";
         Scripts "scripts" "c" "scripts";
         Filter "filter" "/" "filter";
         Sort "sort" "s" "sort by next column";

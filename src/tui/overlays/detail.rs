@@ -42,7 +42,7 @@ pub struct DetailView {
 }
 
 /// Left of the strip and the sparklines.
-const LABEL_WIDTH: usize = 12;
+const LABEL_WIDTH: usize = 13;
 /// Right of the sparklines: the span's total.
 const TOTAL_WIDTH: usize = 10;
 
@@ -195,13 +195,16 @@ fn render_detail(d: &RouterDetail, frame: &mut Frame, area: Rect, theme: &Theme)
         .last_endpoint
         .as_deref()
         .map_or_else(|| "no endpoint yet".to_owned(), escaped);
-    let mut head = vec![
+    let head = vec![
         Span::styled(format!("{symbol} {}", d.now.status), style),
         Span::styled(since, theme.text),
-        Span::styled(format!(" · hub {} · {endpoint}", escaped(&d.now.hub)), theme.muted),
     ];
+    let mut place = vec![Span::styled(
+        format!("hub {} · endpoint {endpoint}", escaped(&d.now.hub)),
+        theme.muted,
+    )];
     if let Some(at) = d.now.last_handshake_at {
-        head.push(Span::styled(
+        place.push(Span::styled(
             format!(" · handshake {}", crate::format::age(Some(at), d.as_of)),
             theme.muted,
         ));
@@ -240,6 +243,7 @@ fn render_detail(d: &RouterDetail, frame: &mut Frame, area: Rect, theme: &Theme)
         monitor::traffic_columns(&d.month.traffic, month_from, monitor::MONTH, graph);
     let lines = vec![
         Line::from(head),
+        Line::from(place),
         availability,
         Line::from(strip_spans),
         Line::from(Span::styled(legend, theme.muted)),
@@ -308,7 +312,7 @@ impl Overlay for DetailView {
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let [top, error_area, gap, heads, list] = Layout::vertical([
-            Constraint::Length(8),
+            Constraint::Length(9),
             Constraint::Length(u16::from(self.error.is_some())),
             Constraint::Length(1),
             Constraint::Length(1),
