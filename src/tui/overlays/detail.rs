@@ -335,10 +335,10 @@ impl Overlay for DetailView {
         };
         render_detail(detail, frame, top, theme);
         let half = inner.width as usize / 2;
+        let transitions = format!("Transitions, 30 d ({})", detail.month.transitions.len());
         let heading = format!(
-            "{:<half$}{}",
-            format!("Transitions, 30 d ({})", detail.month.transitions.len()),
-            format!("NAT endpoints, 30 d ({})", detail.month.endpoints.len()),
+            "{transitions:<half$}NAT endpoints, 30 d ({})",
+            detail.month.endpoints.len()
         );
         frame.render_widget(
             Paragraph::new(Span::styled(heading, theme.header)),
