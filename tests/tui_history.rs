@@ -224,18 +224,12 @@ async fn the_detail_loader_returns_what_was_stored_and_the_feed_reads_only_what_
         .unwrap();
     assert_eq!(all.len(), 4);
     assert_eq!(all.last().unwrap().0, cursor);
-    assert!(
-        store
-            .events(None, now - TimeDelta::days(1), cursor, 500)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.events_after(cursor, 500).await.unwrap().is_empty());
+    // From the start: the same events as the listing, oldest first; a limit keeps the newest.
+    assert_eq!(store.events_after(0, 500).await.unwrap(), all);
+    assert_eq!(store.events_after(0, 2).await.unwrap(), all[2..]);
     transition(pool, other.id, tenant.id, hub.id, now, "offline", "online").await;
-    let new = store
-        .events(None, now - TimeDelta::days(1), cursor, 500)
-        .await
-        .unwrap();
+    let new = store.events_after(cursor, 500).await.unwrap();
     assert_eq!(new.len(), 1);
     assert!(new[0].0 > cursor);
     assert!(matches!(

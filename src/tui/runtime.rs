@@ -358,10 +358,7 @@ impl Executor {
                     split(events, |result| Loaded::Events { tenant, result })
                 }
                 Dataset::EventFeed { after } => {
-                    let since = Utc::now() - monitor::DAY;
-                    let events = store
-                        .events(None, since, after, monitor::FEED_READ_MAX)
-                        .await;
+                    let events = store.events_after(after, monitor::FEED_READ_MAX).await;
                     split(events, |result| Loaded::EventFeed { after, result })
                 }
                 Dataset::EventCursor => split(store.newest_event_id().await, Loaded::EventCursor),
