@@ -130,5 +130,76 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The monitoring views: a frame of a router's detail view (30 days of hourly traffic, 24
+/// hours of 5-minute buckets) and of the events view holding its 500 events at 80x24, and a
+/// live feed read of 5,000 routers going offline turned into one coalesced toast.
+fn monitoring(c: &mut Criterion) {
+    use tikwire::model::RouterStatus as S;
+    let mut group = c.benchmark_group("tui_monitoring");
+    let now = testdata::now();
+    let mut detail = loaded_app(
+        RouterRow::from_routers(&testdata::routers(now, 60)),
+        testdata::tenants(&testdata::routers(now, 60)),
+    );
+    detail.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let id = detail.routers.selected().map_or(0, |r| r.id);
+    detail.update(Msg::Loaded(Loaded::Detail {
+        router_id: id,
+        result: Ok(Some(testdata::router_detail(now))),
+    }));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    group.bench_function("detail_frame_80x24", |b| {
+        b.iter(|| {
+            t.draw(|f| {
+                ui::draw(f, &detail);
+            })
+            .unwrap();
+        })
+    });
+
+    let storm: Vec<(i64, tikwire::history::FleetEvent)> = (0..5000)
+        .map(|i| {
+            (
+                i + 1,
+                testdata::status_event(now, "acme", &format!("r{i}"), S::Online, S::Offline),
+            )
+        })
+        .collect();
+    let mut events = loaded_app(Vec::new(), Vec::new());
+    events.update(Msg::Loaded(Loaded::EventCursor(Ok(0))));
+    events.update(key('E'));
+    events.update(Msg::Loaded(Loaded::Events {
+        tenant: None,
+        result: Ok(storm[..500].to_vec()),
+    }));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    group.bench_function("events_frame_80x24_500_events", |b| {
+        b.iter(|| {
+            t.draw(|f| {
+                ui::draw(f, &events);
+            })
+            .unwrap();
+        })
+    });
+    group.bench_function("feed_read_5000_offline_to_one_toast", |b| {
+        b.iter_batched(
+            || {
+                let mut app = loaded_app(Vec::new(), Vec::new());
+                app.update(Msg::Loaded(Loaded::EventCursor(Ok(0))));
+                (app, storm.clone())
+            },
+            |(mut app, storm)| {
+                app.update(Msg::Loaded(Loaded::EventFeed {
+                    after: 0,
+                    result: Ok(storm),
+                }));
+                app
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, monitoring);
 criterion_main!(benches);

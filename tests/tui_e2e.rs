@@ -43,7 +43,7 @@ async fn provision_copy_qr_quit_in_tmux() {
     // its RouterOS script: keys masked on screen, copied whole
     tmux.keys(&[":"]);
     tmux.text("router acme/e2e-rtr");
-    tmux.keys(&["Enter", "Enter"]);
+    tmux.keys(&["Enter", "c"]);
     let screen = tmux.wait_for("RouterOS script · acme/e2e-rtr");
     let screen = if screen.contains("/interface/wireguard/add") {
         screen

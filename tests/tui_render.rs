@@ -75,7 +75,7 @@ fn open_script(app: &mut tikwire::tui::App) {
         .into_iter()
         .find(|x| x.id == id)
         .unwrap();
-    press(app, [key(KeyCode::Enter)]);
+    press(app, [ch('c')]);
     app.update(Msg::Loaded(Loaded::Scripts {
         result: Ok(testdata::bundle_for(&r)),
         tenant: r.tenant.clone(),
@@ -269,4 +269,62 @@ fn several_hubs_show_each_routers_hub() {
             .any(|l| l.contains("main") && l.contains("10.")),
         "{screen}"
     );
+}
+
+#[test]
+fn router_detail_view() {
+    let mut app = app();
+    let id = app.routers.selected().unwrap().id;
+    press(&mut app, [key(KeyCode::Enter)]);
+    insta::assert_snapshot!("detail_loading_80x24", render(&app, 80, 24));
+    app.update(Msg::Loaded(Loaded::Detail {
+        router_id: id,
+        result: Ok(Some(testdata::router_detail(testdata::now()))),
+    }));
+    both("detail", &app);
+}
+
+#[test]
+fn events_view_with_a_coalesced_toast() {
+    use tikwire::model::RouterStatus as S;
+    let mut app = app();
+    app.update(Msg::Loaded(Loaded::EventCursor(Ok(0))));
+    press(&mut app, [ch('E')]);
+    let now = testdata::now();
+    let mut events = vec![(
+        1,
+        tikwire::history::FleetEvent::FirstHandshake {
+            at: now - chrono::Duration::hours(2),
+            tenant: "globex".into(),
+            router: "hq-1".into(),
+            hub: "main".into(),
+        },
+    )];
+    events.push((
+        2,
+        testdata::status_event(
+            now - chrono::Duration::minutes(30),
+            "acme",
+            "branch-1",
+            S::Online,
+            S::Stale,
+        ),
+    ));
+    app.update(Msg::Loaded(Loaded::Events {
+        tenant: None,
+        result: Ok(events),
+    }));
+    let storm: Vec<_> = (0..37)
+        .map(|i| {
+            (
+                10 + i,
+                testdata::status_event(now, "acme", &format!("shop-{i:03}"), S::Online, S::Offline),
+            )
+        })
+        .collect();
+    app.update(Msg::Loaded(Loaded::EventFeed {
+        after: 0,
+        result: Ok(storm),
+    }));
+    both("events", &app);
 }

@@ -226,7 +226,7 @@ fn delete_router_asks_first_and_tenant_needs_its_name_typed() {
 fn script_view_copy_reveal_qr_raw_save() {
     let mut app = app();
     let r = app.routers.selected().unwrap().clone();
-    let effects = press(&mut app, [key(KeyCode::Enter)]);
+    let effects = press(&mut app, [ch('c')]);
     assert!(
         matches!(effects.as_slice(), [Effect::LoadScripts { tenant, router }] if **tenant == *r.tenant && **router == *r.name)
     );
@@ -764,7 +764,7 @@ fn a_diagnosis_runs_once_in_the_background_and_shows_its_checks() {
 fn the_script_view_diagnoses_its_router_and_esc_goes_back_to_it() {
     let mut app = app();
     let (tenant, router) = selected_router(&app);
-    press(&mut app, [key(KeyCode::Enter)]);
+    press(&mut app, [ch('c')]);
     assert!(matches!(app.layers.last(), Some(Layer::Script(_))));
     assert_eq!(
         diagnosis_asked(press(&mut app, [ch('D')])),
@@ -926,7 +926,7 @@ fn k_on_a_router_with_a_rotation_staged_offers_to_abort_it() {
 fn the_script_view_rotates_its_router_and_shows_the_new_keys() {
     let mut app = app();
     let (tenant, name) = selected_router(&app);
-    press(&mut app, [key(KeyCode::Enter)]);
+    press(&mut app, [ch('c')]);
     press(&mut app, [ch('K')]);
     assert!(matches!(
         confirm_target(&app),
@@ -959,7 +959,7 @@ fn the_script_view_rotates_its_router_and_shows_the_new_keys() {
 fn a_rotation_made_elsewhere_reloads_the_routers_and_the_open_script() {
     let mut app = app();
     let row = app.routers.selected().unwrap().clone();
-    press(&mut app, [key(KeyCode::Enter)]);
+    press(&mut app, [ch('c')]);
     let effects = app.update(Msg::Changed(Some(
         Change::new(ChangeKind::RotationStaged).tenant(1).id(row.id),
     )));
@@ -975,4 +975,230 @@ fn a_rotation_made_elsewhere_reloads_the_routers_and_the_open_script() {
             .any(|e| matches!(e, Effect::LoadScripts { router, .. } if **router == *row.name)),
         "{effects:?}"
     );
+}
+
+/// The effects that load router `id`'s detail view.
+fn detail_loads(effects: &[Effect], id: i64) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Load(Dataset::Detail { router_id }) if *router_id == id))
+        .count()
+}
+
+#[test]
+fn enter_opens_the_detail_view_which_loads_reloads_on_its_hub_and_opens_scripts() {
+    let mut app = app();
+    let row = app.routers.selected().unwrap().clone();
+    let effects = press(&mut app, [key(KeyCode::Enter)]);
+    assert_eq!(detail_loads(&effects, row.id), 1, "{effects:?}");
+    let Some(Layer::Detail(view)) = app.layers.last() else {
+        panic!("enter opens the detail view");
+    };
+    assert!(view.detail.is_none(), "loading until the history arrives");
+    app.update(Msg::Loaded(Loaded::Detail {
+        router_id: row.id,
+        result: Ok(Some(testdata::router_detail(testdata::now()))),
+    }));
+    assert!(app.dirty);
+    let Some(Layer::Detail(view)) = app.layers.last() else {
+        panic!()
+    };
+    assert_eq!(view.hub_id(), Some(1));
+    // Another router's history never lands here.
+    app.update(Msg::Loaded(Loaded::Detail {
+        router_id: row.id + 1,
+        result: Ok(None),
+    }));
+    let Some(Layer::Detail(view)) = app.layers.last() else {
+        panic!()
+    };
+    assert!(view.error.is_none());
+
+    // A poll of its hub reloads it; one of another hub does not.
+    let effects = app.update(Msg::Changed(Some(
+        Change::new(ChangeKind::StatusUpdated).hub(1),
+    )));
+    assert_eq!(detail_loads(&effects, row.id), 1, "{effects:?}");
+    let effects = app.update(Msg::Changed(Some(
+        Change::new(ChangeKind::StatusUpdated).hub(2),
+    )));
+    assert_eq!(detail_loads(&effects, row.id), 0, "{effects:?}");
+
+    // Scrolling the lists, then s: the scripts on top; esc comes back to the detail.
+    press(&mut app, [ch('j')]);
+    let effects = press(&mut app, [ch('s')]);
+    assert!(
+        matches!(effects.as_slice(), [Effect::LoadScripts { tenant, router }] if **tenant == *row.tenant && **router == *row.name),
+        "{effects:?}"
+    );
+    assert!(matches!(app.layers.last(), Some(Layer::Script(_))));
+    press(&mut app, [key(KeyCode::Esc)]);
+    assert!(matches!(app.layers.last(), Some(Layer::Detail(_))));
+    // D diagnoses the router from here.
+    assert_eq!(
+        diagnosis_asked(press(&mut app, [ch('D')])),
+        (row.tenant.to_string(), row.name.to_string())
+    );
+    press(&mut app, [key(KeyCode::Esc), key(KeyCode::Esc)]);
+    assert!(app.layers.is_empty());
+
+    // A router deleted meanwhile: the view says so.
+    press(&mut app, [key(KeyCode::Enter)]);
+    app.update(Msg::Loaded(Loaded::Detail {
+        router_id: row.id,
+        result: Ok(None),
+    }));
+    let Some(Layer::Detail(view)) = app.layers.last() else {
+        panic!()
+    };
+    assert!(view.error.as_deref().unwrap().contains("gone"));
+}
+
+/// The feed's events: `n` routers of acme going offline, ids from `first`.
+fn offline_events(first: i64, n: usize) -> Vec<(i64, tikwire::history::FleetEvent)> {
+    (0..n)
+        .map(|i| {
+            (
+                first + i as i64,
+                testdata::status_event(
+                    testdata::now(),
+                    "acme",
+                    &format!("r{i}"),
+                    RouterStatus::Online,
+                    RouterStatus::Offline,
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_live_feed_reads_after_its_cursor_and_coalesces_toasts() {
+    let mut app = app();
+    // Until its start is known, a poll asks for the start, never for the past.
+    let effects = app.update(Msg::Changed(Some(
+        Change::new(ChangeKind::StatusUpdated).hub(1),
+    )));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Load(Dataset::EventCursor))),
+        "{effects:?}"
+    );
+    app.update(Msg::Loaded(Loaded::EventCursor(Ok(40))));
+    assert_eq!(app.event_cursor, Some(40));
+    let effects = app.update(Msg::Changed(Some(
+        Change::new(ChangeKind::StatusUpdated).hub(1),
+    )));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Load(Dataset::EventFeed { after: 40 }))),
+        "{effects:?}"
+    );
+    // 37 routers down in one read: one toast, as bad news; the cursor moves past them.
+    let toasts = app.toasts.len();
+    app.dirty = false;
+    app.update(Msg::Loaded(Loaded::EventFeed {
+        after: 40,
+        result: Ok(offline_events(41, 37)),
+    }));
+    assert!(app.dirty);
+    assert_eq!(app.toasts.len(), toasts + 1);
+    let toast = app.toasts.last().unwrap();
+    assert_eq!(toast.text, "37 routers went offline on main");
+    assert!(toast.error);
+    assert_eq!(app.event_cursor, Some(77));
+    // A late read of the same events (started before the cursor moved) tells nothing again.
+    app.update(Msg::Loaded(Loaded::EventFeed {
+        after: 40,
+        result: Ok(offline_events(41, 37)),
+    }));
+    assert_eq!(app.toasts.len(), toasts + 1);
+    // One coming back: told by name, not as an error.
+    app.update(Msg::Loaded(Loaded::EventFeed {
+        after: 77,
+        result: Ok(vec![(
+            78,
+            testdata::status_event(
+                testdata::now(),
+                "globex",
+                "hq-1",
+                RouterStatus::Offline,
+                RouterStatus::Online,
+            ),
+        )]),
+    }));
+    let toast = app.toasts.last().unwrap();
+    assert_eq!(toast.text, "globex/hq-1 came back online on main");
+    assert!(!toast.error);
+    assert_eq!(app.event_cursor, Some(78));
+}
+
+#[test]
+fn the_events_view_loads_its_tenant_follows_the_feed_and_cycles_tenants() {
+    let mut app = app();
+    app.update(Msg::Loaded(Loaded::EventCursor(Ok(0))));
+    // Scoped to acme: the view starts with the console's scope.
+    press(&mut app, [ch('1'), ch('j'), key(KeyCode::Enter)]);
+    assert_eq!(app.routers.tenant.as_deref(), Some("acme"));
+    let effects = press(&mut app, [ch('E')]);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Load(Dataset::Events { tenant: Some(t) })] if t == "acme"),
+        "{effects:?}"
+    );
+    let events_view = |app: &tikwire::tui::App| match app.layers.last() {
+        Some(Layer::Events(v)) => (v.tenant.clone(), v.loading, v.log.len()),
+        _ => panic!("the events view is open"),
+    };
+    assert_eq!(events_view(&app), (Some("acme".into()), true, 0));
+    // A load for another filter (one that moved on) is ignored.
+    app.update(Msg::Loaded(Loaded::Events {
+        tenant: None,
+        result: Ok(offline_events(1, 3)),
+    }));
+    assert_eq!(events_view(&app), (Some("acme".into()), true, 0));
+    app.update(Msg::Loaded(Loaded::Events {
+        tenant: Some("acme".into()),
+        result: Ok(offline_events(1, 3)),
+    }));
+    assert_eq!(events_view(&app), (Some("acme".into()), false, 3));
+    // Live: acme's new event joins, globex's does not; ids already held are not doubled.
+    let mut live = offline_events(3, 2);
+    live.push((
+        5,
+        testdata::status_event(
+            testdata::now(),
+            "globex",
+            "hq-1",
+            RouterStatus::Online,
+            RouterStatus::Stale,
+        ),
+    ));
+    app.update(Msg::Loaded(Loaded::EventFeed {
+        after: 0,
+        result: Ok(live),
+    }));
+    assert_eq!(events_view(&app), (Some("acme".into()), false, 4));
+    // t: the next tenant after acme (globex), loaded afresh.
+    let effects = press(&mut app, [ch('t')]);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Load(Dataset::Events { tenant: Some(t) })] if t == "globex"),
+        "{effects:?}"
+    );
+    assert_eq!(events_view(&app), (Some("globex".into()), true, 0));
+    // Past the last tenant: all tenants.
+    for _ in 0..3 {
+        press(&mut app, [ch('t')]);
+    }
+    let effects = press(&mut app, [ch('t')]);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Load(Dataset::Events { tenant: None })]
+        ),
+        "{effects:?}"
+    );
+    press(&mut app, [key(KeyCode::Esc)]);
+    assert!(app.layers.is_empty());
 }

@@ -62,7 +62,7 @@ fn open_script(tmux: &Tmux) {
     tmux.wait_for("10.100.1.1");
     tmux.keys(&[":"]);
     tmux.text("router acme/r1");
-    tmux.keys(&["Enter", "Enter"]);
+    tmux.keys(&["Enter", "c"]);
     tmux.wait_for("/interface/wireguard/add");
 }
 

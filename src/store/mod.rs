@@ -8,6 +8,7 @@ pub mod api;
 pub mod audit;
 pub(crate) mod columns;
 mod configurations;
+pub mod console_history;
 mod doctor;
 pub mod history;
 mod hubs;

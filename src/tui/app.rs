@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::doctor::{Check, Status};
 use crate::events::{Change, ChangeKind};
+use crate::history::FleetEvent;
 use crate::model::{Hub, RotationState, Router, SubnetUsage, Tenant, TenantName};
 use crate::provision::{NewHub, NewRouter};
 use crate::rotation::StageReport;
@@ -20,10 +21,13 @@ use crate::store::PoolUsage;
 use crate::tui::data::{ListCursor, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot};
 use crate::tui::forms::{Form, FormContext, Request};
 use crate::tui::keymap::{Action, Context, Keymap};
+use crate::tui::monitor::{self, RouterDetail};
 pub use crate::tui::overlays::Layer;
 use crate::tui::overlays::command::{Command, CommandLine};
 use crate::tui::overlays::confirm::{ConfirmTarget, Confirmation};
+use crate::tui::overlays::detail::DetailView;
 use crate::tui::overlays::diagnosis::DiagnosisView;
+use crate::tui::overlays::events::EventsView;
 use crate::tui::overlays::help::HelpView;
 use crate::tui::overlays::save::SaveDialog;
 use crate::tui::overlays::script::ScriptView;
@@ -80,6 +84,20 @@ pub enum Dataset {
     Routers {
         tenant: Option<String>,
     },
+    /// One router's history for its detail view.
+    Detail {
+        router_id: i64,
+    },
+    /// The newest events of one tenant or all, for the events view.
+    Events {
+        tenant: Option<String>,
+    },
+    /// The live feed: every event after id `after` (toasts, the open events view).
+    EventFeed {
+        after: i64,
+    },
+    /// Where the live feed starts: the newest event id now.
+    EventCursor,
 }
 
 /// Work the state asks the runtime to do; results come back as [`Msg`].
@@ -154,6 +172,20 @@ pub enum Loaded {
         router: String,
         result: Result<ScriptBundle, String>,
     },
+    /// `Ok(None)`: the router is gone.
+    Detail {
+        router_id: i64,
+        result: Result<Option<RouterDetail>, String>,
+    },
+    Events {
+        tenant: Option<String>,
+        result: Result<Vec<(i64, FleetEvent)>, String>,
+    },
+    EventFeed {
+        after: i64,
+        result: Result<Vec<(i64, FleetEvent)>, String>,
+    },
+    EventCursor(Result<i64, String>),
 }
 
 /// What staging a router's rotation did.
@@ -300,6 +332,9 @@ pub struct App {
     pub agent_due: Option<DateTime<Utc>>,
     /// Whether the live poller was asked for (once, when the hubs first load).
     pub live_requested: bool,
+    /// The newest event id the live feed has read (`None` until its start is known): each
+    /// status notification reads only the events after it.
+    pub event_cursor: Option<i64>,
     pub quit: bool,
     /// A frame is due: something visible changed since the last one (the runtime clears
     /// it after drawing).
@@ -358,6 +393,14 @@ pub fn load_everything() -> Vec<Effect> {
     .collect()
 }
 
+/// What the console loads when it starts: everything, and where the live event feed starts
+/// (so the past is not toasted).
+pub fn startup() -> Vec<Effect> {
+    let mut effects = load_everything();
+    effects.push(Effect::Load(Dataset::EventCursor));
+    effects
+}
+
 impl App {
     pub fn new(keymap: Keymap, theme: Theme, now: DateTime<Utc>) -> Self {
         let mut routers = RouterTable::default();
@@ -386,6 +429,7 @@ impl App {
             db: DbHealth::Up,
             agent_due: None,
             live_requested: false,
+            event_cursor: None,
             quit: false,
             dirty: true,
         }
@@ -457,7 +501,10 @@ impl App {
                 }
                 self.db = DbHealth::Up;
                 self.toast("database reachable again; reloaded");
-                Handled::drawn(load_everything())
+                let mut effects = load_everything();
+                effects.push(self.feed_read());
+                effects.extend(self.detail_reloads(None));
+                Handled::drawn(effects)
             }
         }
     }
@@ -599,6 +646,13 @@ impl App {
             }
             A::AddTenant => self.open(Form::tenant()),
             A::AddHub => self.open(Form::hub()),
+            A::Events => {
+                let view = EventsView::new(self.routers.tenant.clone());
+                let load = view.load();
+                self.layers.push(Layer::Events(view));
+                return Handled::drawn(vec![load]);
+            }
+            A::Scripts => return self.open_scripts(),
             A::Reload => return Handled::drawn(load_everything()),
             A::Up | A::Down | A::Top | A::Bottom | A::PageUp | A::PageDown => {
                 self.move_cursor(action)
@@ -696,6 +750,22 @@ impl App {
                 self.focus = Pane::Routers;
                 Handled::redraw(true)
             }
+            Pane::Routers => match self.routers.selected() {
+                Some(r) => {
+                    let view = DetailView::new(r.id, &r.tenant, &r.name, self.rotation_max_age);
+                    let load = view.load();
+                    self.layers.push(Layer::Detail(view));
+                    Handled::drawn(vec![load])
+                }
+                None => Handled::nothing(),
+            },
+            _ => Handled::nothing(),
+        }
+    }
+
+    /// The selected router's scripts (from the routers pane).
+    fn open_scripts(&mut self) -> Handled {
+        match self.focus {
             Pane::Routers => match self.routers.selected() {
                 Some(r) => {
                     let (tenant, name) = (r.tenant.to_string(), r.name.to_string());
@@ -984,6 +1054,38 @@ impl App {
                     None => return Handled::nothing(),
                 }
             }
+            Loaded::Detail { router_id, result } => {
+                let mut any = false;
+                for layer in &mut self.layers {
+                    if let Layer::Detail(v) = layer
+                        && v.router_id == router_id
+                    {
+                        v.set(result.clone());
+                        any = true;
+                    }
+                }
+                return Handled::redraw(any);
+            }
+            Loaded::Events { tenant, result } => {
+                let mut any = false;
+                for layer in &mut self.layers {
+                    if let Layer::Events(v) = layer {
+                        any |= v.set_loaded(tenant.as_deref(), result.clone());
+                    }
+                }
+                return Handled::redraw(any);
+            }
+            Loaded::EventCursor(result) => {
+                return match result {
+                    // A cursor already known (a reload raced this one) stays: it is newer.
+                    Ok(id) if self.event_cursor.is_none() => {
+                        self.event_cursor = Some(id);
+                        Handled::nothing()
+                    }
+                    _ => Handled::nothing(),
+                };
+            }
+            Loaded::EventFeed { after, result } => return self.on_feed(after, result),
         }
         Handled::redraw(true)
     }
@@ -1023,7 +1125,7 @@ impl App {
                 match result {
                     Ok(router) => {
                         self.toast(format!(
-                            "{tenant}/{name} provisioned at {}: enter shows its script",
+                            "{tenant}/{name} provisioned at {}: c shows its script",
                             router.vpn_ip
                         ));
                         self.routers.upsert(&router);
@@ -1191,17 +1293,81 @@ impl App {
                         .collect(),
                 );
             }
-            ChangeKind::StatusUpdated => vec![
-                Dataset::Routers { tenant },
-                Dataset::Tenants,
-                Dataset::Agent,
-            ],
+            ChangeKind::StatusUpdated => {
+                // A poll may have recorded transitions: the feed reads what is new, and the
+                // detail views of the hub's routers reload.
+                let mut effects: Vec<Effect> = [
+                    Dataset::Routers { tenant },
+                    Dataset::Tenants,
+                    Dataset::Agent,
+                ]
+                .into_iter()
+                .map(Effect::Load)
+                .collect();
+                effects.push(self.feed_read());
+                effects.extend(self.detail_reloads(change.hub_id));
+                return Handled::quiet(effects);
+            }
         };
         // What was reloaded redraws when it arrives.
         Handled {
             effects: sets.into_iter().map(Effect::Load).collect(),
             redraw: removed,
         }
+    }
+
+    /// The live feed's next read: the events after the cursor, or the cursor itself while
+    /// it is not known yet.
+    fn feed_read(&self) -> Effect {
+        Effect::Load(match self.event_cursor {
+            Some(after) => Dataset::EventFeed { after },
+            None => Dataset::EventCursor,
+        })
+    }
+
+    /// Reloads of the open detail views of routers on `hub` (`None`: every one).
+    fn detail_reloads(&self, hub: Option<i64>) -> Vec<Effect> {
+        let mut effects: Vec<Effect> = Vec::new();
+        for layer in &self.layers {
+            if let Layer::Detail(v) = layer
+                && (hub.is_none() || v.hub_id().is_none() || v.hub_id() == hub)
+            {
+                effects.push(v.load());
+            }
+        }
+        effects
+    }
+
+    /// New events from the live feed: the cursor moves past them, one toast tells what
+    /// happened (coalesced), and an open events view lists them.
+    fn on_feed(&mut self, after: i64, result: Result<Vec<(i64, FleetEvent)>, String>) -> Handled {
+        let Ok(events) = result else {
+            // Read again on the next notification.
+            return Handled::nothing();
+        };
+        let cursor = self.event_cursor.unwrap_or(after);
+        // A read that started before another's result moved the cursor: only what is newer.
+        let fresh: Vec<(i64, FleetEvent)> =
+            events.into_iter().filter(|(id, _)| *id > cursor).collect();
+        let Some(newest) = fresh.iter().map(|(id, _)| *id).max() else {
+            return Handled::nothing();
+        };
+        self.event_cursor = Some(newest);
+        let mut redraw = false;
+        if let Some((text, alarming)) = monitor::announce(fresh.iter().map(|(_, e)| e)) {
+            if alarming {
+                self.toast_error(text);
+            } else {
+                self.toast(text);
+            }
+            redraw = true;
+        }
+        for layer in &mut self.layers {
+            if let Layer::Events(v) = layer {
+                redraw |= v.offer(&fresh);
+            }
+        }
+        Handled::redraw(redraw)
     }
 
     /// Seconds until a visible toast expires (the runtime wakes up for it).

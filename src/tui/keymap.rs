@@ -25,6 +25,10 @@ pub enum Context {
     Routers,
     Peers,
     Script,
+    /// A router's detail view (status, availability, traffic, history).
+    Detail,
+    /// The fleet's recent events.
+    Events,
     Form,
     Confirm,
     /// Typing a filter or a `:` command.
@@ -42,6 +46,8 @@ impl Context {
             Self::Routers => "Routers pane",
             Self::Peers => "Peer status pane",
             Self::Script => "Script view",
+            Self::Detail => "Router detail view",
+            Self::Events => "Events view",
             Self::Form => "Forms",
             Self::Confirm => "Confirmation",
             Self::Input => "Filter and command line",
@@ -74,6 +80,12 @@ pub enum Action {
     PageUp,
     PageDown,
     Open,
+    /// A router's scripts (Enter opens its detail view).
+    Scripts,
+    /// The fleet's recent events.
+    Events,
+    /// The next tenant to filter by (all tenants, then each).
+    NextTenant,
     Filter,
     Sort,
     ReverseSort,
@@ -140,6 +152,7 @@ pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
         Provision "provision" "n" "provision a router";
         AddTenant "add_tenant" "t" "add a tenant";
         AddHub "add_hub" "H" "add a hub";
+        Events "events" "E" "fleet events (live)";
         Reload "reload" "ctrl-r" "reload from the database";
     }
     Tenants {
@@ -147,7 +160,8 @@ pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
         Delete "delete_tenant" "d" "delete tenant";
     }
     Routers {
-        Open "open_router" "enter" "scripts";
+        Open "open_router" "enter" "details (status, traffic, history)";
+        Scripts "scripts" "c" "scripts";
         Filter "filter" "/" "filter";
         Sort "sort" "s" "sort by next column";
         ReverseSort "reverse_sort" "S" "reverse sort";
@@ -170,6 +184,13 @@ pub const DEFAULT_BINDINGS: &[Binding] = bindings! {
         NextScript "next_script" "right ]" "next script";
         PrevScript "prev_script" "left [" "previous script";
         Diagnose "diagnose_router" "D" "diagnose this router";
+    }
+    Detail {
+        Scripts "detail_scripts" "s" "scripts";
+        Diagnose "detail_diagnose" "D" "diagnose this router";
+    }
+    Events {
+        NextTenant "events_tenant" "t" "tenant filter (all, then each tenant)";
     }
     List {
         Up "up" "up k" "up";

@@ -8,11 +8,12 @@
 pub mod app;
 pub mod clipboard;
 pub mod data;
-mod fleet;
+pub mod fleet;
 pub mod format;
 pub mod forms;
 mod host_probe;
 pub mod keymap;
+pub mod monitor;
 pub mod overlays;
 pub mod panes;
 pub mod peerview;

@@ -24,13 +24,11 @@ use crate::error::{Error, Result};
 use crate::model::Hub;
 use crate::provision::Provisioner;
 use crate::store::notify::ChangeListener;
-use crate::tui::app::{
-    App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, Staging, load_everything,
-};
+use crate::tui::app::{App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, Staging, startup};
 use crate::tui::clipboard::Clipboard;
 use crate::tui::overlays::save::{self, Written};
 use crate::tui::peerview::LiveState;
-use crate::tui::{fleet, host_probe, scripts_bridge, ui};
+use crate::tui::{fleet, host_probe, monitor, scripts_bridge, ui};
 use crate::wg::{PollerConfig, PollerState, spawn_poller};
 
 /// How this process works on the hub host: polling its interface when it may, and probing
@@ -73,7 +71,7 @@ pub async fn event_loop(
         .size()
         .map_err(|e| Error::io("reading the terminal size", e))?;
     app.update(Msg::Resize(size.width, size.height));
-    exec.run_all(load_everything(), terminal);
+    exec.run_all(startup(), terminal);
     // Only now: EventStream needs a terminal that is already set up.
     let (input_tx, mut input) = unbounded_channel::<Input>();
     let reader = tokio::spawn(read_terminal(input_tx));
@@ -348,6 +346,22 @@ impl Executor {
                     let rows = fleet::router_rows(store, tenant.as_deref()).await;
                     split(rows, |result| Loaded::Routers { tenant, result })
                 }
+                Dataset::Detail { router_id } => {
+                    let detail = fleet::router_detail(store, router_id, Utc::now()).await;
+                    split(detail, |result| Loaded::Detail { router_id, result })
+                }
+                Dataset::Events { tenant } => {
+                    let since = Utc::now() - monitor::MONTH;
+                    let events = store
+                        .events(tenant.as_deref(), since, 0, monitor::EVENTS_KEPT as i64)
+                        .await;
+                    split(events, |result| Loaded::Events { tenant, result })
+                }
+                Dataset::EventFeed { after } => {
+                    let events = store.events_after(after, monitor::FEED_READ_MAX).await;
+                    split(events, |result| Loaded::EventFeed { after, result })
+                }
+                Dataset::EventCursor => split(store.newest_event_id().await, Loaded::EventCursor),
             };
             let _ = tx.send(Msg::Loaded(loaded));
             let _ = tx.send(match failure {

@@ -315,3 +315,133 @@ pub fn never_connected_checks(tenant: &str, name: &str) -> Vec<Check> {
         ports: MANAGEMENT_PORTS.iter().map(|(p, _)| (*p, None)).collect(),
     })
 }
+
+/// A router's detail as its view shows it at `now`: online with one 40-minute outage 6 hours
+/// ago and a stale spell 3 days ago, a NAT endpoint that moved once, traffic with a daily
+/// rhythm over 24 hours (5-minute buckets) and 30 days (hourly).
+pub fn router_detail(now: DateTime<Utc>) -> tikwire::tui::monitor::RouterDetail {
+    use tikwire::history::{
+        Availability, EndpointChange, RouterHistory, StatusChange, Timeline, TrafficPoint,
+    };
+    use tikwire::store::console_history::RouterNow;
+    let change = |ago: Duration, from, to| StatusChange {
+        at: now - ago,
+        from,
+        to,
+    };
+    let transitions = vec![
+        change(
+            Duration::days(12),
+            RouterStatus::Pending,
+            RouterStatus::Online,
+        ),
+        change(Duration::days(3), RouterStatus::Online, RouterStatus::Stale),
+        change(
+            Duration::days(3) - Duration::minutes(20),
+            RouterStatus::Stale,
+            RouterStatus::Online,
+        ),
+        change(
+            Duration::hours(6),
+            RouterStatus::Online,
+            RouterStatus::Offline,
+        ),
+        change(
+            Duration::hours(6) - Duration::minutes(40),
+            RouterStatus::Offline,
+            RouterStatus::Online,
+        ),
+    ];
+    let endpoints = vec![
+        EndpointChange {
+            at: now - Duration::days(12),
+            endpoint: "198.51.100.20:40112".into(),
+        },
+        EndpointChange {
+            at: now - Duration::hours(6) + Duration::minutes(40),
+            endpoint: "203.0.113.7:51820".into(),
+        },
+    ];
+    // A daily rhythm: busy in the afternoon, quiet at night, nothing during the outage.
+    let rhythm = |at: DateTime<Utc>| -> i64 {
+        let hour = i64::from(chrono::Timelike::hour(&at));
+        let outage =
+            at >= now - Duration::hours(6) && at < now - Duration::hours(6) + Duration::minutes(40);
+        if outage {
+            0
+        } else {
+            20_000 + 4_000 * (12 - (hour - 14).abs()).max(0) * (hour % 3 + 1)
+        }
+    };
+    let five_minute: Vec<TrafficPoint> = (1..=288)
+        .rev()
+        .map(|i| {
+            let at = tikwire::history::bucket_start(now - Duration::minutes(5 * i));
+            TrafficPoint {
+                at,
+                rx_bytes: rhythm(at) * 10,
+                tx_bytes: rhythm(at) * 3,
+            }
+        })
+        .collect();
+    let hourly: Vec<TrafficPoint> = (1..=720)
+        .rev()
+        .map(|i| {
+            let at = tikwire::history::hour_start(now - Duration::hours(i));
+            TrafficPoint {
+                at,
+                rx_bytes: rhythm(at) * 120,
+                tx_bytes: rhythm(at) * 36,
+            }
+        })
+        .collect();
+    // As the store reads it: the last change before the span, then those inside.
+    let timeline = Timeline {
+        before: None,
+        changes: transitions[2..].iter().map(|t| (t.at, t.to)).collect(),
+    };
+    tikwire::tui::monitor::RouterDetail {
+        now: RouterNow {
+            hub_id: 1,
+            hub: "main".into(),
+            status: RouterStatus::Online,
+            last_handshake_at: Some(now - Duration::seconds(42)),
+            last_endpoint: Some("203.0.113.7:51820".into()),
+        },
+        day: RouterHistory {
+            traffic: five_minute,
+            transitions: Vec::new(),
+            endpoints: Vec::new(),
+        },
+        month: RouterHistory {
+            traffic: hourly,
+            transitions,
+            endpoints,
+        },
+        timeline,
+        availability: Availability {
+            day: Some(1.0 - 40.0 / 1440.0),
+            week: Some(1.0 - 60.0 / 10080.0),
+            month: Some(0.9985),
+        },
+        as_of: now,
+    }
+}
+
+/// A status change on hub `main`, as the events feed reads it.
+pub fn status_event(
+    at: DateTime<Utc>,
+    tenant: &str,
+    router: &str,
+    from: RouterStatus,
+    to: RouterStatus,
+) -> tikwire::history::FleetEvent {
+    tikwire::history::FleetEvent::Status {
+        at,
+        tenant: tenant.into(),
+        router: router.into(),
+        hub: "main".into(),
+        from,
+        to,
+    }
+}

@@ -15,7 +15,7 @@ use crate::tui::keymap::{Action, Context, Keymap};
 use crate::tui::theme::Theme;
 
 /// The order sections appear in.
-const SECTIONS: [Context; 11] = [
+const SECTIONS: [Context; 13] = [
     Context::Global,
     Context::Nav,
     Context::List,
@@ -23,6 +23,8 @@ const SECTIONS: [Context; 11] = [
     Context::Routers,
     Context::Peers,
     Context::Script,
+    Context::Detail,
+    Context::Events,
     Context::Form,
     Context::Confirm,
     Context::Input,

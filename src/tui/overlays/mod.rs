@@ -258,6 +258,8 @@ overlays! {
     Raw(raw::RawView) in raw,
     Save(save::SaveDialog) in save,
     Diagnosis(diagnosis::DiagnosisView) in diagnosis,
+    Detail(detail::DetailView) in detail,
+    Events(events::EventsView) in events,
 }
 
 #[cfg(test)]
