@@ -353,14 +353,14 @@ pub async fn router_history(
 /// For each router: the status it had at `from` (its last change before) and every change
 /// since, in order.
 const TIMELINES: &str = "
-    SELECT id AS router_id, c.at, c.to_status
-    FROM unnest($1::bigint[]) AS id
+    SELECT u.rid, c.at, c.to_status
+    FROM unnest($1::bigint[]) AS u(rid)
     CROSS JOIN LATERAL (
-        (SELECT at, to_status FROM router_transitions
-         WHERE router_id = id AND kind = 'status' AND at < $2 ORDER BY at DESC LIMIT 1)
+        (SELECT t.at, t.to_status FROM router_transitions t
+         WHERE t.router_id = u.rid AND t.kind = 'status' AND t.at < $2 ORDER BY t.at DESC LIMIT 1)
         UNION ALL
-        (SELECT at, to_status FROM router_transitions
-         WHERE router_id = id AND kind = 'status' AND at >= $2)
+        (SELECT t.at, t.to_status FROM router_transitions t
+         WHERE t.router_id = u.rid AND t.kind = 'status' AND t.at >= $2)
     ) AS c
     ORDER BY 1, 2";
 
