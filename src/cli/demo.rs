@@ -56,6 +56,10 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
                 .await?
         }
     };
+    // Partitions for the sample traffic (what the agent does at its start).
+    store
+        .maintain_history(Utc::now(), ctx.config.history.retention())
+        .await?;
     let existing: Vec<String> = store
         .list_tenants()
         .await?
@@ -82,6 +86,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
             .import_routers(&TenantName::parse(name)?, Some(&hub_name), &specs)
             .await?;
         fake_status(store, tenant.id).await?;
+        store.write_demo_history(tenant.id, Utc::now()).await?;
         total += specs.len();
         created.push(name.to_string());
     }
