@@ -100,7 +100,10 @@ async fn run() {
 async fn poll_write(store: &Store, pool: &PgPool, hub_id: i64, rows: &[Row], now: DateTime<Utc>) {
     let agent = AgentIdentity::current();
     // Everyone online first (as after the agent's first poll).
-    let online: Vec<LinkUpdate> = rows.iter().map(|r| update(r, RouterStatus::Online, now, 0)).collect();
+    let online: Vec<LinkUpdate> = rows
+        .iter()
+        .map(|r| update(r, RouterStatus::Online, now, 0))
+        .collect();
     store
         .write_poll(&PollWrite {
             hub_id,
@@ -128,7 +131,10 @@ async fn poll_write(store: &Store, pool: &PgPool, hub_id: i64, rows: &[Row], now
         };
         let first = (round.div_ceil(2) * CHANGED) % (ROUTERS - CHANGED);
         let slice = &rows[first..first + CHANGED];
-        let updates: Vec<LinkUpdate> = slice.iter().map(|r| update(r, to, at, round as i64)).collect();
+        let updates: Vec<LinkUpdate> = slice
+            .iter()
+            .map(|r| update(r, to, at, round as i64))
+            .collect();
         let transitions: Vec<Transition> = slice
             .iter()
             .map(|r| Transition {
@@ -186,7 +192,11 @@ async fn poll_write(store: &Store, pool: &PgPool, hub_id: i64, rows: &[Row], now
         .fetch_one(pool)
         .await
         .unwrap();
-    assert_eq!(written as usize, ROUNDS * CHANGED, "every transition written");
+    assert_eq!(
+        written as usize,
+        ROUNDS * CHANGED,
+        "every transition written"
+    );
     summary(
         &format!(
             "poll write, {ROUTERS} routers, {CHANGED} changed (status + transition + traffic, endpoint for 1 in 10)"
@@ -267,9 +277,14 @@ async fn poll_cycle(store: &Store, hub_id: i64, rows: &[Row], now: DateTime<Utc>
 async fn disk_per_router_day(store: &Store, pool: &PgPool, rows: &[Row], now: DateTime<Utc>) {
     const SAMPLE: i64 = 10_000;
     // A whole day that has a partition of its own, nobody else's rows in it.
-    let day = tikwire::history::hour_start(now) - TimeDelta::hours(now.timestamp() % 86_400 / 3600)
+    let day = tikwire::history::hour_start(now)
+        - TimeDelta::hours(now.timestamp() % 86_400 / 3600)
         - TimeDelta::days(5);
-    let partition = format!("{}_p{}", TrafficTable::FiveMinute.name(), day.format("%Y%m%d"));
+    let partition = format!(
+        "{}_p{}",
+        TrafficTable::FiveMinute.name(),
+        day.format("%Y%m%d")
+    );
     sqlx::query(
         "INSERT INTO router_traffic_5m (router_id, tenant_id, bucket, rx_bytes, tx_bytes)
          SELECT 10000000 + r, 1, $1 + k * interval '5 minutes',
@@ -282,7 +297,10 @@ async fn disk_per_router_day(store: &Store, pool: &PgPool, rows: &[Row], now: Da
     .await
     .unwrap();
     // Hourly roll-ups of that day, into an empty month of their own (as far as sizes go).
-    sqlx::query("TRUNCATE router_traffic_1h").execute(pool).await.unwrap();
+    sqlx::query("TRUNCATE router_traffic_1h")
+        .execute(pool)
+        .await
+        .unwrap();
     sqlx::query(
         "INSERT INTO router_traffic_1h (router_id, tenant_id, hour, rx_bytes, tx_bytes)
          SELECT router_id, tenant_id, date_trunc('hour', bucket, 'UTC'), sum(rx_bytes), sum(tx_bytes)
@@ -299,7 +317,11 @@ async fn disk_per_router_day(store: &Store, pool: &PgPool, rows: &[Row], now: Da
         .execute(pool)
         .await
         .unwrap();
-    let ids: Vec<i64> = rows.iter().take(SAMPLE as usize).map(|r| r.router_id).collect();
+    let ids: Vec<i64> = rows
+        .iter()
+        .take(SAMPLE as usize)
+        .map(|r| r.router_id)
+        .collect();
     sqlx::query(
         "INSERT INTO router_transitions (router_id, tenant_id, hub_id, at, kind, from_status, to_status)
          SELECT u.rid, v.tenant_id, v.hub_id, $2 + k * interval '6 hours', 'status',
@@ -323,9 +345,11 @@ async fn disk_per_router_day(store: &Store, pool: &PgPool, rows: &[Row], now: Da
     .execute(pool)
     .await
     .unwrap();
-    pool.execute("VACUUM ANALYZE router_traffic_5m, router_traffic_1h, router_transitions, router_endpoints")
-        .await
-        .unwrap();
+    pool.execute(
+        "VACUUM ANALYZE router_traffic_5m, router_traffic_1h, router_transitions, router_endpoints",
+    )
+    .await
+    .unwrap();
     let size = |relation: String| async move {
         let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size($1::regclass)")
             .bind(relation)

@@ -57,11 +57,7 @@ impl TrafficTable {
             Self::FiveMinute => (day, day + TimeDelta::days(1), day.format("%Y%m%d")),
             Self::Hourly => {
                 let first = day.with_day(1).unwrap_or(day);
-                (
-                    first,
-                    first + Months::new(1),
-                    first.format("%Y%m"),
-                )
+                (first, first + Months::new(1), first.format("%Y%m"))
             }
         };
         Partition {
@@ -233,7 +229,8 @@ impl Availability {
 impl Availability {
     /// "24h 99.52% · 7d 98.10% · 30d -" (no data: -).
     pub fn describe(&self) -> String {
-        let pct = |f: Option<f64>| f.map_or_else(|| "-".to_owned(), |f| format!("{:.2}%", f * 100.0));
+        let pct =
+            |f: Option<f64>| f.map_or_else(|| "-".to_owned(), |f| format!("{:.2}%", f * 100.0));
         format!(
             "24h {} · 7d {} · 30d {}",
             pct(self.day),
@@ -353,7 +350,10 @@ mod tests {
             bucket_start(t("2026-12-02T13:05:00Z")),
             t("2026-12-02T13:05:00Z")
         );
-        assert_eq!(hour_start(t("2026-12-02T13:59:59Z")), t("2026-12-02T13:00:00Z"));
+        assert_eq!(
+            hour_start(t("2026-12-02T13:59:59Z")),
+            t("2026-12-02T13:00:00Z")
+        );
     }
 
     #[test]
@@ -418,7 +418,9 @@ mod tests {
             Some((t("2026-11-18T00:00:00Z"), t("2026-12-02T13:00:00Z")))
         );
         assert_eq!(
-            rollup_window(Some(t("2026-01-01T00:00:00Z")), now, 14).unwrap().0,
+            rollup_window(Some(t("2026-01-01T00:00:00Z")), now, 14)
+                .unwrap()
+                .0,
             t("2026-11-18T00:00:00Z"),
             "never older than the buckets kept"
         );
@@ -443,7 +445,10 @@ mod tests {
         // Known only from a change inside the span: earlier time does not count.
         let late = Timeline {
             before: None,
-            changes: vec![(t("2026-12-02T06:00:00Z"), Online), (t("2026-12-02T09:00:00Z"), Stale)],
+            changes: vec![
+                (t("2026-12-02T06:00:00Z"), Online),
+                (t("2026-12-02T09:00:00Z"), Stale),
+            ],
         };
         assert_eq!(availability(&late, from, now), Some(0.5));
         // A change before the span only sets the starting state.
@@ -474,7 +479,10 @@ mod tests {
 
     #[test]
     fn resolution_follows_span() {
-        assert_eq!(Resolution::for_span(TimeDelta::hours(24)), Resolution::FiveMinute);
+        assert_eq!(
+            Resolution::for_span(TimeDelta::hours(24)),
+            Resolution::FiveMinute
+        );
         assert_eq!(Resolution::for_span(TimeDelta::days(7)), Resolution::Hourly);
     }
 }

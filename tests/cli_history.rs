@@ -143,7 +143,10 @@ async fn show_history_and_events_print_the_contracted_json() {
     );
     assert_eq!(shown["name"], "r1", "the router's own fields stay");
     assert!(
-        cli.json(&["events", "--json"]).as_array().unwrap().is_empty(),
+        cli.json(&["events", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty(),
         "nothing happened yet"
     );
 
@@ -204,7 +207,11 @@ async fn show_history_and_events_print_the_contracted_json() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["first_handshake", "status", "status"], "newest last");
+    assert_eq!(
+        kinds,
+        ["first_handshake", "status", "status"],
+        "newest last"
+    );
     assert_eq!(events[2]["from"], "online");
     assert_eq!(events[2]["to"], "offline");
     assert_eq!(events[2]["tenant"], "acme");
@@ -226,7 +233,9 @@ async fn bad_input_is_one_line_and_follow_prints_new_events() {
     cli.fails(&["events", "--tenant", "nope"], "nope");
     cli.fails(&["events", "--since", "yesterday"], "span of time");
     cli.fails(
-        &["router", "history", "r1", "--tenant", "acme", "--since", "0h"],
+        &[
+            "router", "history", "r1", "--tenant", "acme", "--since", "0h",
+        ],
         "span of time",
     );
     cli.fails(&["router", "history", "ghost", "--tenant", "acme"], "ghost");

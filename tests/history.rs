@@ -150,8 +150,16 @@ async fn history_commits_with_the_status_write_or_not_at_all() {
     let err = sync.sync(store, &first).await.unwrap_err();
     assert!(err.to_string().contains("refused by the test"), "{err}");
     assert_eq!(status(&db.pool, fleet.router_id).await, "pending");
-    for table in ["router_transitions", "router_endpoints", "router_traffic_5m"] {
-        assert_eq!(count(&db.pool, table).await, 0, "{table} after the failed poll");
+    for table in [
+        "router_transitions",
+        "router_endpoints",
+        "router_traffic_5m",
+    ] {
+        assert_eq!(
+            count(&db.pool, table).await,
+            0,
+            "{table} after the failed poll"
+        );
     }
     sqlx::query("DROP FUNCTION refuse() CASCADE")
         .execute(&db.pool)
@@ -214,13 +222,19 @@ async fn a_restarted_agent_invents_no_transitions() {
     let store = fleet.provisioner.store();
     store.maintain_history(Utc::now(), RETENTION).await.unwrap();
     let mut sync = load(&fleet).await;
-    sync.sync(store, &snapshot(&fleet.key, 10, 9, "198.51.100.7:40001", 1000, 500))
-        .await
-        .unwrap();
+    sync.sync(
+        store,
+        &snapshot(&fleet.key, 10, 9, "198.51.100.7:40001", 1000, 500),
+    )
+    .await
+    .unwrap();
     // Silence: online -> stale.
-    sync.sync(store, &snapshot(&fleet.key, 80, 9, "198.51.100.7:40001", 1000, 500))
-        .await
-        .unwrap();
+    sync.sync(
+        store,
+        &snapshot(&fleet.key, 80, 9, "198.51.100.7:40001", 1000, 500),
+    )
+    .await
+    .unwrap();
     let before = count(&db.pool, "router_transitions").await;
     assert_eq!(before, 3, "pending->online, first handshake, online->stale");
 
@@ -228,7 +242,10 @@ async fn a_restarted_agent_invents_no_transitions() {
     drop(sync);
     let mut restarted = load(&fleet).await;
     let report = restarted
-        .sync(store, &snapshot(&fleet.key, 85, 9, "198.51.100.7:40001", 1000, 500))
+        .sync(
+            store,
+            &snapshot(&fleet.key, 85, 9, "198.51.100.7:40001", 1000, 500),
+        )
         .await
         .unwrap();
     assert!(report.transitions.is_empty());
@@ -241,7 +258,10 @@ async fn a_restarted_agent_invents_no_transitions() {
     assert_eq!(rx, 1000, "the same counters again are no traffic");
     // Keepalives resume: back online, one transition.
     restarted
-        .sync(store, &snapshot(&fleet.key, 90, 9, "198.51.100.7:40001", 1032, 532))
+        .sync(
+            store,
+            &snapshot(&fleet.key, 90, 9, "198.51.100.7:40001", 1032, 532),
+        )
         .await
         .unwrap();
     assert_eq!(count(&db.pool, "router_transitions").await, before + 1);
@@ -263,7 +283,11 @@ async fn partitions_are_made_ahead_dropped_by_retention_and_maintenance_is_idemp
         .maintain_history(now - TimeDelta::days(15), RETENTION)
         .await
         .unwrap();
-    assert!(earlier.created.contains(&"router_traffic_5m_p20300209".to_string()));
+    assert!(
+        earlier
+            .created
+            .contains(&"router_traffic_5m_p20300209".to_string())
+    );
     history::add_traffic(
         &db.pool,
         &[TrafficDelta {
@@ -278,8 +302,16 @@ async fn partitions_are_made_ahead_dropped_by_retention_and_maintenance_is_idemp
     .unwrap();
 
     let first = store.maintain_history(now, RETENTION).await.unwrap();
-    assert!(first.dropped.contains(&"router_traffic_5m_p20300223".to_string()));
-    assert!(!first.dropped.contains(&"router_traffic_5m_p20300224".to_string()));
+    assert!(
+        first
+            .dropped
+            .contains(&"router_traffic_5m_p20300223".to_string())
+    );
+    assert!(
+        !first
+            .dropped
+            .contains(&"router_traffic_5m_p20300224".to_string())
+    );
     assert!(first.rolled_up >= 1);
     let daily = history::partitions(&db.pool, TrafficTable::FiveMinute)
         .await
@@ -301,8 +333,16 @@ async fn partitions_are_made_ahead_dropped_by_retention_and_maintenance_is_idemp
         .maintain_history(now + TimeDelta::days(20), RETENTION)
         .await
         .unwrap();
-    assert!(later.dropped.contains(&"router_traffic_5m_p20300224".to_string()));
-    assert!(later.created.contains(&"router_traffic_5m_p20300402".to_string()));
+    assert!(
+        later
+            .dropped
+            .contains(&"router_traffic_5m_p20300224".to_string())
+    );
+    assert!(
+        later
+            .created
+            .contains(&"router_traffic_5m_p20300402".to_string())
+    );
     assert_eq!(count(&db.pool, "router_traffic_5m").await, 0);
     let hourly: (DateTime<Utc>, i64, i64) =
         sqlx::query_as("SELECT hour, rx_bytes, tx_bytes FROM router_traffic_1h")
@@ -455,12 +495,19 @@ async fn deleting_a_router_deletes_its_traffic() {
     let store = fleet.provisioner.store();
     store.maintain_history(Utc::now(), RETENTION).await.unwrap();
     let mut sync = load(&fleet).await;
-    sync.sync(store, &snapshot(&fleet.key, 10, 9, "198.51.100.7:40001", 1000, 500))
-        .await
-        .unwrap();
+    sync.sync(
+        store,
+        &snapshot(&fleet.key, 10, 9, "198.51.100.7:40001", 1000, 500),
+    )
+    .await
+    .unwrap();
     assert_eq!(count(&db.pool, "router_traffic_5m").await, 1);
     store.delete_router("acme", "r1").await.unwrap();
-    for table in ["router_traffic_5m", "router_transitions", "router_endpoints"] {
+    for table in [
+        "router_traffic_5m",
+        "router_transitions",
+        "router_endpoints",
+    ] {
         assert_eq!(count(&db.pool, table).await, 0, "{table}");
     }
 }

@@ -168,13 +168,10 @@ async fn agent_applies_changes_and_survives_the_database_going_away() {
     // The agent makes today's traffic partition (and the next days') when it starts.
     let today = format!("router_traffic_5m_p{}", chrono::Utc::now().format("%Y%m%d"));
     until("today's traffic partition", async || {
-        tikwire::store::history::partitions(
-            &db.pool,
-            tikwire::history::TrafficTable::FiveMinute,
-        )
-        .await
-        .unwrap()
-        .contains(&today)
+        tikwire::store::history::partitions(&db.pool, tikwire::history::TrafficTable::FiveMinute)
+            .await
+            .unwrap()
+            .contains(&today)
     })
     .await;
     // A new router is announced and applied without waiting for the periodic reconcile.

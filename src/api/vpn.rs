@@ -14,6 +14,7 @@ use super::ApiState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiQuery, Envelope, ErrorEnvelope, Pagination};
 use crate::format;
+use crate::history::{Availability, RouterHistory};
 use crate::model::{
     InterfaceName, RotationState, RouterName, RouterStatus, SubnetUsage, TenantName,
     parse_keepalive,
@@ -24,7 +25,6 @@ use crate::store::Tx;
 use crate::store::api::{self as queries, AccessScope, Page, VpnRow};
 use crate::store::history;
 use crate::store::rotation::RotationScope;
-use crate::history::{Availability, RouterHistory};
 
 pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 500;
@@ -336,7 +336,10 @@ pub async fn list(
         .into_iter()
         .map(|row| {
             let known = availability.remove(&row.router.id);
-            VpnConfig::new(row, known.unwrap_or_else(|| Availability::over(&Default::default(), Utc::now())))
+            VpnConfig::new(
+                row,
+                known.unwrap_or_else(|| Availability::over(&Default::default(), Utc::now())),
+            )
         })
         .collect();
     let last_page = ((total + i64::from(per_page) - 1) / i64::from(per_page)).max(1);
@@ -793,7 +796,9 @@ fn parse_since(raw: &str) -> Result<chrono::TimeDelta, ApiError> {
     let bad = || {
         ApiError::invalid(
             "since",
-            format!("since must be a number and s, m, h, d or w, up to {HISTORY_MAX_DAYS}d (e.g. 24h, 7d)"),
+            format!(
+                "since must be a number and s, m, h, d or w, up to {HISTORY_MAX_DAYS}d (e.g. 24h, 7d)"
+            ),
         )
     };
     let split = raw.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;

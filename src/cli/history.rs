@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 
 use super::output::{self, StreamTable};
 use super::{Context, EventsArgs};
+use crate::Result;
 use crate::format;
 use crate::history::{EVENTS_MAX, FleetEvent, RouterHistory};
 use crate::store::notify::ChangeListener;
-use crate::Result;
 
 /// The default span of `router history`.
 pub const HISTORY_SINCE: &str = "24h";

@@ -75,10 +75,7 @@ pub async fn run(ctx: &Context, cmd: RouterCommand) -> Result<()> {
                 });
             }
             let mut text = describe(&router, ctx.config.rotation.max_age());
-            text.push_str(&fields(&[(
-                "availability",
-                availability.describe(),
-            )]));
+            text.push_str(&fields(&[("availability", availability.describe())]));
             output::print(&text)
         }
         RouterCommand::History {

@@ -529,7 +529,11 @@ const DEMO_HISTORY: [&str; 6] = [
 ];
 
 /// Writes sample history for a demo tenant (partitions must exist: [`maintain`] first).
-pub async fn write_demo_history(conn: &mut PgConnection, tenant_id: i64, now: DateTime<Utc>) -> Result<()> {
+pub async fn write_demo_history(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let mut tx = conn.begin().await?;
     for statement in DEMO_HISTORY {
         sqlx::query(statement)

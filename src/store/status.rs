@@ -219,9 +219,10 @@ async fn add_traffic_or_skip(tx: &mut Tx<'_>, traffic: &[TrafficDelta]) -> Resul
         .await?;
     match history::add_traffic_raw(&mut **tx, traffic).await {
         Ok(()) => {}
-        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(NO_PARTITION_FOR_ROW) =>
-        {
-            tracing::warn!("traffic history left out of this poll: {err} (history maintenance has not made its partition)");
+        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(NO_PARTITION_FOR_ROW) => {
+            tracing::warn!(
+                "traffic history left out of this poll: {err} (history maintenance has not made its partition)"
+            );
             sqlx::query("ROLLBACK TO SAVEPOINT poll_traffic")
                 .execute(&mut **tx)
                 .await?;

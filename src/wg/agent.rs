@@ -283,8 +283,16 @@ impl Agent {
                 dropped = done.dropped.len(),
                 rolled_up = done.rolled_up,
                 "history maintained{}{}",
-                if done.dropped.is_empty() { String::new() } else { format!("; dropped {}", names(&done.dropped)) },
-                if done.created.is_empty() { String::new() } else { format!("; created {}", names(&done.created)) },
+                if done.dropped.is_empty() {
+                    String::new()
+                } else {
+                    format!("; dropped {}", names(&done.dropped))
+                },
+                if done.created.is_empty() {
+                    String::new()
+                } else {
+                    format!("; created {}", names(&done.created))
+                },
             );
         }
         Ok(())

@@ -345,7 +345,10 @@ mod tests {
         assert_eq!(s4.status, RouterStatus::Offline);
         // After an interface restart, the first bytes again count as activity.
         let s5 = next_state(&s4, true, Some(&seen(Some(0), 32, 0)), at(230), &t);
-        assert_eq!((s5.status, s5.last_seen_at), (RouterStatus::Online, Some(at(230))));
+        assert_eq!(
+            (s5.status, s5.last_seen_at),
+            (RouterStatus::Online, Some(at(230)))
+        );
     }
 
     #[test]

@@ -16,9 +16,9 @@ use super::poller::Snapshot;
 use super::status::{Counter, LinkState, Thresholds, next_state};
 use crate::Result;
 use crate::history::bucket_start;
-pub use crate::store::history::Transition;
 use crate::keys::PublicKey;
 use crate::model::AgentIdentity;
+pub use crate::store::history::Transition;
 use crate::store::history::{EndpointMove, FirstHandshake, RouterRef, TrafficDelta};
 use crate::store::{HubLink, LinkUpdate, PollWrite, Store, StoredLink, UnknownPeer};
 
@@ -203,7 +203,13 @@ impl StatusSync {
     }
 
     /// What history records of one router's change from its stored state to `next`.
-    fn plan_history(&self, known: &Known, next: &LinkState, now: DateTime<Utc>, plan: &mut SyncPlan) {
+    fn plan_history(
+        &self,
+        known: &Known,
+        next: &LinkState,
+        now: DateTime<Utc>,
+        plan: &mut SyncPlan,
+    ) {
         let was = &known.state;
         let router = &known.router;
         if next.status != was.status {
@@ -419,7 +425,10 @@ mod tests {
         let p1 = step(&mut sync, &poll(10, Some(9), a, 100, 50));
         assert_eq!(moves(&p1), [(Pending, Online)]);
         let t = &p1.transitions[0];
-        assert_eq!((t.router.router_id, t.router.tenant_id, t.hub_id), (11, 3, 7));
+        assert_eq!(
+            (t.router.router_id, t.router.tenant_id, t.hub_id),
+            (11, 3, 7)
+        );
         assert_eq!((t.at, t.last_handshake_at), (at(10), Some(at(9))));
         assert_eq!(p1.first_handshakes.len(), 1);
         assert_eq!(p1.first_handshakes[0].at, at(9));
@@ -455,7 +464,10 @@ mod tests {
     #[test]
     fn a_copy_loaded_from_the_stored_rows_plans_no_transitions() {
         let mut before = sync_with(pending());
-        step(&mut before, &poll(10, Some(9), "198.51.100.7:40001", 100, 50));
+        step(
+            &mut before,
+            &poll(10, Some(9), "198.51.100.7:40001", 100, 50),
+        );
         let stored = link_update(1, &before.known.values().next().unwrap().state).link;
         // A restarted agent: the copy comes from the database.
         let restarted = sync_with(stored);
