@@ -170,7 +170,7 @@ async fn history_commits_with_the_status_write_or_not_at_all() {
     let report = sync.sync(store, &first).await.unwrap();
     assert_eq!(report.rows_updated, 1);
     assert_eq!(status(&db.pool, fleet.router_id).await, "online");
-    let kinds: Vec<(String, Option<String>, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+    let kinds: Vec<TransitionRow> = sqlx::query_as(
         "SELECT kind, from_status, to_status, at FROM router_transitions ORDER BY id",
     )
     .fetch_all(&db.pool)
@@ -267,6 +267,9 @@ async fn a_restarted_agent_invents_no_transitions() {
     assert_eq!(count(&db.pool, "router_transitions").await, before + 1);
     assert_eq!(status(&db.pool, fleet.router_id).await, "online");
 }
+
+/// kind, from, to, at.
+type TransitionRow = (String, Option<String>, Option<String>, DateTime<Utc>);
 
 fn day(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
