@@ -118,12 +118,12 @@ pub fn wanted_partitions(now: DateTime<Utc>, retention: Retention) -> Vec<Partit
 }
 
 /// Which of `existing` (partition names of `table`) hold only rows older than retention.
-pub fn expired_partitions<'a>(
+pub fn expired_partitions(
     table: TrafficTable,
-    existing: &'a [String],
+    existing: &[String],
     now: DateTime<Utc>,
     retention: Retention,
-) -> Vec<&'a str> {
+) -> Vec<&str> {
     let days = match table {
         TrafficTable::FiveMinute => retention.traffic_days,
         TrafficTable::Hourly => retention.rollup_days,

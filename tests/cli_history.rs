@@ -272,3 +272,32 @@ async fn bad_input_is_one_line_and_follow_prints_new_events() {
     follow.kill().unwrap();
     follow.wait().unwrap();
 }
+
+#[tokio::test]
+async fn demo_data_comes_with_history() {
+    let (cli, db) = setup().await;
+    cli.ok(&["demo", "--tenants", "1", "--routers", "30"]);
+    let online: Vec<String> = sqlx::query_scalar(
+        "SELECT r.name FROM routers r JOIN vpn_configurations v ON v.router_id = r.id
+         JOIN tenants t ON t.id = r.tenant_id
+         WHERE t.name = 'acme-isp' AND v.status = 'online' ORDER BY r.id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let name = online.first().expect("demo makes online routers");
+    let past = cli.json(&[
+        "router", "history", name, "--tenant", "acme-isp", "--since", "30d", "--json",
+    ]);
+    assert!(past["traffic"].as_array().unwrap().len() >= 24 * 29);
+    assert!(!past["transitions"].as_array().unwrap().is_empty());
+    assert_eq!(past["endpoints"].as_array().unwrap().len(), 1);
+    let day = cli.json(&["router", "history", name, "--tenant", "acme-isp", "--json"]);
+    // A day of 5-minute buckets (the oldest may begin just before the span does).
+    let buckets = day["traffic"].as_array().unwrap().len();
+    assert!((287..=288).contains(&buckets), "{buckets}");
+    let shown = cli.json(&["router", "show", name, "--tenant", "acme-isp", "--json"]);
+    assert!(shown["availability"]["30d"].as_f64().unwrap() > 0.0);
+    let events = cli.json(&["events", "--tenant", "acme-isp", "--since", "30d", "--json"]);
+    assert!(!events.as_array().unwrap().is_empty());
+}

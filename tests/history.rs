@@ -170,7 +170,7 @@ async fn history_commits_with_the_status_write_or_not_at_all() {
     let report = sync.sync(store, &first).await.unwrap();
     assert_eq!(report.rows_updated, 1);
     assert_eq!(status(&db.pool, fleet.router_id).await, "online");
-    let kinds: Vec<(String, Option<String>, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+    let kinds: Vec<TransitionRow> = sqlx::query_as(
         "SELECT kind, from_status, to_status, at FROM router_transitions ORDER BY id",
     )
     .fetch_all(&db.pool)
@@ -267,6 +267,9 @@ async fn a_restarted_agent_invents_no_transitions() {
     assert_eq!(count(&db.pool, "router_transitions").await, before + 1);
     assert_eq!(status(&db.pool, fleet.router_id).await, "online");
 }
+
+/// kind, from, to, at.
+type TransitionRow = (String, Option<String>, Option<String>, DateTime<Utc>);
 
 fn day(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -510,4 +513,42 @@ async fn deleting_a_router_deletes_its_traffic() {
     ] {
         assert_eq!(count(&db.pool, table).await, 0, "{table}");
     }
+}
+
+#[tokio::test]
+async fn disabling_and_enabling_are_transitions_the_agent_does_not_repeat() {
+    let db = common::test_db().await;
+    let fleet = fleet(&db.pool).await;
+    let store = fleet.provisioner.store();
+    store.maintain_history(Utc::now(), RETENTION).await.unwrap();
+    let mut sync = load(&fleet).await;
+    let up = snapshot(&fleet.key, 10, 9, "198.51.100.7:40001", 1000, 500);
+    sync.sync(store, &up).await.unwrap();
+    store.set_router_enabled("acme", "r1", false).await.unwrap();
+    store.set_router_enabled("acme", "r1", true).await.unwrap();
+    let moves: Vec<(String, String)> = sqlx::query_as(
+        "SELECT from_status, to_status FROM router_transitions WHERE kind = 'status' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        moves,
+        [
+            ("pending".into(), "online".into()),
+            ("online".into(), "disabled".into()),
+            ("disabled".into(), "offline".into()),
+        ]
+    );
+    // The agent reloads what is stored and records only its own news: back online.
+    sync.mark_dirty();
+    let report = sync
+        .sync(
+            store,
+            &snapshot(&fleet.key, 20, 19, "198.51.100.7:40001", 1100, 600),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.transitions.len(), 1);
+    assert_eq!(count(&db.pool, "router_transitions").await, 5);
 }

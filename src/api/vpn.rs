@@ -820,7 +820,7 @@ fn parse_since(raw: &str) -> Result<chrono::TimeDelta, ApiError> {
         _ => return Err(bad()),
     };
     let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
-    if secs < 1 || secs > HISTORY_MAX_DAYS * 86_400 {
+    if !(1..=HISTORY_MAX_DAYS * 86_400).contains(&secs) {
         return Err(bad());
     }
     Ok(chrono::TimeDelta::seconds(secs))

@@ -46,6 +46,10 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
     let provisioner = ctx.provisioner().await?;
     let store = provisioner.store();
     let hub = demo_hub(&provisioner).await?;
+    // Partitions for the sample traffic (what the agent does at its start).
+    store
+        .maintain_history(Utc::now(), ctx.config.history.retention())
+        .await?;
     let existing: Vec<String> = store
         .list_tenants()
         .await?
@@ -72,6 +76,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
             .import_routers(&TenantName::parse(name)?, Some(&hub_name), &specs)
             .await?;
         fake_status(store, tenant.id).await?;
+        store.write_demo_history(tenant.id, Utc::now()).await?;
         total += specs.len();
         created.push(name.to_string());
     }

@@ -146,14 +146,23 @@ pub(super) fn bind_new_rows<'q>(
         .bind(keepalives)
 }
 
-/// Disabled is a status of its own; re-enabled starts again from what handshakes say.
+/// Disabled is a status of its own; re-enabled starts again from what handshakes say. The
+/// change of status is a transition in the router's history (the agent reloads the new status
+/// and does not record it again).
 pub(super) async fn set_enabled(tx: &mut Tx<'_>, router_id: i64, enabled: bool) -> Result<()> {
     sqlx::query(
-        "UPDATE vpn_configurations SET updated_at = now(), status = CASE
-             WHEN NOT $2 THEN 'disabled'
-             WHEN last_handshake_at IS NULL THEN 'pending'
-             ELSE 'offline' END
-         WHERE router_id = $1",
+        "WITH before AS (
+             SELECT id, status AS was FROM vpn_configurations WHERE router_id = $1 FOR UPDATE
+         ), upd AS (
+             UPDATE vpn_configurations v SET updated_at = now(), status = CASE
+                 WHEN NOT $2 THEN 'disabled'
+                 WHEN v.last_handshake_at IS NULL THEN 'pending'
+                 ELSE 'offline' END
+             FROM before b WHERE v.id = b.id
+             RETURNING v.router_id, v.tenant_id, v.hub_id, b.was, v.status
+         )
+         INSERT INTO router_transitions (router_id, tenant_id, hub_id, at, kind, from_status, to_status)
+         SELECT router_id, tenant_id, hub_id, now(), 'status', was, status FROM upd WHERE was <> status",
     )
     .bind(router_id)
     .bind(enabled)

@@ -353,14 +353,14 @@ pub async fn router_history(
 /// For each router: the status it had at `from` (its last change before) and every change
 /// since, in order.
 const TIMELINES: &str = "
-    SELECT id AS router_id, c.at, c.to_status
-    FROM unnest($1::bigint[]) AS id
+    SELECT u.rid, c.at, c.to_status
+    FROM unnest($1::bigint[]) AS u(rid)
     CROSS JOIN LATERAL (
-        (SELECT at, to_status FROM router_transitions
-         WHERE router_id = id AND kind = 'status' AND at < $2 ORDER BY at DESC LIMIT 1)
+        (SELECT t.at, t.to_status FROM router_transitions t
+         WHERE t.router_id = u.rid AND t.kind = 'status' AND t.at < $2 ORDER BY t.at DESC LIMIT 1)
         UNION ALL
-        (SELECT at, to_status FROM router_transitions
-         WHERE router_id = id AND kind = 'status' AND at >= $2)
+        (SELECT t.at, t.to_status FROM router_transitions t
+         WHERE t.router_id = u.rid AND t.kind = 'status' AND t.at >= $2)
     ) AS c
     ORDER BY 1, 2";
 
@@ -488,8 +488,71 @@ pub async fn events(
         .collect()
 }
 
+/// Sample history for `tikwire demo`, derived from the tenant's (demo) status columns: each
+/// router's first handshake and coming online, its current endpoint since then, a dip for one
+/// router in five yesterday, its current stale/offline status since its last handshake, and
+/// traffic for online routers (5-minute buckets over a day, hourly over 30 days).
+const DEMO_HISTORY: [&str; 6] = [
+    "INSERT INTO router_transitions (router_id, tenant_id, hub_id, at, kind, from_status, to_status)
+     SELECT router_id, tenant_id, hub_id, first_handshake_at, 'status', 'pending', 'online'
+     FROM vpn_configurations WHERE tenant_id = $1 AND first_handshake_at IS NOT NULL",
+    "INSERT INTO router_transitions (router_id, tenant_id, hub_id, at, kind)
+     SELECT router_id, tenant_id, hub_id, first_handshake_at, 'first_handshake'
+     FROM vpn_configurations WHERE tenant_id = $1 AND first_handshake_at IS NOT NULL",
+    "INSERT INTO router_transitions (router_id, tenant_id, hub_id, at, kind, from_status, to_status)
+     SELECT router_id, tenant_id, hub_id, d.at, 'status', d.from_status, d.to_status
+     FROM vpn_configurations v
+     CROSS JOIN LATERAL (VALUES
+         ($2 - interval '20 hours' - (router_id % 240) * interval '1 minute', 'online', 'offline'),
+         ($2 - interval '19 hours' - (router_id % 240) * interval '1 minute', 'offline', 'online')
+     ) AS d(at, from_status, to_status)
+     WHERE tenant_id = $1 AND router_id % 5 = 0 AND status = 'online'
+       AND first_handshake_at < $2 - interval '21 hours'",
+    "INSERT INTO router_transitions (router_id, tenant_id, hub_id, at, kind, from_status, to_status)
+     SELECT router_id, tenant_id, hub_id, last_handshake_at + interval '3 minutes', 'status', 'online', status
+     FROM vpn_configurations WHERE tenant_id = $1 AND status IN ('stale', 'offline')",
+    "INSERT INTO router_endpoints (router_id, tenant_id, at, endpoint)
+     SELECT router_id, tenant_id, first_handshake_at, last_endpoint
+     FROM vpn_configurations WHERE tenant_id = $1 AND last_endpoint IS NOT NULL",
+    "WITH five AS (
+         INSERT INTO router_traffic_5m (router_id, tenant_id, bucket, rx_bytes, tx_bytes)
+         SELECT router_id, tenant_id, date_bin('5 minutes', $2, 'epoch') - k * interval '5 minutes',
+                (random() * 4e6)::bigint, (random() * 6e5)::bigint
+         FROM vpn_configurations, generate_series(1, 288) k
+         WHERE tenant_id = $1 AND status = 'online'
+     )
+     INSERT INTO router_traffic_1h (router_id, tenant_id, hour, rx_bytes, tx_bytes)
+     SELECT router_id, tenant_id, date_trunc('hour', $2, 'UTC') - k * interval '1 hour',
+            (random() * 5e7)::bigint, (random() * 7e6)::bigint
+     FROM vpn_configurations, generate_series(1, 720) k
+     WHERE tenant_id = $1 AND status = 'online'",
+];
+
+/// Writes sample history for a demo tenant (partitions must exist: [`maintain`] first).
+pub async fn write_demo_history(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = conn.begin().await?;
+    for statement in DEMO_HISTORY {
+        sqlx::query(statement)
+            .bind(tenant_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The same on the store's pool.
 impl Store {
+    pub async fn write_demo_history(&self, tenant_id: i64, now: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        write_demo_history(&mut conn, tenant_id, now).await
+    }
+
     pub async fn maintain_history(
         &self,
         now: DateTime<Utc>,
