@@ -142,7 +142,7 @@ fn poll_write(c: &mut Criterion) {
             text.push_str(&format!(
                 "{public}\t(none)\t203.0.113.{}:{}\t{ip}/32\t{handshake}\t1000\t1000\t25\n",
                 1 + i % 250,
-                1024 + i,
+                1024 + i % 60_000,
             ));
         }
         (text, DateTime::from_timestamp(now, 0).unwrap())

@@ -37,6 +37,9 @@ CREATE TABLE alert_events (
 );
 CREATE INDEX alert_events_at_idx ON alert_events (at);
 CREATE INDEX alert_events_tenant_at_idx ON alert_events (tenant_id, at);
+-- An agent starting reads the last alert said about each of its routers.
+CREATE INDEX alert_events_hub_router_idx ON alert_events (hub_id, router_id, id)
+    WHERE router_id IS NOT NULL;
 
 CREATE TABLE webhook_deliveries (
     id              BIGSERIAL PRIMARY KEY,

@@ -668,3 +668,42 @@ async fn old_alerts_are_pruned_with_their_deliveries() {
     assert_eq!(event_types(&db.pool).await, ["hub.up"]);
     assert_eq!(deliveries(&db.pool).await.len(), 1);
 }
+
+#[tokio::test]
+async fn an_agent_restart_recalls_what_was_said() {
+    use tikwire::store::webhooks;
+    let db = common::test_db().await;
+    let fleet = fleet(&db.pool, &["r1", "r2"]).await;
+    let store = fleet.provisioner.store();
+    let mut first = sync_with_alerts(&fleet, Arc::new(Notify::new())).await;
+    first
+        .sync(store, &snapshot(&fleet, 100, &[("r1", 95), ("r2", 95)]))
+        .await
+        .unwrap();
+    first
+        .sync(store, &snapshot(&fleet, 200, &[("r2", 199)]))
+        .await
+        .unwrap();
+    assert_eq!(event_types(&db.pool).await[2..], ["router.stale"]);
+    drop(first);
+
+    // A new agent: what was said comes from the outbox.
+    let mut second = sync_with_alerts(&fleet, Arc::new(Notify::new())).await;
+    let said = webhooks::last_router_alerts(&db.pool, fleet.hub_id)
+        .await
+        .unwrap();
+    assert_eq!(said, [(1, AlertKind::RouterStale)]);
+    second.alerts_mut().unwrap().recall(said);
+    second
+        .sync(store, &snapshot(&fleet, 205, &[("r1", 204), ("r2", 204)]))
+        .await
+        .unwrap();
+    second
+        .sync(store, &snapshot(&fleet, 270, &[("r1", 269), ("r2", 269)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        event_types(&db.pool).await[2..],
+        ["router.stale", "router.online"]
+    );
+}

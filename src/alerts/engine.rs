@@ -300,6 +300,29 @@ impl AlertEngine {
             .count();
     }
 
+    /// What was last said about each router before this engine started (its newest router
+    /// alert in the outbox): an agent restart neither repeats a disconnect nor announces a
+    /// recovery nobody heard the disconnect of. Call after [`Self::track`].
+    pub fn recall(&mut self, said: impl IntoIterator<Item = (RouterId, AlertKind)>) {
+        for (id, kind) in said {
+            let Some(memory) = self.routers.get_mut(&id) else {
+                continue;
+            };
+            match kind {
+                AlertKind::RouterStale | AlertKind::RouterOffline => {
+                    memory.set(ANNOUNCED_DOWN, true)
+                }
+                AlertKind::RouterOnline => memory.set(ANNOUNCED_DOWN, false),
+                AlertKind::RouterFlapping => {
+                    // Its window is gone: it settles (one alert) at the next quiet poll.
+                    memory.set(FLAPPING, true);
+                    self.flapping.insert(id);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Routers remembered (for memory checks).
     pub fn remembered(&self) -> usize {
         self.routers.len()
@@ -813,6 +836,30 @@ mod tests {
         let mut hub = Script::new(AlertRules::default(), &[(1, Offline), (2, Online)]);
         hub.poll(&[(1, Online)]);
         assert_eq!(kinds(&hub.quiet(12)), vec![AlertKind::RouterOnline]);
+    }
+
+    #[test]
+    fn a_restart_recalls_what_was_said() {
+        let mut hub = Script::new(
+            AlertRules::default(),
+            &[(1, Stale), (2, Stale), (3, Online), (4, Online)],
+        );
+        // r1's disconnect was announced, r2's never was (say, held while flapping and the
+        // last word was online); r3 was flapping.
+        hub.engine.recall([
+            (1, AlertKind::RouterStale),
+            (2, AlertKind::RouterOnline),
+            (3, AlertKind::RouterFlapping),
+        ]);
+        let first = hub.poll(&[(1, Online), (2, Online)]);
+        assert_eq!(
+            first,
+            vec![(AlertKind::RouterOnline, "r3 online->online settled".into())]
+        );
+        assert_eq!(
+            hub.quiet(12),
+            vec![(AlertKind::RouterOnline, "r1 stale->online".into())]
+        );
     }
 
     #[test]

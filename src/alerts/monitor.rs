@@ -60,6 +60,11 @@ impl HubAlerts {
         self.engine.track(routers);
     }
 
+    /// See [`AlertEngine::recall`].
+    pub fn recall(&mut self, said: impl IntoIterator<Item = (RouterId, super::AlertKind)>) {
+        self.engine.recall(said);
+    }
+
     /// One poll's changes: the alerts they make wait for the poll's write.
     pub fn observe(
         &mut self,

@@ -358,6 +358,29 @@ pub async fn claim_silent_hubs(db: impl PgExecutor<'_>, intervals: i32) -> Resul
         .await?)
 }
 
+/// The newest state alert said about each router of a hub (for an agent starting).
+const LAST_ROUTER_ALERTS: &str = "
+    SELECT DISTINCT ON (router_id) router_id, type
+    FROM alert_events
+    WHERE hub_id = $1 AND router_id IS NOT NULL
+      AND type IN ('router.stale', 'router.offline', 'router.online', 'router.flapping')
+    ORDER BY router_id, id DESC";
+
+pub async fn last_router_alerts(
+    db: impl PgExecutor<'_>,
+    hub_id: i64,
+) -> Result<Vec<(i64, AlertKind)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(LAST_ROUTER_ALERTS)
+        .bind(hub_id)
+        .fetch_all(db)
+        .await?;
+    // A type this build does not know (written by a newer one) is skipped, not fatal.
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, kind)| AlertKind::parse(&kind).ok().map(|k| (id, k)))
+        .collect())
+}
+
 /// Forgets alerts older than `keep_days` (their deliveries go with them), a bounded batch
 /// at a time so one call never holds locks for long. Returns how many were removed.
 pub async fn prune_events(db: impl PgExecutor<'_>, keep_days: i32) -> Result<u64> {

@@ -109,6 +109,7 @@ impl Agent {
         .await?;
         // What the alert engine remembers (recoveries under way, flapping) outlives reloads.
         let carried = self.sync.as_mut().and_then(StatusSync::take_alerts);
+        let fresh = carried.is_none();
         let alerts = carried.or_else(|| {
             let setup = self.config.alerts.clone()?;
             Some(HubAlerts::new(
@@ -119,6 +120,11 @@ impl Agent {
         });
         if let Some(alerts) = alerts {
             sync.set_alerts(alerts);
+        }
+        if fresh && let Some(alerts) = sync.alerts_mut() {
+            let store = self.provisioner.store();
+            let said = crate::store::webhooks::last_router_alerts(store.pool(), hub.id).await?;
+            alerts.recall(said);
         }
         tracing::info!(hub = %hub.name, interface = %hub.interface, routers = sync.known_count(), "serving hub");
         self.sync = Some(sync);

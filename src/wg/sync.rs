@@ -129,6 +129,11 @@ impl StatusSync {
         self.alerts = Some(alerts);
     }
 
+    /// The alerts, when enabled (to recall what was said before a restart).
+    pub fn alerts_mut(&mut self) -> Option<&mut HubAlerts> {
+        self.alerts.as_mut()
+    }
+
     /// The alert state, to carry into the next copy of this hub.
     pub fn take_alerts(&mut self) -> Option<HubAlerts> {
         self.alerts.take()
