@@ -8,6 +8,10 @@
 //! Each poll, one block of 1% of the routers goes stale (653 router.stale alerts) and the
 //! block that went stale the poll before is back online (its recovery is announced a poll
 //! later, past recover_secs): about 650 status changes and 650 alerts per poll.
+//!
+//! KNOWN FLAW (to fix): every router's handshake advances each round, so every poll rewrites
+//! all 65,278 rows, not 1%; its figures (about 7.5 s with alerts, 5.6 s without, on a loaded
+//! shared machine) measure that, not the outbox. Keep the other routers' handshakes still.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
