@@ -790,8 +790,9 @@ pub async fn abort_rotation(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// How far back: a number and s, m, h, d or w (default 24h). 5-minute traffic buckets up
-    /// to 2 days, hourly beyond.
+    /// How far back: a number and s, m, h, d or w (default 24h), up to 400 days. 5-minute
+    /// traffic buckets up to 2 days, hourly beyond.
+    #[param(pattern = r"^[0-9]{1,6}[smhdw]$", example = "24h")]
     pub since: Option<String>,
 }
 
