@@ -116,6 +116,9 @@ named! {
         VpnDownloadLinux => "vpn.download.linux",
         TokenAdd => "token.add",
         TokenRm => "token.rm",
+        /// A webhook endpoint registered (its name and host; never the URL's path or secret).
+        WebhookAdd => "webhook.add",
+        WebhookRm => "webhook.rm",
     }
 }
 

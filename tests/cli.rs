@@ -1187,4 +1187,18 @@ async fn webhooks_are_added_listed_tested_and_removed_and_bad_input_changes_noth
     cli.ok(&["webhook", "rm", "noc"]);
     cli.fails(&["webhook", "rm", "noc"], "no webhook named");
     assert_eq!(count(&db, "webhook_endpoints").await, 0);
+
+    // Both are in the audit log, by name and host: never the URL's path, nor the secret.
+    let audit = cli.ok(&["audit", "--json"]);
+    let entries: Value = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| a.starts_with("webhook."))
+        .collect();
+    assert_eq!(actions.len(), 2, "{audit}");
+    assert!(actions.contains(&"webhook.add") && actions.contains(&"webhook.rm"));
+    assert!(!audit.contains(&secret[6..]) && !audit.contains(&url), "{audit}");
 }

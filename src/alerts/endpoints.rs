@@ -8,6 +8,7 @@ use chrono::Utc;
 use super::delivery::{SendOutcome, http_client, secret_aad, send};
 use super::event::{AlertKind, EventBody};
 use super::signature::SigningKey;
+use crate::events::AuditAction;
 use crate::model::InvalidInput;
 use crate::provision::Provisioner;
 use crate::store::webhooks::{self, EndpointSummary, NewEndpoint};
@@ -104,6 +105,15 @@ pub async fn add(
         },
     )
     .await?;
+    // The host only: a URL's path or query may carry the receiver's own token.
+    crate::store::audit(
+        &mut tx,
+        AuditAction::WebhookAdd,
+        request.tenant.as_deref(),
+        None,
+        serde_json::json!({ "webhook": name, "host": url.host_str() }),
+    )
+    .await?;
     tx.commit().await?;
     let summary = list(provisioner)
         .await?
@@ -118,11 +128,21 @@ pub async fn list(provisioner: &Provisioner) -> Result<Vec<EndpointSummary>> {
 }
 
 pub async fn remove(provisioner: &Provisioner, name: &str) -> Result<()> {
-    if !webhooks::remove_endpoint(provisioner.store().pool(), name).await? {
+    let mut tx = provisioner.store().begin().await?;
+    if !webhooks::remove_endpoint(&mut *tx, name).await? {
         return Err(Error::NotFound(format!(
             "no webhook named {name:?} (see `tikwire webhook list`)"
         )));
     }
+    crate::store::audit(
+        &mut tx,
+        AuditAction::WebhookRm,
+        None,
+        None,
+        serde_json::json!({ "webhook": name }),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
