@@ -314,12 +314,23 @@ pub enum FleetEvent {
         router: String,
         hub: String,
     },
+    /// An alert the agent judged worth sending (after hysteresis, flapping and storm
+    /// folding). Hub alerts name no tenant or router (empty).
+    Alert {
+        at: DateTime<Utc>,
+        alert: crate::alerts::AlertKind,
+        tenant: String,
+        router: String,
+        hub: String,
+    },
 }
 
 impl FleetEvent {
     pub fn at(&self) -> DateTime<Utc> {
         match self {
-            Self::Status { at, .. } | Self::FirstHandshake { at, .. } => *at,
+            Self::Status { at, .. } | Self::FirstHandshake { at, .. } | Self::Alert { at, .. } => {
+                *at
+            }
         }
     }
 }

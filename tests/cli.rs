@@ -1200,5 +1200,8 @@ async fn webhooks_are_added_listed_tested_and_removed_and_bad_input_changes_noth
         .collect();
     assert_eq!(actions.len(), 2, "{audit}");
     assert!(actions.contains(&"webhook.add") && actions.contains(&"webhook.rm"));
-    assert!(!audit.contains(&secret[6..]) && !audit.contains(&url), "{audit}");
+    assert!(
+        !audit.contains(&secret[6..]) && !audit.contains(&url),
+        "{audit}"
+    );
 }

@@ -301,3 +301,57 @@ async fn demo_data_comes_with_history() {
     let events = cli.json(&["events", "--tenant", "acme-isp", "--since", "30d", "--json"]);
     assert!(!events.as_array().unwrap().is_empty());
 }
+
+/// Alerts are listed with the transitions, merged by time: a router's by its tenant, a hub's
+/// (no tenant) only when no tenant is asked for; a hub alert's per-tenant copy not twice.
+#[tokio::test]
+async fn events_list_alerts_with_the_transitions() {
+    let (cli, db) = setup().await;
+    write_history(&db).await;
+    sqlx::query(
+        "INSERT INTO alert_events (type, at, hub_id, tenant_id, router_id, tenant_copy, body)
+         SELECT 'router.stale', now() - interval '90 minutes', h.id, t.id, r.id, false,
+                jsonb_build_object('type', 'router.stale', 'data',
+                    jsonb_build_object('tenant', 'acme', 'router', 'r1', 'hub', 'hub1'))
+         FROM hubs h, tenants t JOIN routers r ON r.tenant_id = t.id
+         WHERE h.name = 'hub1' AND t.name = 'acme' AND r.name = 'r1'
+         UNION ALL
+         SELECT 'hub.down', now() - interval '10 minutes', h.id, NULL, NULL, false,
+                jsonb_build_object('type', 'hub.down', 'data', jsonb_build_object('hub', 'hub1'))
+         FROM hubs h WHERE h.name = 'hub1'
+         UNION ALL
+         SELECT 'hub.down', now() - interval '10 minutes', h.id, t.id, NULL, true,
+                jsonb_build_object('type', 'hub.down', 'data', jsonb_build_object('hub', 'hub1'))
+         FROM hubs h, tenants t WHERE h.name = 'hub1' AND t.name = 'acme'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let events = cli.json(&["events", "--since", "24h", "--json"]);
+    let events = events.as_array().unwrap();
+    let alerts: Vec<&Value> = events.iter().filter(|e| e["kind"] == "alert").collect();
+    assert_eq!(alerts.len(), 2, "{events:?}");
+    assert_eq!(alerts[0]["alert"], "router.stale");
+    assert_eq!(alerts[0]["tenant"], "acme");
+    assert_eq!(alerts[0]["router"], "r1");
+    assert_eq!(alerts[1]["alert"], "hub.down");
+    assert_eq!(alerts[1]["tenant"], "");
+    let ats: Vec<&str> = events.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    let mut sorted = ats.clone();
+    sorted.sort();
+    assert_eq!(ats, sorted, "merged by time, newest last");
+    let acme = cli.json(&["events", "--tenant", "acme", "--since", "24h", "--json"]);
+    let acme_alerts: Vec<&str> = acme
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "alert")
+        .map(|e| e["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(acme_alerts, ["router.stale"]);
+    let table = cli.ok(&["events", "--since", "24h"]);
+    assert!(
+        table.contains("alert router.stale") && table.contains("alert hub.down"),
+        "{table}"
+    );
+}

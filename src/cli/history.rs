@@ -83,13 +83,12 @@ pub async fn events(ctx: &Context, args: EventsArgs) -> Result<()> {
     }
     let tenant = args.tenant.as_deref();
     if !args.follow {
-        let events = store.events(tenant, from, 0, EVENTS_MAX).await?;
+        let events = fleet_events(&store, tenant, from, &mut (0, 0)).await?;
         if args.json {
-            let list: Vec<&FleetEvent> = events.iter().map(|(_, e)| e).collect();
-            return output::json(&list);
+            return output::json(&events);
         }
         let mut table = StreamTable::new(&["TIME", "TENANT", "ROUTER", "HUB", "EVENT"]);
-        for (_, event) in &events {
+        for event in &events {
             table.row(row(event))?;
         }
         if !table.finish()? {
@@ -100,16 +99,15 @@ pub async fn events(ctx: &Context, args: EventsArgs) -> Result<()> {
     // Following: one line per event as it comes (with --json, one JSON object per line).
     // Listen before reading, so nothing committed in between is missed.
     let mut listener = ChangeListener::from_store(&store).await?;
-    let mut last_id = 0;
+    let mut cursors = (0, 0);
     loop {
-        for (id, event) in store.events(tenant, from, last_id, EVENTS_MAX).await? {
+        for event in fleet_events(&store, tenant, from, &mut cursors).await? {
             let line = if args.json {
                 output::json_text(&event)?.replace('\n', "")
             } else {
                 row(&event).join("  ")
             };
             output::print(&format!("{line}\n"))?;
-            last_id = id;
         }
         // Any change may carry transitions; what is new is read by id.
         listener.recv().await?;
@@ -145,5 +143,54 @@ fn row(event: &FleetEvent) -> Vec<String> {
             hub.clone(),
             "first handshake".into(),
         ],
+        FleetEvent::Alert {
+            alert,
+            tenant,
+            router,
+            hub,
+            ..
+        } => vec![
+            at,
+            dash(tenant),
+            dash(router),
+            dash(hub),
+            format!("alert {}", alert.as_str()),
+        ],
     }
+}
+
+/// A hub alert names no tenant or router.
+fn dash(name: &str) -> String {
+    if name.is_empty() {
+        "-".into()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Transitions and alerts since `from` after the two cursors, merged by time, the newest
+/// `EVENTS_MAX` of them; the cursors move past what was read.
+async fn fleet_events(
+    store: &crate::store::Store,
+    tenant: Option<&str>,
+    from: chrono::DateTime<Utc>,
+    cursors: &mut (i64, i64),
+) -> Result<Vec<FleetEvent>> {
+    let transitions = store.events(tenant, from, cursors.0, EVENTS_MAX).await?;
+    let alerts = store.alerts(tenant, from, cursors.1, EVENTS_MAX).await?;
+    if let Some((id, _)) = transitions.last() {
+        cursors.0 = *id;
+    }
+    if let Some((id, _)) = alerts.last() {
+        cursors.1 = *id;
+    }
+    let mut events: Vec<FleetEvent> = transitions
+        .into_iter()
+        .chain(alerts)
+        .map(|(_, event)| event)
+        .collect();
+    // Stable: a transition and the alert it raised keep that order at the same instant.
+    events.sort_by_key(FleetEvent::at);
+    let skip = events.len().saturating_sub(EVENTS_MAX as usize);
+    Ok(events.split_off(skip))
 }

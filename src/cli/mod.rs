@@ -95,7 +95,7 @@ pub enum Command {
     Token(TokenCommand),
     /// Who did what: console, command line and API actions.
     Audit(AuditArgs),
-    /// Routers' status changes and first handshakes across the fleet, newest last.
+    /// Routers' status changes, first handshakes and alerts across the fleet, newest last.
     Events(EventsArgs),
     /// Where alerts go: Standard Webhooks endpoints.
     #[command(subcommand)]

@@ -546,6 +546,57 @@ pub async fn write_demo_history(
     Ok(())
 }
 
+/// The newest alerts since `since` (and after alert id `after`), oldest first: the hub-wide
+/// originals, not the per-tenant copies of a hub alert. The router's and tenant's names come
+/// from the alert's own body (an alert outlives its router).
+const ALERTS: &str = "
+    SELECT * FROM (
+        SELECT a.id, a.at, a.type AS alert,
+               COALESCE(t.name, a.body->'data'->>'tenant', '') AS tenant,
+               COALESCE(a.body->'data'->>'router', '') AS router,
+               COALESCE(h.name, a.body->'data'->>'hub', '') AS hub
+        FROM alert_events a
+        LEFT JOIN tenants t ON t.id = a.tenant_id
+        LEFT JOIN hubs h ON h.id = a.hub_id
+        WHERE a.at >= $1 AND a.id > $2 AND NOT a.tenant_copy
+          AND ($3::text IS NULL OR t.name = $3)
+        ORDER BY a.at DESC, a.id DESC LIMIT $4
+    ) AS newest ORDER BY at, id";
+
+/// Alerts since `since` with an id above `after`, at most `limit` (the newest), oldest first,
+/// each with its id (alert ids, apart from [`events`]' ids).
+pub async fn alerts(
+    db: impl PgExecutor<'_>,
+    tenant: Option<&str>,
+    since: DateTime<Utc>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, FleetEvent)>> {
+    let rows: Vec<(i64, DateTime<Utc>, String, String, String, String)> = sqlx::query_as(ALERTS)
+        .bind(since)
+        .bind(after)
+        .bind(tenant)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(id, at, alert, tenant, router, hub)| {
+            let alert = crate::alerts::AlertKind::parse(&alert)
+                .map_err(|e| crate::Error::Other(format!("alert_events row {id}: {}", e.0)))?;
+            Ok((
+                id,
+                FleetEvent::Alert {
+                    at,
+                    alert,
+                    tenant,
+                    router,
+                    hub,
+                },
+            ))
+        })
+        .collect()
+}
+
 /// The same on the store's pool.
 impl Store {
     pub async fn write_demo_history(&self, tenant_id: i64, now: DateTime<Utc>) -> Result<()> {
@@ -584,5 +635,15 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(i64, FleetEvent)>> {
         events(&self.pool, tenant, since, after, limit).await
+    }
+
+    pub async fn alerts(
+        &self,
+        tenant: Option<&str>,
+        since: DateTime<Utc>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, FleetEvent)>> {
+        alerts(&self.pool, tenant, since, after, limit).await
     }
 }

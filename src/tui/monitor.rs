@@ -94,7 +94,9 @@ impl EventLog {
 /// The tenant an event is about.
 pub fn event_tenant(event: &FleetEvent) -> &str {
     match event {
-        FleetEvent::Status { tenant, .. } | FleetEvent::FirstHandshake { tenant, .. } => tenant,
+        FleetEvent::Status { tenant, .. }
+        | FleetEvent::FirstHandshake { tenant, .. }
+        | FleetEvent::Alert { tenant, .. } => tenant,
     }
 }
 
@@ -113,6 +115,8 @@ impl Happening {
         use RouterStatus as S;
         match event {
             FleetEvent::FirstHandshake { .. } => Some(Self::FirstHandshake),
+            // The console tells transitions as they happen; alerts go to people elsewhere.
+            FleetEvent::Alert { .. } => None,
             FleetEvent::Status { from, to, .. } => match (from, to) {
                 (_, S::Offline) if *from != S::Disabled => Some(Self::WentOffline),
                 (S::Online, S::Stale) => Some(Self::WentStale),
@@ -155,6 +159,12 @@ pub fn announce<'a>(events: impl IntoIterator<Item = &'a FleetEvent>) -> Option<
                 ..
             }
             | FleetEvent::FirstHandshake {
+                tenant,
+                router,
+                hub,
+                ..
+            }
+            | FleetEvent::Alert {
                 tenant,
                 router,
                 hub,

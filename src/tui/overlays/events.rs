@@ -105,6 +105,13 @@ impl EventsView {
                 tenant,
                 router,
                 hub,
+            }
+            | FleetEvent::Alert {
+                at,
+                tenant,
+                router,
+                hub,
+                ..
             } => (at, tenant, router, hub),
         };
         let name_width = width.saturating_sub(15 + 22 + 10).clamp(10, 40);
@@ -127,6 +134,12 @@ impl EventsView {
             FleetEvent::FirstHandshake { .. } => {
                 spans.push(Span::styled(
                     format!("{:<what_width$}", "first handshake"),
+                    theme.accent,
+                ));
+            }
+            FleetEvent::Alert { alert, .. } => {
+                spans.push(Span::styled(
+                    format!("{:<what_width$}", alert.as_str()),
                     theme.accent,
                 ));
             }
