@@ -17,6 +17,7 @@ pub mod sample;
 pub mod status;
 mod tenants;
 pub mod tokens;
+pub mod window;
 
 use std::time::Duration;
 

@@ -1,0 +1,290 @@
+//! The router list as a window: the rows on screen plus a margin either side, read from
+//! PostgreSQL by keyset around the selected router ([`crate::store::window`]). Moving
+//! within the loaded rows is immediate; near an edge that is not the list's own, or on a
+//! jump, a sort, a filter or a change notification, the state asks for a [`Fetch`], which
+//! the runtime runs in the background ([`fetch`]) and hands back to [`RouterWindow::apply`].
+//! Memory and work per step depend on the page height, never on the fleet.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::store::window::{ListSpec, Position, Side};
+use crate::store::{RouterLink, Store};
+use crate::tui::data::{Interner, RouterRow, SortKey, shown_status};
+use crate::tui::keymap::Action;
+
+/// What to read next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetch {
+    /// The list's first rows (`g`, a new tenant scope).
+    First,
+    /// Its last rows (`G`).
+    Last,
+    /// The rows around a router, selecting it if it is still listed, else the row now in
+    /// its place (a move near the window's edge, a sort, a filter, a change).
+    Around { id: i64, at: Position },
+}
+
+/// A fetch's answer, for the spec and request it was made for.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Which request this answers: an older one is dropped.
+    pub ticket: u64,
+    pub rows: Vec<RouterLink>,
+    /// Which of `rows` to select.
+    pub selected: usize,
+    pub at_start: bool,
+    pub at_end: bool,
+    /// Routers the spec lists (capped when filtered, see [`COUNT_CAP`]).
+    pub count: i64,
+}
+
+/// A filtered list stops counting here ("10,000+").
+pub const COUNT_CAP: i64 = 10_000;
+
+/// The router list's window and where the selection is in it.
+#[derive(Debug)]
+pub struct RouterWindow {
+    pub spec: ListSpec,
+    rows: Vec<RouterRow>,
+    selected: usize,
+    at_start: bool,
+    at_end: bool,
+    /// Rows per page as last drawn: the margin kept either side is two pages.
+    pub page: usize,
+    pub count: i64,
+    /// The latest request; answers to earlier ones are stale.
+    ticket: u64,
+    /// Tenant names shared between rows.
+    names: Interner,
+}
+
+impl RouterWindow {
+    pub fn new(spec: ListSpec) -> Self {
+        RouterWindow {
+            spec,
+            rows: Vec::new(),
+            selected: 0,
+            at_start: true,
+            at_end: true,
+            page: 20,
+            count: 0,
+            ticket: 0,
+            names: Interner::default(),
+        }
+    }
+
+    /// Rows to read either side of the selection.
+    pub fn margin(&self) -> usize {
+        self.page.max(1) * 2
+    }
+
+    pub fn rows(&self) -> &[RouterRow] {
+        &self.rows
+    }
+
+    pub fn selected_index(&self) -> usize {
+        self.selected
+    }
+
+    pub fn selected(&self) -> Option<&RouterRow> {
+        self.rows.get(self.selected)
+    }
+
+    pub fn at_start(&self) -> bool {
+        self.at_start
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.at_end
+    }
+
+    /// Where `row` stands in the spec's order.
+    pub fn position(&self, row: &RouterRow) -> Position {
+        Position {
+            name: row.name.to_string(),
+            tenant: row.tenant.to_string(),
+            vpn_ip: row.vpn_ip,
+            status: shown_status(
+                row.status,
+                row.enabled,
+                row.last_handshake,
+                self.spec.now,
+                &self.spec.thresholds,
+            ),
+            last_handshake: row.last_handshake,
+            traffic: row.rx_bytes + row.tx_bytes,
+        }
+    }
+
+    /// Issues a request: a ticket for its answer.
+    fn ask(&mut self, fetch: Fetch) -> (u64, Fetch) {
+        self.ticket += 1;
+        (self.ticket, fetch)
+    }
+
+    /// Reads again around the selected router (or from the start when nothing is selected).
+    pub fn refresh(&mut self) -> (u64, Fetch) {
+        let fetch = match self.selected() {
+            Some(row) => Fetch::Around {
+                id: row.id,
+                at: self.position(row),
+            },
+            None => Fetch::First,
+        };
+        self.ask(fetch)
+    }
+
+    /// A key: moves within the loaded rows; asks for more when the selection comes within a
+    /// page of an edge that is not the list's, or jumps.
+    pub fn step(&mut self, action: Action) -> Option<(u64, Fetch)> {
+        let last = self.rows.len().saturating_sub(1);
+        let page = self.page.max(1);
+        match action {
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(last),
+            Action::PageUp => self.selected = self.selected.saturating_sub(page),
+            Action::PageDown => self.selected = (self.selected + page).min(last),
+            Action::Top if self.at_start => self.selected = 0,
+            Action::Top => return Some(self.ask(Fetch::First)),
+            Action::Bottom if self.at_end => self.selected = last,
+            Action::Bottom => return Some(self.ask(Fetch::Last)),
+            _ => return None,
+        }
+        let near_start = !self.at_start && self.selected < page;
+        let near_end = !self.at_end && self.selected + page > last;
+        (near_start || near_end).then(|| self.refresh())
+    }
+
+    /// A new spec (sort, direction, filter, clock, tenant): the selection stays on its router
+    /// while it is still listed.
+    pub fn respec(&mut self, spec: ListSpec) -> (u64, Fetch) {
+        let scope_changed = spec.tenant_id != self.spec.tenant_id;
+        self.spec = spec;
+        if scope_changed {
+            self.ask(Fetch::First)
+        } else {
+            self.refresh()
+        }
+    }
+
+    /// An answer: dropped unless it answers the latest request.
+    pub fn apply(&mut self, fetched: Fetched) -> bool {
+        if fetched.ticket != self.ticket {
+            return false;
+        }
+        let names = &mut self.names;
+        self.rows = fetched
+            .rows
+            .into_iter()
+            .map(|r| {
+                let tenant = names.get(&r.tenant);
+                RouterRow::new(r, tenant)
+            })
+            .collect();
+        self.selected = fetched.selected.min(self.rows.len().saturating_sub(1));
+        self.at_start = fetched.at_start;
+        self.at_end = fetched.at_end;
+        self.count = fetched.count;
+        true
+    }
+}
+
+/// Runs a request against the store: at most `margin` rows either side of the selection
+/// and a page more after it, plus the count. Three indexed reads at most.
+pub async fn fetch(
+    store: &Store,
+    spec: &ListSpec,
+    ticket: u64,
+    request: &Fetch,
+    margin: usize,
+) -> Result<Fetched> {
+    let margin = margin.max(1) as i64;
+    let count = store.list_count(spec, COUNT_CAP).await?;
+    let fetched = match request {
+        Fetch::First => {
+            let rows = store
+                .list_page(spec, None, Side::After { inclusive: false }, 2 * margin)
+                .await?;
+            Fetched {
+                ticket,
+                at_end: (rows.len() as i64) < 2 * margin,
+                rows,
+                selected: 0,
+                at_start: true,
+                count,
+            }
+        }
+        Fetch::Last => {
+            let rows = store.list_end(spec, 2 * margin).await?;
+            Fetched {
+                ticket,
+                at_start: (rows.len() as i64) < 2 * margin,
+                selected: rows.len().saturating_sub(1),
+                rows,
+                at_end: true,
+                count,
+            }
+        }
+        Fetch::Around { id, at } => {
+            // Where the router stands now (a change may have moved it), else where it stood.
+            let now_at = match store.list_row(*id).await? {
+                Some(row) => position_of(&row, spec),
+                None => at.clone(),
+            };
+            let mut rows = store
+                .list_page(spec, Some(&now_at), Side::Before, margin)
+                .await?;
+            let at_start = (rows.len() as i64) < margin;
+            let before = rows.len();
+            let after = store
+                .list_page(spec, Some(&now_at), Side::After { inclusive: true }, margin)
+                .await?;
+            let at_end = (after.len() as i64) < margin;
+            rows.extend(after);
+            let selected = rows
+                .iter()
+                .position(|r| r.id == *id)
+                .unwrap_or(before.min(rows.len().saturating_sub(1)));
+            Fetched {
+                ticket,
+                rows,
+                selected,
+                at_start,
+                at_end,
+                count,
+            }
+        }
+    };
+    Ok(fetched)
+}
+
+/// Where a stored router stands in `spec`'s order.
+pub fn position_of(row: &RouterLink, spec: &ListSpec) -> Position {
+    Position {
+        name: row.name.clone(),
+        tenant: row.tenant.clone(),
+        vpn_ip: row.vpn_ip,
+        status: shown_status(
+            row.status,
+            row.enabled,
+            row.last_handshake_at,
+            spec.now,
+            &spec.thresholds,
+        ),
+        last_handshake: row.last_handshake_at,
+        traffic: row.rx_bytes + row.tx_bytes,
+    }
+}
+
+/// A spec for the console's defaults at `now`.
+pub fn default_spec(now: DateTime<Utc>, thresholds: crate::wg::status::Thresholds) -> ListSpec {
+    ListSpec {
+        tenant_id: None,
+        filter: String::new(),
+        sort: SortKey::Name,
+        descending: false,
+        now,
+        thresholds,
+    }
+}
