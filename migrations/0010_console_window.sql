@@ -9,9 +9,12 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX routers_name_trgm_idx ON routers USING gin (name gin_trgm_ops);
 CREATE INDEX routers_address_trgm_idx ON routers USING gin (host(vpn_ip) gin_trgm_ops);
 
--- Sort orders over all tenants (one tenant's are served by the (tenant_id, …) indexes).
-CREATE INDEX routers_name_idx ON routers (name);
+-- Sort orders, over all tenants and within one. Names sort bytewise (COLLATE "C"), as the
+-- console always sorted them, whatever the database's locale.
+CREATE INDEX routers_name_idx ON routers ((name COLLATE "C"));
+CREATE INDEX routers_tenant_name_idx ON routers (tenant_id, (name COLLATE "C"));
 CREATE INDEX routers_vpn_ip_idx ON routers (vpn_ip);
+CREATE INDEX tenants_name_c_idx ON tenants ((name COLLATE "C"));
 -- Handshake and traffic: most recent / most first, never-seen last.
 CREATE INDEX vpn_configurations_handshake_idx
     ON vpn_configurations ((coalesce(last_handshake_at, '-infinity'::timestamptz)) DESC);
@@ -43,16 +46,27 @@ BEGIN
         FROM (SELECT tenant_id, status, count(*) AS n FROM removed GROUP BY tenant_id, status) d
         WHERE c.tenant_id = d.tenant_id AND c.status = d.status;
     ELSE
-        -- Only rows whose status moved; a tenant's rows never change tenant.
+        -- Only rows whose status moved (a tenant's rows never change tenant): gains are
+        -- upserted, losses subtracted from rows that exist (the inserted row of an upsert
+        -- must pass the CHECK itself, so a loss cannot go through it).
         INSERT INTO router_counts AS c (tenant_id, status, routers)
-        SELECT tenant_id, status, sum(delta) FROM (
+        SELECT tenant_id, status, sum(delta) AS delta FROM (
             SELECT n.tenant_id, n.status, 1 AS delta
             FROM added n JOIN removed o ON o.id = n.id WHERE o.status <> n.status
             UNION ALL
             SELECT o.tenant_id, o.status, -1
             FROM added n JOIN removed o ON o.id = n.id WHERE o.status <> n.status
-        ) m GROUP BY tenant_id, status
+        ) m GROUP BY tenant_id, status HAVING sum(delta) > 0
         ON CONFLICT (tenant_id, status) DO UPDATE SET routers = c.routers + EXCLUDED.routers;
+        UPDATE router_counts c SET routers = c.routers + m.delta
+        FROM (SELECT tenant_id, status, sum(delta) AS delta FROM (
+            SELECT n.tenant_id, n.status, 1 AS delta
+            FROM added n JOIN removed o ON o.id = n.id WHERE o.status <> n.status
+            UNION ALL
+            SELECT o.tenant_id, o.status, -1
+            FROM added n JOIN removed o ON o.id = n.id WHERE o.status <> n.status
+        ) m GROUP BY tenant_id, status HAVING sum(delta) < 0) m
+        WHERE c.tenant_id = m.tenant_id AND c.status = m.status;
     END IF;
     RETURN NULL;
 END
@@ -68,5 +82,3 @@ CREATE TRIGGER router_counts_update AFTER UPDATE ON vpn_configurations
 
 INSERT INTO router_counts (tenant_id, status, routers)
 SELECT tenant_id, status, count(*) FROM vpn_configurations GROUP BY tenant_id, status;
-
-GRANT SELECT ON router_counts TO tikwire_api;

@@ -182,7 +182,8 @@ fn base(spec: &ListSpec, select: &str) -> QueryBuilder<Postgres> {
     let mut q = QueryBuilder::new(select);
     // $1 and $2 are the status bounds SHOWN_RANK refers to: bound first, in a clause that
     // is always true, so every query has them whatever follows.
-    q.push(" AND ").push_bind(fresh_since(spec.now, spec.thresholds.online_secs()));
+    q.push(" AND ")
+        .push_bind(fresh_since(spec.now, spec.thresholds.online_secs()));
     q.push("::timestamptz IS NOT NULL AND ")
         .push_bind(fresh_since(spec.now, spec.thresholds.stale_secs()));
     q.push("::timestamptz IS NOT NULL");
@@ -210,8 +211,8 @@ fn base(spec: &ListSpec, select: &str) -> QueryBuilder<Postgres> {
 /// The SQL of a column, as the indexes of migration 0010 hold it.
 fn expr(column: Column) -> &'static str {
     match column {
-        Column::Name => "r.name",
-        Column::Tenant => "t.name",
+        Column::Name => "r.name COLLATE \"C\"",
+        Column::Tenant => "t.name COLLATE \"C\"",
         Column::Address => "r.vpn_ip",
         Column::Status => SHOWN_RANK,
         Column::Handshake => "coalesce(c.last_handshake_at, '-infinity'::timestamptz)",
@@ -246,8 +247,8 @@ pub async fn list_page(
     let columns = spec.sort.columns();
     // Reading backwards walks the order reversed, nearest first.
     let backwards = side == Side::Before;
-    let ascending = |asc: bool| asc != spec.descending && !backwards
-        || asc == spec.descending && backwards;
+    let ascending =
+        |asc: bool| asc != spec.descending && !backwards || asc == spec.descending && backwards;
     let mut q = base(spec, LIST_COLUMNS);
     if let Some(at) = at {
         let (first, first_asc) = columns[0];

@@ -8,7 +8,7 @@
 pub mod app;
 pub mod clipboard;
 pub mod data;
-mod fleet;
+pub mod fleet;
 pub mod format;
 pub mod forms;
 mod host_probe;

@@ -203,25 +203,27 @@ pub async fn fetch(
     let count = store.list_count(spec, COUNT_CAP).await?;
     let fetched = match request {
         Fetch::First => {
-            let rows = store
-                .list_page(spec, None, Side::After { inclusive: false }, 2 * margin)
+            let mut rows = store
+                .list_page(spec, None, Side::After { inclusive: false }, 2 * margin + 1)
                 .await?;
+            let at_end = !beyond(&mut rows, 2 * margin, Edge::End);
             Fetched {
                 ticket,
-                at_end: (rows.len() as i64) < 2 * margin,
                 rows,
                 selected: 0,
                 at_start: true,
+                at_end,
                 count,
             }
         }
         Fetch::Last => {
-            let rows = store.list_end(spec, 2 * margin).await?;
+            let mut rows = store.list_end(spec, 2 * margin + 1).await?;
+            let at_start = !beyond(&mut rows, 2 * margin, Edge::Start);
             Fetched {
                 ticket,
-                at_start: (rows.len() as i64) < 2 * margin,
                 selected: rows.len().saturating_sub(1),
                 rows,
+                at_start,
                 at_end: true,
                 count,
             }
@@ -233,14 +235,19 @@ pub async fn fetch(
                 None => at.clone(),
             };
             let mut rows = store
-                .list_page(spec, Some(&now_at), Side::Before, margin)
+                .list_page(spec, Some(&now_at), Side::Before, margin + 1)
                 .await?;
-            let at_start = (rows.len() as i64) < margin;
+            let at_start = !beyond(&mut rows, margin, Edge::Start);
             let before = rows.len();
-            let after = store
-                .list_page(spec, Some(&now_at), Side::After { inclusive: true }, margin)
+            let mut after = store
+                .list_page(
+                    spec,
+                    Some(&now_at),
+                    Side::After { inclusive: true },
+                    margin + 1,
+                )
                 .await?;
-            let at_end = (after.len() as i64) < margin;
+            let at_end = !beyond(&mut after, margin, Edge::End);
             rows.extend(after);
             let selected = rows
                 .iter()
@@ -257,6 +264,28 @@ pub async fn fetch(
         }
     };
     Ok(fetched)
+}
+
+/// Which end of a piece of the list lies away from the selection.
+enum Edge {
+    Start,
+    End,
+}
+
+/// Whether rows were read beyond `keep` (one more is always asked for, to know whether the
+/// list goes on); drops that extra row from the far `edge`.
+fn beyond(rows: &mut Vec<RouterLink>, keep: i64, edge: Edge) -> bool {
+    let keep = keep as usize;
+    if rows.len() <= keep {
+        return false;
+    }
+    match edge {
+        Edge::Start => {
+            rows.drain(..rows.len() - keep);
+        }
+        Edge::End => rows.truncate(keep),
+    }
+    true
 }
 
 /// Where a stored router stands in `spec`'s order.
