@@ -83,7 +83,10 @@ async fn fill(db: &common::TestDb, store: &Store, routers: u32) {
         left -= add;
         n += 1;
     }
-    sqlx::query("VACUUM ANALYZE").execute(&db.pool).await.unwrap();
+    sqlx::query("VACUUM ANALYZE")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     eprintln!(
         "  filled {routers} routers in {n} tenants: {:.1} s",
         started.elapsed().as_secs_f64()
@@ -185,7 +188,11 @@ async fn measure(routers: u32) {
             format!("{filter:?}"),
             summary(keys),
             w.count,
-            if w.count >= window::COUNT_CAP { "+" } else { "" }
+            if w.count >= window::COUNT_CAP {
+                "+"
+            } else {
+                ""
+            }
         );
     }
     let request = w.respec(spec(SortKey::Name, "", now));
@@ -217,7 +224,11 @@ async fn measure(routers: u32) {
         listener.recv().await.unwrap();
         let request = w.refresh();
         run(&store, &mut w, request).await;
-        assert!(w.rows().iter().any(|r| r.id == target && r.tx_bytes == bytes));
+        assert!(
+            w.rows()
+                .iter()
+                .any(|r| r.id == target && r.tx_bytes == bytes)
+        );
         changes.push(t.elapsed());
     }
     eprintln!("  change elsewhere to visible   {}", summary(changes));

@@ -46,25 +46,22 @@ BEGIN
         FROM (SELECT tenant_id, status, count(*) AS n FROM removed GROUP BY tenant_id, status) d
         WHERE c.tenant_id = d.tenant_id AND c.status = d.status;
     ELSE
-        -- Only rows whose status moved (a tenant's rows never change tenant): gains are
-        -- upserted, losses subtracted from rows that exist (the inserted row of an upsert
+        -- Every updated row is in both transition tables: old statuses out, new ones in,
+        -- summed per tenant and status (no join: transition tables have no index). Gains
+        -- are upserted, losses subtracted from rows that exist (an upsert's inserted row
         -- must pass the CHECK itself, so a loss cannot go through it).
         INSERT INTO router_counts AS c (tenant_id, status, routers)
         SELECT tenant_id, status, sum(delta) AS delta FROM (
-            SELECT n.tenant_id, n.status, 1 AS delta
-            FROM added n JOIN removed o ON o.id = n.id WHERE o.status <> n.status
+            SELECT tenant_id, status, 1 AS delta FROM added
             UNION ALL
-            SELECT o.tenant_id, o.status, -1
-            FROM added n JOIN removed o ON o.id = n.id WHERE o.status <> n.status
+            SELECT tenant_id, status, -1 FROM removed
         ) m GROUP BY tenant_id, status HAVING sum(delta) > 0
         ON CONFLICT (tenant_id, status) DO UPDATE SET routers = c.routers + EXCLUDED.routers;
         UPDATE router_counts c SET routers = c.routers + m.delta
         FROM (SELECT tenant_id, status, sum(delta) AS delta FROM (
-            SELECT n.tenant_id, n.status, 1 AS delta
-            FROM added n JOIN removed o ON o.id = n.id WHERE o.status <> n.status
+            SELECT tenant_id, status, 1 AS delta FROM added
             UNION ALL
-            SELECT o.tenant_id, o.status, -1
-            FROM added n JOIN removed o ON o.id = n.id WHERE o.status <> n.status
+            SELECT tenant_id, status, -1 FROM removed
         ) m GROUP BY tenant_id, status HAVING sum(delta) < 0) m
         WHERE c.tenant_id = m.tenant_id AND c.status = m.status;
     END IF;

@@ -55,6 +55,10 @@ pub struct RouterWindow {
     pub count: i64,
     /// The latest request; answers to earlier ones are stale.
     ticket: u64,
+    /// The latest request has not been answered yet.
+    in_flight: bool,
+    /// A change arrived while a request was out: read again once it is answered.
+    stale: bool,
     /// Tenant names shared between rows.
     names: Interner,
 }
@@ -70,6 +74,8 @@ impl RouterWindow {
             page: 20,
             count: 0,
             ticket: 0,
+            in_flight: false,
+            stale: false,
             names: Interner::default(),
         }
     }
@@ -120,7 +126,32 @@ impl RouterWindow {
     /// Issues a request: a ticket for its answer.
     fn ask(&mut self, fetch: Fetch) -> (u64, Fetch) {
         self.ticket += 1;
+        self.in_flight = true;
+        self.stale = false;
         (self.ticket, fetch)
+    }
+
+    /// A change notification: the window (and its count) is read again, whatever changed
+    /// and wherever: one keyset read around the selection, the same work at any fleet size.
+    /// A burst of notifications while a read is out costs one more read, not one each.
+    pub fn changed(&mut self) -> Option<(u64, Fetch)> {
+        if self.in_flight {
+            self.stale = true;
+            return None;
+        }
+        Some(self.refresh())
+    }
+
+    /// After an answer or a failure: the read a change asked for meanwhile, if any.
+    pub fn follow_up(&mut self) -> Option<(u64, Fetch)> {
+        (!self.in_flight && self.stale).then(|| self.refresh())
+    }
+
+    /// A request failed: the window keeps what it shows.
+    pub fn failed(&mut self, ticket: u64) {
+        if ticket == self.ticket {
+            self.in_flight = false;
+        }
     }
 
     /// Reads again around the selected router (or from the start when nothing is selected).
@@ -173,6 +204,7 @@ impl RouterWindow {
         if fetched.ticket != self.ticket {
             return false;
         }
+        self.in_flight = false;
         let names = &mut self.names;
         self.rows = fetched
             .rows
@@ -315,5 +347,75 @@ pub fn default_spec(now: DateTime<Utc>, thresholds: crate::wg::status::Threshold
         descending: false,
         now,
         thresholds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::testdata;
+
+    fn window_of(n: usize, at_start: bool, at_end: bool) -> RouterWindow {
+        let mut w = RouterWindow::new(default_spec(testdata::now(), Default::default()));
+        w.page = 5;
+        let (ticket, _) = w.refresh();
+        let rows = testdata::routers(testdata::now(), n)
+            .iter()
+            .map(RouterLink::from)
+            .collect();
+        assert!(w.apply(Fetched {
+            ticket,
+            rows,
+            selected: n / 2,
+            at_start,
+            at_end,
+            count: 1_000,
+        }));
+        w
+    }
+
+    #[test]
+    fn moves_within_the_window_without_reading_until_a_page_from_its_edge() {
+        let mut w = window_of(30, false, false);
+        assert_eq!(w.selected_index(), 15);
+        assert_eq!(w.step(Action::Down), None);
+        assert_eq!(w.step(Action::PageDown), None);
+        assert_eq!(w.selected_index(), 21);
+        // 26 + 5 > 29: within a page of an edge the list goes on past
+        let (_, fetch) = w.step(Action::PageDown).unwrap();
+        let id = w.selected().unwrap().id;
+        assert!(matches!(fetch, Fetch::Around { id: i, .. } if i == id));
+        // the list's own ends are jumped to in place, others are read
+        let mut w = window_of(30, true, false);
+        assert_eq!(w.step(Action::Top), None);
+        assert_eq!(w.selected_index(), 0);
+        assert_eq!(w.step(Action::Bottom).unwrap().1, Fetch::Last);
+        let mut w = window_of(30, false, true);
+        assert_eq!(w.step(Action::Bottom), None);
+        assert_eq!(w.selected_index(), 29);
+        assert_eq!(w.step(Action::Top).unwrap().1, Fetch::First);
+    }
+
+    #[test]
+    fn a_burst_of_changes_costs_one_more_read_and_stale_answers_are_dropped() {
+        let mut w = window_of(30, true, true);
+        let (first, _) = w.changed().unwrap();
+        assert_eq!(w.changed(), None);
+        assert_eq!(w.changed(), None);
+        let answer = |ticket| Fetched {
+            ticket,
+            rows: Vec::new(),
+            selected: 0,
+            at_start: true,
+            at_end: true,
+            count: 0,
+        };
+        assert!(!w.apply(answer(first - 1)));
+        assert!(w.apply(answer(first)));
+        let (second, _) = w.follow_up().unwrap();
+        assert_eq!(w.follow_up(), None);
+        w.failed(second);
+        assert_eq!(w.follow_up(), None);
+        assert!(w.changed().is_some());
     }
 }
