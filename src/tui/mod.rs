@@ -25,6 +25,7 @@ pub mod scripts_bridge;
 pub(crate) mod testdata;
 pub mod theme;
 pub mod ui;
+pub mod window;
 
 use chrono::Utc;
 
