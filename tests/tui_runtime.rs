@@ -63,7 +63,8 @@ async fn reacts_to_every_key_and_quits_on_q() {
         pane_title(s).contains("3 of 3") && !s.contains("enter keeps")
     });
     tmux.text("?");
-    let help = tmux.wait_for(" Keys ");
+    // The help's own title: " Keys " alone also matches the routers table's Keys column.
+    let help = tmux.wait_for("┌ Keys ");
     assert!(
         !help.contains("┌ 3 Routers"),
         "help covers the pane:\n{help}"

@@ -509,6 +509,21 @@ impl RouterTable {
         }
     }
 
+    /// Selects the router with this id if the view shows it.
+    pub fn select_id(&mut self, id: i64) -> bool {
+        match self
+            .view
+            .iter()
+            .position(|&i| self.rows[i as usize].id == id)
+        {
+            Some(pos) => {
+                self.cursor.selected = pos;
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.view.len()
     }

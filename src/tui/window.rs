@@ -199,6 +199,33 @@ impl RouterWindow {
         }
     }
 
+    /// Follows a selection made outside the window (the console's table moves on its own
+    /// over the same rows): later reads are around that router. False if it is not loaded.
+    pub fn select_id(&mut self, id: i64) -> bool {
+        match self.rows.iter().position(|r| r.id == id) {
+            Some(i) => {
+                self.selected = i;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reads around `row`, a router the console selected that the window does not hold
+    /// (one just provisioned, say).
+    pub fn around(&mut self, row: &RouterRow) -> (u64, Fetch) {
+        let fetch = Fetch::Around {
+            id: row.id,
+            at: self.position(row),
+        };
+        self.ask(fetch)
+    }
+
+    /// A jump to the list's first or last rows (`g`/`G` past the loaded rows).
+    pub fn jump(&mut self, fetch: Fetch) -> (u64, Fetch) {
+        self.ask(fetch)
+    }
+
     /// An answer: dropped unless it answers the latest request.
     pub fn apply(&mut self, fetched: Fetched) -> bool {
         if fetched.ticket != self.ticket {
