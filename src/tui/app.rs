@@ -336,6 +336,9 @@ pub struct App {
     pub window: Option<RouterWindow>,
     /// `g`/`G` asked for the list's end beyond the loaded rows.
     window_jump: Option<Fetch>,
+    /// The latest window read is such a jump: its answer selects the list's end, where
+    /// any other keeps the router the operator moved to while it was out.
+    window_jumped: bool,
     /// Routers being provisioned in the background: (tenant, name), shown as pending rows.
     pub provisioning: Vec<(String, String)>,
     /// Routers whose diagnosis runs in the background: (tenant, name). Asking again while
@@ -451,6 +454,7 @@ impl App {
             routers,
             window: None,
             window_jump: None,
+            window_jumped: false,
             provisioning: Vec::new(),
             diagnosing: HashSet::new(),
             peers: PeerPane::default(),
@@ -549,7 +553,9 @@ impl App {
             Some(row) => !window.select_id(row.id) && (moved || reload),
             None => false,
         };
-        let read = if let Some(jump) = self.window_jump.take() {
+        let jump = self.window_jump.take();
+        let jumped = jump.is_some();
+        let read = if let Some(jump) = jump {
             window.spec = spec;
             Some(window.jump(jump))
         } else if (&after.tenant, &after.filter, after.sort)
@@ -579,6 +585,7 @@ impl App {
             None
         };
         if let Some((ticket, fetch)) = read {
+            self.window_jumped = jumped;
             effects.push(Effect::FetchWindow {
                 ticket,
                 spec: window.spec.clone(),
@@ -600,10 +607,17 @@ impl App {
         };
         let redraw = match result {
             Ok(fetched) => {
+                // Keys pressed while the read was out moved the selection on: it stays
+                // where they put it if the new rows hold it.
+                let moved_to = self.routers.selected().map(|r| r.id);
                 if window.apply(fetched) {
-                    let keep = window.selected().map(|r| r.id);
+                    let answered = window.selected().map(|r| r.id);
                     self.routers.replace(None, window.rows().to_vec());
-                    if let Some(id) = keep {
+                    let kept = !self.window_jumped
+                        && moved_to
+                            .is_some_and(|id| window.select_id(id) && self.routers.select_id(id));
+                    if !kept && let Some(id) = answered {
+                        window.select_id(id);
                         self.routers.select_id(id);
                     }
                     self.routers.phase = crate::tui::data::Phase::Ready;
@@ -635,6 +649,7 @@ impl App {
             // Any next read derives statuses at the app's clock.
             window.spec.now = self.now;
             if let Some((ticket, fetch)) = window.follow_up() {
+                self.window_jumped = false;
                 effects.push(Effect::FetchWindow {
                     ticket,
                     spec: window.spec.clone(),
