@@ -1202,3 +1202,126 @@ fn the_events_view_loads_its_tenant_follows_the_feed_and_cycles_tenants() {
     press(&mut app, [key(KeyCode::Esc)]);
     assert!(app.layers.is_empty());
 }
+
+/// The window reads its state asks for, with their tickets.
+fn window_reads(effects: &[Effect]) -> Vec<(u64, tikwire::tui::window::Fetch)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::FetchWindow { ticket, fetch, .. } => Some((*ticket, fetch.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// With a database the router list is a window: the fleet is never loaded, moves within
+/// the loaded rows read nothing, `G` reads the list's end, a burst of changes re-reads the
+/// window once, and a sort or a filter re-reads it with the new spec.
+#[test]
+fn a_windowed_list_reads_windows_never_the_fleet() {
+    use tikwire::store::RouterLink;
+    use tikwire::tui::app::startup;
+    use tikwire::tui::window::{COUNT_CAP, Fetch, Fetched, RouterWindow, default_spec};
+
+    let now = testdata::now();
+    let mut app = empty_app();
+    app.window = Some(RouterWindow::new(default_spec(now, Default::default())));
+    app.update(Msg::Resize(80, 24));
+    let effects = app.route(startup());
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Load(Dataset::Routers { .. }))),
+        "{effects:?}"
+    );
+    let [(ticket, Fetch::First)] = window_reads(&effects)[..] else {
+        panic!("{effects:?}")
+    };
+    // The first 60 rows of a longer list, in the list's order (by name).
+    let mut routers = testdata::routers(now, 60);
+    routers.sort_by(|a, b| (&a.name, &a.tenant).cmp(&(&b.name, &b.tenant)));
+    let answer = |ticket, selected, at_start, at_end| Fetched {
+        ticket,
+        rows: routers.iter().map(RouterLink::from).collect(),
+        selected,
+        at_start,
+        at_end,
+        count: 1_234,
+    };
+    app.dirty = false;
+    let effects = app.update(Msg::Loaded(Loaded::Window {
+        ticket,
+        result: Ok(answer(ticket, 0, true, false)),
+    }));
+    assert!(effects.is_empty() && app.dirty);
+    assert_eq!(app.routers.len(), 60);
+    assert_eq!(
+        app.routers.selected().map(|r| &*r.name),
+        Some(&*routers[0].name)
+    );
+    assert!(
+        render(&app, 80, 24).contains("1,234"),
+        "the database's count"
+    );
+
+    // Within the loaded rows: no read.
+    assert!(window_reads(&press(&mut app, [ch('j'), ch('j')])).is_empty());
+    assert_eq!(app.routers.cursor.selected, 2);
+    // Past them: the list's end.
+    let reads = window_reads(&press(&mut app, [ch('G')]));
+    let [(last, Fetch::Last)] = reads[..] else {
+        panic!("{reads:?}")
+    };
+    // A stale answer is dropped; the latest lands with its selection.
+    app.update(Msg::Loaded(Loaded::Window {
+        ticket,
+        result: Ok(answer(ticket, 5, true, false)),
+    }));
+    assert_eq!(app.routers.cursor.selected, 59);
+    app.update(Msg::Loaded(Loaded::Window {
+        ticket: last,
+        result: Ok(answer(last, 59, false, true)),
+    }));
+    assert_eq!(app.routers.cursor.selected, 59);
+
+    // Changes re-read the window (one read for a burst), not the fleet.
+    let change = || Msg::Changed(Some(Change::new(ChangeKind::StatusUpdated)));
+    let reads = window_reads(&app.update(change()));
+    let [(reread, Fetch::Around { .. })] = reads[..] else {
+        panic!("{reads:?}")
+    };
+    assert!(window_reads(&app.update(change())).is_empty());
+    let follow = app.update(Msg::Loaded(Loaded::Window {
+        ticket: reread,
+        result: Ok(answer(reread, 59, false, true)),
+    }));
+    assert_eq!(
+        window_reads(&follow).len(),
+        1,
+        "the change that came meanwhile"
+    );
+
+    // A sort and a filter read with the new spec.
+    let effects = press(&mut app, [ch('s')]);
+    let Some(Effect::FetchWindow { spec, .. }) = effects.last() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(spec.sort, SortKey::Name.next());
+    let mut keys = vec![ch('/')];
+    keys.extend(typing("x"));
+    let effects = press(&mut app, keys);
+    let Some(Effect::FetchWindow { spec, .. }) = effects.last() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(spec.filter, "x");
+    // A capped filtered count reads "10,000+".
+    let reads = window_reads(&effects);
+    let (ticket, _) = reads.last().unwrap().clone();
+    let mut capped = answer(ticket, 0, true, true);
+    capped.count = COUNT_CAP;
+    app.update(Msg::Loaded(Loaded::Window {
+        ticket,
+        result: Ok(capped),
+    }));
+    assert!(render(&app, 80, 24).contains("10,000+"));
+}

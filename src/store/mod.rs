@@ -20,6 +20,7 @@ pub mod status;
 mod tenants;
 pub mod tokens;
 pub mod webhooks;
+pub mod window;
 
 use std::time::Duration;
 

@@ -18,6 +18,7 @@ use crate::model::{Hub, RotationState, Router, SubnetUsage, Tenant, TenantName};
 use crate::provision::{NewHub, NewRouter};
 use crate::rotation::StageReport;
 use crate::store::PoolUsage;
+use crate::store::window::ListSpec;
 use crate::tui::data::{ListCursor, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot};
 use crate::tui::forms::{Form, FormContext, Request};
 use crate::tui::keymap::{Action, Context, Keymap};
@@ -35,6 +36,7 @@ use crate::tui::overlays::toast::Toast;
 use crate::tui::overlays::{Ask, Env, INPUT_LIMIT, Reply, paste_into};
 use crate::tui::peerview::{AgentReport, LiveState, PeerPane};
 use crate::tui::theme::Theme;
+use crate::tui::window::{Fetch, Fetched, RouterWindow};
 
 /// The four panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,14 @@ pub enum Effect {
         tenant: String,
         name: String,
     },
+    /// Read the router list's window (see [`RouterWindow`]); the answer comes back as
+    /// [`Loaded::Window`].
+    FetchWindow {
+        ticket: u64,
+        spec: ListSpec,
+        fetch: Fetch,
+        margin: usize,
+    },
     /// Run `tikwire router diagnose` for one router (in the background: it probes the
     /// network with timeouts).
     Diagnose {
@@ -171,6 +181,11 @@ pub enum Loaded {
         tenant: String,
         router: String,
         result: Result<ScriptBundle, String>,
+    },
+    /// An answer to [`Effect::FetchWindow`].
+    Window {
+        ticket: u64,
+        result: Result<Fetched, String>,
     },
     /// `Ok(None)`: the router is gone.
     Detail {
@@ -315,6 +330,15 @@ pub struct App {
     pub subnet_cursor: ListCursor,
     pub pool: Slot<PoolUsage>,
     pub routers: RouterTable,
+    /// With a database: the router list read as a window ([`RouterWindow`]); `routers`
+    /// then holds only the window's rows, and its filter, sort and tenant scope are what
+    /// the window reads. `None` (tests feeding whole lists): `routers` holds what it is fed.
+    pub window: Option<RouterWindow>,
+    /// `g`/`G` asked for the list's end beyond the loaded rows.
+    window_jump: Option<Fetch>,
+    /// The latest window read is such a jump: its answer selects the list's end, where
+    /// any other keeps the router the operator moved to while it was out.
+    window_jumped: bool,
     /// Routers being provisioned in the background: (tenant, name), shown as pending rows.
     pub provisioning: Vec<(String, String)>,
     /// Routers whose diagnosis runs in the background: (tenant, name). Asking again while
@@ -339,6 +363,15 @@ pub struct App {
     /// A frame is due: something visible changed since the last one (the runtime clears
     /// it after drawing).
     pub dirty: bool,
+}
+
+/// The router list's state a window read depends on (see [`App::route_window`]).
+#[derive(PartialEq)]
+struct ListState {
+    tenant: Option<String>,
+    filter: String,
+    sort: (crate::tui::data::SortKey, bool),
+    selected: Option<i64>,
 }
 
 /// What handling one message did: the work it asks for, and whether anything visible
@@ -419,6 +452,9 @@ impl App {
             subnet_cursor: ListCursor::default(),
             pool: Slot::default(),
             routers,
+            window: None,
+            window_jump: None,
+            window_jumped: false,
             provisioning: Vec::new(),
             diagnosing: HashSet::new(),
             peers: PeerPane::default(),
@@ -450,9 +486,179 @@ impl App {
     /// frame asked for by an earlier event of the same batch stays asked for (the loop
     /// drains many events before it draws once).
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let before = self.list_state();
         let handled = self.dispatch(msg);
         self.dirty |= handled.redraw;
-        handled.effects
+        self.route_window(before, handled.effects)
+    }
+
+    /// What the window's reads depend on: tenant scope, filter, sort, and the selection.
+    fn list_state(&self) -> ListState {
+        let t = &self.routers;
+        ListState {
+            tenant: t.tenant.clone(),
+            filter: t.filter.clone(),
+            sort: (t.sort, t.descending),
+            selected: t.selected().map(|r| r.id),
+        }
+    }
+
+    /// The spec the window reads now (the clock as of this read).
+    fn list_spec(&self) -> ListSpec {
+        let t = &self.routers;
+        let tenant_id = t.tenant.as_deref().and_then(|name| {
+            self.tenants
+                .value
+                .iter()
+                .find(|x| x.name == name)
+                .map(|x| x.id)
+        });
+        ListSpec {
+            tenant_id,
+            filter: t.filter.clone(),
+            sort: t.sort,
+            descending: t.descending,
+            now: self.now,
+            thresholds: t.thresholds,
+        }
+    }
+
+    /// Startup effects as the runtime should run them (see [`App::route_window`]).
+    pub fn route(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        let before = self.list_state();
+        self.route_window(before, effects)
+    }
+
+    /// With a window: a whole-list load becomes a window read (a change re-reads only the
+    /// window, a burst of them once); a new filter, sort or scope re-reads around the
+    /// selected router; a move near the window's edge reads the rows beyond it.
+    fn route_window(&mut self, before: ListState, mut effects: Vec<Effect>) -> Vec<Effect> {
+        let after = self.list_state();
+        let spec = self.list_spec();
+        let len = self.routers.len();
+        let at = self.routers.cursor.selected;
+        let chosen = self.routers.selected().cloned();
+        let Some(window) = self.window.as_mut() else {
+            return effects;
+        };
+        let loads = effects.len();
+        effects.retain(|e| !matches!(e, Effect::Load(Dataset::Routers { .. })));
+        let reload = effects.len() != loads;
+        // Drawn rows of the routers pane at most: the window keeps two pages either side.
+        window.page = (self.size.1 as usize).saturating_sub(4).max(1);
+        // A selection the window does not hold (a router just provisioned): read around it,
+        // once when it is selected and again on a change, not on every message.
+        let moved = after.selected != before.selected;
+        let lost = match &chosen {
+            Some(row) => !window.select_id(row.id) && (moved || reload),
+            None => false,
+        };
+        let jump = self.window_jump.take();
+        let jumped = jump.is_some();
+        let read = if let Some(jump) = jump {
+            window.spec = spec;
+            Some(window.jump(jump))
+        } else if (&after.tenant, &after.filter, after.sort)
+            != (&before.tenant, &before.filter, before.sort)
+        {
+            let scope = spec.tenant_id != window.spec.tenant_id;
+            match &chosen {
+                Some(row) if lost && !scope => {
+                    window.spec = spec;
+                    Some(window.around(row))
+                }
+                _ => Some(window.respec(spec)),
+            }
+        } else if let Some(row) = chosen.as_ref().filter(|_| lost) {
+            window.spec.now = spec.now;
+            Some(window.around(row))
+        } else if reload {
+            window.spec.now = spec.now;
+            window.changed()
+        } else if moved {
+            let page = window.page;
+            let near_start = !window.at_start() && at < page;
+            let near_end = !window.at_end() && at + page + 1 > len;
+            window.spec.now = spec.now;
+            (near_start || near_end).then(|| window.refresh())
+        } else {
+            None
+        };
+        if let Some((ticket, fetch)) = read {
+            self.window_jumped = jumped;
+            effects.push(Effect::FetchWindow {
+                ticket,
+                spec: window.spec.clone(),
+                fetch,
+                margin: window.margin(),
+            });
+            // Nothing to show yet (a new scope, say): "loading", not "no routers".
+            if self.routers.is_empty() {
+                self.routers.phase = crate::tui::data::Phase::Loading;
+            }
+        }
+        effects
+    }
+
+    /// A window read came back: the table shows its rows, selected where the window is.
+    fn on_window(&mut self, ticket: u64, result: Result<Fetched, String>) -> Handled {
+        let Some(window) = self.window.as_mut() else {
+            return Handled::nothing();
+        };
+        let redraw = match result {
+            Ok(fetched) => {
+                // Keys pressed while the read was out moved the selection on: it stays
+                // where they put it if the new rows hold it.
+                let moved_to = self.routers.selected().map(|r| r.id);
+                if window.apply(fetched) {
+                    let answered = window.selected().map(|r| r.id);
+                    self.routers.replace(None, window.rows().to_vec());
+                    let kept = !self.window_jumped
+                        && moved_to
+                            .is_some_and(|id| window.select_id(id) && self.routers.select_id(id));
+                    if !kept && let Some(id) = answered {
+                        window.select_id(id);
+                        self.routers.select_id(id);
+                    }
+                    self.routers.phase = crate::tui::data::Phase::Ready;
+                    self.routers.updated_at = Some(self.now);
+                    // A window holding the whole fleet tells unknown live peers apart;
+                    // a partial one cannot (a missing key may be a router off screen).
+                    let whole = window.at_start()
+                        && window.at_end()
+                        && window.spec.filter.is_empty()
+                        && window.spec.tenant_id.is_none();
+                    self.peers.window_only = !whole;
+                    self.peers.rebuild(&self.routers);
+                    true
+                } else {
+                    false
+                }
+            }
+            Err(e) => {
+                window.failed(ticket);
+                let shown = window.rows().is_empty();
+                if shown {
+                    self.routers.phase = crate::tui::data::Phase::Failed(e);
+                }
+                shown
+            }
+        };
+        let mut effects = Vec::new();
+        if let Some(window) = self.window.as_mut() {
+            // Any next read derives statuses at the app's clock.
+            window.spec.now = self.now;
+            if let Some((ticket, fetch)) = window.follow_up() {
+                self.window_jumped = false;
+                effects.push(Effect::FetchWindow {
+                    ticket,
+                    spec: window.spec.clone(),
+                    fetch,
+                    margin: window.margin(),
+                });
+            }
+        }
+        Handled { effects, redraw }
     }
 
     fn dispatch(&mut self, msg: Msg) -> Handled {
@@ -733,6 +939,14 @@ impl App {
             Pane::Routers => self.routers.len(),
             Pane::Peers => self.peers.len(),
         };
+        // Past the loaded rows, g and G read the list's own ends.
+        if let (Pane::Routers, Some(w)) = (self.focus, &self.window) {
+            self.window_jump = match action {
+                Action::Top if !w.at_start() => Some(Fetch::First),
+                Action::Bottom if !w.at_end() => Some(Fetch::Last),
+                _ => None,
+            };
+        }
         let cursor = match self.focus {
             Pane::Tenants => &mut self.tenant_cursor,
             Pane::Subnets => &mut self.subnet_cursor,
@@ -984,6 +1198,13 @@ impl App {
             Command::Router { tenant, name } => {
                 if self.routers.select(tenant.as_deref(), &name) {
                     self.focus = Pane::Routers;
+                } else if self.window.is_some() {
+                    // Only the window is loaded: the database finds it by its name.
+                    if tenant.is_some() {
+                        self.routers.set_tenant(tenant);
+                    }
+                    self.routers.set_filter(&name);
+                    self.focus = Pane::Routers;
                 } else {
                     self.toast_error(format!("no router named {name}"));
                 }
@@ -1054,6 +1275,7 @@ impl App {
                     None => return Handled::nothing(),
                 }
             }
+            Loaded::Window { ticket, result } => return self.on_window(ticket, result),
             Loaded::Detail { router_id, result } => {
                 let mut any = false;
                 for layer in &mut self.layers {

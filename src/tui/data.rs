@@ -151,43 +151,8 @@ impl ListCursor {
     }
 }
 
-/// Columns the router list sorts by, in the order `s` cycles through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    Name,
-    Address,
-    Status,
-    Handshake,
-    Traffic,
-    Tenant,
-}
-
-impl SortKey {
-    const CYCLE: [SortKey; 6] = [
-        Self::Name,
-        Self::Address,
-        Self::Status,
-        Self::Handshake,
-        Self::Traffic,
-        Self::Tenant,
-    ];
-
-    pub fn next(self) -> Self {
-        let i = Self::CYCLE.iter().position(|k| *k == self).unwrap_or(0);
-        Self::CYCLE[(i + 1) % Self::CYCLE.len()]
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::Address => "address",
-            Self::Status => "status",
-            Self::Handshake => "handshake",
-            Self::Traffic => "traffic",
-            Self::Tenant => "tenant",
-        }
-    }
-}
+/// The router list's sort orders are the store's (the windowed list sorts in PostgreSQL).
+pub use crate::store::window::SortKey;
 
 /// One router as the console keeps it: only what the table, the peer pane and the actions
 /// need, with the tenant name shared between rows (100,000 of these stay in memory).
@@ -536,6 +501,21 @@ impl RouterTable {
             self.refilter(None);
         }
         match found(self) {
+            Some(pos) => {
+                self.cursor.selected = pos;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Selects the router with this id if the view shows it.
+    pub fn select_id(&mut self, id: i64) -> bool {
+        match self
+            .view
+            .iter()
+            .position(|&i| self.rows[i as usize].id == id)
+        {
             Some(pos) => {
                 self.cursor.selected = pos;
                 true

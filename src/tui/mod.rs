@@ -25,6 +25,7 @@ pub mod scripts_bridge;
 pub(crate) mod testdata;
 pub mod theme;
 pub mod ui;
+pub mod window;
 
 use chrono::Utc;
 
@@ -49,6 +50,12 @@ pub async fn run(config: Config, provisioner: Provisioner, database_url: String)
     let mut app = App::new(keymap, theme, Utc::now());
     app.routers.thresholds = crate::wg::status::Thresholds::try_from(&config.status)
         .map_err(|e| Error::Config(e.to_string()))?;
+    // The router list reads windows from the database, not the whole fleet.
+    app.window = Some(window::RouterWindow::new(window::default_spec(
+        app.now,
+        app.routers.thresholds,
+    )));
+    app.peers.window_only = true;
     app.peers.interval_secs = config.poll.interval_secs;
     app.rotation_max_age = config.rotation.max_age();
     let mut terminal = ratatui::try_init().map_err(|e| Error::io("setting up the terminal", e))?;

@@ -105,6 +105,9 @@ pub struct PeerPane {
     pub filter: String,
     /// The poll interval, for telling a fresh update from a late one.
     pub interval_secs: u64,
+    /// The router table holds only part of the fleet (a window): a live peer not in it may
+    /// be a router off screen, so it is left out rather than called unknown.
+    pub window_only: bool,
     view: Vec<PeerEntry>,
 }
 
@@ -118,6 +121,7 @@ impl Default for PeerPane {
             cursor: ListCursor::default(),
             filter: String::new(),
             interval_secs: 5,
+            window_only: false,
             view: Vec::new(),
         }
     }
@@ -194,6 +198,7 @@ impl PeerPane {
                         for key in snap.peers.keys() {
                             let entry = match table.find_key(key) {
                                 Some(i) => PeerEntry::Router(i),
+                                None if self.window_only => continue,
                                 None => {
                                     live.unknown.push(*key);
                                     PeerEntry::Unknown(live.unknown.len() as u32 - 1)

@@ -24,10 +24,12 @@ use crate::error::{Error, Result};
 use crate::model::Hub;
 use crate::provision::Provisioner;
 use crate::store::notify::ChangeListener;
+use crate::store::window::ListSpec;
 use crate::tui::app::{App, Dataset, DbHealth, Effect, Loaded, Msg, Outcome, Staging, startup};
 use crate::tui::clipboard::Clipboard;
 use crate::tui::overlays::save::{self, Written};
 use crate::tui::peerview::LiveState;
+use crate::tui::window::{self, Fetch};
 use crate::tui::{fleet, host_probe, monitor, scripts_bridge, ui};
 use crate::wg::{PollerConfig, PollerState, spawn_poller};
 
@@ -60,6 +62,7 @@ pub async fn event_loop(
         provisioner,
         tx: tx.clone(),
         loads: HashMap::new(),
+        window_read: None,
         clipboard: Clipboard::detect(),
         host,
         cancel: CancellationToken::new(),
@@ -71,7 +74,8 @@ pub async fn event_loop(
         .size()
         .map_err(|e| Error::io("reading the terminal size", e))?;
     app.update(Msg::Resize(size.width, size.height));
-    exec.run_all(startup(), terminal);
+    let first = app.route(startup());
+    exec.run_all(first, terminal);
     // Only now: EventStream needs a terminal that is already set up.
     let (input_tx, mut input) = unbounded_channel::<Input>();
     let reader = tokio::spawn(read_terminal(input_tx));
@@ -272,6 +276,9 @@ struct Executor {
     provisioner: Provisioner,
     tx: UnboundedSender<Msg>,
     loads: HashMap<Dataset, AbortHandle>,
+    /// The router window's read in flight: a newer one replaces it (its answer would be
+    /// dropped as stale anyway).
+    window_read: Option<AbortHandle>,
     clipboard: Clipboard,
     host: HostConfig,
     /// Stops the live poller.
@@ -300,6 +307,12 @@ impl Executor {
                     }));
                 }
                 Effect::Load(set) => self.load(set),
+                Effect::FetchWindow {
+                    ticket,
+                    spec,
+                    fetch,
+                    margin,
+                } => self.fetch_window(ticket, spec, fetch, margin),
                 Effect::StartLive(hubs) => self.start_live(hubs),
                 Effect::Diagnose { tenant, router } => self.diagnose(tenant, router),
                 other => self.spawn(other),
@@ -310,6 +323,9 @@ impl Executor {
 
     fn abort_all(&mut self) {
         for (_, h) in self.loads.drain() {
+            h.abort();
+        }
+        if let Some(h) = self.window_read.take() {
             h.abort();
         }
     }
@@ -370,6 +386,25 @@ impl Executor {
             });
         });
         self.loads.insert(key, handle.abort_handle());
+    }
+
+    /// One read of the router list's window, off the UI thread.
+    fn fetch_window(&mut self, ticket: u64, spec: ListSpec, fetch: Fetch, margin: usize) {
+        if let Some(old) = self.window_read.take() {
+            old.abort();
+        }
+        let store = self.provisioner.store().clone();
+        let tx = self.tx.clone();
+        let handle = tokio::spawn(async move {
+            let result = window::fetch(&store, &spec, ticket, &fetch, margin).await;
+            let (loaded, failure) = split(result, |result| Loaded::Window { ticket, result });
+            let _ = tx.send(Msg::Loaded(loaded));
+            let _ = tx.send(match failure {
+                Some(reason) => Msg::DbDown(reason),
+                None => Msg::DbUp,
+            });
+        });
+        self.window_read = Some(handle.abort_handle());
     }
 
     /// On the hub host with the right to read its interface: poll it here and feed the
@@ -566,6 +601,7 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
             }
         }
         Effect::Load(_)
+        | Effect::FetchWindow { .. }
         | Effect::StartLive(_)
         | Effect::Diagnose { .. }
         | Effect::Copy { .. }

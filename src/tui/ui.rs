@@ -122,9 +122,14 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
     )));
     spans.push(sep());
     let online = app.tenants.value.iter().map(|t| t.online).sum::<i64>();
+    // With a window only its rows are loaded: the fleet's size is the tenants' counts.
+    let fleet_size = match app.window {
+        Some(_) => app.tenants.value.iter().map(|t| t.routers).sum::<i64>(),
+        None => app.routers.total() as i64,
+    };
     spans.push(Span::raw(format!(
         "{} ",
-        crate::format::counted(app.routers.total() as i64, "router")
+        crate::format::counted(fleet_size, "router")
     )));
     spans.push(Span::styled(
         format!("({} online)", count(online)),

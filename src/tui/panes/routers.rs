@@ -17,6 +17,7 @@ use crate::tui::format::count;
 use crate::tui::format::escaped;
 use crate::tui::keymap::{Action, Context};
 use crate::tui::peerview::Link;
+use crate::tui::window::COUNT_CAP;
 
 /// One row of the table: a stored router, or one still being provisioned.
 pub struct RouterLine {
@@ -117,14 +118,31 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
             title.push(Span::styled(format!(" on {hub}"), theme.muted));
         }
     }
-    title.push(Span::styled(
-        format!(
+    let counted = match &app.window {
+        // Counted by the database (a filtered count stops at the cap), of the scope's
+        // routers as the tenants list counts them.
+        Some(w) => {
+            let plus = if w.count >= COUNT_CAP && !table.filter.is_empty() {
+                "+"
+            } else {
+                ""
+            };
+            let of: i64 = app
+                .tenants
+                .value
+                .iter()
+                .filter(|t| table.tenant.as_deref().is_none_or(|s| s == t.name))
+                .map(|t| t.routers)
+                .sum();
+            format!(" · {}{plus} of {}", count(w.count), count(of))
+        }
+        None => format!(
             " · {} of {}",
             count(table.len() as i64),
             count(table.total() as i64)
         ),
-        theme.muted,
-    ));
+    };
+    title.push(Span::styled(counted, theme.muted));
     let arrow = if table.descending { "↓" } else { "↑" };
     title.push(Span::styled(
         format!(" · by {} {arrow}", table.sort.label()),

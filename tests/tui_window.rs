@@ -1,0 +1,364 @@
+//! The windowed router list against the old in-memory one, on the same few thousand routers in
+//! a real PostgreSQL: walking every sort order both ways page by page across window
+//! boundaries, jumping to either end, filtering by name, address and status, and one
+//! tenant's scope must show exactly the rows the old list showed, in its order. Then a
+//! change on screen, one off screen and an insert before the window each show after the
+//! refresh a notification triggers. And the counts kept by triggers match a full count.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use tikwire::model::{RouterName, TenantName};
+use tikwire::provision::{NewRouter, Provisioner, RouterSpec};
+use tikwire::store::Store;
+use tikwire::store::window::{ListSpec, SortKey};
+use tikwire::tui::data::RouterTable;
+use tikwire::tui::fleet;
+use tikwire::tui::keymap::Action;
+use tikwire::tui::window::{self, Fetch, RouterWindow};
+use tikwire::wg::status::Thresholds;
+
+const PAGE: usize = 23;
+
+struct Fleet {
+    _db: common::TestDb,
+    p: Provisioner,
+    now: DateTime<Utc>,
+}
+
+impl Fleet {
+    fn store(&self) -> &Store {
+        self.p.store()
+    }
+}
+
+fn new_router(tenant: &str, name: &str) -> NewRouter {
+    NewRouter {
+        tenant: TenantName::parse(tenant).unwrap(),
+        hub: None,
+        spec: RouterSpec::named(RouterName::parse(name).unwrap()),
+    }
+}
+
+/// Three tenants whose sample routers share names (ties broken by tenant), a few provisioned
+/// routers with other names, one disabled.
+async fn fleet() -> Fleet {
+    let db = common::test_db().await;
+    let p = common::provisioner(&db.pool);
+    common::add_hub(&p, "wg0").await;
+    for t in ["acme", "beta", "zeta"] {
+        p.add_tenant(&TenantName::parse(t).unwrap()).await.unwrap();
+    }
+    for (t, name) in [
+        ("beta", "Alpha"),
+        ("acme", "hq-1"),
+        ("zeta", "hq-1"),
+        ("beta", "x_1"),
+    ] {
+        p.add_router(&new_router(t, name)).await.unwrap();
+    }
+    let hub = p.store().list_hubs().await.unwrap().remove(0);
+    for (t, n) in [("acme", 1_400), ("beta", 900), ("zeta", 700)] {
+        p.store()
+            .fill_sample_routers(t, &hub, n, "s")
+            .await
+            .unwrap();
+    }
+    p.store()
+        .set_router_enabled("acme", "s-00007", false)
+        .await
+        .unwrap();
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    Fleet { _db: db, p, now }
+}
+
+/// The old list: every router in memory, sorted and filtered there.
+async fn old_view(f: &Fleet, spec: &ListSpec, tenant: Option<&str>) -> Vec<i64> {
+    let mut t = RouterTable::default();
+    t.as_of = spec.now;
+    t.thresholds = spec.thresholds;
+    t.replace(None, fleet::router_rows(f.store(), None).await.unwrap());
+    while t.sort != spec.sort {
+        t.cycle_sort();
+    }
+    if spec.descending {
+        t.reverse();
+    }
+    t.set_tenant(tenant.map(str::to_owned));
+    t.set_filter(&spec.filter);
+    (0..t.len()).map(|i| t.get(i).unwrap().id).collect()
+}
+
+/// Runs a request to completion, as the runtime does in the background.
+async fn run(f: &Fleet, w: &mut RouterWindow, (ticket, request): (u64, Fetch)) {
+    let fetched = window::fetch(f.store(), &w.spec, ticket, &request, w.margin())
+        .await
+        .unwrap();
+    assert!(w.apply(fetched));
+}
+
+async fn press(f: &Fleet, w: &mut RouterWindow, action: Action) {
+    if let Some(request) = w.step(action) {
+        run(f, w, request).await;
+    }
+}
+
+/// The loaded rows are one contiguous piece of the old view, the selection where the old
+/// cursor would be; returns the selection's place in the old view.
+fn assert_piece(w: &RouterWindow, old: &[i64], context: &str) -> usize {
+    let ids: Vec<i64> = w.rows().iter().map(|r| r.id).collect();
+    if old.is_empty() {
+        assert!(ids.is_empty(), "{context}: rows where none are listed");
+        return 0;
+    }
+    let start = old
+        .iter()
+        .position(|id| *id == ids[0])
+        .unwrap_or_else(|| panic!("{context}: first row {} not listed", ids[0]));
+    assert_eq!(
+        &old[start..(start + ids.len()).min(old.len())],
+        &ids[..],
+        "{context}: window is not the old list's rows at {start}"
+    );
+    assert_eq!(w.at_start(), start == 0, "{context}: at_start");
+    assert_eq!(
+        w.at_end(),
+        start + ids.len() == old.len(),
+        "{context}: at_end"
+    );
+    start + w.selected_index()
+}
+
+/// Walks the whole list down by pages and back up, then jumps to both ends.
+async fn walk(f: &Fleet, spec: ListSpec, tenant: Option<&str>) {
+    let old = old_view(f, &spec, tenant).await;
+    let context = format!(
+        "{:?} desc={} filter={:?} tenant={tenant:?}",
+        spec.sort, spec.descending, spec.filter
+    );
+    let mut w = RouterWindow::new(spec.clone());
+    w.page = PAGE;
+    let request = w.respec(spec);
+    run(f, &mut w, request).await;
+    assert_eq!(
+        w.count,
+        old.len().min(window::COUNT_CAP as usize) as i64,
+        "{context}: count"
+    );
+    let mut place = assert_piece(&w, &old, &context);
+    assert_eq!(place, 0, "{context}: starts at the top");
+    while place + 1 < old.len() {
+        press(f, &mut w, Action::PageDown).await;
+        let next = assert_piece(&w, &old, &context);
+        assert_eq!(
+            next,
+            (place + PAGE).min(old.len() - 1),
+            "{context}: page down from {place}"
+        );
+        place = next;
+    }
+    press(f, &mut w, Action::Down).await;
+    assert_eq!(
+        assert_piece(&w, &old, &context),
+        old.len().saturating_sub(1)
+    );
+    while place > 0 {
+        press(f, &mut w, Action::Up).await;
+        let next = assert_piece(&w, &old, &context);
+        assert_eq!(next, place - 1, "{context}: up from {place}");
+        place = next;
+        if place > 3 * PAGE && place < old.len() - 3 * PAGE {
+            press(f, &mut w, Action::PageUp).await;
+            let next = assert_piece(&w, &old, &context);
+            assert_eq!(next, place - PAGE, "{context}: page up from {place}");
+            place = next;
+        }
+    }
+    press(f, &mut w, Action::Bottom).await;
+    assert_eq!(
+        assert_piece(&w, &old, &context),
+        old.len().saturating_sub(1),
+        "{context}: G"
+    );
+    press(f, &mut w, Action::Top).await;
+    assert_eq!(assert_piece(&w, &old, &context), 0, "{context}: g");
+}
+
+fn spec(f: &Fleet, sort: SortKey, descending: bool, filter: &str) -> ListSpec {
+    ListSpec {
+        tenant_id: None,
+        filter: filter.into(),
+        sort,
+        descending,
+        now: f.now,
+        thresholds: Thresholds::default(),
+    }
+}
+
+#[tokio::test]
+async fn every_sort_order_walks_as_the_in_memory_list() {
+    let f = fleet().await;
+    for sort in [
+        SortKey::Name,
+        SortKey::Address,
+        SortKey::Status,
+        SortKey::Handshake,
+        SortKey::Traffic,
+        SortKey::Tenant,
+    ] {
+        for descending in [false, true] {
+            walk(&f, spec(&f, sort, descending, ""), None).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn filters_and_tenant_scope_list_what_the_in_memory_list_listed() {
+    let f = fleet().await;
+    // name (a tie across tenants, a LIKE wildcard, any case), address, statuses, nothing
+    for filter in [
+        "hq",
+        "S-0001",
+        "x_",
+        "10.101.1.",
+        "offline",
+        "line",
+        "disabled",
+        "nothing-here",
+    ] {
+        walk(&f, spec(&f, SortKey::Name, false, filter), None).await;
+        walk(&f, spec(&f, SortKey::Handshake, true, filter), None).await;
+    }
+    let beta = f
+        .store()
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "beta")
+        .unwrap();
+    let scoped = ListSpec {
+        tenant_id: Some(beta.id),
+        ..spec(&f, SortKey::Traffic, false, "")
+    };
+    walk(&f, scoped.clone(), Some("beta")).await;
+    walk(
+        &f,
+        ListSpec {
+            filter: "stale".into(),
+            ..scoped
+        },
+        Some("beta"),
+    )
+    .await;
+}
+
+/// The selected router's place in the old list after a change, and the window around it.
+async fn refreshed(f: &Fleet, w: &mut RouterWindow) -> (Vec<i64>, usize) {
+    let request = w.refresh();
+    run(f, w, request).await;
+    let old = old_view(f, &w.spec, None).await;
+    let place = assert_piece(w, &old, "after a change");
+    (old, place)
+}
+
+#[tokio::test]
+async fn changes_on_and_off_screen_and_inserts_before_the_window_show_after_a_refresh() {
+    let f = fleet().await;
+    let mut w = RouterWindow::new(spec(&f, SortKey::Name, false, ""));
+    w.page = PAGE;
+    let request = w.respec(w.spec.clone());
+    run(&f, &mut w, request).await;
+    // Into the middle of the list, away from both ends.
+    for _ in 0..40 {
+        press(&f, &mut w, Action::PageDown).await;
+    }
+    let selected = w.selected().unwrap().clone();
+    let on_screen = w.rows()[w.selected_index() + 2].clone();
+
+    // On screen: disabled from elsewhere; the window shows it disabled, selection kept.
+    f.store()
+        .set_router_enabled(&on_screen.tenant, &on_screen.name, false)
+        .await
+        .unwrap();
+    let (_, place) = refreshed(&f, &mut w).await;
+    assert_eq!(w.selected().unwrap().id, selected.id);
+    let shown = w.rows().iter().find(|r| r.id == on_screen.id).unwrap();
+    assert!(!shown.enabled);
+    let count = w.count;
+
+    // Off screen (the list's first router): nothing on screen moves.
+    let first = old_view(&f, &w.spec, None).await[0];
+    sqlx::query("UPDATE vpn_configurations SET rx_bytes = rx_bytes + 1 WHERE router_id = $1")
+        .bind(first)
+        .execute(&f._db.pool)
+        .await
+        .unwrap();
+    let (_, after) = refreshed(&f, &mut w).await;
+    assert_eq!((w.selected().unwrap().id, after), (selected.id, place));
+
+    // An insert sorting before the window: the selection stays on its router, one place on.
+    let first_shown = &w.rows()[0].name;
+    let n: u32 = first_shown.strip_prefix("s-").unwrap().parse().unwrap();
+    let before = format!("s-{:05}-z", n - 1);
+    f.p.add_router(&new_router(&w.rows()[0].tenant, &before))
+        .await
+        .unwrap();
+    let (old, after) = refreshed(&f, &mut w).await;
+    assert_eq!(w.selected().unwrap().id, selected.id);
+    assert_eq!(after, place + 1);
+    assert_eq!(w.count, count + 1);
+    assert!(old.len() as i64 == w.count);
+
+    // A change that moves the selected router itself (traffic order): it stays selected.
+    let mut w = RouterWindow::new(spec(&f, SortKey::Traffic, false, ""));
+    w.page = PAGE;
+    let request = w.respec(w.spec.clone());
+    run(&f, &mut w, request).await;
+    for _ in 0..10 {
+        press(&f, &mut w, Action::PageDown).await;
+    }
+    let moving = w.selected().unwrap().id;
+    sqlx::query("UPDATE vpn_configurations SET rx_bytes = 9000000000000 WHERE router_id = $1")
+        .bind(moving)
+        .execute(&f._db.pool)
+        .await
+        .unwrap();
+    let (_, place) = refreshed(&f, &mut w).await;
+    assert_eq!((w.selected().unwrap().id, place), (moving, 0));
+}
+
+#[tokio::test]
+async fn counts_kept_by_triggers_match_a_full_count() {
+    let f = fleet().await;
+    let pool = &f._db.pool;
+    // Status writes in bulk (as an agent's poll), a delete, a tenant removed.
+    sqlx::query("UPDATE vpn_configurations SET status = 'offline' WHERE router_id % 3 = 0")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM routers WHERE id % 11 = 0")
+        .execute(pool)
+        .await
+        .unwrap();
+    f.p.add_router(&new_router("zeta", "late")).await.unwrap();
+    let full: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT tenant_id, status, count(*) FROM vpn_configurations GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let kept: Vec<(i64, String, i64)> = f
+        .store()
+        .router_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.tenant_id, c.status.as_str().to_owned(), c.routers))
+        .collect();
+    assert_eq!(kept, full);
+    assert!(full.len() > 6, "statuses spread: {full:?}");
+}
