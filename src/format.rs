@@ -64,6 +64,27 @@ pub fn age_changes_in(then: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     step.max(1) as u64
 }
 
+/// A span as operators type it: a whole number and s, m, h, d or w (`90d`, `24h`, `45s`).
+/// `None` for anything else, for zero, and for spans beyond a hundred years.
+pub fn parse_span(text: &str) -> Option<chrono::TimeDelta> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().ok()?;
+    let unit_secs: i64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    let secs = n.checked_mul(unit_secs)?;
+    (1..=100 * 365 * 86_400)
+        .contains(&secs)
+        .then(|| chrono::TimeDelta::seconds(secs))
+}
+
 /// Binary units, one decimal: "0 B", "812 B", "1.5 KiB", "20.3 MiB", "4.0 GiB".
 pub fn bytes(n: i64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -162,6 +183,27 @@ pub fn escape_control(s: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn spans_are_a_number_and_a_unit_within_a_hundred_years() {
+        assert_eq!(parse_span("45s"), Some(chrono::TimeDelta::seconds(45)));
+        assert_eq!(parse_span(" 2w "), Some(chrono::TimeDelta::weeks(2)));
+        assert_eq!(parse_span("400d"), Some(chrono::TimeDelta::days(400)));
+        for bad in [
+            "",
+            "d",
+            "0h",
+            "-1d",
+            "1.5h",
+            "24",
+            "24H",
+            "1y",
+            "99999999999999999999s",
+            "36501d",
+        ] {
+            assert_eq!(parse_span(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn control_characters_are_shown_escaped() {

@@ -809,22 +809,9 @@ fn parse_since(raw: &str) -> Result<chrono::TimeDelta, ApiError> {
             ),
         )
     };
-    let split = raw.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = raw.split_at(split);
-    let n: i64 = number.parse().map_err(|_| bad())?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
-    if !(1..=HISTORY_MAX_DAYS * 86_400).contains(&secs) {
-        return Err(bad());
-    }
-    Ok(chrono::TimeDelta::seconds(secs))
+    crate::format::parse_span(raw)
+        .filter(|span| *span <= chrono::TimeDelta::days(HISTORY_MAX_DAYS))
+        .ok_or_else(bad)
 }
 
 #[utoipa::path(

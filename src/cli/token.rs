@@ -126,31 +126,13 @@ fn check_token_name(name: &str) -> Result<()> {
     }
 }
 
-/// `90d`, `24h`, `30m`, `2w`, `45s`: a span of time.
+/// `90d`, `24h`, `30m`, `2w`, `45s`: a span of time ([`crate::format::parse_span`]).
 pub(super) fn parse_age(value: &str) -> Result<chrono::Duration> {
-    let bad = || {
+    crate::format::parse_span(value).ok_or_else(|| {
         Error::Usage(format!(
             "{value:?} is not a span of time: a number and s, m, h, d or w (e.g. 90d, 24h)"
         ))
-    };
-    let value_trimmed = value.trim();
-    let split = value_trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(bad)?;
-    let (number, unit) = value_trimmed.split_at(split);
-    let n: i64 = number.parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    if n == 0 || n > 100 * 365 * 86_400 / seconds {
-        return Err(bad());
-    }
-    Ok(chrono::Duration::seconds(n * seconds))
+    })
 }
 
 #[cfg(test)]

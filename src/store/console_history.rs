@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use super::Store;
+use super::history::EventRow;
 use crate::Result;
 use crate::history::FleetEvent;
 use crate::model::RouterStatus;
@@ -43,23 +44,11 @@ pub async fn newest_event_id(db: impl PgExecutor<'_>) -> Result<i64> {
     )
 }
 
-/// One row of the live feed's read.
-#[derive(Debug, sqlx::FromRow)]
-struct FeedRow {
-    id: i64,
-    at: DateTime<Utc>,
-    tenant: String,
-    router: String,
-    hub: String,
-    from_status: Option<RouterStatus>,
-    to_status: Option<RouterStatus>,
-}
-
 /// The newest events with an id above `$1`, at most `$2`, oldest first. By id on the primary
 /// key: a read costs what is new, however many events the day had.
 const EVENTS_AFTER: &str = "
     SELECT * FROM (
-        SELECT e.id, e.at, t.name AS tenant, r.name AS router, h.name AS hub,
+        SELECT e.id, e.at, e.kind, t.name AS tenant, r.name AS router, h.name AS hub,
                e.from_status, e.to_status
         FROM router_transitions e
         JOIN routers r ON r.id = e.router_id
@@ -70,41 +59,18 @@ const EVENTS_AFTER: &str = "
     ) AS newest ORDER BY id";
 
 /// The fleet's events after id `after` (the newest `limit` of them), oldest first: what the
-/// console's live feed reads on each status notification. The shape of a row follows its
-/// columns (the table's check constraint: both statuses for a change, neither for a first
-/// handshake).
+/// console's live feed reads on each status notification.
 pub async fn events_after(
     db: impl PgExecutor<'_>,
     after: i64,
     limit: i64,
 ) -> Result<Vec<(i64, FleetEvent)>> {
-    let rows: Vec<FeedRow> = sqlx::query_as(EVENTS_AFTER)
+    let rows: Vec<EventRow> = sqlx::query_as(EVENTS_AFTER)
         .bind(after)
         .bind(limit)
         .fetch_all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let event = match (row.from_status, row.to_status) {
-                (Some(from), Some(to)) => FleetEvent::Status {
-                    at: row.at,
-                    tenant: row.tenant,
-                    router: row.router,
-                    hub: row.hub,
-                    from,
-                    to,
-                },
-                _ => FleetEvent::FirstHandshake {
-                    at: row.at,
-                    tenant: row.tenant,
-                    router: row.router,
-                    hub: row.hub,
-                },
-            };
-            (row.id, event)
-        })
-        .collect())
+    rows.into_iter().map(EventRow::into_event).collect()
 }
 
 /// The same on the store's pool.

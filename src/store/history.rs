@@ -417,9 +417,9 @@ pub async fn availability(
         .unwrap_or_else(|| Availability::over(&Timeline::default(), now)))
 }
 
-/// One row of `tikwire events`.
+/// One row of `router_transitions` with its names: `tikwire events` and the console's feed.
 #[derive(Debug, sqlx::FromRow)]
-struct EventRow {
+pub(super) struct EventRow {
     id: i64,
     at: DateTime<Utc>,
     kind: String,
@@ -459,33 +459,37 @@ pub async fn events(
         .bind(limit)
         .fetch_all(db)
         .await?;
-    rows.into_iter()
-        .map(|row| {
-            let event = match (row.kind.as_str(), row.from_status, row.to_status) {
-                ("status", Some(from), Some(to)) => FleetEvent::Status {
-                    at: row.at,
-                    tenant: row.tenant,
-                    router: row.router,
-                    hub: row.hub,
-                    from,
-                    to,
-                },
-                ("first_handshake", None, None) => FleetEvent::FirstHandshake {
-                    at: row.at,
-                    tenant: row.tenant,
-                    router: row.router,
-                    hub: row.hub,
-                },
-                (kind, ..) => {
-                    return Err(crate::Error::Other(format!(
-                        "router_transitions row {} has an unknown shape (kind {kind:?})",
-                        row.id
-                    )));
-                }
-            };
-            Ok((row.id, event))
-        })
-        .collect()
+    rows.into_iter().map(EventRow::into_event).collect()
+}
+
+impl EventRow {
+    /// The event this row records, with its id; a row of an unknown shape is an error.
+    pub(super) fn into_event(self) -> Result<(i64, FleetEvent)> {
+        let row = self;
+        let event = match (row.kind.as_str(), row.from_status, row.to_status) {
+            ("status", Some(from), Some(to)) => FleetEvent::Status {
+                at: row.at,
+                tenant: row.tenant,
+                router: row.router,
+                hub: row.hub,
+                from,
+                to,
+            },
+            ("first_handshake", None, None) => FleetEvent::FirstHandshake {
+                at: row.at,
+                tenant: row.tenant,
+                router: row.router,
+                hub: row.hub,
+            },
+            (kind, ..) => {
+                return Err(crate::Error::Other(format!(
+                    "router_transitions row {} has an unknown shape (kind {kind:?})",
+                    row.id
+                )));
+            }
+        };
+        Ok((row.id, event))
+    }
 }
 
 /// Sample history for `tikwire demo`, derived from the tenant's (demo) status columns: each
