@@ -45,11 +45,13 @@ pub const EVENTS_KEPT: usize = 500;
 /// by this many, and the cursor still moves past all of it.
 pub const FEED_READ_MAX: i64 = 5000;
 
-/// Events in id order, at most [`EVENTS_KEPT`] (the newest), without duplicates: what the
-/// events view lists. Loads and live reads may overlap; merging by id makes that harmless.
+/// Events in time order (then id), at most [`EVENTS_KEPT`] (the newest), without duplicates:
+/// what the events view lists. Loads and live reads may overlap; an event's key is its row's
+/// time and id, so merging the same row twice is harmless. Time first, because ids follow
+/// commit order, not when things happened (history written after the fact, several hubs).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventLog {
-    events: BTreeMap<i64, FleetEvent>,
+    events: BTreeMap<(DateTime<Utc>, i64), FleetEvent>,
 }
 
 impl EventLog {
@@ -58,7 +60,7 @@ impl EventLog {
     pub fn merge(&mut self, events: impl IntoIterator<Item = (i64, FleetEvent)>) -> usize {
         let mut added = 0;
         for (id, event) in events {
-            if self.events.insert(id, event).is_none() {
+            if self.events.insert((event.at(), id), event).is_none() {
                 added += 1;
             }
         }
@@ -82,12 +84,12 @@ impl EventLog {
 
     /// The highest id held.
     pub fn newest_id(&self) -> Option<i64> {
-        self.events.keys().next_back().copied()
+        self.events.keys().map(|(_, id)| *id).max()
     }
 
     /// Newest first.
     pub fn newest_first(&self) -> impl Iterator<Item = (&i64, &FleetEvent)> {
-        self.events.iter().rev()
+        self.events.iter().rev().map(|((_, id), event)| (id, event))
     }
 }
 
