@@ -29,7 +29,7 @@ use tikwire::wg::apply::Tools;
 use tikwire::wg::plan::ReconcileOptions;
 use tikwire::wg::status::Thresholds;
 use wg_support::Netns;
-use wg_support::e2e::{RemoveOnDrop, Tikwire};
+use wg_support::e2e::Tikwire;
 
 const INTERFACE: &str = "wgscale0";
 
@@ -209,13 +209,7 @@ async fn run(routers: usize, minute: Duration) {
     drop(agent);
 
     // The real agent process at its default interval.
-    let data_dir = std::env::temp_dir().join(format!("tikwire-scale-{}", db.name));
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let _cleanup = RemoveOnDrop(data_dir.clone());
-    let tikwire = Tikwire {
-        url: db.url.clone(),
-        data_dir,
-    };
+    let (tikwire, _cleanup) = Tikwire::with_data_dir(db.url.clone(), &db.name, "scale");
     let mut command = tikwire.prepared(Some(&hub.name), &["agent", "--hub", "hub1"]);
     command.env("TIKWIRE_MASTER_KEY", common::master_key_base64());
     let log = std::fs::File::create(tikwire.data_dir.join("agent.log")).unwrap();

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use tikwire::alerts::signature::SigningKey;
 use webhook_support::{Receiver, verified};
-use wg_support::e2e::{REACHES, RemoveOnDrop, Tikwire, configure_router, missing_tool, pings};
-use wg_support::{Netns, live_unavailable};
+use wg_support::Netns;
+use wg_support::e2e::{REACHES, Tikwire, configure_router, pings, unavailable};
 
 /// Kills the agent however the test ends.
 struct KillOnDrop(std::process::Child);
@@ -60,11 +60,7 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_that_goes_away_reaches_the_webhook_receiver_within_seconds() {
-    if let Some(reason) = live_unavailable() {
-        eprintln!("SKIPPED end-to-end alerts test: {reason}");
-        return;
-    }
-    if let Some(reason) = missing_tool(&["wg-quick", "ping"]) {
+    if let Some(reason) = unavailable(&["wg-quick", "ping"]) {
         eprintln!("SKIPPED end-to-end alerts test: {reason}");
         return;
     }
@@ -73,13 +69,9 @@ async fn a_router_that_goes_away_reaches_the_webhook_receiver_within_seconds() {
         eprintln!("SKIPPED end-to-end alerts test: DATABASE_URL is a TCP server");
         return;
     }
-    let data_dir = std::env::temp_dir().join(format!("tikwire-e2e-alerts-{}", db.name));
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let _data_dir_guard = RemoveOnDrop(data_dir.clone());
-    let tikwire = Tikwire {
-        url: common::server_url_for(&db.name),
-        data_dir: data_dir.clone(),
-    };
+    let (tikwire, _data_dir_guard) =
+        Tikwire::with_data_dir(common::server_url_for(&db.name), &db.name, "e2e-alerts");
+    let data_dir = tikwire.data_dir.clone();
 
     // hub <-> router over one veth pair; the receiver in the test's own namespace over another.
     let mut hub = Netns::new("H");

@@ -12,10 +12,9 @@ mod common;
 mod wg_support;
 
 use wg_support::e2e::{
-    BLOCKED, REACHES, RemoveOnDrop, Tikwire, configure_router, diagnose, hub_peers, missing_tool,
-    pings,
+    BLOCKED, REACHES, Tikwire, configure_router, diagnose, hub_peers, pings, unavailable,
 };
-use wg_support::{Netns, live_unavailable, run};
+use wg_support::{Netns, run};
 
 /// A veth pair between two namespaces, named after them; returns (name in a, name in b).
 fn veth(a: &Netns, b: &Netns, tag: &str) -> (String, String) {
@@ -32,11 +31,7 @@ fn veth(a: &Netns, b: &Netns, tag: &str) -> (String, String) {
 
 #[tokio::test]
 async fn a_management_host_reaches_each_router_through_its_tenants_hub() {
-    if let Some(reason) = live_unavailable() {
-        eprintln!("SKIPPED two-hub end-to-end test: {reason}");
-        return;
-    }
-    if let Some(reason) = missing_tool(&["wg-quick", "nft", "ping"]) {
+    if let Some(reason) = unavailable(&["wg-quick", "nft", "ping"]) {
         eprintln!("SKIPPED two-hub end-to-end test: {reason}");
         return;
     }
@@ -47,13 +42,9 @@ async fn a_management_host_reaches_each_router_through_its_tenants_hub() {
         );
         return;
     }
-    let data_dir = std::env::temp_dir().join(format!("tikwire-e2e-hubs-{}", db.name));
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let _data_dir_guard = RemoveOnDrop(data_dir.clone());
-    let tikwire = Tikwire {
-        url: common::server_url_for(&db.name),
-        data_dir: data_dir.clone(),
-    };
+    let (tikwire, _data_dir_guard) =
+        Tikwire::with_data_dir(common::server_url_for(&db.name), &db.name, "e2e-hubs");
+    let data_dir = tikwire.data_dir.clone();
 
     let mut h1 = Netns::new("p");
     let mut h2 = Netns::new("q");

@@ -11,18 +11,13 @@ mod common;
 mod wg_support;
 
 use wg_support::e2e::{
-    BLOCKED, REACHES, RemoveOnDrop, Tikwire, configure_router, diagnose, hub_peers, missing_tool,
-    pings,
+    BLOCKED, REACHES, Tikwire, configure_router, diagnose, hub_peers, pings, unavailable,
 };
-use wg_support::{Netns, live_unavailable, run};
+use wg_support::{Netns, run};
 
 #[tokio::test]
 async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
-    if let Some(reason) = live_unavailable() {
-        eprintln!("SKIPPED end-to-end WireGuard test: {reason}");
-        return;
-    }
-    if let Some(reason) = missing_tool(&["wg-quick", "nft", "ping"]) {
+    if let Some(reason) = unavailable(&["wg-quick", "nft", "ping"]) {
         eprintln!("SKIPPED end-to-end WireGuard test: {reason}");
         return;
     }
@@ -33,13 +28,9 @@ async fn routers_come_online_through_the_agent_and_tenants_stay_apart() {
         );
         return;
     }
-    let data_dir = std::env::temp_dir().join(format!("tikwire-e2e-{}", db.name));
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let _data_dir_guard = RemoveOnDrop(data_dir.clone());
-    let tikwire = Tikwire {
-        url: common::server_url_for(&db.name),
-        data_dir: data_dir.clone(),
-    };
+    let (tikwire, _data_dir_guard) =
+        Tikwire::with_data_dir(common::server_url_for(&db.name), &db.name, "e2e");
+    let data_dir = tikwire.data_dir.clone();
 
     // Network: hub 192.0.2.1 (router A's side) and 198.51.100.1 (router B's side).
     let mut hub = Netns::new("h");

@@ -32,13 +32,11 @@ impl Drop for Killed {
 }
 
 fn tikwire_for(db: &common::TestDb, tag: &str) -> (Tikwire, RemoveOnDrop) {
-    let data_dir = std::env::temp_dir().join(format!("tikwire-metrics-{tag}-{}", db.name));
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let tikwire = Tikwire {
-        url: common::server_url_for(&db.name),
-        data_dir: data_dir.clone(),
-    };
-    (tikwire, RemoveOnDrop(data_dir))
+    Tikwire::with_data_dir(
+        common::server_url_for(&db.name),
+        &db.name,
+        &format!("metrics-{tag}"),
+    )
 }
 
 fn free_port() -> u16 {

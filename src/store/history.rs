@@ -14,8 +14,8 @@ use sqlx::{Acquire as _, PgConnection, PgExecutor};
 use super::Store;
 use crate::Result;
 use crate::history::{
-    self, AVAILABILITY_SPAN_DAYS, Availability, EndpointChange, FleetEvent, HISTORY_EVENTS_MAX,
-    Resolution, Retention, RouterHistory, StatusChange, Timeline, TrafficPoint, TrafficTable,
+    self, AVAILABILITY_SPAN_DAYS, Availability, FleetEvent, HISTORY_EVENTS_MAX, Resolution,
+    Retention, RouterHistory, Timeline, TrafficTable,
 };
 use crate::model::RouterStatus;
 
@@ -325,29 +325,30 @@ pub async fn router_history(
         Resolution::FiveMinute => TRAFFIC_5M,
         Resolution::Hourly => TRAFFIC_1H,
     };
-    let traffic: Vec<TrafficPoint> = sqlx::query_as(traffic_query)
-        .bind(router_id)
-        .bind(since)
-        .bind(TRAFFIC_POINTS_MAX)
-        .fetch_all(&mut *conn)
-        .await?;
-    let transitions: Vec<StatusChange> = sqlx::query_as(STATUS_CHANGES)
-        .bind(router_id)
-        .bind(since)
-        .bind(HISTORY_EVENTS_MAX)
-        .fetch_all(&mut *conn)
-        .await?;
-    let endpoints: Vec<EndpointChange> = sqlx::query_as(ENDPOINT_CHANGES)
-        .bind(router_id)
-        .bind(since)
-        .bind(HISTORY_EVENTS_MAX)
-        .fetch_all(&mut *conn)
-        .await?;
     Ok(RouterHistory {
-        traffic,
-        transitions,
-        endpoints,
+        traffic: span_rows(conn, traffic_query, router_id, since, TRAFFIC_POINTS_MAX).await?,
+        transitions: span_rows(conn, STATUS_CHANGES, router_id, since, HISTORY_EVENTS_MAX).await?,
+        endpoints: span_rows(conn, ENDPOINT_CHANGES, router_id, since, HISTORY_EVENTS_MAX).await?,
     })
+}
+
+/// One of a router's history queries: $1 the router, $2 the span's start, $3 the most rows.
+async fn span_rows<T>(
+    conn: &mut PgConnection,
+    query: &'static str,
+    router_id: i64,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    Ok(sqlx::query_as(query)
+        .bind(router_id)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
 }
 
 /// For each router: the status it had at `from` (its last change before) and every change

@@ -46,6 +46,15 @@ impl Tikwire {
             .env("XDG_CONFIG_HOME", self.data_dir.join("config"))
     }
 
+    /// `tikwire` on test database `db_name` (at `url`) with a data directory of its own,
+    /// `tikwire-TAG-DB` under the temp dir, removed when the guard drops.
+    pub fn with_data_dir(url: String, db_name: &str, tag: &str) -> (Tikwire, RemoveOnDrop) {
+        let data_dir = std::env::temp_dir().join(format!("tikwire-{tag}-{db_name}"));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let guard = RemoveOnDrop(data_dir.clone());
+        (Tikwire { url, data_dir }, guard)
+    }
+
     pub fn ok_in(&self, netns: Option<&str>, args: &[&str]) -> String {
         let out = self.command(netns, args);
         assert!(
@@ -158,6 +167,12 @@ pub fn hub_peers(hub: &Netns, ifname: &str) -> Vec<String> {
 }
 
 /// Why an end-to-end test cannot run here: the first of `tools` that is not installed.
+/// Why a namespace end-to-end test cannot run here: not root, no wg, wireguard-go or ip
+/// ([`super::live_unavailable`]), or one of `tools` missing.
+pub fn unavailable(tools: &[&str]) -> Option<String> {
+    super::live_unavailable().or_else(|| missing_tool(tools))
+}
+
 pub fn missing_tool(tools: &[&str]) -> Option<String> {
     tools.iter().find_map(|tool| {
         run("sh", &["-c", &format!("command -v {tool} || true")])

@@ -54,12 +54,7 @@ impl RotationLoss {
 impl RotationBed {
     /// Sets everything up; `url` is a test database's URL over the Unix socket.
     pub fn start(url: String, db_name: &str) -> RotationBed {
-        let data_dir = std::env::temp_dir().join(format!("tikwire-rot-{db_name}"));
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let tikwire = Tikwire {
-            url,
-            data_dir: data_dir.clone(),
-        };
+        let (tikwire, data_dir_guard) = Tikwire::with_data_dir(url, db_name, "rot");
         let mut hub = Netns::new("rh");
         let mut router = Netns::new("rr");
         let (hub_if, router_if) = (hub.name.clone(), router.name.clone());
@@ -126,7 +121,7 @@ impl RotationBed {
             hub_ip,
             router_ip,
             agent,
-            _data_dir: RemoveOnDrop(data_dir),
+            _data_dir: data_dir_guard,
         }
     }
 
