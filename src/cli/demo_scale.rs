@@ -28,12 +28,13 @@ pub async fn run(ctx: &Context, routers: u64) -> Result<()> {
     let provisioner = ctx.provisioner().await?;
     let store = provisioner.store();
     let existing = store.subnet_usage().await?;
+    let hubs = store.list_hubs().await?;
     let started = Instant::now();
     let mut left = routers;
     let mut added_total = 0u64;
     for n in 1..=tenants_needed {
         let name = TenantName::parse(&format!("sample-{n:03}"))?;
-        let hub = sample_hub(&provisioner, n).await?;
+        let hub = sample_hub(&provisioner, &hubs, n).await?;
         let have = match existing.iter().find(|u| u.tenant == name.as_str()) {
             Some(usage) => usage.allocated.max(0) as u64,
             None => {
@@ -66,17 +67,11 @@ pub async fn run(ctx: &Context, routers: u64) -> Result<()> {
     ))
 }
 
-/// Hub `sample-NNN` (endpoint 192.0.2.N, a documentation address), made when missing.
-async fn sample_hub(provisioner: &Provisioner, n: u64) -> Result<Hub> {
+/// Hub `sample-NNN` (endpoint 192.0.2.N, a documentation address): one of `hubs`, or made.
+async fn sample_hub(provisioner: &Provisioner, hubs: &[Hub], n: u64) -> Result<Hub> {
     let name = format!("sample-{n:03}");
-    if let Some(hub) = provisioner
-        .store()
-        .list_hubs()
-        .await?
-        .into_iter()
-        .find(|h| h.name == name)
-    {
-        return Ok(hub);
+    if let Some(hub) = hubs.iter().find(|h| h.name == name) {
+        return Ok(hub.clone());
     }
     let address = Ipv4Addr::new(192, 0, 2, n as u8);
     provisioner

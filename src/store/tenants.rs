@@ -36,7 +36,10 @@ pub struct PoolUsage {
 const TENANT_SELECT: &str = "
     SELECT t.id, t.name, a.subnet_cidr, a.gateway_ip AS hub_ip, a.total_ips AS capacity,
            a.allocated_ips AS routers, t.created_at,
-           (SELECT count(*) FROM vpn_configurations c WHERE c.tenant_id = t.id AND c.status = 'online') AS online,
+           -- Kept by triggers (migration 0010): the same cost at any fleet size, which the
+           -- console pays on every change notification.
+           COALESCE((SELECT rc.routers FROM router_counts rc
+                     WHERE rc.tenant_id = t.id AND rc.status = 'online'), 0) AS online,
            (SELECT h.name FROM hubs h WHERE h.id = t.hub_id) AS hub,
            ARRAY(SELECT h.name FROM hubs h
                  WHERE h.id IS DISTINCT FROM t.hub_id
