@@ -281,16 +281,10 @@ fn snapshot(
     taken_at: i64,
     handshakes: &[(&str, i64)],
 ) -> tikwire::wg::Snapshot {
-    tikwire::wg::Snapshot {
-        interface: "wg0".into(),
-        taken_at: at(taken_at),
-        public_key: None,
-        listen_port: 51820,
-        peers: handshakes
-            .iter()
-            .map(|(name, hs)| (keys[*name].parse().unwrap(), common::peer_seen(at(*hs))))
-            .collect(),
-    }
+    let peers = handshakes
+        .iter()
+        .map(|(name, hs)| (keys[*name].as_str(), at(*hs)));
+    common::wg0_snapshot(at(taken_at), peers)
 }
 
 /// What the feed read, as (table, kind) pairs: "t:pending->online", "a:router.stale".

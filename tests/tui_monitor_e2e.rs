@@ -191,21 +191,6 @@ async fn detail_and_live_events_in_tmux() {
     assert_eq!(tmux.wait_exit(), "0");
 }
 
-/// A snapshot of hub `main`'s interface taken at `taken_at`, each router having last shaken
-/// hands at the time given.
-fn snapshot(taken_at: DateTime<Utc>, peers: &[(String, DateTime<Utc>)]) -> tikwire::wg::Snapshot {
-    tikwire::wg::Snapshot {
-        interface: "wg0".into(),
-        taken_at,
-        public_key: None,
-        listen_port: 51820,
-        peers: peers
-            .iter()
-            .map(|(key, handshake)| (key.parse().unwrap(), common::peer_seen(*handshake)))
-            .collect(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn alerts_raised_elsewhere_toast_in_tmux() {
     let db = common::test_db().await;
@@ -235,9 +220,8 @@ async fn alerts_raised_elsewhere_toast_in_tmux() {
     let start = Utc::now();
     let poll = |minutes: i64, handshakes: [i64; 4]| {
         let at = |m: i64| start + TimeDelta::minutes(m) - TimeDelta::seconds(5);
-        let peers: Vec<(String, DateTime<Utc>)> =
-            keys.iter().cloned().zip(handshakes.map(at)).collect();
-        snapshot(start + TimeDelta::minutes(minutes), &peers)
+        let peers = keys.iter().map(String::as_str).zip(handshakes.map(at));
+        common::wg0_snapshot(start + TimeDelta::minutes(minutes), peers)
     };
 
     let tmux = Tmux::console(&env, "alerts", 80, 24);

@@ -65,21 +65,10 @@ fn at(secs: i64) -> DateTime<Utc> {
 
 /// A snapshot at `taken_at` where each router last shook hands at the given time.
 fn snapshot(fleet: &Fleet, taken_at: i64, handshakes: &[(&str, i64)]) -> Snapshot {
-    Snapshot {
-        interface: "wg0".into(),
-        taken_at: at(taken_at),
-        public_key: None,
-        listen_port: 51820,
-        peers: handshakes
-            .iter()
-            .map(|(name, hs)| {
-                (
-                    fleet.keys[*name].parse().unwrap(),
-                    common::peer_seen(at(*hs)),
-                )
-            })
-            .collect(),
-    }
+    let peers = handshakes
+        .iter()
+        .map(|(name, hs)| (fleet.keys[*name].as_str(), at(*hs)));
+    common::wg0_snapshot(at(taken_at), peers)
 }
 
 async fn sync_with_alerts(fleet: &Fleet, wake: Arc<Notify>) -> StatusSync {
@@ -124,6 +113,14 @@ fn fast_worker(p: &Provisioner, wake: Arc<Notify>) -> DeliveryWorker {
             cap: Duration::from_secs(1),
             give_up_after: Duration::from_secs(3600),
         })
+}
+
+/// The hub's agent has been silent for longer than three of its intervals (5 s).
+async fn agent_silent(pool: &PgPool) {
+    sqlx::query("UPDATE alert_hub_watch SET last_poll_at = now() - interval '16 seconds'")
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 /// Waits (bounded) until `check` holds.
@@ -439,11 +436,7 @@ async fn a_silent_hub_is_announced_once_by_any_watcher_and_its_return_too() {
         .await
         .unwrap();
 
-    // The agent has been silent for longer than three intervals.
-    sqlx::query("UPDATE alert_hub_watch SET last_poll_at = now() - interval '16 seconds'")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    agent_silent(&db.pool).await;
     // Two watchers (two agents, or an agent and `serve`) look at once: one announcement.
     let a = fast_worker(&fleet.provisioner, Arc::new(Notify::new()));
     let other = common::provisioner(&PgPool::connect(&db.url).await.unwrap());
@@ -712,10 +705,7 @@ async fn a_silent_hub_is_told_to_the_tenants_it_serves() {
         .await
         .unwrap();
 
-    sqlx::query("UPDATE alert_hub_watch SET last_poll_at = now() - interval '16 seconds'")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    agent_silent(&db.pool).await;
     let mut listener = ChangeListener::from_store(store).await.unwrap();
     let worker = fast_worker(&p, Arc::new(Notify::new()));
     assert_eq!(worker.watch_hubs().await.unwrap(), 1);

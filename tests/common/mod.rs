@@ -522,3 +522,21 @@ pub fn peer_seen(handshake: chrono::DateTime<chrono::Utc>) -> tikwire::wg::polle
         has_preshared_key: true,
     }
 }
+
+/// A snapshot of interface `wg0` taken at `taken_at`: each peer (a public key in base64) with
+/// its last handshake.
+pub fn wg0_snapshot<'a>(
+    taken_at: chrono::DateTime<chrono::Utc>,
+    peers: impl IntoIterator<Item = (&'a str, chrono::DateTime<chrono::Utc>)>,
+) -> tikwire::wg::Snapshot {
+    tikwire::wg::Snapshot {
+        interface: "wg0".into(),
+        taken_at,
+        public_key: None,
+        listen_port: 51820,
+        peers: peers
+            .into_iter()
+            .map(|(key, handshake)| (key.parse().unwrap(), peer_seen(handshake)))
+            .collect(),
+    }
+}
