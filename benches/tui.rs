@@ -6,6 +6,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tikwire::store::PoolUsage;
+use tikwire::store::console_history::{FeedCursor, FeedEvent};
 use tikwire::tui::app::{App, Loaded, Msg};
 use tikwire::tui::data::RouterRow;
 use tikwire::tui::keymap::Keymap;
@@ -157,16 +158,25 @@ fn monitoring(c: &mut Criterion) {
         })
     });
 
-    let storm: Vec<(i64, tikwire::history::FleetEvent)> = (0..5000)
+    // A storm as the feed reads it: 5,000 transitions and the one alert folding them.
+    let mut storm: Vec<FeedEvent> = (0..5000)
         .map(|i| {
-            (
+            testdata::transition(
                 i + 1,
                 testdata::status_event(now, "acme", &format!("r{i}"), S::Online, S::Offline),
             )
         })
         .collect();
+    storm.push(testdata::alert(
+        now,
+        1,
+        tikwire::alerts::AlertKind::HubStorm,
+        "",
+        "",
+        Some(5000),
+    ));
     let mut events = loaded_app(Vec::new(), Vec::new());
-    events.update(Msg::Loaded(Loaded::EventCursor(Ok(0))));
+    events.update(Msg::Loaded(Loaded::EventCursor(Ok(FeedCursor::default()))));
     events.update(key('E'));
     events.update(Msg::Loaded(Loaded::Events {
         tenant: None,
@@ -181,16 +191,16 @@ fn monitoring(c: &mut Criterion) {
             .unwrap();
         })
     });
-    group.bench_function("feed_read_5000_offline_to_one_toast", |b| {
+    group.bench_function("feed_read_5000_transitions_and_a_storm_to_one_toast", |b| {
         b.iter_batched(
             || {
                 let mut app = loaded_app(Vec::new(), Vec::new());
-                app.update(Msg::Loaded(Loaded::EventCursor(Ok(0))));
+                app.update(Msg::Loaded(Loaded::EventCursor(Ok(FeedCursor::default()))));
                 (app, storm.clone())
             },
             |(mut app, storm)| {
                 app.update(Msg::Loaded(Loaded::EventFeed {
-                    after: 0,
+                    after: FeedCursor::default(),
                     result: Ok(storm),
                 }));
                 app

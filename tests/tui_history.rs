@@ -7,9 +7,10 @@ mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
-use tikwire::history::{Retention, StatusChange};
+use tikwire::history::{FleetEvent, Retention, StatusChange};
 use tikwire::model::{RouterName, RouterStatus, TenantName};
 use tikwire::provision::{NewRouter, RouterSpec};
+use tikwire::store::console_history::{EventId, FeedCursor, FeedEvent};
 use tikwire::tui::fleet::router_detail;
 
 const RETENTION: Retention = Retention {
@@ -216,27 +217,240 @@ async fn the_detail_loader_returns_what_was_stored_and_the_feed_reads_only_what_
         None
     );
 
-    // The feed starts at the newest event and then reads only what comes after it.
-    let cursor = store.newest_event_id().await.unwrap();
+    // The feed starts at the newest transition and alert (none yet) and then reads only what
+    // comes after them.
+    let cursor = store.feed_start().await.unwrap();
     let all = store
         .events(None, now - TimeDelta::days(30), 0, 500)
         .await
         .unwrap();
     assert_eq!(all.len(), 4);
-    assert_eq!(all.last().unwrap().0, cursor);
-    assert!(store.events_after(cursor, 500).await.unwrap().is_empty());
+    assert_eq!(
+        cursor,
+        FeedCursor {
+            transitions: all.last().unwrap().0,
+            alerts: 0
+        }
+    );
+    assert!(store.feed_after(cursor, 500).await.unwrap().is_empty());
     // From the start: the same events as the listing, oldest first; a limit keeps the newest.
-    assert_eq!(store.events_after(0, 500).await.unwrap(), all);
-    assert_eq!(store.events_after(0, 2).await.unwrap(), all[2..]);
+    let ids = |events: Vec<FeedEvent>| -> Vec<(EventId, FleetEvent)> {
+        events.into_iter().map(|e| (e.id, e.event)).collect()
+    };
+    let listed: Vec<(EventId, FleetEvent)> = all
+        .iter()
+        .map(|(id, e)| (EventId::Transition(*id), e.clone()))
+        .collect();
+    assert_eq!(
+        ids(store.feed_after(FeedCursor::default(), 500).await.unwrap()),
+        listed
+    );
+    assert_eq!(
+        ids(store.feed_after(FeedCursor::default(), 2).await.unwrap()),
+        listed[2..]
+    );
+    assert_eq!(
+        ids(store
+            .recent_events(None, now - TimeDelta::days(30), 500)
+            .await
+            .unwrap()),
+        listed
+    );
     transition(pool, other.id, tenant.id, hub.id, now, "offline", "online").await;
-    let new = store.events_after(cursor, 500).await.unwrap();
+    let new = store.feed_after(cursor, 500).await.unwrap();
     assert_eq!(new.len(), 1);
-    assert!(new[0].0 > cursor);
+    assert!(cursor.precedes(new[0].id));
     assert!(matches!(
-        &new[0].1,
-        tikwire::history::FleetEvent::Status { router, to: RouterStatus::Online, .. } if router == "r2"
+        &new[0].event,
+        FleetEvent::Status { router, to: RouterStatus::Online, .. } if router == "r2"
     ));
-    let (text, alarming) = tikwire::tui::monitor::announce(new.iter().map(|(_, e)| e)).unwrap();
-    assert_eq!(text, "acme/r2 came back online on hub1");
-    assert!(!alarming);
+    // A raw transition is not toasted: alerts are (see the test below).
+    assert_eq!(tikwire::tui::monitor::announce(&new), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts in the feed, written by the agent's own poll write path (status sync with alerts).
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+}
+
+/// A snapshot of `wg0` at `taken_at` where each router last shook hands at the given time.
+fn snapshot(
+    keys: &std::collections::HashMap<String, String>,
+    taken_at: i64,
+    handshakes: &[(&str, i64)],
+) -> tikwire::wg::Snapshot {
+    let peers = handshakes
+        .iter()
+        .map(|(name, hs)| (keys[*name].as_str(), at(*hs)));
+    common::wg0_snapshot(at(taken_at), peers)
+}
+
+/// What the feed read, as (table, kind) pairs: "t:pending->online", "a:router.stale".
+fn described(events: &[FeedEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match (&e.id, &e.event) {
+            (
+                EventId::Transition(_),
+                FleetEvent::Status {
+                    router, from, to, ..
+                },
+            ) => {
+                format!("t:{router} {from}->{to}")
+            }
+            (EventId::Transition(_), FleetEvent::FirstHandshake { router, .. }) => {
+                format!("t:{router} first")
+            }
+            (EventId::Alert(_), FleetEvent::Alert { alert, router, .. }) => {
+                format!("a:{router} {alert}")
+            }
+            (id, event) => panic!("{id:?} holds {event:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_feed_merges_the_agents_transitions_and_alerts_in_time_order() {
+    use tikwire::alerts::AlertKind;
+
+    let db = common::test_db().await;
+    let provisioner = common::provisioner(&db.pool);
+    let hub = common::add_hub(&provisioner, "wg0").await;
+    let mut keys = std::collections::HashMap::new();
+    for tenant in ["acme", "globex"] {
+        provisioner
+            .add_tenant(&TenantName::parse(tenant).unwrap())
+            .await
+            .unwrap();
+    }
+    let names = ["r1", "r2", "r3", "r4", "r5"];
+    for (i, name) in names.iter().enumerate() {
+        let router = provisioner
+            .add_router(&NewRouter {
+                tenant: TenantName::parse(if i < 3 { "acme" } else { "globex" }).unwrap(),
+                hub: None,
+                spec: RouterSpec::named(RouterName::parse(name).unwrap()),
+            })
+            .await
+            .unwrap();
+        keys.insert((*name).to_owned(), router.public_key.to_string());
+    }
+    let store = provisioner.store();
+    let mut sync = common::agent_sync(store, hub.id, "hub1", Default::default()).await;
+    let start = store.feed_start().await.unwrap();
+    assert_eq!(start, FeedCursor::default());
+
+    // All five shake hands for the first time: their transitions and first-handshake alerts.
+    let fresh: Vec<(&str, i64)> = names.iter().map(|n| (*n, 95)).collect();
+    sync.sync(store, &snapshot(&keys, 100, &fresh))
+        .await
+        .unwrap();
+    let first = store.feed_after(start, 500).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .filter(|e| matches!(e.id, EventId::Alert(_)))
+            .count(),
+        5
+    );
+    assert_eq!(first.len(), 15, "{:#?}", described(&first));
+    let times: Vec<_> = first.iter().map(|e| (e.event.at(), e.id)).collect();
+    assert!(times.is_sorted(), "merged by time: {times:?}");
+    let news = tikwire::tui::monitor::announce(&first).unwrap();
+    assert_eq!(
+        news.text(),
+        "5 alerts: 5 routers connected for the first time on hub1"
+    );
+    let cursor = start.past(&first);
+
+    // r1 goes stale: its transition, then the alert the engine raised for it.
+    let mut handshakes: Vec<(&str, i64)> = names.iter().map(|n| (*n, 195)).collect();
+    handshakes[0].1 = 95;
+    sync.sync(store, &snapshot(&keys, 200, &handshakes))
+        .await
+        .unwrap();
+    let stale = store.feed_after(cursor, 500).await.unwrap();
+    assert_eq!(
+        described(&stale),
+        ["t:r1 online->stale", "a:r1 router.stale"]
+    );
+    let cursor = cursor.past(&stale);
+    assert_eq!(
+        tikwire::tui::monitor::announce(&stale).unwrap().text(),
+        "acme/r1 went stale on hub1"
+    );
+
+    // The other four drop in one poll: a storm, one hub alert folding all four.
+    let silent: Vec<(&str, i64)> = names.iter().map(|n| (*n, 95)).collect();
+    sync.sync(store, &snapshot(&keys, 300, &silent))
+        .await
+        .unwrap();
+    let storm = store.feed_after(cursor, 500).await.unwrap();
+    assert_eq!(
+        described(&storm),
+        [
+            "t:r2 online->stale",
+            "t:r3 online->stale",
+            "t:r4 online->stale",
+            "t:r5 online->stale",
+            "a: hub.storm"
+        ]
+    );
+    assert_eq!(storm[4].routers, Some(4));
+    let news = tikwire::tui::monitor::announce(&storm).unwrap();
+    assert_eq!(news.text(), "storm on hub1: 4 routers dropped");
+    assert!(news.alarming);
+    // The per-tenant copies of the storm are not read again.
+    let copies: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_events WHERE tenant_copy")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(copies, 2);
+    let cursor = cursor.past(&storm);
+    assert!(store.feed_after(cursor, 500).await.unwrap().is_empty());
+    // A console opening now starts past all of it (the copies' ids included).
+    let now_start = store.feed_start().await.unwrap();
+    assert_eq!(now_start.transitions, cursor.transitions);
+    assert_eq!(now_start.alerts, cursor.alerts + 2);
+
+    // The events view's load: a tenant's transitions and alerts; the storm (hub-wide) only
+    // under all tenants.
+    let since = at(0);
+    let all = store.recent_events(None, since, 500).await.unwrap();
+    assert_eq!(all.len(), 15 + 2 + 5);
+    assert!(all.iter().map(|e| (e.event.at(), e.id)).is_sorted());
+    assert!(all.iter().any(|e| matches!(
+        e.event,
+        FleetEvent::Alert {
+            alert: AlertKind::HubStorm,
+            ..
+        }
+    )));
+    let acme = store.recent_events(Some("acme"), since, 500).await.unwrap();
+    assert!(
+        acme.iter()
+            .all(|e| tikwire::tui::monitor::event_tenant(&e.event) == "acme")
+    );
+    assert_eq!(
+        acme.iter()
+            .filter(|e| matches!(e.id, EventId::Alert(_)))
+            .count(),
+        3 + 1,
+        "acme's three first handshakes and r1 going stale"
+    );
+    // Bounded: a limit per table keeps the newest of each.
+    let few = store.recent_events(None, since, 2).await.unwrap();
+    assert_eq!(
+        described(&few),
+        [
+            "a:r1 router.stale",
+            "t:r4 online->stale",
+            "t:r5 online->stale",
+            "a: hub.storm"
+        ]
+    );
+    let few = store.feed_after(FeedCursor::default(), 1).await.unwrap();
+    assert_eq!(described(&few), ["t:r5 online->stale", "a: hub.storm"]);
 }

@@ -2,8 +2,9 @@
 //! history (written here as the agent would: transitions, endpoints, 5-minute and hourly
 //! traffic). Enter opens the router's detail view (availability, a sparkline), its scripts are
 //! one key away; the events view lists the fleet's events and shows a transition that another
-//! process writes while it is open, with a toast. Keys are sent one at a time and as bursts;
-//! the screen is read with `capture-pane`.
+//! process writes while it is open. Alerts that another process's status sync raises (first
+//! handshakes, a router going stale, a storm) appear as toasts and in the events view. Keys are
+//! sent one at a time and as bursts; the screen is read with `capture-pane`.
 
 mod common;
 #[path = "common_tui/tmux.rs"]
@@ -169,7 +170,8 @@ async fn detail_and_live_events_in_tmux() {
         first.contains("acme/r1") && first.contains("offline"),
         "{screen}"
     );
-    assert!(screen.contains("acme/r1 went offline on main"), "{screen}");
+    // A raw transition is listed, not toasted: toasts tell the agent's judged alerts.
+    assert!(!screen.contains("went offline"), "{screen}");
 
     // One key at a time: t (all tenants: the same two), esc, enter: the detail view shows
     // the outage.
@@ -185,6 +187,83 @@ async fn detail_and_live_events_in_tmux() {
     tmux.wait_until("the routers list again", |s| {
         !s.contains("Router · acme/r1")
     });
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(), "0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_raised_elsewhere_toast_in_tmux() {
+    let db = common::test_db().await;
+    let env = Env::new(&db.url, &db.name);
+    env.cli(&["hub", "add", "main", "--endpoint", "vpn.example.net:51820"]);
+    env.cli(&["tenant", "add", "acme"]);
+    for name in ["r1", "r2", "r3", "r4"] {
+        env.cli(&["router", "add", name, "--tenant", "acme"]);
+    }
+    let pool = &db.pool;
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT c.client_public_key FROM vpn_configurations c JOIN routers r ON r.id = c.router_id
+         ORDER BY r.name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let hub_id: i64 = sqlx::query_scalar("SELECT id FROM hubs")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // This process plays the hub's agent: its status sync and alert engine, its write path.
+    let store = common::provisioner(pool).store().clone();
+    let mut agent = common::agent_sync(&store, hub_id, "main", Default::default()).await;
+    // The agent's clock: polls two minutes apart (handshakes never go back in time, so a
+    // router goes stale by not shaking hands while the clock moves on).
+    let start = Utc::now();
+    let poll = |minutes: i64, handshakes: [i64; 4]| {
+        let at = |m: i64| start + TimeDelta::minutes(m) - TimeDelta::seconds(5);
+        let peers = keys.iter().map(String::as_str).zip(handshakes.map(at));
+        common::wg0_snapshot(start + TimeDelta::minutes(minutes), peers)
+    };
+
+    let tmux = Tmux::console(&env, "alerts", 80, 24);
+    tmux.wait_for("10.100.1.4");
+
+    // All four shake hands for the first time: one toast for the four alerts.
+    agent.sync(&store, &poll(0, [0, 0, 0, 0])).await.unwrap();
+    tmux.wait_for("4 alerts: 4 routers connected for the first time on main");
+
+    // The events view, all tenants (one key), then r1 goes stale: listed, and told.
+    tmux.keys(&["E"]);
+    tmux.wait_for("Events · all tenants");
+    agent.sync(&store, &poll(2, [0, 2, 2, 2])).await.unwrap();
+    let screen = tmux.wait_for("acme/r1 went stale on main");
+    let top: Vec<&str> = screen.lines().skip(2).take(2).collect();
+    assert!(
+        top[0].contains("acme/r1") && top[0].contains("▲ router.stale"),
+        "the alert on top, marked:\n{screen}"
+    );
+    assert!(
+        top[1].contains("acme/r1") && top[1].contains("online →") && top[1].contains("stale"),
+        "its transition below it:\n{screen}"
+    );
+
+    // The other three drop in one poll: a storm, one alert, one toast part.
+    agent.sync(&store, &poll(4, [0, 2, 2, 2])).await.unwrap();
+    let screen = tmux.wait_for("storm on main: 3 routers dropped");
+    let top = screen.lines().nth(2).unwrap_or_default();
+    assert!(
+        top.contains("hub-wide") && top.contains("▲ hub.storm ×3"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("r2 went stale") && !screen.contains("r3 went stale"),
+        "the storm's routers are not told one by one:\n{screen}"
+    );
+    for key in &keys {
+        assert!(!screen.contains(&key[..12]), "no key on screen:\n{screen}");
+    }
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the routers list again", |s| !s.contains("Events ·"));
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_exit(), "0");
 }

@@ -285,46 +285,95 @@ fn router_detail_view() {
 }
 
 #[test]
-fn events_view_with_a_coalesced_toast() {
+fn events_view_with_alerts_and_an_alert_toast() {
+    use tikwire::alerts::AlertKind as A;
     use tikwire::model::RouterStatus as S;
+    use tikwire::store::console_history::FeedCursor;
     let mut app = app();
-    app.update(Msg::Loaded(Loaded::EventCursor(Ok(0))));
+    app.update(Msg::Loaded(Loaded::EventCursor(Ok(FeedCursor::default()))));
     press(&mut app, [ch('E')]);
     let now = testdata::now();
-    let mut events = vec![(
-        1,
-        tikwire::history::FleetEvent::FirstHandshake {
-            at: now - chrono::Duration::hours(2),
-            tenant: "globex".into(),
-            router: "hq-1".into(),
-            hub: "main".into(),
-        },
-    )];
-    events.push((
-        2,
-        testdata::status_event(
-            now - chrono::Duration::minutes(30),
-            "acme",
-            "branch-1",
-            S::Online,
-            S::Stale,
+    let first_handshake = now - chrono::Duration::hours(2);
+    let stale = now - chrono::Duration::minutes(30);
+    let events = vec![
+        testdata::transition(
+            1,
+            tikwire::history::FleetEvent::FirstHandshake {
+                at: first_handshake,
+                tenant: "globex".into(),
+                router: "hq-1".into(),
+                hub: "main".into(),
+            },
         ),
-    ));
+        testdata::alert(
+            first_handshake,
+            1,
+            A::RouterFirstHandshake,
+            "globex",
+            "hq-1",
+            None,
+        ),
+        testdata::transition(
+            2,
+            testdata::status_event(stale, "acme", "branch-1", S::Online, S::Stale),
+        ),
+        testdata::alert(stale, 2, A::RouterStale, "acme", "branch-1", None),
+        testdata::alert(
+            now - chrono::Duration::minutes(10),
+            3,
+            A::HubDown,
+            "",
+            "",
+            None,
+        ),
+    ];
     app.update(Msg::Loaded(Loaded::Events {
         tenant: None,
         result: Ok(events),
     }));
-    let storm: Vec<_> = (0..37)
+    // A storm: twelve routers drop in one poll, and the engine folds them into one alert.
+    let mut storm: Vec<_> = (0..12)
         .map(|i| {
-            (
+            testdata::transition(
                 10 + i,
-                testdata::status_event(now, "acme", &format!("shop-{i:03}"), S::Online, S::Offline),
+                testdata::status_event(
+                    now - chrono::Duration::seconds(1),
+                    "acme",
+                    &format!("shop-{i:03}"),
+                    S::Online,
+                    S::Offline,
+                ),
             )
         })
         .collect();
+    storm.push(testdata::alert(now, 4, A::HubStorm, "", "", Some(12)));
     app.update(Msg::Loaded(Loaded::EventFeed {
-        after: 0,
+        after: FeedCursor::default(),
         result: Ok(storm),
     }));
+    let screen = render(&app, 80, 24);
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(
+        lines[2].contains("hub-wide") && lines[2].contains("▲ hub.storm ×12"),
+        "{screen}"
+    );
+    assert!(
+        lines[3].contains("acme/shop-011") && lines[3].contains("online → ○ offline"),
+        "{screen}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("hub-wide") && l.contains("▲ hub.down")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("▲ storm on main: 12 routers dropped"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("went offline"),
+        "transitions are not toasted: {screen}"
+    );
     both("events", &app);
 }

@@ -9,6 +9,7 @@ use ratatui::crossterm::event::KeyCode;
 use tikwire::events::{Change, ChangeKind};
 use tikwire::model::RotationState;
 use tikwire::model::RouterStatus;
+use tikwire::store::console_history::{FeedCursor, FeedEvent};
 use tikwire::tui::app::{Dataset, Effect, Layer, Loaded, Msg, Outcome, Pane, Staging};
 use tikwire::tui::data::{ScriptKind, SortKey};
 use tikwire::tui::overlays::confirm::ConfirmTarget;
@@ -1054,11 +1055,11 @@ fn enter_opens_the_detail_view_which_loads_reloads_on_its_hub_and_opens_scripts(
     assert!(view.error.as_deref().unwrap().contains("gone"));
 }
 
-/// The feed's events: `n` routers of acme going offline, ids from `first`.
-fn offline_events(first: i64, n: usize) -> Vec<(i64, tikwire::history::FleetEvent)> {
+/// The feed's events: `n` routers of acme going offline, transition ids from `first`.
+fn offline_events(first: i64, n: usize) -> Vec<FeedEvent> {
     (0..n)
         .map(|i| {
-            (
+            testdata::transition(
                 first + i as i64,
                 testdata::status_event(
                     testdata::now(),
@@ -1072,8 +1073,16 @@ fn offline_events(first: i64, n: usize) -> Vec<(i64, tikwire::history::FleetEven
         .collect()
 }
 
+fn cursor(transitions: i64, alerts: i64) -> FeedCursor {
+    FeedCursor {
+        transitions,
+        alerts,
+    }
+}
+
 #[test]
-fn the_live_feed_reads_after_its_cursor_and_coalesces_toasts() {
+fn the_live_feed_reads_after_its_cursors_and_toasts_alerts_coalesced() {
+    use tikwire::alerts::AlertKind;
     let mut app = app();
     // Until its start is known, a poll asks for the start, never for the past.
     let effects = app.update(Msg::Changed(Some(
@@ -1085,60 +1094,110 @@ fn the_live_feed_reads_after_its_cursor_and_coalesces_toasts() {
             .any(|e| matches!(e, Effect::Load(Dataset::EventCursor))),
         "{effects:?}"
     );
-    app.update(Msg::Loaded(Loaded::EventCursor(Ok(40))));
-    assert_eq!(app.event_cursor, Some(40));
+    app.update(Msg::Loaded(Loaded::EventCursor(Ok(cursor(40, 7)))));
+    assert_eq!(app.event_cursor, Some(cursor(40, 7)));
     let effects = app.update(Msg::Changed(Some(
         Change::new(ChangeKind::StatusUpdated).hub(1),
     )));
     assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::Load(Dataset::EventFeed { after: 40 }))),
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::Load(Dataset::EventFeed { after }) if *after == cursor(40, 7)
+        )),
         "{effects:?}"
     );
-    // 37 routers down in one read: one toast, as bad news; the cursor moves past them.
+    // 37 routers down in one read, and the storm alert the engine folded them into: one
+    // toast, the storm's, as bad news; both cursors move past what was read.
     let toasts = app.toasts.len();
+    let mut read = offline_events(41, 37);
+    read.push(testdata::alert(
+        testdata::now(),
+        8,
+        AlertKind::HubStorm,
+        "",
+        "",
+        Some(37),
+    ));
     app.dirty = false;
     app.update(Msg::Loaded(Loaded::EventFeed {
-        after: 40,
-        result: Ok(offline_events(41, 37)),
+        after: cursor(40, 7),
+        result: Ok(read.clone()),
     }));
     assert!(app.dirty);
     assert_eq!(app.toasts.len(), toasts + 1);
     let toast = app.toasts.last().unwrap();
-    assert_eq!(toast.text, "37 routers went offline on main");
+    assert_eq!(toast.text, "storm on main: 37 routers dropped");
     assert!(toast.error);
-    assert_eq!(app.event_cursor, Some(77));
-    // A late read of the same events (started before the cursor moved) tells nothing again.
+    assert_eq!(app.event_cursor, Some(cursor(77, 8)));
+    // A late read of the same events (started before the cursors moved) tells nothing again.
     app.update(Msg::Loaded(Loaded::EventFeed {
-        after: 40,
-        result: Ok(offline_events(41, 37)),
+        after: cursor(40, 7),
+        result: Ok(read),
     }));
     assert_eq!(app.toasts.len(), toasts + 1);
-    // One coming back: told by name, not as an error.
+    // Raw transitions alone (a router flapping, held back by the engine): no toast.
     app.update(Msg::Loaded(Loaded::EventFeed {
-        after: 77,
-        result: Ok(vec![(
-            78,
-            testdata::status_event(
+        after: cursor(77, 8),
+        result: Ok(offline_events(78, 3)),
+    }));
+    assert_eq!(app.toasts.len(), toasts + 1);
+    assert_eq!(app.event_cursor, Some(cursor(80, 8)));
+    // More alerts while the storm's toast shows: they join it, newest first, counted.
+    app.update(Msg::Loaded(Loaded::EventFeed {
+        after: cursor(80, 8),
+        result: Ok(vec![
+            testdata::alert(
                 testdata::now(),
+                9,
+                AlertKind::RouterOnline,
                 "globex",
                 "hq-1",
-                RouterStatus::Offline,
-                RouterStatus::Online,
+                None,
             ),
+            testdata::alert(
+                testdata::now(),
+                10,
+                AlertKind::RouterFlapping,
+                "acme",
+                "r2",
+                None,
+            ),
+        ]),
+    }));
+    assert_eq!(app.toasts.len(), toasts + 1, "joined, not stacked");
+    let toast = app.toasts.last().unwrap();
+    assert_eq!(
+        toast.text,
+        "3 alerts: acme/r2 flapping on main · globex/hq-1 back online on main \
+         · storm on main: 37 routers dropped"
+    );
+    assert!(toast.error);
+    assert_eq!(app.event_cursor, Some(cursor(80, 10)));
+    // Once it is gone, good news alone is told by name, not as an error.
+    app.update(Msg::Tick(testdata::now() + chrono::Duration::minutes(1)));
+    app.update(Msg::Loaded(Loaded::EventFeed {
+        after: cursor(80, 10),
+        result: Ok(vec![testdata::alert(
+            testdata::now(),
+            11,
+            AlertKind::RouterFirstHandshake,
+            "globex",
+            "hq-2",
+            None,
         )]),
     }));
     let toast = app.toasts.last().unwrap();
-    assert_eq!(toast.text, "globex/hq-1 came back online on main");
+    assert_eq!(
+        toast.text,
+        "globex/hq-2 connected for the first time on main"
+    );
     assert!(!toast.error);
-    assert_eq!(app.event_cursor, Some(78));
 }
 
 #[test]
 fn the_events_view_loads_its_tenant_follows_the_feed_and_cycles_tenants() {
     let mut app = app();
-    app.update(Msg::Loaded(Loaded::EventCursor(Ok(0))));
+    app.update(Msg::Loaded(Loaded::EventCursor(Ok(FeedCursor::default()))));
     // Scoped to acme: the view starts with the console's scope.
     press(&mut app, [ch('1'), ch('j'), key(KeyCode::Enter)]);
     assert_eq!(app.routers.tenant.as_deref(), Some("acme"));
@@ -1165,7 +1224,7 @@ fn the_events_view_loads_its_tenant_follows_the_feed_and_cycles_tenants() {
     assert_eq!(events_view(&app), (Some("acme".into()), false, 3));
     // Live: acme's new event joins, globex's does not; ids already held are not doubled.
     let mut live = offline_events(3, 2);
-    live.push((
+    live.push(testdata::transition(
         5,
         testdata::status_event(
             testdata::now(),
@@ -1176,7 +1235,7 @@ fn the_events_view_loads_its_tenant_follows_the_feed_and_cycles_tenants() {
         ),
     ));
     app.update(Msg::Loaded(Loaded::EventFeed {
-        after: 0,
+        after: FeedCursor::default(),
         result: Ok(live),
     }));
     assert_eq!(events_view(&app), (Some("acme".into()), false, 4));

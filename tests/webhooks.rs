@@ -12,16 +12,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tikwire::alerts::AlertKind;
 use tikwire::alerts::delivery::{DeliveryWorker, RetryPolicy};
 use tikwire::alerts::endpoints::{self, NewWebhook};
-use tikwire::alerts::monitor::{AlertSetup, HubAlerts};
 use tikwire::alerts::signature::SigningKey;
-use tikwire::alerts::{AlertKind, AlertRules};
-use tikwire::model::AgentIdentity;
 use tikwire::model::{RouterName, TenantName};
 use tikwire::provision::{NewRouter, Provisioner, RouterSpec};
-use tikwire::wg::poller::{PeerStats, Snapshot};
-use tikwire::wg::status::Thresholds;
+use tikwire::wg::poller::Snapshot;
 use tikwire::wg::sync::StatusSync;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -66,51 +63,16 @@ fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
 }
 
-fn seen(handshake: i64) -> PeerStats {
-    PeerStats {
-        endpoint: Some("198.51.100.7:40001".parse().unwrap()),
-        last_handshake: Some(at(handshake)),
-        rx_bytes: 1000,
-        tx_bytes: 1000,
-        persistent_keepalive: Some(25),
-        allowed_ips: vec!["10.100.1.1/32".parse().unwrap()],
-        has_preshared_key: true,
-    }
-}
-
 /// A snapshot at `taken_at` where each router last shook hands at the given time.
 fn snapshot(fleet: &Fleet, taken_at: i64, handshakes: &[(&str, i64)]) -> Snapshot {
-    Snapshot {
-        interface: "wg0".into(),
-        taken_at: at(taken_at),
-        public_key: None,
-        listen_port: 51820,
-        peers: handshakes
-            .iter()
-            .map(|(name, hs)| (fleet.keys[*name].parse().unwrap(), seen(*hs)))
-            .collect(),
-    }
+    let peers = handshakes
+        .iter()
+        .map(|(name, hs)| (fleet.keys[*name].as_str(), at(*hs)));
+    common::wg0_snapshot(at(taken_at), peers)
 }
 
 async fn sync_with_alerts(fleet: &Fleet, wake: Arc<Notify>) -> StatusSync {
-    let mut sync = StatusSync::load(
-        fleet.provisioner.store(),
-        fleet.hub_id,
-        Thresholds::new(60, 600).unwrap(),
-        AgentIdentity::current(),
-    )
-    .await
-    .unwrap();
-    sync.set_alerts(HubAlerts::new(
-        AlertSetup {
-            rules: AlertRules::default(),
-            hook: None,
-            wake,
-        },
-        "hub1".into(),
-        Duration::from_secs(5),
-    ));
-    sync
+    common::agent_sync(fleet.provisioner.store(), fleet.hub_id, "hub1", wake).await
 }
 
 async fn add_webhook(p: &Provisioner, url: &str, events: Option<Vec<AlertKind>>) -> SigningKey {
@@ -151,6 +113,14 @@ fn fast_worker(p: &Provisioner, wake: Arc<Notify>) -> DeliveryWorker {
             cap: Duration::from_secs(1),
             give_up_after: Duration::from_secs(3600),
         })
+}
+
+/// The hub's agent has been silent for longer than three of its intervals (5 s).
+async fn agent_silent(pool: &PgPool) {
+    sqlx::query("UPDATE alert_hub_watch SET last_poll_at = now() - interval '16 seconds'")
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 /// Waits (bounded) until `check` holds.
@@ -466,11 +436,7 @@ async fn a_silent_hub_is_announced_once_by_any_watcher_and_its_return_too() {
         .await
         .unwrap();
 
-    // The agent has been silent for longer than three intervals.
-    sqlx::query("UPDATE alert_hub_watch SET last_poll_at = now() - interval '16 seconds'")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    agent_silent(&db.pool).await;
     // Two watchers (two agents, or an agent and `serve`) look at once: one announcement.
     let a = fast_worker(&fleet.provisioner, Arc::new(Notify::new()));
     let other = common::provisioner(&PgPool::connect(&db.url).await.unwrap());
@@ -645,6 +611,143 @@ async fn a_storm_reaches_each_tenant_endpoint_with_only_its_routers() {
     .await
     .unwrap();
     assert!(beta_events.iter().all(|t| t == "beta"), "{beta_events:?}");
+}
+
+/// `hub.down` and `hub.up` concern every tenant the hub serves: endpoints without a tenant,
+/// and those of tenants whose home is the hub or who have a router on it; not the endpoints
+/// of a tenant served elsewhere, nor those filtering the types out. The watchdog's `hub.down`
+/// also wakes the consoles (as a status change of the hub).
+#[tokio::test]
+async fn a_silent_hub_is_told_to_the_tenants_it_serves() {
+    use tikwire::model::HubName;
+    use tikwire::store::notify::{ChangeKind, ChangeListener};
+
+    let db = common::test_db().await;
+    let mut fleet = fleet(&db.pool, &["a1"]).await;
+    let p = fleet.provisioner.clone();
+    let hub2 = HubName::parse("hub2").unwrap();
+    let other = p
+        .add_hub(&tikwire::provision::NewHub::new(
+            hub2.clone(),
+            tikwire::model::Endpoint::parse("vpn2.example.com:51820").unwrap(),
+            tikwire::model::InterfaceName::parse("wg1").unwrap(),
+            51820,
+        ))
+        .await
+        .unwrap();
+    // globex lives on hub2 but has one router on hub1 (placed before its home moved, as the
+    // migration to home hubs leaves such routers); initech lives on hub2 only.
+    p.add_tenant_on(
+        &TenantName::parse("globex").unwrap(),
+        Some(&HubName::parse("hub1").unwrap()),
+    )
+    .await
+    .unwrap();
+    let g1 = p
+        .add_router(&NewRouter {
+            tenant: TenantName::parse("globex").unwrap(),
+            hub: None,
+            spec: RouterSpec::named(RouterName::parse("g1").unwrap()),
+        })
+        .await
+        .unwrap();
+    fleet.keys.insert("g1".into(), g1.public_key.to_string());
+    sqlx::query("UPDATE tenants SET hub_id = $1 WHERE name = 'globex'")
+        .bind(other.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    p.add_tenant_on(&TenantName::parse("initech").unwrap(), Some(&hub2))
+        .await
+        .unwrap();
+    p.add_router(&NewRouter {
+        tenant: TenantName::parse("initech").unwrap(),
+        hub: None,
+        spec: RouterSpec::named(RouterName::parse("i1").unwrap()),
+    })
+    .await
+    .unwrap();
+    let homes: Vec<(String, i64)> =
+        sqlx::query_as("SELECT name, hub_id FROM tenants ORDER BY name")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        homes,
+        [
+            ("acme".into(), fleet.hub_id),
+            ("globex".into(), other.id),
+            ("initech".into(), other.id)
+        ]
+    );
+    add_webhook(&p, "http://127.0.0.1:9/all", None).await;
+    for (name, tenant, events) in [
+        ("acme-noc", "acme", None),
+        ("globex-noc", "globex", None),
+        ("initech-noc", "initech", None),
+        ("acme-routers", "acme", Some(vec![AlertKind::RouterOffline])),
+    ] {
+        endpoints::add(
+            &p,
+            &NewWebhook {
+                url: format!("http://127.0.0.1:9/{name}"),
+                name: Some(name.into()),
+                tenant: Some(tenant.into()),
+                events,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let mut sync = sync_with_alerts(&fleet, Arc::new(Notify::new())).await;
+    let store = p.store();
+    sync.sync(store, &snapshot(&fleet, 100, &[("a1", 95), ("g1", 95)]))
+        .await
+        .unwrap();
+
+    agent_silent(&db.pool).await;
+    let mut listener = ChangeListener::from_store(store).await.unwrap();
+    let worker = fast_worker(&p, Arc::new(Notify::new()));
+    assert_eq!(worker.watch_hubs().await.unwrap(), 1);
+    let change = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .expect("consoles hear of hub.down")
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.kind, ChangeKind::StatusUpdated);
+    assert_eq!(change.hub_id, Some(fleet.hub_id));
+    // The agent polls again: hub.up, to the same endpoints.
+    sync.sync(store, &snapshot(&fleet, 110, &[("a1", 105), ("g1", 105)]))
+        .await
+        .unwrap();
+
+    let told: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT ev.type, e.name, t.name FROM webhook_deliveries d
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN alert_events ev ON ev.id = d.event_id
+         LEFT JOIN tenants t ON t.id = d.tenant_id
+         WHERE ev.type LIKE 'hub.%' ORDER BY ev.id, e.name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let expected = |kind: &str| {
+        [
+            (
+                kind.to_owned(),
+                "acme-noc".to_owned(),
+                Some("acme".to_owned()),
+            ),
+            (
+                kind.to_owned(),
+                "globex-noc".to_owned(),
+                Some("globex".to_owned()),
+            ),
+            (kind.to_owned(), "noc".to_owned(), None),
+        ]
+    };
+    let mut want = expected("hub.down").to_vec();
+    want.extend(expected("hub.up"));
+    assert_eq!(told, want, "each delivery belongs to its endpoint's tenant");
 }
 
 #[tokio::test]

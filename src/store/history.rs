@@ -551,22 +551,63 @@ pub async fn write_demo_history(
     Ok(())
 }
 
+/// One row of `alert_events` with its names: `tikwire events` and the console's feed.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AlertRow {
+    id: i64,
+    at: DateTime<Utc>,
+    alert: String,
+    tenant: String,
+    router: String,
+    hub: String,
+    /// A hub alert: how many routers' alerts it stands for (the body's `routers`).
+    pub(super) routers: Option<i64>,
+}
+
+/// What each alert query selects into an [`AlertRow`] (its WHERE, ORDER and LIMIT follow):
+/// `alert_events a` with its tenant `t` and hub `h`. The router's and tenant's names come from
+/// the alert's own body (an alert outlives its router).
+macro_rules! select_alert_rows {
+    () => {
+        "SELECT a.id, a.at, a.type AS alert,
+                COALESCE(t.name, a.body->'data'->>'tenant', '') AS tenant,
+                COALESCE(a.body->'data'->>'router', '') AS router,
+                COALESCE(h.name, a.body->'data'->>'hub', '') AS hub,
+                (a.body->'data'->>'routers')::bigint AS routers
+         FROM alert_events a
+         LEFT JOIN tenants t ON t.id = a.tenant_id
+         LEFT JOIN hubs h ON h.id = a.hub_id"
+    };
+}
+pub(super) use select_alert_rows;
+
 /// The newest alerts since `since` (and after alert id `after`), oldest first: the hub-wide
-/// originals, not the per-tenant copies of a hub alert. The router's and tenant's names come
-/// from the alert's own body (an alert outlives its router).
-const ALERTS: &str = "
-    SELECT * FROM (
-        SELECT a.id, a.at, a.type AS alert,
-               COALESCE(t.name, a.body->'data'->>'tenant', '') AS tenant,
-               COALESCE(a.body->'data'->>'router', '') AS router,
-               COALESCE(h.name, a.body->'data'->>'hub', '') AS hub
-        FROM alert_events a
-        LEFT JOIN tenants t ON t.id = a.tenant_id
-        LEFT JOIN hubs h ON h.id = a.hub_id
-        WHERE a.at >= $1 AND a.id > $2 AND NOT a.tenant_copy
-          AND ($3::text IS NULL OR t.name = $3)
-        ORDER BY a.at DESC, a.id DESC LIMIT $4
-    ) AS newest ORDER BY at, id";
+/// originals, not the per-tenant copies of a hub alert.
+const ALERTS: &str = concat!(
+    "SELECT * FROM (",
+    select_alert_rows!(),
+    " WHERE a.at >= $1 AND a.id > $2 AND NOT a.tenant_copy
+        AND ($3::text IS NULL OR t.name = $3)
+      ORDER BY a.at DESC, a.id DESC LIMIT $4
+    ) AS newest ORDER BY at, id"
+);
+
+/// The rows of [`alerts`].
+pub(super) async fn alert_rows(
+    db: impl PgExecutor<'_>,
+    tenant: Option<&str>,
+    since: DateTime<Utc>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AlertRow>> {
+    Ok(sqlx::query_as(ALERTS)
+        .bind(since)
+        .bind(after)
+        .bind(tenant)
+        .bind(limit)
+        .fetch_all(db)
+        .await?)
+}
 
 /// Alerts since `since` with an id above `after`, at most `limit` (the newest), oldest first,
 /// each with its id (alert ids, apart from [`events`]' ids).
@@ -577,29 +618,28 @@ pub async fn alerts(
     after: i64,
     limit: i64,
 ) -> Result<Vec<(i64, FleetEvent)>> {
-    let rows: Vec<(i64, DateTime<Utc>, String, String, String, String)> = sqlx::query_as(ALERTS)
-        .bind(since)
-        .bind(after)
-        .bind(tenant)
-        .bind(limit)
-        .fetch_all(db)
-        .await?;
-    rows.into_iter()
-        .map(|(id, at, alert, tenant, router, hub)| {
-            let alert = crate::alerts::AlertKind::parse(&alert)
-                .map_err(|e| crate::Error::Other(format!("alert_events row {id}: {}", e.0)))?;
-            Ok((
-                id,
-                FleetEvent::Alert {
-                    at,
-                    alert,
-                    tenant,
-                    router,
-                    hub,
-                },
-            ))
-        })
-        .collect()
+    let rows = alert_rows(db, tenant, since, after, limit).await?;
+    rows.into_iter().map(AlertRow::into_event).collect()
+}
+
+impl AlertRow {
+    /// The event this row records, with its id; an alert type this build does not know is
+    /// an error.
+    pub(super) fn into_event(self) -> Result<(i64, FleetEvent)> {
+        let row = self;
+        let alert = crate::alerts::AlertKind::parse(&row.alert)
+            .map_err(|e| crate::Error::Other(format!("alert_events row {}: {}", row.id, e.0)))?;
+        Ok((
+            row.id,
+            FleetEvent::Alert {
+                at: row.at,
+                alert,
+                tenant: row.tenant,
+                router: row.router,
+                hub: row.hub,
+            },
+        ))
+    }
 }
 
 /// The same on the store's pool.

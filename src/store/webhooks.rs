@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
+use super::notify::{CHANNEL, Change, ChangeKind};
 use super::{Store, on_unique_violation};
 use crate::Result;
 use crate::alerts::AlertKind;
@@ -167,8 +168,22 @@ pub async fn endpoint_by_url(
     .await?)
 }
 
+/// Hub alerts about the hub itself, not its routers: they concern every tenant the hub serves
+/// (see [`ENQUEUE`]).
+pub const HUB_STATE_ALERTS: [AlertKind; 2] = [AlertKind::HubDown, AlertKind::HubUp];
+
 /// Stores events and one delivery per matching enabled endpoint (tenant scope and type
-/// filter), then wakes the workers: one statement, so it joins the caller's transaction.
+/// filter), then wakes the workers and announces the alerts to consoles: one statement, so it
+/// joins the caller's transaction.
+///
+/// Tenant scope: a tenant's endpoint gets that tenant's events (a hub alert's copy naming
+/// only its routers included), and the hub-wide `hub.down` / `hub.up` of a hub that is its
+/// home or carries any of its routers (a probe of two indexes per tenant endpoint, not a scan
+/// of the hub's routers). Endpoints without a tenant get every original.
+///
+/// Consoles hear of alerts on the change channel as a status change of the hub: in a poll's
+/// transaction that notification is the poll's own (identical ones are sent once); the hub
+/// watchdog's `hub.down` has no other.
 const ENQUEUE: &str = "
     WITH ev AS (
         INSERT INTO alert_events (type, at, hub_id, tenant_id, router_id, tenant_copy, body)
@@ -178,16 +193,23 @@ const ENQUEUE: &str = "
         RETURNING id, type, tenant_id, tenant_copy
     ), del AS (
         INSERT INTO webhook_deliveries (endpoint_id, event_id, tenant_id)
-        SELECT e.id, ev.id, ev.tenant_id
+        SELECT e.id, ev.id, coalesce(ev.tenant_id, e.tenant_id)
         FROM ev JOIN webhook_endpoints e
           ON e.enabled
-         AND (e.tenant_id = ev.tenant_id OR (e.tenant_id IS NULL AND NOT ev.tenant_copy))
+         AND (e.tenant_id = ev.tenant_id
+              OR (e.tenant_id IS NULL AND NOT ev.tenant_copy)
+              OR (ev.tenant_id IS NULL AND ev.type = ANY ($9::text[])
+                  AND (EXISTS (SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.hub_id = $1)
+                       OR EXISTS (SELECT 1 FROM routers r
+                                  WHERE r.tenant_id = e.tenant_id AND r.hub_id = $1))))
          AND (e.event_types IS NULL OR ev.type = ANY (e.event_types))
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM del) AS deliveries,
            (SELECT count(*) FROM (SELECT pg_notify($8, '') WHERE EXISTS (SELECT 1 FROM del)) n)
-               AS notified";
+               AS notified,
+           (SELECT count(*) FROM (SELECT pg_notify($10, $11) WHERE EXISTS (SELECT 1 FROM ev)) c)
+               AS announced";
 
 /// What an enqueue wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -214,7 +236,12 @@ pub async fn enqueue(
         .map(|e| serde_json::to_string(&e.body))
         .collect::<Result<Vec<String>, _>>()
         .map_err(|err| crate::Error::Other(format!("cannot encode an alert: {err}")))?;
-    let (events, deliveries, _notified): (i64, i64, i64) = sqlx::query_as(ENQUEUE)
+    let hub_state: Vec<&str> = HUB_STATE_ALERTS.iter().map(|k| k.as_str()).collect();
+    let change = match hub_id {
+        Some(hub_id) => super::status::status_change(hub_id),
+        None => Change::new(ChangeKind::StatusUpdated),
+    };
+    let (events, deliveries, _notified, _announced): (i64, i64, i64, i64) = sqlx::query_as(ENQUEUE)
         .bind(hub_id)
         .bind(&kinds)
         .bind(&at)
@@ -223,6 +250,9 @@ pub async fn enqueue(
         .bind(&copies)
         .bind(&bodies)
         .bind(WEBHOOK_CHANNEL)
+        .bind(&hub_state)
+        .bind(CHANNEL)
+        .bind(change.to_json())
         .fetch_one(db)
         .await?;
     Ok(Enqueued { events, deliveries })

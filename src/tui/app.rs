@@ -13,11 +13,11 @@ use zeroize::Zeroizing;
 
 use crate::doctor::{Check, Status};
 use crate::events::{Change, ChangeKind};
-use crate::history::FleetEvent;
 use crate::model::{Hub, RotationState, Router, SubnetUsage, Tenant, TenantName};
 use crate::provision::{NewHub, NewRouter};
 use crate::rotation::StageReport;
 use crate::store::PoolUsage;
+use crate::store::console_history::{FeedCursor, FeedEvent};
 use crate::store::window::ListSpec;
 use crate::tui::data::{ListCursor, RouterRow, RouterTable, ScriptBundle, ScriptKind, Slot};
 use crate::tui::forms::{Form, FormContext, Request};
@@ -32,7 +32,7 @@ use crate::tui::overlays::events::EventsView;
 use crate::tui::overlays::help::HelpView;
 use crate::tui::overlays::save::SaveDialog;
 use crate::tui::overlays::script::ScriptView;
-use crate::tui::overlays::toast::Toast;
+use crate::tui::overlays::toast::{self, Toast};
 use crate::tui::overlays::{Ask, Env, INPUT_LIMIT, Reply, paste_into};
 use crate::tui::peerview::{AgentReport, LiveState, PeerPane};
 use crate::tui::theme::Theme;
@@ -94,11 +94,12 @@ pub enum Dataset {
     Events {
         tenant: Option<String>,
     },
-    /// The live feed: every event after id `after` (toasts, the open events view).
+    /// The live feed: every transition and alert after the cursors `after` (toasts, the open
+    /// events view).
     EventFeed {
-        after: i64,
+        after: FeedCursor,
     },
-    /// Where the live feed starts: the newest event id now.
+    /// Where the live feed starts: the newest transition and alert now.
     EventCursor,
 }
 
@@ -194,13 +195,13 @@ pub enum Loaded {
     },
     Events {
         tenant: Option<String>,
-        result: Result<Vec<(i64, FleetEvent)>, String>,
+        result: Result<Vec<FeedEvent>, String>,
     },
     EventFeed {
-        after: i64,
-        result: Result<Vec<(i64, FleetEvent)>, String>,
+        after: FeedCursor,
+        result: Result<Vec<FeedEvent>, String>,
     },
-    EventCursor(Result<i64, String>),
+    EventCursor(Result<FeedCursor, String>),
 }
 
 /// What staging a router's rotation did.
@@ -356,9 +357,9 @@ pub struct App {
     pub agent_due: Option<DateTime<Utc>>,
     /// Whether the live poller was asked for (once, when the hubs first load).
     pub live_requested: bool,
-    /// The newest event id the live feed has read (`None` until its start is known): each
-    /// status notification reads only the events after it.
-    pub event_cursor: Option<i64>,
+    /// How far the live feed has read transitions and alerts (`None` until its start is
+    /// known): each status notification reads only what follows.
+    pub event_cursor: Option<FeedCursor>,
     pub quit: bool,
     /// A frame is due: something visible changed since the last one (the runtime clears
     /// it after drawing).
@@ -1560,28 +1561,26 @@ impl App {
         effects
     }
 
-    /// New events from the live feed: the cursor moves past them, one toast tells what
-    /// happened (coalesced), and an open events view lists them.
-    fn on_feed(&mut self, after: i64, result: Result<Vec<(i64, FleetEvent)>, String>) -> Handled {
+    /// New events from the live feed: the cursors move past them, one toast tells the alerts
+    /// among them (coalesced), and an open events view lists them all.
+    fn on_feed(&mut self, after: FeedCursor, result: Result<Vec<FeedEvent>, String>) -> Handled {
         let Ok(events) = result else {
             // Read again on the next notification.
             return Handled::nothing();
         };
         let cursor = self.event_cursor.unwrap_or(after);
         // A read that started before another's result moved the cursor: only what is newer.
-        let fresh: Vec<(i64, FleetEvent)> =
-            events.into_iter().filter(|(id, _)| *id > cursor).collect();
-        let Some(newest) = fresh.iter().map(|(id, _)| *id).max() else {
+        let fresh: Vec<FeedEvent> = events
+            .into_iter()
+            .filter(|e| cursor.precedes(e.id))
+            .collect();
+        if fresh.is_empty() {
             return Handled::nothing();
-        };
-        self.event_cursor = Some(newest);
+        }
+        self.event_cursor = Some(cursor.past(&fresh));
         let mut redraw = false;
-        if let Some((text, alarming)) = monitor::announce(fresh.iter().map(|(_, e)| e)) {
-            if alarming {
-                self.toast_error(text);
-            } else {
-                self.toast(text);
-            }
+        if let Some(news) = monitor::announce(&fresh) {
+            toast::push_alerts(&mut self.toasts, news, self.now);
             redraw = true;
         }
         for layer in &mut self.layers {

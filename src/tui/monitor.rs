@@ -1,15 +1,16 @@
 //! What the console's monitoring views show, as pure logic: a router's detail (its history
-//! loaded in the background), the fleet's recent events kept bounded, the toasts that new
-//! events make (coalesced per hub), sparklines and the status strip. No clock, no I/O:
+//! loaded in the background), the fleet's recent transitions and alerts kept bounded, the
+//! toasts that new alerts make (coalesced per kind and hub), sparklines and the status strip. No clock, no I/O:
 //! callers pass `now`.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::alerts::AlertKind;
 use crate::history::{Availability, FleetEvent, RouterHistory, Timeline, TrafficPoint};
 use crate::model::RouterStatus;
-use crate::store::console_history::RouterNow;
+use crate::store::console_history::{EventId, FeedEvent, RouterNow};
 
 /// Everything a router's detail view shows, loaded in one background task.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,29 +39,34 @@ impl RouterDetail {
     }
 }
 
-/// The newest events the console keeps (per view; the feed itself keeps only its cursor).
+/// The newest events the console keeps (per view; the feed itself keeps only its cursors).
 pub const EVENTS_KEPT: usize = 500;
 
-/// The most events one live feed read takes (the newest of them): a storm of more is told
-/// by this many, and the cursor still moves past all of it.
+/// The most events one live feed read takes of each table (the newest of them): a storm of
+/// more is told by this many, and the cursors still move past all of it.
 pub const FEED_READ_MAX: i64 = 5000;
 
-/// Events in time order (then id), at most [`EVENTS_KEPT`] (the newest), without duplicates:
-/// what the events view lists. Loads and live reads may overlap; an event's key is its row's
-/// time and id, so merging the same row twice is harmless. Time first, because ids follow
-/// commit order, not when things happened (history written after the fact, several hubs).
+/// Transitions and alerts in time order (then id), at most [`EVENTS_KEPT`] (the newest),
+/// without duplicates: what the events view lists. Loads and live reads may overlap; an
+/// event's key is its row's time, table and id, so merging the same row twice is harmless.
+/// Time first, because ids follow commit order within one table, not when things happened
+/// (history written after the fact, several hubs, two tables).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventLog {
-    events: BTreeMap<(DateTime<Utc>, i64), FleetEvent>,
+    events: BTreeMap<(DateTime<Utc>, EventId), FeedEvent>,
 }
 
 impl EventLog {
     /// Adds events (any order, duplicates ignored) and drops the oldest beyond the cap.
     /// Returns how many were new.
-    pub fn merge(&mut self, events: impl IntoIterator<Item = (i64, FleetEvent)>) -> usize {
+    pub fn merge(&mut self, events: impl IntoIterator<Item = FeedEvent>) -> usize {
         let mut added = 0;
-        for (id, event) in events {
-            if self.events.insert((event.at(), id), event).is_none() {
+        for event in events {
+            if self
+                .events
+                .insert((event.event.at(), event.id), event)
+                .is_none()
+            {
                 added += 1;
             }
         }
@@ -82,18 +88,13 @@ impl EventLog {
         self.events.is_empty()
     }
 
-    /// The highest id held.
-    pub fn newest_id(&self) -> Option<i64> {
-        self.events.keys().map(|(_, id)| *id).max()
-    }
-
     /// Newest first.
-    pub fn newest_first(&self) -> impl Iterator<Item = (&i64, &FleetEvent)> {
-        self.events.iter().rev().map(|((_, id), event)| (id, event))
+    pub fn newest_first(&self) -> impl Iterator<Item = &FeedEvent> {
+        self.events.values().rev()
     }
 }
 
-/// The tenant an event is about.
+/// The tenant an event is about ("" for a hub alert).
 pub fn event_tenant(event: &FleetEvent) -> &str {
     match event {
         FleetEvent::Status { tenant, .. }
@@ -102,98 +103,142 @@ pub fn event_tenant(event: &FleetEvent) -> &str {
     }
 }
 
-/// What an event tells an operator, for toasts; `None` for changes nobody needs told
-/// (pending to disabled, an operator's own enable/disable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Happening {
-    WentOffline,
-    WentStale,
-    CameBack,
-    FirstHandshake,
-}
-
-impl Happening {
-    pub fn of(event: &FleetEvent) -> Option<Self> {
-        use RouterStatus as S;
-        match event {
-            FleetEvent::FirstHandshake { .. } => Some(Self::FirstHandshake),
-            // The console tells transitions as they happen; alerts go to people elsewhere.
-            FleetEvent::Alert { .. } => None,
-            FleetEvent::Status { from, to, .. } => match (from, to) {
-                (_, S::Offline) if *from != S::Disabled => Some(Self::WentOffline),
-                (S::Online, S::Stale) => Some(Self::WentStale),
-                (S::Stale | S::Offline, S::Online) => Some(Self::CameBack),
-                _ => None,
-            },
-        }
-    }
-
-    /// Bad news: the toast says it as an error (and stays longer).
-    pub fn alarming(self) -> bool {
-        matches!(self, Self::WentOffline | Self::WentStale)
-    }
-
-    fn verb(self) -> &'static str {
-        match self {
-            Self::WentOffline => "went offline",
-            Self::WentStale => "went stale",
-            Self::CameBack => "came back online",
-            Self::FirstHandshake => "shook hands for the first time",
+/// Bad news: told as an error (and kept on screen longer), marked so in the events view.
+pub fn alarming(kind: AlertKind) -> bool {
+    use AlertKind as K;
+    match kind {
+        K::RouterOffline | K::RouterStale | K::RouterFlapping | K::HubStorm | K::HubDown => true,
+        K::RouterOnline | K::RouterFirstHandshake | K::HubRecovered | K::HubUp | K::WebhookTest => {
+            false
         }
     }
 }
 
-/// The toast for a batch of new events: one line whatever the batch's size, one part per
-/// happening and hub ("37 routers went offline on hub1 · acme/hq-1 came back online on hub1"),
-/// or `None` when nothing in it is worth telling. The bool: whether it is bad news.
-pub fn announce<'a>(events: impl IntoIterator<Item = &'a FleetEvent>) -> Option<(String, bool)> {
-    // (happening, hub) -> (count, the one router when count is 1)
-    let mut groups: BTreeMap<(Happening, &str), (usize, String)> = BTreeMap::new();
-    for event in events {
-        let Some(happening) = Happening::of(event) else {
+/// The order a toast tells alerts in: the hub before its routers, bad news before good.
+fn rank(kind: AlertKind) -> u8 {
+    use AlertKind as K;
+    match kind {
+        K::HubDown => 0,
+        K::HubStorm => 1,
+        K::RouterOffline => 2,
+        K::RouterStale => 3,
+        K::RouterFlapping => 4,
+        K::HubUp => 5,
+        K::HubRecovered => 6,
+        K::RouterOnline => 7,
+        K::RouterFirstHandshake => 8,
+        K::WebhookTest => 9,
+    }
+}
+
+/// What the alerts of one or more feed reads tell an operator, for one toast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// How many alerts (a storm counts once: it is one alert).
+    pub alerts: usize,
+    /// One part per kind of alert and hub, most urgent first.
+    pub parts: Vec<String>,
+    pub alarming: bool,
+}
+
+impl Announcement {
+    /// The toast's line: "acme/hq-1 went offline on hub1", or with several alerts
+    /// "3 alerts: storm on hub1, 37 routers dropped · acme/hq-1 went offline on hub2 · …".
+    pub fn text(&self) -> String {
+        let parts = self.parts.join(" · ");
+        if self.alerts > 1 {
+            format!("{} alerts: {parts}", self.alerts)
+        } else {
+            parts
+        }
+    }
+
+    /// These newer alerts told with `older` ones still on screen: one toast, newest first.
+    pub fn then(mut self, older: &Announcement) -> Self {
+        self.alerts += older.alerts;
+        self.alarming |= older.alarming;
+        self.parts.extend(older.parts.iter().cloned());
+        // A toast is one line: what is beyond any terminal's width is not kept.
+        self.parts.truncate(ANNOUNCED_PARTS_MAX);
+        self
+    }
+}
+
+/// The most parts one toast keeps.
+const ANNOUNCED_PARTS_MAX: usize = 8;
+
+/// The toast for a batch of new feed events: the judged alerts among them, one part per
+/// kind of alert and hub ("37 routers went offline on hub1"), or `None` without any. Raw
+/// transitions are not told: the alert engine already judged them (hysteresis, flapping,
+/// storms), so a flapping router or a storm interrupts once, not once per transition.
+pub fn announce<'a>(events: impl IntoIterator<Item = &'a FeedEvent>) -> Option<Announcement> {
+    struct Group<'a> {
+        alerts: usize,
+        /// Routers: each alert's own, or those a hub alert folds.
+        routers: i64,
+        /// The router when the group is one router alert.
+        one: Option<(&'a str, &'a str)>,
+    }
+    let mut groups: BTreeMap<(u8, AlertKind, &str), Group> = BTreeMap::new();
+    for feed in events {
+        let FleetEvent::Alert {
+            alert,
+            tenant,
+            router,
+            hub,
+            ..
+        } = &feed.event
+        else {
             continue;
         };
-        let (tenant, router, hub) = match event {
-            FleetEvent::Status {
-                tenant,
-                router,
-                hub,
-                ..
-            }
-            | FleetEvent::FirstHandshake {
-                tenant,
-                router,
-                hub,
-                ..
-            }
-            | FleetEvent::Alert {
-                tenant,
-                router,
-                hub,
-                ..
-            } => (tenant, router, hub),
-        };
-        let entry = groups
-            .entry((happening, hub.as_str()))
-            .or_insert_with(|| (0, format!("{tenant}/{router}")));
-        entry.0 += 1;
+        if *alert == AlertKind::WebhookTest {
+            continue;
+        }
+        let group = groups
+            .entry((rank(*alert), *alert, hub.as_str()))
+            .or_insert(Group {
+                alerts: 0,
+                routers: 0,
+                one: Some((tenant, router)),
+            });
+        group.alerts += 1;
+        group.routers += feed.routers.unwrap_or(1);
+        if group.alerts > 1 {
+            group.one = None;
+        }
     }
     if groups.is_empty() {
         return None;
     }
-    let alarming = groups.keys().any(|(h, _)| h.alarming());
-    let parts: Vec<String> = groups
+    let parts = groups
         .iter()
-        .map(|((happening, hub), (n, one))| {
-            let who = if *n == 1 {
-                one.clone()
-            } else {
-                format!("{} routers", crate::format::count(*n as i64))
+        .map(|((_, kind, hub), group)| {
+            let who = match group.one {
+                Some((tenant, router)) => format!("{tenant}/{router}"),
+                None => format!("{} routers", crate::format::count(group.routers)),
             };
-            format!("{who} {} on {hub}", happening.verb())
+            let n = crate::format::count(group.routers);
+            match kind {
+                AlertKind::RouterOffline => format!("{who} went offline on {hub}"),
+                AlertKind::RouterStale => format!("{who} went stale on {hub}"),
+                AlertKind::RouterOnline => format!("{who} back online on {hub}"),
+                AlertKind::RouterFlapping => format!("{who} flapping on {hub}"),
+                AlertKind::RouterFirstHandshake => {
+                    format!("{who} connected for the first time on {hub}")
+                }
+                AlertKind::HubStorm => format!("storm on {hub}: {n} routers dropped"),
+                AlertKind::HubRecovered => format!("{n} routers recovered on {hub}"),
+                AlertKind::HubDown => format!("hub {hub} down: its agent went silent"),
+                AlertKind::HubUp => format!("hub {hub} up again"),
+                AlertKind::WebhookTest => format!("webhook test on {hub}"),
+            }
         })
         .collect();
-    Some((parts.join(" · "), alarming))
+    Some(Announcement {
+        alerts: groups.values().map(|g| g.alerts).sum(),
+        parts,
+        alarming: groups.keys().any(|(_, kind, _)| alarming(*kind)),
+    })
 }
 
 /// Traffic summed into `width` equal columns of `[from, from + span)` (a point belongs to the
@@ -317,36 +362,112 @@ mod tests {
         }
     }
 
+    fn transition(id: i64, from: RouterStatus, to: RouterStatus) -> FeedEvent {
+        FeedEvent {
+            id: EventId::Transition(id),
+            event: status(id as u32, "hub1", from, to),
+            routers: None,
+        }
+    }
+
+    fn alert(id: i64, kind: AlertKind, router: &str, hub: &str) -> FeedEvent {
+        let (tenant, routers) = match kind {
+            AlertKind::HubStorm | AlertKind::HubRecovered => ("", Some(37)),
+            AlertKind::HubDown | AlertKind::HubUp => ("", None),
+            _ => ("acme", None),
+        };
+        FeedEvent {
+            id: EventId::Alert(id),
+            event: FleetEvent::Alert {
+                at: t("2026-12-02T12:00:00Z"),
+                alert: kind,
+                tenant: tenant.into(),
+                router: router.into(),
+                hub: hub.into(),
+            },
+            routers,
+        }
+    }
+
     #[test]
-    fn many_routers_going_down_make_one_toast_per_hub() {
-        let mut events: Vec<FleetEvent> = (0..37)
-            .map(|i| status(i, "hub1", Online, Offline))
+    fn toasts_tell_alerts_not_raw_transitions() {
+        // A router flapping: many transitions, one alert.
+        let mut events: Vec<FeedEvent> = (0..12)
+            .map(|i| match i % 2 {
+                0 => transition(i, Online, Offline),
+                _ => transition(i, Offline, Online),
+            })
             .collect();
-        events.push(status(99, "hub2", Offline, Online));
-        events.push(status(98, "hub1", Pending, Disabled));
-        let (text, alarming) = announce(&events).unwrap();
+        assert_eq!(announce(&events), None, "transitions alone are not told");
+        events.push(alert(1, AlertKind::RouterFlapping, "r1", "hub1"));
+        let news = announce(&events).unwrap();
+        assert_eq!(news.text(), "acme/r1 flapping on hub1");
+        assert!(news.alarming);
+        assert_eq!(news.alerts, 1);
+        let first = announce(&[alert(2, AlertKind::RouterFirstHandshake, "hq", "hub1")]).unwrap();
+        assert_eq!(first.text(), "acme/hq connected for the first time on hub1");
+        assert!(!first.alarming);
+    }
+
+    #[test]
+    fn many_alerts_make_one_line_most_urgent_first_with_the_storm_folded() {
+        let mut events: Vec<FeedEvent> = (0..3)
+            .map(|i| alert(i, AlertKind::RouterOnline, &format!("r{i}"), "hub2"))
+            .collect();
+        events.push(alert(10, AlertKind::HubStorm, "", "hub1"));
+        events.push(alert(11, AlertKind::RouterOffline, "r9", "hub2"));
+        events.push(alert(12, AlertKind::HubDown, "", "hub3"));
+        let news = announce(&events).unwrap();
         assert_eq!(
-            text,
-            "37 routers went offline on hub1 · acme/r99 came back online on hub2"
+            news.text(),
+            "6 alerts: hub hub3 down: its agent went silent · storm on hub1: 37 routers dropped \
+             · acme/r9 went offline on hub2 · 3 routers back online on hub2"
         );
-        assert!(alarming);
-        let (one, alarming) = announce(&[status(5, "hub1", Stale, Online)]).unwrap();
-        assert_eq!(one, "acme/r5 came back online on hub1");
-        assert!(!alarming);
-        assert_eq!(announce(&[status(1, "h", Online, Disabled)]), None);
-        assert_eq!(announce(&[status(1, "h", Disabled, Offline)]), None);
+        assert!(news.alarming);
+        // More while that toast shows: joined, newest first, counted.
+        let later = announce(&[alert(13, AlertKind::HubUp, "", "hub3")]).unwrap();
+        assert!(!later.alarming);
+        let joined = later.then(&news);
+        assert_eq!(joined.alerts, 7);
+        assert!(joined.alarming);
+        assert!(
+            joined
+                .text()
+                .starts_with("7 alerts: hub hub3 up again · hub hub3 down")
+        );
+        // However many: a bounded line.
+        let mut big = joined.clone();
+        for _ in 0..100 {
+            big = announce(&events).unwrap().then(&big);
+        }
+        assert_eq!(big.alerts, 607);
+        assert_eq!(big.parts.len(), ANNOUNCED_PARTS_MAX);
     }
 
     #[test]
     fn the_log_keeps_the_newest_and_ignores_repeats() {
         let mut log = EventLog::default();
-        let ev = |i: i64| (i, status(i as u32, "h", Online, Offline));
+        let ev = |i: i64| transition(i, Online, Offline);
         log.merge((1..=EVENTS_KEPT as i64 + 10).map(ev));
         assert_eq!(log.len(), EVENTS_KEPT);
-        assert_eq!(log.newest_id(), Some(EVENTS_KEPT as i64 + 10));
-        assert_eq!(*log.newest_first().last().unwrap().0, 11);
+        assert_eq!(
+            log.newest_first().last().unwrap().id,
+            EventId::Transition(11)
+        );
         log.merge([ev(EVENTS_KEPT as i64 + 10)]);
         assert_eq!(log.len(), EVENTS_KEPT);
+        // An alert with a transition's id is another event.
+        log.merge([alert(
+            EVENTS_KEPT as i64 + 10,
+            AlertKind::RouterOffline,
+            "r1",
+            "hub1",
+        )]);
+        assert_eq!(log.len(), EVENTS_KEPT);
+        assert_eq!(
+            log.newest_first().next().unwrap().id,
+            EventId::Alert(EVENTS_KEPT as i64 + 10)
+        );
     }
 
     #[test]

@@ -369,15 +369,15 @@ impl Executor {
                 Dataset::Events { tenant } => {
                     let since = Utc::now() - monitor::MONTH;
                     let events = store
-                        .events(tenant.as_deref(), since, 0, monitor::EVENTS_KEPT as i64)
+                        .recent_events(tenant.as_deref(), since, monitor::EVENTS_KEPT as i64)
                         .await;
                     split(events, |result| Loaded::Events { tenant, result })
                 }
                 Dataset::EventFeed { after } => {
-                    let events = store.events_after(after, monitor::FEED_READ_MAX).await;
+                    let events = store.feed_after(after, monitor::FEED_READ_MAX).await;
                     split(events, |result| Loaded::EventFeed { after, result })
                 }
-                Dataset::EventCursor => split(store.newest_event_id().await, Loaded::EventCursor),
+                Dataset::EventCursor => split(store.feed_start().await, Loaded::EventCursor),
             };
             let _ = tx.send(Msg::Loaded(loaded));
             let _ = tx.send(match failure {

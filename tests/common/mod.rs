@@ -480,3 +480,63 @@ pub async fn add_hub(p: &tikwire::provision::Provisioner, interface: &str) -> ti
     .await
     .unwrap()
 }
+
+/// Hub `hub_id`'s status sync with the default alert rules, as its agent runs it: online
+/// within 60 s of a handshake, offline after 600 s; alerts name the hub `hub`.
+pub async fn agent_sync(
+    store: &tikwire::store::Store,
+    hub_id: i64,
+    hub: &str,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+) -> tikwire::wg::sync::StatusSync {
+    use tikwire::alerts::monitor::{AlertSetup, HubAlerts};
+    let mut sync = tikwire::wg::sync::StatusSync::load(
+        store,
+        hub_id,
+        tikwire::wg::status::Thresholds::new(60, 600).unwrap(),
+        tikwire::model::AgentIdentity::current(),
+    )
+    .await
+    .unwrap();
+    sync.set_alerts(HubAlerts::new(
+        AlertSetup {
+            rules: tikwire::alerts::AlertRules::default(),
+            hook: None,
+            wake,
+        },
+        hub.into(),
+        std::time::Duration::from_secs(5),
+    ));
+    sync
+}
+
+/// A peer as `wg show dump` reports it, its last handshake at `handshake`.
+pub fn peer_seen(handshake: chrono::DateTime<chrono::Utc>) -> tikwire::wg::poller::PeerStats {
+    tikwire::wg::poller::PeerStats {
+        endpoint: Some("198.51.100.7:40001".parse().unwrap()),
+        last_handshake: Some(handshake),
+        rx_bytes: 1000,
+        tx_bytes: 1000,
+        persistent_keepalive: Some(25),
+        allowed_ips: vec!["10.100.1.1/32".parse().unwrap()],
+        has_preshared_key: true,
+    }
+}
+
+/// A snapshot of interface `wg0` taken at `taken_at`: each peer (a public key in base64) with
+/// its last handshake.
+pub fn wg0_snapshot<'a>(
+    taken_at: chrono::DateTime<chrono::Utc>,
+    peers: impl IntoIterator<Item = (&'a str, chrono::DateTime<chrono::Utc>)>,
+) -> tikwire::wg::Snapshot {
+    tikwire::wg::Snapshot {
+        interface: "wg0".into(),
+        taken_at,
+        public_key: None,
+        listen_port: 51820,
+        peers: peers
+            .into_iter()
+            .map(|(key, handshake)| (key.parse().unwrap(), peer_seen(handshake)))
+            .collect(),
+    }
+}

@@ -20,6 +20,7 @@ use tikwire::doctor::diagnose::{MANAGEMENT_PORTS, RouterFacts, router_checks};
 use tikwire::keys::PublicKey;
 use tikwire::model::{Hub, RotationState, Router, RouterStatus, SubnetUsage, Tenant};
 use tikwire::provision::RouterMaterial;
+use tikwire::store::console_history::{EventId, FeedEvent};
 
 use tikwire::tui::app::Msg;
 use tikwire::tui::data::ScriptBundle;
@@ -443,5 +444,37 @@ pub fn status_event(
         hub: "main".into(),
         from,
         to,
+    }
+}
+
+/// A transition as the console's feed holds it: row `id` of `router_transitions`.
+pub fn transition(id: i64, event: tikwire::history::FleetEvent) -> FeedEvent {
+    FeedEvent {
+        id: EventId::Transition(id),
+        event,
+        routers: None,
+    }
+}
+
+/// An alert on hub `main` as the console's feed holds it: row `id` of `alert_events`. A hub
+/// alert names no tenant or router and may fold `routers` routers' alerts.
+pub fn alert(
+    at: DateTime<Utc>,
+    id: i64,
+    kind: tikwire::alerts::AlertKind,
+    tenant: &str,
+    router: &str,
+    routers: Option<i64>,
+) -> FeedEvent {
+    FeedEvent {
+        id: EventId::Alert(id),
+        event: tikwire::history::FleetEvent::Alert {
+            at,
+            alert: kind,
+            tenant: tenant.into(),
+            router: router.into(),
+            hub: "main".into(),
+        },
+        routers,
     }
 }

@@ -1,7 +1,9 @@
-//! The fleet's recent events (status transitions, first handshakes; alerts later), newest
-//! first, for all tenants or one. Opening loads the newest [`EVENTS_KEPT`]; afterwards the
-//! console's live feed (one read of the events after the last id it holds, per change
-//! notification) adds new ones as they happen. `t` cycles the tenant filter.
+//! The fleet's recent events (status transitions, first handshakes, and the alerts the agent
+//! judged from them, marked ▲ for bad news and ● for good), newest first, for all tenants or
+//! one. Hub alerts (a storm, a silent hub) name no tenant: the all-tenants view lists them.
+//! Opening loads the newest [`EVENTS_KEPT`]; afterwards the console's live feed (one read of
+//! what follows its cursors, per change notification) adds new ones as they happen. `t`
+//! cycles the tenant filter.
 
 use std::cell::Cell;
 
@@ -16,7 +18,8 @@ use crate::tui::app::{Dataset, Effect};
 use crate::tui::data::ListCursor;
 use crate::tui::format::{escaped, truncate};
 use crate::tui::keymap::{Action, Context};
-use crate::tui::monitor::{EVENTS_KEPT, EventLog, event_tenant};
+use crate::store::console_history::FeedEvent;
+use crate::tui::monitor::{EVENTS_KEPT, EventLog, alarming, event_tenant};
 use crate::tui::panes::status_look;
 use crate::tui::theme::Theme;
 
@@ -55,7 +58,7 @@ impl EventsView {
     pub fn set_loaded(
         &mut self,
         tenant: Option<&str>,
-        result: Result<Vec<(i64, FleetEvent)>, String>,
+        result: Result<Vec<FeedEvent>, String>,
     ) -> bool {
         if tenant != self.tenant.as_deref() {
             return false;
@@ -73,10 +76,14 @@ impl EventsView {
 
     /// New events from the live feed: those of this view's tenant join the list. True when
     /// any did.
-    pub fn offer(&mut self, events: &[(i64, FleetEvent)]) -> bool {
+    pub fn offer(&mut self, events: &[FeedEvent]) -> bool {
         let mine = events
             .iter()
-            .filter(|(_, e)| self.tenant.as_deref().is_none_or(|t| event_tenant(e) == t))
+            .filter(|e| {
+                self.tenant
+                    .as_deref()
+                    .is_none_or(|t| event_tenant(&e.event) == t)
+            })
             .cloned();
         self.log.merge(mine) > 0
     }
@@ -90,8 +97,8 @@ impl EventsView {
         tenants.get(i).map(|t| t.name.clone())
     }
 
-    fn line(id_event: (&i64, &FleetEvent), width: usize, theme: &Theme) -> Line<'static> {
-        let (_, event) = id_event;
+    fn line(feed: &FeedEvent, width: usize, theme: &Theme) -> Line<'static> {
+        let event = &feed.event;
         let (at, tenant, router, hub) = match event {
             FleetEvent::Status {
                 at,
@@ -114,13 +121,20 @@ impl EventsView {
                 ..
             } => (at, tenant, router, hub),
         };
-        let name_width = width.saturating_sub(15 + 22 + 10).clamp(10, 40);
-        let who = truncate(&escaped(&format!("{tenant}/{router}")), name_width);
+        // Wide enough for the longest alert, marked: "● router.first_handshake".
+        let what_width: usize = 24;
+        let name_width = width.saturating_sub(15 + what_width + 10).clamp(10, 40);
+        let who = match (tenant.as_str(), router.as_str()) {
+            ("", "") => "hub-wide".to_owned(),
+            // An alert about a tenant's routers (a storm's copy) or a router since deleted.
+            (tenant, "") => format!("{tenant}/-"),
+            (tenant, router) => format!("{tenant}/{router}"),
+        };
+        let who = truncate(&escaped(&who), name_width);
         let mut spans = vec![
             Span::styled(format!("{} ", at.format("%m-%d %H:%M:%S")), theme.muted),
             Span::styled(format!("{who:<name_width$} "), theme.text),
         ];
-        let what_width: usize = 22;
         match event {
             FleetEvent::Status { from, to, .. } => {
                 let (_, from_style) = status_look(*from, theme);
@@ -138,10 +152,16 @@ impl EventsView {
                 ));
             }
             FleetEvent::Alert { alert, .. } => {
-                spans.push(Span::styled(
-                    format!("{:<what_width$}", alert.as_str()),
-                    theme.accent,
-                ));
+                let (mark, style) = if alarming(*alert) {
+                    ("▲", theme.error)
+                } else {
+                    ("●", theme.ok)
+                };
+                let what = match feed.routers {
+                    Some(n) => format!("{mark} {alert} ×{n}"),
+                    None => format!("{mark} {alert}"),
+                };
+                spans.push(Span::styled(format!("{what:<what_width$}"), style));
             }
         }
         spans.push(Span::styled(format!(" {}", escaped(hub)), theme.muted));
@@ -201,8 +221,8 @@ impl Overlay for EventsView {
         if !self.loading && self.log.is_empty() && self.error.is_none() {
             lines.push(Line::from(Span::styled(
                 format!(
-                    "no events yet: transitions and first handshakes appear here as the \
-                     agent records them (the newest {EVENTS_KEPT} are kept)"
+                    "no events yet: transitions, first handshakes and alerts appear here as \
+                     the agent records them (the newest {EVENTS_KEPT} are kept)"
                 ),
                 theme.muted,
             )));
