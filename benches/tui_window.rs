@@ -17,7 +17,6 @@ use tikwire::store::notify::ChangeListener;
 use tikwire::store::window::{ListSpec, SortKey};
 use tikwire::tui::keymap::Action;
 use tikwire::tui::window::{self, Fetch, RouterWindow};
-use tikwire::wg::status::Thresholds;
 
 const TENANT_SIZE: u32 = 65_278;
 const PAGE: usize = 40;
@@ -53,14 +52,12 @@ async fn run(store: &Store, w: &mut RouterWindow, (ticket, request): (u64, Fetch
     assert!(w.apply(fetched));
 }
 
-fn spec(sort: SortKey, filter: &str, now: chrono::DateTime<chrono::Utc>) -> ListSpec {
+fn spec(sort: SortKey, filter: &str) -> ListSpec {
     ListSpec {
         tenant_id: None,
         filter: filter.into(),
         sort,
         descending: false,
-        now,
-        thresholds: Thresholds::default(),
     }
 }
 
@@ -98,14 +95,13 @@ async fn measure(routers: u32) {
     let db = common::test_db().await;
     let store = Store::from_pool(db.pool.clone());
     fill(&db, &store, routers).await;
-    let now = chrono::Utc::now();
     let rss_before = rss_mb();
 
     // First rows: a fresh window's first fetch (what opening the console waits for).
     let mut first = Vec::new();
-    let mut w = RouterWindow::new(spec(SortKey::Name, "", now));
+    let mut w = RouterWindow::new(spec(SortKey::Name, ""));
     for _ in 0..RUNS {
-        w = RouterWindow::new(spec(SortKey::Name, "", now));
+        w = RouterWindow::new(spec(SortKey::Name, ""));
         w.page = PAGE;
         let t = Instant::now();
         let request = w.refresh();
@@ -131,7 +127,7 @@ async fn measure(routers: u32) {
     ] {
         let (mut firsts, mut ends) = (Vec::new(), Vec::new());
         for _ in 0..3 {
-            let mut s = RouterWindow::new(spec(sort, "", now));
+            let mut s = RouterWindow::new(spec(sort, ""));
             s.page = PAGE;
             let t = Instant::now();
             let request = s.refresh();
@@ -179,7 +175,7 @@ async fn measure(routers: u32) {
         let mut keys = Vec::new();
         for _ in 0..RUNS {
             let t = Instant::now();
-            let request = w.respec(spec(SortKey::Name, filter, now));
+            let request = w.respec(spec(SortKey::Name, filter));
             run(&store, &mut w, request).await;
             keys.push(t.elapsed());
         }
@@ -195,7 +191,7 @@ async fn measure(routers: u32) {
             }
         );
     }
-    let request = w.respec(spec(SortKey::Name, "", now));
+    let request = w.respec(spec(SortKey::Name, ""));
     run(&store, &mut w, request).await;
 
     // A change made elsewhere (another connection writes a row on screen and notifies) to
