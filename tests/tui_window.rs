@@ -38,7 +38,7 @@ fn new_router(tenant: &str, name: &str) -> NewRouter {
 }
 
 /// Three tenants whose sample routers share names (ties broken by tenant), a few provisioned
-/// routers with other names, one disabled.
+/// routers with other names (one named after its status), one disabled.
 async fn fleet() -> Fleet {
     let db = common::test_db().await;
     let p = common::provisioner(&db.pool);
@@ -51,9 +51,18 @@ async fn fleet() -> Fleet {
         ("acme", "hq-1"),
         ("zeta", "hq-1"),
         ("beta", "x_1"),
+        ("acme", "offline-spare"),
     ] {
         p.add_router(&new_router(t, name)).await.unwrap();
     }
+    // A name that holds a status word, in that status: matched by both parts of a filter.
+    sqlx::query(
+        "UPDATE vpn_configurations SET status = 'offline', last_handshake_at = now() - interval '1 day'
+         WHERE router_id = (SELECT id FROM routers WHERE name = 'offline-spare')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let hub = p.store().list_hubs().await.unwrap().remove(0);
     for (t, n) in [("acme", 1_400), ("beta", 900), ("zeta", 700)] {
         p.store()
@@ -220,6 +229,15 @@ async fn filters_and_tenant_scope_list_what_the_in_memory_list_listed() {
     ] {
         walk(&f, spec(SortKey::Name, false, filter), None).await;
         walk(&f, spec(SortKey::Handshake, true, filter), None).await;
+    }
+    // Counts stop at the cap, with or without a status part.
+    for filter in ["off", "line", "s-00"] {
+        let spec = spec(SortKey::Name, false, filter);
+        let all = old_view(&f, &spec, None).await.len() as i64;
+        assert!(all > 60, "{filter}");
+        assert_eq!(f.store().list_count(&spec, 10_000).await.unwrap(), all);
+        assert_eq!(f.store().list_count(&spec, 60).await.unwrap(), 60);
+        assert_eq!(f.store().list_count(&spec, all).await.unwrap(), all);
     }
     // A status word on every other order: the status part and the name part merged.
     for (sort, descending, filter) in [

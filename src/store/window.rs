@@ -220,6 +220,9 @@ enum Part {
     Text { pattern: String },
     /// The stored status is one of `ranks`, and neither name nor address holds the pattern.
     Status { pattern: String, ranks: Vec<i32> },
+    /// The stored status is one of `ranks`, and name or address holds the pattern: what the
+    /// other two parts both hold, when counting them apart.
+    Overlap { pattern: String, ranks: Vec<i32> },
 }
 
 /// The parts the spec's filter reads.
@@ -264,6 +267,12 @@ fn push_filter(q: &mut QueryBuilder<Postgres>, spec: &ListSpec, part: &Part) {
             q.push(" AND console_status_rank(c.status) = ANY(")
                 .push_bind(ranks.clone())
                 .push(") AND NOT ");
+            push_text_match(q, pattern);
+        }
+        Part::Overlap { pattern, ranks } => {
+            q.push(" AND console_status_rank(c.status) = ANY(")
+                .push_bind(ranks.clone())
+                .push(") AND ");
             push_text_match(q, pattern);
         }
     }
@@ -501,29 +510,57 @@ pub async fn list_row(db: impl PgExecutor<'_>, router_id: i64) -> Result<Option<
 }
 
 /// How many routers the spec shows, counting at most `cap` (a filter over millions stops
-/// counting there: "10,000+"). Without a filter the count comes from `router_counts`.
+/// counting there: "10,000+"). Routers per status come from `router_counts`; only names
+/// and addresses are counted row by row, through their trigram indexes (see [`count_sql`]).
 pub async fn list_count(db: impl PgExecutor<'_>, spec: &ListSpec, cap: i64) -> Result<i64> {
-    if spec.filter.is_empty() {
-        let n: Option<i64> = sqlx::query_scalar(
-            "SELECT sum(routers)::bigint FROM router_counts WHERE ($1::bigint IS NULL OR tenant_id = $1)",
-        )
-        .bind(spec.tenant_id)
-        .fetch_one(db)
-        .await?;
-        return Ok(n.unwrap_or(0));
-    }
-    let mut q = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM (");
-    for (i, part) in parts(spec).iter().enumerate() {
-        if i > 0 {
-            q.push(" UNION ALL ");
+    Ok(count_sql(spec, cap).build_query_scalar().fetch_one(db).await?)
+}
+
+/// The count of [`list_count`], part by part: no filter is every router in scope; a name or
+/// address match is counted up to `cap`; a status part is every router in those statuses,
+/// less those the name or address part counted already (counted up to `cap` too). When the
+/// name or address part reaches `cap`, so does the whole (the status part never subtracts
+/// more than it adds), so capped counts stay right.
+fn count_sql(spec: &ListSpec, cap: i64) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::new("SELECT least(");
+    q.push_bind(cap).push("::bigint, 0::bigint");
+    let push_kept = |q: &mut QueryBuilder<Postgres>, statuses: Option<&Vec<i32>>| {
+        q.push(" + (SELECT coalesce(sum(routers), 0)::bigint FROM router_counts WHERE true");
+        if let Some(tenant_id) = spec.tenant_id {
+            q.push(" AND tenant_id = ").push_bind(tenant_id);
         }
-        q.push("(SELECT 1 FROM routers r JOIN tenants t ON t.id = r.tenant_id \
-                JOIN vpn_configurations c ON c.router_id = r.id WHERE true");
-        push_filter(&mut q, spec, part);
-        q.push(" LIMIT ").push_bind(cap).push(")");
+        if let Some(ranks) = statuses {
+            q.push(" AND console_status_rank(status) = ANY(")
+                .push_bind(ranks.clone())
+                .push(")");
+        }
+        q.push(")");
+    };
+    let push_counted = |q: &mut QueryBuilder<Postgres>, sign: &str, part: &Part| {
+        q.push(sign).push(
+            "(SELECT count(*) FROM (SELECT 1 FROM routers r \
+             JOIN vpn_configurations c ON c.router_id = r.id WHERE true",
+        );
+        push_filter(q, spec, part);
+        q.push(" LIMIT ").push_bind(cap).push(") m)");
+    };
+    for part in parts(spec) {
+        match &part {
+            Part::All => push_kept(&mut q, None),
+            Part::Text { .. } => push_counted(&mut q, " + ", &part),
+            Part::Status { pattern, ranks } => {
+                push_kept(&mut q, Some(ranks));
+                let overlap = Part::Overlap {
+                    pattern: pattern.clone(),
+                    ranks: ranks.clone(),
+                };
+                push_counted(&mut q, " - ", &overlap);
+            }
+            Part::Overlap { .. } => {}
+        }
     }
-    q.push(") p LIMIT ").push_bind(cap).push(") m");
-    Ok(q.build_query_scalar().fetch_one(db).await?)
+    q.push(")");
+    q
 }
 
 /// Routers of one tenant in one stored status, as `router_counts` keeps them.
