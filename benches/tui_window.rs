@@ -203,7 +203,15 @@ async fn measure(routers: u32) {
 
     // A filter keystroke: the spec changes, the window is read again with its count.
     // Status words: dense ("onl": most of the fleet), sparse ("disab": none disabled).
-    for filter in ["r-0001", "r-00012", "10.100.1.", "offline", "r", "onl", "disab"] {
+    for filter in [
+        "r-0001",
+        "r-00012",
+        "10.100.1.",
+        "offline",
+        "r",
+        "onl",
+        "disab",
+    ] {
         let mut keys = Vec::new();
         for _ in 0..RUNS {
             let t = Instant::now();
@@ -289,10 +297,17 @@ async fn measure(routers: u32) {
         ];
         let variants: [(&str, Vec<&str>); 3] = [
             ("with the console's indexes/triggers ", Vec::new()),
-            ("without the status order indexes     ", status_indexes.to_vec()),
+            (
+                "without the status order indexes     ",
+                status_indexes.to_vec(),
+            ),
             (
                 "without any console index/trigger    ",
-                status_indexes.iter().chain(&other_indexes).copied().collect(),
+                status_indexes
+                    .iter()
+                    .chain(&other_indexes)
+                    .copied()
+                    .collect(),
             ),
         ];
         for (label, drops) in variants {

@@ -1228,8 +1228,8 @@ fn window_reads(effects: &[Effect]) -> Vec<(u64, tikwire::tui::window::Fetch)> {
 #[test]
 fn a_windowed_list_reads_windows_never_the_fleet() {
     use tikwire::store::RouterLink;
-    use tikwire::tui::app::startup;
     use tikwire::store::window::ListSpec;
+    use tikwire::tui::app::startup;
     use tikwire::tui::window::{COUNT_CAP, Fetch, Fetched, RouterWindow};
 
     let now = testdata::now();

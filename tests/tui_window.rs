@@ -446,7 +446,10 @@ async fn a_status_the_agent_writes_moves_its_row_in_the_status_order() {
     let (old, place) = refreshed(&f, &mut w).await;
     assert_eq!(w.selected().unwrap().id, selected.id);
     assert_eq!(old[place], selected.id);
-    assert!(!w.rows().iter().any(|r| r.id == moving.id), "moved off screen");
+    assert!(
+        !w.rows().iter().any(|r| r.id == moving.id),
+        "moved off screen"
+    );
     // Among the offline ones, where the old list has it, with its new status.
     let mut at = RouterWindow::new(spec(SortKey::Status, false, "offline"));
     at.page = PAGE;

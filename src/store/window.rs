@@ -315,9 +315,7 @@ fn push_value(q: &mut QueryBuilder<Postgres>, column: Column, at: &Position) {
     match column {
         Column::Name => q.push_bind(at.name.clone()).push("::text"),
         Column::Tenant => q.push_bind(at.tenant.clone()).push("::text"),
-        Column::Address | Column::PeerAddress => {
-            q.push_bind(at.vpn_ip.to_string()).push("::inet")
-        }
+        Column::Address | Column::PeerAddress => q.push_bind(at.vpn_ip.to_string()).push("::inet"),
         Column::Status => q.push_bind(rank(at.status)).push("::integer"),
         Column::Handshake => match at.last_handshake {
             Some(t) => q.push_bind(t).push("::timestamptz"),
@@ -386,9 +384,7 @@ fn ranges<'a>(spec: &ListSpec, at: &'a Position, side: Side) -> Vec<KeyRange<'a>
 fn push_range(q: &mut QueryBuilder<Postgres>, spec: &ListSpec, way: Direction, range: KeyRange) {
     let columns = spec.sort.columns();
     for &(column, _) in &columns[..range.equal] {
-        q.push(" AND ")
-            .push(expr(column, Rows::Tables))
-            .push(" = ");
+        q.push(" AND ").push(expr(column, Rows::Tables)).push(" = ");
         push_value(q, column, range.at);
     }
     let (column, asc) = columns[range.equal];
@@ -513,7 +509,10 @@ pub async fn list_row(db: impl PgExecutor<'_>, router_id: i64) -> Result<Option<
 /// counting there: "10,000+"). Routers per status come from `router_counts`; only names
 /// and addresses are counted row by row, through their trigram indexes (see [`count_sql`]).
 pub async fn list_count(db: impl PgExecutor<'_>, spec: &ListSpec, cap: i64) -> Result<i64> {
-    Ok(count_sql(spec, cap).build_query_scalar().fetch_one(db).await?)
+    Ok(count_sql(spec, cap)
+        .build_query_scalar()
+        .fetch_one(db)
+        .await?)
 }
 
 /// The count of [`list_count`], part by part: no filter is every router in scope; a name or
@@ -632,7 +631,10 @@ mod tests {
             ..ListSpec::all_by_name()
         };
         assert!(matches!(parts(&spec("")).as_slice(), [Part::All]));
-        assert!(matches!(parts(&spec("hq-")).as_slice(), [Part::Text { .. }]));
+        assert!(matches!(
+            parts(&spec("hq-")).as_slice(),
+            [Part::Text { .. }]
+        ));
         match parts(&spec("ONL")).as_slice() {
             [Part::Text { pattern }, Part::Status { pattern: p, ranks }] => {
                 assert_eq!((pattern.as_str(), p.as_str()), ("%onl%", "%onl%"));

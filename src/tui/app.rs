@@ -638,16 +638,16 @@ impl App {
             }
         };
         let mut effects = Vec::new();
-        if let Some(window) = self.window.as_mut() {
-            if let Some((ticket, fetch)) = window.follow_up() {
-                self.window_jumped = false;
-                effects.push(Effect::FetchWindow {
-                    ticket,
-                    spec: window.spec.clone(),
-                    fetch,
-                    margin: window.margin(),
-                });
-            }
+        if let Some(window) = self.window.as_mut()
+            && let Some((ticket, fetch)) = window.follow_up()
+        {
+            self.window_jumped = false;
+            effects.push(Effect::FetchWindow {
+                ticket,
+                spec: window.spec.clone(),
+                fetch,
+                margin: window.margin(),
+            });
         }
         Handled { effects, redraw }
     }
