@@ -1,8 +1,8 @@
 //! The windowed router list against fleets of 100,000 and 1,000,000 routers in PostgreSQL
 //! (sample routers written in bulk, `Store::fill_sample_routers`): time to the first rows,
 //! every sort's first window, `G`, page-down, a filter keystroke, a change made elsewhere to
-//! visible, the counts, the window's memory; and what the migration's indexes and count
-//! triggers add to an agent's poll write of 65,278 routers.
+//! visible, the counts, the window's memory; and what the console's order indexes (migrations
+//! 0010 and 0011) and count triggers add to an agent's poll write of 65,278 routers.
 //!
 //! `cargo bench --bench tui_window` (sizes: TIKWIRE_WINDOW_SIZES=100000,1000000). Plain
 //! timings (median and worst of several runs), printed as a table.
@@ -17,7 +17,6 @@ use tikwire::store::notify::ChangeListener;
 use tikwire::store::window::{ListSpec, SortKey};
 use tikwire::tui::keymap::Action;
 use tikwire::tui::window::{self, Fetch, RouterWindow};
-use tikwire::wg::status::Thresholds;
 
 const TENANT_SIZE: u32 = 65_278;
 const PAGE: usize = 40;
@@ -53,26 +52,36 @@ async fn run(store: &Store, w: &mut RouterWindow, (ticket, request): (u64, Fetch
     assert!(w.apply(fetched));
 }
 
-fn spec(sort: SortKey, filter: &str, now: chrono::DateTime<chrono::Utc>) -> ListSpec {
+fn spec(sort: SortKey, filter: &str) -> ListSpec {
     ListSpec {
         tenant_id: None,
         filter: filter.into(),
         sort,
         descending: false,
-        now,
-        thresholds: Thresholds::default(),
     }
 }
 
 async fn fill(db: &common::TestDb, store: &Store, routers: u32) {
+    use tikwire::model::{Endpoint, HubName, InterfaceName, TenantName};
     let p = common::provisioner(&db.pool);
-    let hub = common::add_hub(&p, "wg0").await;
     let started = Instant::now();
     let mut left = routers;
     let mut n = 0;
     while left > 0 {
+        // A hub holds one whole tenant at most (65,278 peers): one hub per tenant, as at
+        // the design size.
+        let hub_name = HubName::parse(&format!("hub{n:03}")).unwrap();
+        let hub = p
+            .add_hub(&tikwire::provision::NewHub::new(
+                hub_name.clone(),
+                Endpoint::parse(&format!("192.0.2.{}:51820", n + 1)).unwrap(),
+                InterfaceName::parse("wg0").unwrap(),
+                51820,
+            ))
+            .await
+            .unwrap();
         let name = format!("t{n:03}");
-        p.add_tenant(&tikwire::model::TenantName::parse(&name).unwrap())
+        p.add_tenant_on(&TenantName::parse(&name).unwrap(), Some(&hub_name))
             .await
             .unwrap();
         let add = left.min(TENANT_SIZE);
@@ -98,14 +107,13 @@ async fn measure(routers: u32) {
     let db = common::test_db().await;
     let store = Store::from_pool(db.pool.clone());
     fill(&db, &store, routers).await;
-    let now = chrono::Utc::now();
     let rss_before = rss_mb();
 
     // First rows: a fresh window's first fetch (what opening the console waits for).
     let mut first = Vec::new();
-    let mut w = RouterWindow::new(spec(SortKey::Name, "", now));
+    let mut w = RouterWindow::new(spec(SortKey::Name, ""));
     for _ in 0..RUNS {
-        w = RouterWindow::new(spec(SortKey::Name, "", now));
+        w = RouterWindow::new(spec(SortKey::Name, ""));
         w.page = PAGE;
         let t = Instant::now();
         let request = w.refresh();
@@ -131,7 +139,7 @@ async fn measure(routers: u32) {
     ] {
         let (mut firsts, mut ends) = (Vec::new(), Vec::new());
         for _ in 0..3 {
-            let mut s = RouterWindow::new(spec(sort, "", now));
+            let mut s = RouterWindow::new(spec(sort, ""));
             s.page = PAGE;
             let t = Instant::now();
             let request = s.refresh();
@@ -173,13 +181,41 @@ async fn measure(routers: u32) {
             summary(fetching)
         );
     }
+    // The same deep in the status order, inside the online block (most of the fleet ties
+    // on its status): a keyset read there starts at the position, not at the block's start.
+    let mut s = RouterWindow::new(spec(SortKey::Status, ""));
+    s.page = PAGE;
+    let request = s.refresh();
+    run(&store, &mut s, request).await;
+    let mut fetching = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        if let Some(request) = s.step(Action::PageDown) {
+            run(&store, &mut s, request).await;
+            fetching.push(t.elapsed());
+        }
+    }
+    eprintln!(
+        "  status order page-down fetches ({:3}) {}",
+        fetching.len(),
+        summary(fetching)
+    );
 
     // A filter keystroke: the spec changes, the window is read again with its count.
-    for filter in ["r-0001", "r-00012", "10.100.1.", "offline", "r"] {
+    // Status words: dense ("onl": most of the fleet), sparse ("disab": none disabled).
+    for filter in [
+        "r-0001",
+        "r-00012",
+        "10.100.1.",
+        "offline",
+        "r",
+        "onl",
+        "disab",
+    ] {
         let mut keys = Vec::new();
         for _ in 0..RUNS {
             let t = Instant::now();
-            let request = w.respec(spec(SortKey::Name, filter, now));
+            let request = w.respec(spec(SortKey::Name, filter));
             run(&store, &mut w, request).await;
             keys.push(t.elapsed());
         }
@@ -195,7 +231,7 @@ async fn measure(routers: u32) {
             }
         );
     }
-    let request = w.respec(spec(SortKey::Name, "", now));
+    let request = w.respec(spec(SortKey::Name, ""));
     run(&store, &mut w, request).await;
 
     // A change made elsewhere (another connection writes a row on screen and notifies) to
@@ -242,22 +278,42 @@ async fn measure(routers: u32) {
     }
     eprintln!("  counts per tenant and status  {}", summary(counts));
 
-    // What the migration adds to an agent's poll: one tenant's 65,278 rows written once
-    // (handshake and counters, statuses unchanged; then statuses flipped), with and without
-    // the new indexes and count triggers (dropped in a transaction rolled back after).
+    // What the console's indexes add to an agent's poll: one tenant's 65,278 rows written
+    // once (handshake and counters, statuses unchanged; then statuses flipped), with every
+    // index and the count triggers, without migration 0011's status order indexes, and
+    // without any of the console's order indexes and count triggers (dropped in a
+    // transaction rolled back after).
     if routers >= TENANT_SIZE {
-        for bare in [false, true] {
+        let status_indexes = [
+            "DROP INDEX vpn_configurations_status_order_idx",
+            "DROP INDEX vpn_configurations_tenant_status_order_idx",
+        ];
+        let other_indexes = [
+            "DROP INDEX vpn_configurations_handshake_order_idx",
+            "DROP INDEX vpn_configurations_tenant_handshake_order_idx",
+            "DROP INDEX vpn_configurations_traffic_order_idx",
+            "DROP INDEX vpn_configurations_tenant_traffic_order_idx",
+            "DROP TRIGGER router_counts_update ON vpn_configurations",
+        ];
+        let variants: [(&str, Vec<&str>); 3] = [
+            ("with the console's indexes/triggers ", Vec::new()),
+            (
+                "without the status order indexes     ",
+                status_indexes.to_vec(),
+            ),
+            (
+                "without any console index/trigger    ",
+                status_indexes
+                    .iter()
+                    .chain(&other_indexes)
+                    .copied()
+                    .collect(),
+            ),
+        ];
+        for (label, drops) in variants {
             let mut tx = db.pool.begin().await.unwrap();
-            if bare {
-                for ddl in [
-                    "DROP INDEX vpn_configurations_handshake_idx",
-                    "DROP INDEX vpn_configurations_tenant_handshake_idx",
-                    "DROP INDEX vpn_configurations_traffic_idx",
-                    "DROP INDEX vpn_configurations_tenant_traffic_idx",
-                    "DROP TRIGGER router_counts_update ON vpn_configurations",
-                ] {
-                    sqlx::query(ddl).execute(&mut *tx).await.unwrap();
-                }
+            for ddl in drops {
+                sqlx::query(ddl).execute(&mut *tx).await.unwrap();
             }
             let t = Instant::now();
             sqlx::query(
@@ -279,12 +335,7 @@ async fn measure(routers: u32) {
             let flip = t.elapsed();
             tx.rollback().await.unwrap();
             eprintln!(
-                "  poll write of 65,278 rows {}: links {:7.1} ms, every status flipped {:7.1} ms",
-                if bare {
-                    "without 0010's indexes/triggers"
-                } else {
-                    "with 0010's indexes/triggers   "
-                },
+                "  poll write of 65,278 rows {label}: links {:7.1} ms, every status flipped {:7.1} ms",
                 ms(link),
                 ms(flip)
             );

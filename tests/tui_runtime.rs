@@ -172,9 +172,10 @@ async fn polls_the_hub_interface_live_when_it_may() {
         s.contains(&live) && s.contains("acme/r-alpha") && s.contains(" r-alpha ")
     });
     assert!(screen.contains("? unknown VU5LTk9X"), "{screen}");
-    // r-alpha shook hands 5 s ago on the interface: online in both panes, although no agent
-    // ever updated its stored status (pending); r-bravo never did: pending; r-charlie is not
-    // on the interface at all.
+    // r-alpha shook hands 5 s ago on the interface, but no agent ever wrote its status: both
+    // panes show the stored one (pending), as the command line and the API do, beside the
+    // live handshake and traffic; r-bravo never shook hands: pending; r-charlie is not on the
+    // interface at all.
     let peers_pane: Vec<&str> = screen
         .lines()
         .filter_map(|l| l.split_once("││").map(|(_, right)| right))
@@ -186,14 +187,15 @@ async fn polls_the_hub_interface_live_when_it_may() {
             .copied()
             .unwrap_or_default()
     };
-    assert!(row("acme/r-alpha").contains("● online"), "{screen}");
+    assert!(row("acme/r-alpha").contains("◌ pending"), "{screen}");
     assert!(row("acme/r-bravo").contains("◌ pending"), "{screen}");
     assert!(row("acme/r-charlie").is_empty(), "{screen}");
     let routers_row = screen
         .lines()
         .find(|l| l.contains(" r-alpha "))
         .unwrap_or_default();
-    assert!(routers_row.contains("● online"), "{screen}");
+    assert!(routers_row.contains("◌ pending"), "{screen}");
+    assert!(!routers_row.contains("never"), "live handshake: {screen}");
     assert!(routers_row.contains("3.8M"), "live traffic: {screen}");
 
     // The peer leaves the interface: the next poll drops it.

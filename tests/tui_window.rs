@@ -7,8 +7,7 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
-use tikwire::model::{RouterName, TenantName};
+use tikwire::model::{RouterName, RouterStatus, TenantName};
 use tikwire::provision::{NewRouter, Provisioner, RouterSpec};
 use tikwire::store::Store;
 use tikwire::store::window::{ListSpec, SortKey};
@@ -16,14 +15,12 @@ use tikwire::tui::data::RouterTable;
 use tikwire::tui::fleet;
 use tikwire::tui::keymap::Action;
 use tikwire::tui::window::{self, Fetch, RouterWindow};
-use tikwire::wg::status::Thresholds;
 
 const PAGE: usize = 23;
 
 struct Fleet {
     _db: common::TestDb,
     p: Provisioner,
-    now: DateTime<Utc>,
 }
 
 impl Fleet {
@@ -41,7 +38,7 @@ fn new_router(tenant: &str, name: &str) -> NewRouter {
 }
 
 /// Three tenants whose sample routers share names (ties broken by tenant), a few provisioned
-/// routers with other names, one disabled.
+/// routers with other names (one named after its status), one disabled.
 async fn fleet() -> Fleet {
     let db = common::test_db().await;
     let p = common::provisioner(&db.pool);
@@ -54,9 +51,18 @@ async fn fleet() -> Fleet {
         ("acme", "hq-1"),
         ("zeta", "hq-1"),
         ("beta", "x_1"),
+        ("acme", "offline-spare"),
     ] {
         p.add_router(&new_router(t, name)).await.unwrap();
     }
+    // A name that holds a status word, in that status: matched by both parts of a filter.
+    sqlx::query(
+        "UPDATE vpn_configurations SET status = 'offline', last_handshake_at = now() - interval '1 day'
+         WHERE router_id = (SELECT id FROM routers WHERE name = 'offline-spare')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let hub = p.store().list_hubs().await.unwrap().remove(0);
     for (t, n) in [("acme", 1_400), ("beta", 900), ("zeta", 700)] {
         p.store()
@@ -68,18 +74,12 @@ async fn fleet() -> Fleet {
         .set_router_enabled("acme", "s-00007", false)
         .await
         .unwrap();
-    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    Fleet { _db: db, p, now }
+    Fleet { _db: db, p }
 }
 
 /// The old list: every router in memory, sorted and filtered there.
 async fn old_view(f: &Fleet, spec: &ListSpec, tenant: Option<&str>) -> Vec<i64> {
     let mut t = RouterTable::default();
-    t.as_of = spec.now;
-    t.thresholds = spec.thresholds;
     t.replace(None, fleet::router_rows(f.store(), None).await.unwrap());
     while t.sort != spec.sort {
         t.cycle_sort();
@@ -187,14 +187,12 @@ async fn walk(f: &Fleet, spec: ListSpec, tenant: Option<&str>) {
     assert_eq!(assert_piece(&w, &old, &context), 0, "{context}: g");
 }
 
-fn spec(f: &Fleet, sort: SortKey, descending: bool, filter: &str) -> ListSpec {
+fn spec(sort: SortKey, descending: bool, filter: &str) -> ListSpec {
     ListSpec {
         tenant_id: None,
         filter: filter.into(),
         sort,
         descending,
-        now: f.now,
-        thresholds: Thresholds::default(),
     }
 }
 
@@ -210,7 +208,7 @@ async fn every_sort_order_walks_as_the_in_memory_list() {
         SortKey::Tenant,
     ] {
         for descending in [false, true] {
-            walk(&f, spec(&f, sort, descending, ""), None).await;
+            walk(&f, spec(sort, descending, ""), None).await;
         }
     }
 }
@@ -229,8 +227,28 @@ async fn filters_and_tenant_scope_list_what_the_in_memory_list_listed() {
         "disabled",
         "nothing-here",
     ] {
-        walk(&f, spec(&f, SortKey::Name, false, filter), None).await;
-        walk(&f, spec(&f, SortKey::Handshake, true, filter), None).await;
+        walk(&f, spec(SortKey::Name, false, filter), None).await;
+        walk(&f, spec(SortKey::Handshake, true, filter), None).await;
+    }
+    // Counts stop at the cap, with or without a status part.
+    for filter in ["off", "line", "s-00"] {
+        let spec = spec(SortKey::Name, false, filter);
+        let all = old_view(&f, &spec, None).await.len() as i64;
+        assert!(all > 60, "{filter}");
+        assert_eq!(f.store().list_count(&spec, 10_000).await.unwrap(), all);
+        assert_eq!(f.store().list_count(&spec, 60).await.unwrap(), 60);
+        assert_eq!(f.store().list_count(&spec, all).await.unwrap(), all);
+    }
+    // A status word on every other order: the status part and the name part merged.
+    for (sort, descending, filter) in [
+        (SortKey::Status, false, "line"),
+        (SortKey::Status, true, "stale"),
+        (SortKey::Traffic, false, "pend"),
+        (SortKey::Address, true, "off"),
+        (SortKey::Tenant, false, "line"),
+        (SortKey::Tenant, true, "disabled"),
+    ] {
+        walk(&f, spec(sort, descending, filter), None).await;
     }
     let beta = f
         .store()
@@ -242,18 +260,89 @@ async fn filters_and_tenant_scope_list_what_the_in_memory_list_listed() {
         .unwrap();
     let scoped = ListSpec {
         tenant_id: Some(beta.id),
-        ..spec(&f, SortKey::Traffic, false, "")
+        ..spec(SortKey::Traffic, false, "")
     };
     walk(&f, scoped.clone(), Some("beta")).await;
     walk(
         &f,
         ListSpec {
             filter: "stale".into(),
-            ..scoped
+            ..scoped.clone()
         },
         Some("beta"),
     )
     .await;
+    for (sort, filter) in [(SortKey::Status, ""), (SortKey::Handshake, "onl")] {
+        let scoped = ListSpec {
+            sort,
+            filter: filter.into(),
+            ..scoped.clone()
+        };
+        walk(&f, scoped, Some("beta")).await;
+    }
+}
+
+/// Many routers tie on their handshake and traffic (never seen: no handshake, no traffic;
+/// and a batch that shook hands in the same second with the same bytes, across tenants):
+/// the address breaks the ties, `G` and `g` and the walk between show the old list's order.
+#[tokio::test]
+async fn ties_on_handshake_and_traffic_walk_and_jump_as_the_in_memory_list() {
+    let f = fleet().await;
+    let pool = &f._db.pool;
+    sqlx::query(
+        "UPDATE vpn_configurations SET last_handshake_at = NULL, rx_bytes = 0, tx_bytes = 0,
+         status = 'pending' WHERE router_id % 4 = 0",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE vpn_configurations SET last_handshake_at = date_trunc('second', now()),
+         rx_bytes = 5000, tx_bytes = 5000, status = 'online' WHERE router_id % 4 = 1",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    for sort in [SortKey::Handshake, SortKey::Traffic] {
+        for descending in [false, true] {
+            walk(&f, spec(sort, descending, ""), None).await;
+        }
+        walk(&f, spec(sort, false, "hq"), None).await;
+    }
+}
+
+/// The stored address of a configuration is its router's, exactly (mask included): the
+/// orders over configuration columns break ties by it and position by the router's.
+/// And the status order's SQL rank is `RouterStatus`'s order.
+#[tokio::test]
+async fn configuration_addresses_and_status_ranks_agree_with_the_routers() {
+    let f = fleet().await;
+    let pool = &f._db.pool;
+    let differing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM routers r JOIN vpn_configurations c ON c.router_id = r.id
+         WHERE c.client_ip IS DISTINCT FROM r.vpn_ip",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(differing, 0);
+    let masks: Vec<i32> =
+        sqlx::query_scalar("SELECT DISTINCT masklen(client_ip) FROM vpn_configurations")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(masks, vec![32]);
+    for status in RouterStatus::ALL {
+        let sql: i32 = sqlx::query_scalar("SELECT console_status_rank($1)")
+            .bind(status.as_str())
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(sql, tikwire::store::window::rank(status), "{status}");
+    }
+    let mut ranked = RouterStatus::ALL;
+    ranked.sort_by_key(|s| tikwire::store::window::rank(*s));
+    assert_eq!(ranked, RouterStatus::ALL);
 }
 
 /// The selected router's place in the old list after a change, and the window around it.
@@ -268,7 +357,7 @@ async fn refreshed(f: &Fleet, w: &mut RouterWindow) -> (Vec<i64>, usize) {
 #[tokio::test]
 async fn changes_on_and_off_screen_and_inserts_before_the_window_show_after_a_refresh() {
     let f = fleet().await;
-    let mut w = RouterWindow::new(spec(&f, SortKey::Name, false, ""));
+    let mut w = RouterWindow::new(spec(SortKey::Name, false, ""));
     w.page = PAGE;
     let request = w.respec(w.spec.clone());
     run(&f, &mut w, request).await;
@@ -314,7 +403,7 @@ async fn changes_on_and_off_screen_and_inserts_before_the_window_show_after_a_re
     assert!(old.len() as i64 == w.count);
 
     // A change that moves the selected router itself (traffic order): it stays selected.
-    let mut w = RouterWindow::new(spec(&f, SortKey::Traffic, false, ""));
+    let mut w = RouterWindow::new(spec(SortKey::Traffic, false, ""));
     w.page = PAGE;
     let request = w.respec(w.spec.clone());
     run(&f, &mut w, request).await;
@@ -329,6 +418,51 @@ async fn changes_on_and_off_screen_and_inserts_before_the_window_show_after_a_re
         .unwrap();
     let (_, place) = refreshed(&f, &mut w).await;
     assert_eq!((w.selected().unwrap().id, place), (moving, 0));
+}
+
+/// In the status order, the agent writes a new status for a router on screen: after the
+/// refresh its notification triggers, it shows the new status in its new place, and the
+/// selection stays on its router.
+#[tokio::test]
+async fn a_status_the_agent_writes_moves_its_row_in_the_status_order() {
+    let f = fleet().await;
+    let mut w = RouterWindow::new(spec(SortKey::Status, false, ""));
+    w.page = PAGE;
+    let request = w.respec(w.spec.clone());
+    run(&f, &mut w, request).await;
+    for _ in 0..20 {
+        press(&f, &mut w, Action::PageDown).await;
+    }
+    let selected = w.selected().unwrap().clone();
+    assert_eq!(selected.status, RouterStatus::Online, "in the online block");
+    let moving = w.rows()[w.selected_index() + 1].clone();
+    assert_eq!(moving.status, RouterStatus::Online);
+    // As the agent writes a poll: the status, nothing about the clock.
+    sqlx::query("UPDATE vpn_configurations SET status = 'offline' WHERE router_id = $1")
+        .bind(moving.id)
+        .execute(&f._db.pool)
+        .await
+        .unwrap();
+    let (old, place) = refreshed(&f, &mut w).await;
+    assert_eq!(w.selected().unwrap().id, selected.id);
+    assert_eq!(old[place], selected.id);
+    assert!(
+        !w.rows().iter().any(|r| r.id == moving.id),
+        "moved off screen"
+    );
+    // Among the offline ones, where the old list has it, with its new status.
+    let mut at = RouterWindow::new(spec(SortKey::Status, false, "offline"));
+    at.page = PAGE;
+    let request = at.respec(at.spec.clone());
+    run(&f, &mut at, request).await;
+    let offline = old_view(&f, &at.spec, None).await;
+    assert!(offline.contains(&moving.id));
+    while !at.rows().iter().any(|r| r.id == moving.id) {
+        press(&f, &mut at, Action::PageDown).await;
+    }
+    let shown = at.rows().iter().find(|r| r.id == moving.id).unwrap();
+    assert_eq!(shown.status, RouterStatus::Offline);
+    assert_piece(&at, &offline, "offline filter");
 }
 
 #[tokio::test]

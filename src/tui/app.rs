@@ -437,9 +437,7 @@ pub fn startup() -> Vec<Effect> {
 
 impl App {
     pub fn new(keymap: Keymap, theme: Theme, now: DateTime<Utc>) -> Self {
-        let mut routers = RouterTable::default();
-        // Statuses are derived from handshake ages as of the clock.
-        routers.as_of = now;
+        let routers = RouterTable::default();
         App {
             keymap,
             theme,
@@ -504,7 +502,7 @@ impl App {
         }
     }
 
-    /// The spec the window reads now (the clock as of this read).
+    /// The spec the window reads now.
     fn list_spec(&self) -> ListSpec {
         let t = &self.routers;
         let tenant_id = t.tenant.as_deref().and_then(|name| {
@@ -519,8 +517,6 @@ impl App {
             filter: t.filter.clone(),
             sort: t.sort,
             descending: t.descending,
-            now: self.now,
-            thresholds: t.thresholds,
         }
     }
 
@@ -571,16 +567,13 @@ impl App {
                 _ => Some(window.respec(spec)),
             }
         } else if let Some(row) = chosen.as_ref().filter(|_| lost) {
-            window.spec.now = spec.now;
             Some(window.around(row))
         } else if reload {
-            window.spec.now = spec.now;
             window.changed()
         } else if moved {
             let page = window.page;
             let near_start = !window.at_start() && at < page;
             let near_end = !window.at_end() && at + page + 1 > len;
-            window.spec.now = spec.now;
             (near_start || near_end).then(|| window.refresh())
         } else {
             None
@@ -646,18 +639,16 @@ impl App {
             }
         };
         let mut effects = Vec::new();
-        if let Some(window) = self.window.as_mut() {
-            // Any next read derives statuses at the app's clock.
-            window.spec.now = self.now;
-            if let Some((ticket, fetch)) = window.follow_up() {
-                self.window_jumped = false;
-                effects.push(Effect::FetchWindow {
-                    ticket,
-                    spec: window.spec.clone(),
-                    fetch,
-                    margin: window.margin(),
-                });
-            }
+        if let Some(window) = self.window.as_mut()
+            && let Some((ticket, fetch)) = window.follow_up()
+        {
+            self.window_jumped = false;
+            effects.push(Effect::FetchWindow {
+                ticket,
+                spec: window.spec.clone(),
+                fetch,
+                margin: window.margin(),
+            });
         }
         Handled { effects, redraw }
     }
@@ -721,7 +712,6 @@ impl App {
     fn on_tick(&mut self, now: DateTime<Utc>) -> Handled {
         let second_changed = now.timestamp() != self.now.timestamp();
         self.now = now;
-        self.routers.as_of = now;
         let toasts = self.toasts.len();
         self.toasts.retain(|t| t.until > now);
         Handled::redraw(second_changed || self.toasts.len() != toasts)

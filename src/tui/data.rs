@@ -13,7 +13,6 @@ use crate::keys::PublicKey;
 use crate::model::{KeyStanding, RotationState, Router, RouterStatus};
 use crate::store::RouterLink;
 use crate::tui::keymap::Action;
-use crate::wg::status::Thresholds;
 
 /// Where a dataset stands (rainfrog-style): the last good value stays on screen while a
 /// reload runs or after it failed.
@@ -166,7 +165,7 @@ pub struct RouterRow {
     /// The router's WireGuard public key.
     pub key: PublicKey,
     pub enabled: bool,
-    /// As stored by the agent; what is shown is derived, see [`shown_status`].
+    /// As stored by the agent: what the console shows, as the command line and the API do.
     pub status: RouterStatus,
     pub last_handshake: Option<DateTime<Utc>>,
     pub endpoint: Option<Box<str>>,
@@ -223,44 +222,10 @@ impl Interner {
     }
 }
 
-/// The status the console shows: disabled stays disabled, a router that never shook hands
-/// stays as stored (pending); everything else follows from the handshake age, so the
-/// routers and peer panes agree with each other and with the ages beside them whether or
-/// not an agent keeps the stored status current.
-pub fn shown_status(
-    stored: RouterStatus,
-    enabled: bool,
-    last_handshake: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    thresholds: &Thresholds,
-) -> RouterStatus {
-    if !enabled || stored == RouterStatus::Disabled {
-        return RouterStatus::Disabled;
-    }
-    match last_handshake {
-        None => stored,
-        Some(_) => thresholds.status_at(last_handshake, now),
-    }
-}
-
-/// Seconds until the status derived from a handshake at `last` changes on its own.
-pub fn status_changes_in(
-    last: DateTime<Utc>,
-    now: DateTime<Utc>,
-    thresholds: &Thresholds,
-) -> Option<u64> {
-    let age = (now - last).num_seconds().max(0) as u64;
-    [thresholds.online_secs(), thresholds.stale_secs()]
-        .into_iter()
-        .filter(|limit| age <= *limit)
-        .map(|limit| limit + 1 - age)
-        .min()
-}
-
 /// All loaded routers with a sorted order and the filtered view of it. Filtering walks one
 /// precomputed lower-case search text for all rows (name and address; no allocation per
-/// keystroke); sorting only happens when rows or the sort change. Status is derived from
-/// the handshake age at `as_of`, which the application keeps at its clock.
+/// keystroke); sorting only happens when rows or the sort change, in the store's orders.
+/// Status is the stored one (the agent's verdict, as the command line and the API show it).
 #[derive(Debug)]
 pub struct RouterTable {
     rows: Vec<RouterRow>,
@@ -279,8 +244,6 @@ pub struct RouterTable {
     pub cursor: ListCursor,
     pub phase: Phase,
     pub updated_at: Option<DateTime<Utc>>,
-    pub thresholds: Thresholds,
-    pub as_of: DateTime<Utc>,
     /// Bumped whenever row indices may have changed (the peer view holds indices).
     pub generation: u64,
 }
@@ -301,8 +264,6 @@ impl Default for RouterTable {
             cursor: ListCursor::default(),
             phase: Phase::Loading,
             updated_at: None,
-            thresholds: Thresholds::default(),
-            as_of: DateTime::<Utc>::MIN_UTC,
             generation: 0,
         }
     }
@@ -372,42 +333,28 @@ impl RouterTable {
         self.resort(keep);
     }
 
-    /// The status shown for row `i` (stored handshake).
-    fn status_of(&self, i: usize) -> RouterStatus {
-        let r = &self.rows[i];
-        shown_status(
-            r.status,
-            r.enabled,
-            r.last_handshake,
-            self.as_of,
-            &self.thresholds,
-        )
-    }
-
     fn resort(&mut self, keep: Option<i64>) {
         let key = self.sort;
-        // Status is derived (from the clock): computed once per row, not per comparison.
-        let statuses: Vec<RouterStatus> = if key == SortKey::Status {
-            (0..self.rows.len()).map(|i| self.status_of(i)).collect()
-        } else {
-            Vec::new()
-        };
         let rows = &self.rows;
         self.sorted.sort_by(|&a, &b| {
-            let (ia, ib) = (a as usize, b as usize);
-            let (a, b) = (&rows[ia], &rows[ib]);
+            let (a, b) = (&rows[a as usize], &rows[b as usize]);
             let primary = match key {
                 SortKey::Name => a.name.cmp(&b.name),
                 SortKey::Address => a.vpn_ip.cmp(&b.vpn_ip),
-                SortKey::Status => statuses[ia].cmp(&statuses[ib]),
+                SortKey::Status => a.status.cmp(&b.status),
                 // most recent first reads best; reversing gives oldest first
                 SortKey::Handshake => b.last_handshake.cmp(&a.last_handshake),
                 SortKey::Traffic => (b.rx_bytes + b.tx_bytes).cmp(&(a.rx_bytes + a.tx_bytes)),
                 SortKey::Tenant => a.tenant.cmp(&b.tenant),
             };
-            primary
-                .then_with(|| a.tenant.cmp(&b.tenant))
-                .then_with(|| a.name.cmp(&b.name))
+            // Ties as the store breaks them (see `SortKey::ties_by_address`).
+            if key.ties_by_address() {
+                primary.then_with(|| a.vpn_ip.cmp(&b.vpn_ip))
+            } else {
+                primary
+                    .then_with(|| a.tenant.cmp(&b.tenant))
+                    .then_with(|| a.name.cmp(&b.name))
+            }
         });
         if self.descending {
             self.sorted.reverse();
@@ -421,11 +368,11 @@ impl RouterTable {
         &self.search[start..self.search_ends[i] as usize]
     }
 
-    /// Does row `i` match a lower-case `needle` (name, address or shown status)?
+    /// Does row `i` match a lower-case `needle` (name, address or stored status)?
     pub fn matches(&self, i: usize, needle: &str) -> bool {
         needle.is_empty()
             || self.search_text(i).contains(needle)
-            || self.status_of(i).as_str().contains(needle)
+            || self.rows[i].status.as_str().contains(needle)
     }
 
     /// Rebuilds the view from the sorted order; keeps the selected router if still shown.
@@ -718,10 +665,7 @@ mod tests {
     use crate::tui::testdata;
 
     fn table(n: usize) -> RouterTable {
-        let mut t = RouterTable {
-            as_of: testdata::now(),
-            ..RouterTable::default()
-        };
+        let mut t = RouterTable::default();
         t.replace(
             None,
             RouterRow::from_routers(&testdata::routers(testdata::now(), n)),

@@ -48,13 +48,10 @@ pub async fn run(config: Config, provisioner: Provisioner, database_url: String)
         theme = theme.without_colour();
     }
     let mut app = App::new(keymap, theme, Utc::now());
-    app.routers.thresholds = crate::wg::status::Thresholds::try_from(&config.status)
-        .map_err(|e| Error::Config(e.to_string()))?;
     // The router list reads windows from the database, not the whole fleet.
-    app.window = Some(window::RouterWindow::new(window::default_spec(
-        app.now,
-        app.routers.thresholds,
-    )));
+    app.window = Some(window::RouterWindow::new(
+        crate::store::window::ListSpec::all_by_name(),
+    ));
     app.peers.window_only = true;
     app.peers.interval_secs = config.poll.interval_secs;
     app.rotation_max_age = config.rotation.max_age();

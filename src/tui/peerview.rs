@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::keys::PublicKey;
 use crate::model::RouterStatus;
-use crate::tui::data::{ListCursor, RouterTable, Slot, shown_status};
+use crate::tui::data::{ListCursor, RouterTable, Slot};
 use crate::tui::format;
 use crate::tui::format::escaped;
 use crate::wg::Snapshot;
@@ -304,23 +304,10 @@ impl PeerPane {
         self.view.get(i).copied()
     }
 
-    /// The status shown for router row `i`.
+    /// The status shown for router row `i`: the stored one (the agent's verdict, as the
+    /// routers pane, the command line and the API show it), whatever the live handshake.
     pub fn status_of(&self, table: &RouterTable, i: u32) -> Option<RouterStatus> {
-        let r = table.row(i)?;
-        let last = match self.snapshot() {
-            Some(snap) => snap
-                .peers
-                .get(&r.key)
-                .map_or(r.last_handshake, |s| s.last_handshake),
-            None => r.last_handshake,
-        };
-        Some(shown_status(
-            r.status,
-            r.enabled,
-            last,
-            table.as_of,
-            &table.thresholds,
-        ))
+        table.row(i).map(|r| r.status)
     }
 
     /// The live stats of the router in row `i`, if the interface has it.
@@ -350,18 +337,11 @@ impl PeerPane {
             PeerEntry::Router(i) => {
                 let r = table.row(i)?;
                 let link = self.link(table, i)?;
-                let status = shown_status(
-                    r.status,
-                    r.enabled,
-                    link.last_handshake,
-                    table.as_of,
-                    &table.thresholds,
-                );
                 Some(PeerLine {
                     router: Some(escaped(&format!("{}/{}", r.tenant, r.name))),
                     public_key: r.key,
                     vpn_ip: Some(r.vpn_ip),
-                    status: Some(status),
+                    status: Some(r.status),
                     link,
                 })
             }

@@ -5,12 +5,10 @@
 //! the runtime runs in the background ([`fetch`]) and hands back to [`RouterWindow::apply`].
 //! Memory and work per step depend on the page height, never on the fleet.
 
-use chrono::{DateTime, Utc};
-
 use crate::error::Result;
 use crate::store::window::{ListSpec, Position, Side};
 use crate::store::{RouterLink, Store};
-use crate::tui::data::{Interner, RouterRow, SortKey, shown_status};
+use crate::tui::data::{Interner, RouterRow};
 use crate::tui::keymap::Action;
 
 /// What to read next.
@@ -111,13 +109,7 @@ impl RouterWindow {
             name: row.name.to_string(),
             tenant: row.tenant.to_string(),
             vpn_ip: row.vpn_ip,
-            status: shown_status(
-                row.status,
-                row.enabled,
-                row.last_handshake,
-                self.spec.now,
-                &self.spec.thresholds,
-            ),
+            status: row.status,
             last_handshake: row.last_handshake,
             traffic: row.rx_bytes + row.tx_bytes,
         }
@@ -187,7 +179,7 @@ impl RouterWindow {
         (near_start || near_end).then(|| self.refresh())
     }
 
-    /// A new spec (sort, direction, filter, clock, tenant): the selection stays on its router
+    /// A new spec (sort, direction, filter, tenant): the selection stays on its router
     /// while it is still listed.
     pub fn respec(&mut self, spec: ListSpec) -> (u64, Fetch) {
         let scope_changed = spec.tenant_id != self.spec.tenant_id;
@@ -290,7 +282,7 @@ pub async fn fetch(
         Fetch::Around { id, at } => {
             // Where the router stands now (a change may have moved it), else where it stood.
             let now_at = match store.list_row(*id).await? {
-                Some(row) => position_of(&row, spec),
+                Some(row) => Position::of(&row),
                 None => at.clone(),
             };
             let mut rows = store
@@ -347,43 +339,13 @@ fn beyond(rows: &mut Vec<RouterLink>, keep: i64, edge: Edge) -> bool {
     true
 }
 
-/// Where a stored router stands in `spec`'s order.
-pub fn position_of(row: &RouterLink, spec: &ListSpec) -> Position {
-    Position {
-        name: row.name.clone(),
-        tenant: row.tenant.clone(),
-        vpn_ip: row.vpn_ip,
-        status: shown_status(
-            row.status,
-            row.enabled,
-            row.last_handshake_at,
-            spec.now,
-            &spec.thresholds,
-        ),
-        last_handshake: row.last_handshake_at,
-        traffic: row.rx_bytes + row.tx_bytes,
-    }
-}
-
-/// A spec for the console's defaults at `now`.
-pub fn default_spec(now: DateTime<Utc>, thresholds: crate::wg::status::Thresholds) -> ListSpec {
-    ListSpec {
-        tenant_id: None,
-        filter: String::new(),
-        sort: SortKey::Name,
-        descending: false,
-        now,
-        thresholds,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tui::testdata;
 
     fn window_of(n: usize, at_start: bool, at_end: bool) -> RouterWindow {
-        let mut w = RouterWindow::new(default_spec(testdata::now(), Default::default()));
+        let mut w = RouterWindow::new(ListSpec::all_by_name());
         w.page = 5;
         let (ticket, _) = w.refresh();
         let rows = testdata::routers(testdata::now(), n)

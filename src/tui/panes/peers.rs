@@ -9,7 +9,6 @@ use ratatui::text::{Line, Span};
 use super::columns::{ColumnSpec, LinkRow, draw_table, filter_line, link_columns};
 use super::{Give, RenderInfo, block, message, status_cell};
 use crate::tui::app::{App, Pane};
-use crate::tui::data::status_changes_in;
 use crate::tui::peerview::{Link, PeerLine, Tone};
 
 /// One row of the table: a peer, with its handshake age as shown.
@@ -110,12 +109,6 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
     let rows: Vec<(PeerRow, Option<_>)> = range
         .filter_map(|i| Some((i, pane.line(table, pane.entry(i)?)?)))
         .map(|(i, peer)| {
-            if let Some(h) = peer.link.last_handshake
-                && peer.status.is_some()
-                && let Some(secs) = status_changes_in(h, app.now, &table.thresholds)
-            {
-                info.wake_in(secs);
-            }
             let handshake = info.age(peer.link.last_handshake, app.now);
             let selected = focused && i == pane.cursor.selected;
             (

@@ -12,7 +12,7 @@ use super::{Give, RenderInfo, block, key_standing_style, message, phase_line, st
 use crate::format::{age_changes_in, key_age_of};
 use crate::model::{KeyStanding, RouterStatus};
 use crate::tui::app::{App, Pane};
-use crate::tui::data::{SortKey, shown_status, status_changes_in};
+use crate::tui::data::SortKey;
 use crate::tui::format::count;
 use crate::tui::format::escaped;
 use crate::tui::keymap::{Action, Context};
@@ -213,19 +213,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, focused: bool, info: &mu
                 Some((i, table.row(index)?, app.peers.link(table, index)?))
             })
             .map(|(i, r, link)| {
-                // The same derivation as the peer pane, from the freshest handshake known.
-                let status = shown_status(
-                    r.status,
-                    r.enabled,
-                    link.last_handshake,
-                    app.now,
-                    &table.thresholds,
-                );
-                if let Some(h) = link.last_handshake
-                    && let Some(secs) = status_changes_in(h, app.now, &table.thresholds)
-                {
-                    info.wake_in(secs);
-                }
+                // The agent's verdict, as the peer pane, the command line and the API show it.
+                let status = r.status;
                 let key_standing = r.keys.standing(app.rotation_max_age, app.now);
                 // Key ages step like handshake ages (a new router's keys are seconds old).
                 info.wake_in(age_changes_in(r.keys.created_at, app.now));
