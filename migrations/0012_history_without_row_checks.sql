@@ -1,0 +1,39 @@
+-- The agent's poll writes a transition for every status change and a row for every endpoint
+-- move, in its poll transaction. Their foreign keys cost one referential check per row (a
+-- query and a row lock on routers, tenants and hubs: five per transition and endpoint move,
+-- over half the time of a poll where 1% of a full hub changes status). Like the traffic tables
+-- (0007), these go without them:
+--
+-- * Inserting: the agent writes history only for routers whose configuration row it has just
+--   updated and locks in the same statement (src/store/history.rs), so a router deleted
+--   meanwhile is either gone before (no row joins) or deleted after the poll commits.
+-- * Deleting: a router's history goes with it, by the statement trigger below (one statement
+--   per table for a whole batch, as deleting a tenant's routers). Deleting a tenant deletes
+--   its routers; a hub can only be deleted without routers (routers.hub_id RESTRICT, and
+--   routers never move hub), so its routers' history is gone by then.
+
+ALTER TABLE router_transitions
+    DROP CONSTRAINT router_transitions_router_id_fkey,
+    DROP CONSTRAINT router_transitions_tenant_id_fkey,
+    DROP CONSTRAINT router_transitions_hub_id_fkey;
+ALTER TABLE router_endpoints
+    DROP CONSTRAINT router_endpoints_router_id_fkey,
+    DROP CONSTRAINT router_endpoints_tenant_id_fkey;
+
+-- The trigger of 0007 forgets all of a deleted router's history now, not only its traffic.
+-- Both tables have an index leading with router_id (router_transitions_router_at_idx,
+-- router_endpoints_router_at_idx).
+DROP TRIGGER routers_forget_traffic ON routers;
+DROP FUNCTION router_traffic_forget();
+CREATE FUNCTION router_history_forget() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM router_traffic_5m WHERE router_id IN (SELECT id FROM gone);
+    DELETE FROM router_traffic_1h WHERE router_id IN (SELECT id FROM gone);
+    DELETE FROM router_transitions WHERE router_id IN (SELECT id FROM gone);
+    DELETE FROM router_endpoints WHERE router_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER routers_forget_history AFTER DELETE ON routers
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION router_history_forget();
