@@ -1,3 +1,5 @@
+-- Poll writes without per-row foreign key checks.
+--
 -- The agent's poll writes a transition for every status change and a row for every endpoint
 -- move, in its poll transaction. Their foreign keys cost one referential check per row (a
 -- query and a row lock on routers, tenants and hubs: five per transition and endpoint move,
@@ -37,3 +39,47 @@ END
 $$;
 CREATE TRIGGER routers_forget_history AFTER DELETE ON routers
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION router_history_forget();
+
+-- The same for the alert outbox (0008), which a poll writes in the same transaction: three
+-- checks per alert (the event's hub, the delivery's endpoint and event). The enqueue
+-- (src/store/webhooks.rs) locks the hub and the enabled endpoints once per statement instead,
+-- and the deletes that the foreign keys carried out are statement triggers now.
+ALTER TABLE alert_events DROP CONSTRAINT alert_events_hub_id_fkey;
+ALTER TABLE webhook_deliveries
+    DROP CONSTRAINT webhook_deliveries_endpoint_id_fkey,
+    DROP CONSTRAINT webhook_deliveries_event_id_fkey;
+-- Deliveries are looked up by event when events are pruned (the foreign key's cascade had
+-- no index for it).
+CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (event_id);
+
+CREATE FUNCTION alert_events_forget_hub() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    UPDATE alert_events SET hub_id = NULL WHERE hub_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER hubs_forget_alerts AFTER DELETE ON hubs
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION alert_events_forget_hub();
+
+CREATE FUNCTION webhook_deliveries_forget_endpoint() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM webhook_deliveries WHERE endpoint_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER webhook_endpoints_forget_deliveries AFTER DELETE ON webhook_endpoints
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION webhook_deliveries_forget_endpoint();
+
+CREATE FUNCTION webhook_deliveries_forget_event() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM webhook_deliveries WHERE event_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER alert_events_forget_deliveries AFTER DELETE ON alert_events
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION webhook_deliveries_forget_event();
