@@ -83,3 +83,44 @@ $$;
 CREATE TRIGGER alert_events_forget_deliveries AFTER DELETE ON alert_events
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
     EXECUTE FUNCTION webhook_deliveries_forget_event();
+
+-- Every poll's status write fires the router_counts trigger of 0010 on its statement. Its
+-- update branch read the transition tables four times (two aggregations, each over both
+-- tables); this reads them once. Everything else is as in 0010.
+CREATE OR REPLACE FUNCTION router_counts_apply() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO router_counts AS c (tenant_id, status, routers)
+        SELECT tenant_id, status, count(*) FROM added GROUP BY tenant_id, status
+        ON CONFLICT (tenant_id, status) DO UPDATE SET routers = c.routers + EXCLUDED.routers;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE router_counts c SET routers = c.routers - d.n
+        FROM (SELECT tenant_id, status, count(*) AS n FROM removed GROUP BY tenant_id, status) d
+        WHERE c.tenant_id = d.tenant_id AND c.status = d.status;
+    ELSE
+        -- Every updated row is in both transition tables: old statuses out, new ones in,
+        -- summed per tenant and status once. Rows that exist take the sum; gains for rows
+        -- that do not are inserted (an inserted row must pass the CHECK itself, so a loss
+        -- never goes through the insert).
+        WITH delta AS (
+            SELECT tenant_id, status, sum(delta) AS delta FROM (
+                SELECT tenant_id, status, 1 AS delta FROM added
+                UNION ALL
+                SELECT tenant_id, status, -1 FROM removed
+            ) m GROUP BY tenant_id, status HAVING sum(delta) <> 0
+        ), kept AS (
+            UPDATE router_counts c SET routers = c.routers + d.delta
+            FROM delta d
+            WHERE c.tenant_id = d.tenant_id AND c.status = d.status
+            RETURNING c.tenant_id, c.status
+        )
+        INSERT INTO router_counts AS c (tenant_id, status, routers)
+        SELECT d.tenant_id, d.status, d.delta FROM delta d
+        WHERE d.delta > 0
+          AND NOT EXISTS (SELECT 1 FROM kept k WHERE k.tenant_id = d.tenant_id AND k.status = d.status)
+        ON CONFLICT (tenant_id, status) DO UPDATE SET routers = c.routers + EXCLUDED.routers;
+    END IF;
+    RETURN NULL;
+END
+$$;
