@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use ipnet::{IpNet, Ipv4Net};
 use sqlx::PgPool;
+use tikwire::alerts::AlertRules;
 use tikwire::alerts::endpoints::{self, NewWebhook};
 use tikwire::alerts::monitor::{AlertSetup, HubAlerts};
-use tikwire::alerts::AlertRules;
 use tikwire::history::Retention;
 use tikwire::keys::PublicKey;
 use tikwire::model::{AgentIdentity, RouterName, TenantName};
@@ -78,9 +78,11 @@ const REKEY_POLLS: usize = 24;
 fn main() {
     let statements = StatementLog::default();
     tracing::subscriber::set_global_default(
-        tracing_subscriber::registry().with(statements.clone().with_filter(
-            filter::Targets::new().with_target("sqlx::query", tracing::Level::DEBUG),
-        )),
+        tracing_subscriber::registry().with(
+            statements.clone().with_filter(
+                filter::Targets::new().with_target("sqlx::query", tracing::Level::DEBUG),
+            ),
+        ),
     )
     .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -124,18 +126,17 @@ async fn run(statements: StatementLog) {
     let store = Store::from_pool(pool.clone());
     let t0 = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
     store.maintain_history(t0, RETENTION).await.unwrap();
-    let peers: Vec<(PublicKey, Ipv4Addr)> = sqlx::query_as(
-        "SELECT client_public_key, client_ip FROM vpn_configurations ORDER BY id",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|(key, ip): (PublicKey, IpNet)| match ip.addr() {
-        std::net::IpAddr::V4(v4) => (key, v4),
-        std::net::IpAddr::V6(_) => unreachable!("router addresses are IPv4"),
-    })
-    .collect();
+    let peers: Vec<(PublicKey, Ipv4Addr)> =
+        sqlx::query_as("SELECT client_public_key, client_ip FROM vpn_configurations ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(key, ip): (PublicKey, IpNet)| match ip.addr() {
+                std::net::IpAddr::V4(v4) => (key, v4),
+                std::net::IpAddr::V6(_) => unreachable!("router addresses are IPv4"),
+            })
+            .collect();
     let mut fleet = Fleet::new(&peers, t0);
 
     println!(
@@ -161,10 +162,12 @@ async fn explain_all(pool: &PgPool, name: &str) {
         "auto_explain.log_triggers = on",
         "auto_explain.log_nested_statements = on",
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} SET {setting}")))
-            .execute(pool)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} SET {setting}"
+        )))
+        .execute(pool)
+        .await
+        .unwrap();
     }
 }
 
@@ -311,13 +314,19 @@ async fn steady(
     // Everyone alive, handshakes spread over the last two minutes.
     for i in 0..ROUTERS {
         let peer = fleet.peer(i);
-        peer.last_handshake = Some(at(1) - TimeDelta::seconds(POLL_SECS * (i % REKEY_POLLS) as i64));
+        peer.last_handshake =
+            Some(at(1) - TimeDelta::seconds(POLL_SECS * (i % REKEY_POLLS) as i64));
         peer.rx_bytes += 148;
     }
     fleet.snapshot.taken_at = at(1);
-    let mut sync = StatusSync::load(store, hub_id, Thresholds::default(), AgentIdentity::current())
-        .await
-        .unwrap();
+    let mut sync = StatusSync::load(
+        store,
+        hub_id,
+        Thresholds::default(),
+        AgentIdentity::current(),
+    )
+    .await
+    .unwrap();
     sync.set_alerts(alerts());
     sync.sync(store, &fleet.snapshot).await.unwrap();
     vacuum(pool).await;
@@ -347,7 +356,10 @@ async fn steady(
             .poll(store, &mut sync, &fleet.snapshot, statements, timed)
             .await;
         assert_eq!(report.rows_updated as usize, moved, "poll {round}");
-        assert!(report.transitions.is_empty(), "poll {round}: no status change");
+        assert!(
+            report.transitions.is_empty(),
+            "poll {round}: no status change"
+        );
         written.push(moved);
     }
     timings.report(&format!(
@@ -417,8 +429,14 @@ impl Timings {
 
     fn report(self, what: &str) {
         println!("{what}");
-        println!("  whole cycle (plan, alerts, write, commit): {}", figures(self.cycles));
-        println!("  of which planning in memory:               {}", figures(self.plans));
+        println!(
+            "  whole cycle (plan, alerts, write, commit): {}",
+            figures(self.cycles)
+        );
+        println!(
+            "  of which planning in memory:               {}",
+            figures(self.plans)
+        );
         for (label, times) in self.statements {
             let polls = times.len();
             println!("  {label:<60} {} ({polls} polls)", figures(times));
@@ -441,7 +459,12 @@ fn figures(mut times: Vec<Duration>) -> String {
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "unknown".into())
 }
 

@@ -151,7 +151,11 @@ async fn count(pool: &PgPool, table: &str) -> i64 {
         .unwrap()
 }
 
-const HISTORY: [&str; 3] = ["router_transitions", "router_endpoints", "router_traffic_5m"];
+const HISTORY: [&str; 3] = [
+    "router_transitions",
+    "router_endpoints",
+    "router_traffic_5m",
+];
 
 #[tokio::test]
 async fn a_router_deleted_during_a_poll_write_takes_its_new_history_along() {
@@ -160,11 +164,19 @@ async fn a_router_deleted_during_a_poll_write_takes_its_new_history_along() {
     let store = r.provisioner.store().clone();
     let poll = FirstPoll::new(&r);
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(status::write_poll(&mut tx, &poll.write(r.hub_id)).await.unwrap(), 1);
+    assert_eq!(
+        status::write_poll(&mut tx, &poll.write(r.hub_id))
+            .await
+            .unwrap(),
+        1
+    );
 
     let deleting = tokio::spawn(async move { store.delete_router("acme", "r1").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!deleting.is_finished(), "the delete waits for the poll's transaction");
+    assert!(
+        !deleting.is_finished(),
+        "the delete waits for the poll's transaction"
+    );
     tx.commit().await.unwrap();
     deleting.await.unwrap().unwrap();
     for table in HISTORY {
@@ -181,7 +193,12 @@ async fn a_router_deleted_before_a_poll_write_gets_no_history() {
     let poll = FirstPoll::new(&r);
     store.delete_router("acme", "r1").await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(status::write_poll(&mut tx, &poll.write(r.hub_id)).await.unwrap(), 0);
+    assert_eq!(
+        status::write_poll(&mut tx, &poll.write(r.hub_id))
+            .await
+            .unwrap(),
+        0
+    );
     tx.commit().await.unwrap();
     assert_eq!(count(&db.pool, "router_transitions").await, 0);
     assert_eq!(count(&db.pool, "router_endpoints").await, 0);
@@ -208,7 +225,10 @@ async fn an_endpoint_removed_during_an_enqueue_takes_its_deliveries_along() {
     let pool = db.pool.clone();
     let removing = tokio::spawn(async move { webhooks::remove_endpoint(&pool, "ops").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!removing.is_finished(), "the removal waits for the enqueue's transaction");
+    assert!(
+        !removing.is_finished(),
+        "the removal waits for the enqueue's transaction"
+    );
     tx.commit().await.unwrap();
     assert!(removing.await.unwrap().unwrap());
     assert_eq!(count(&db.pool, "alert_events").await, 1);
@@ -217,7 +237,9 @@ async fn an_endpoint_removed_during_an_enqueue_takes_its_deliveries_along() {
     // Pruning events takes their deliveries along too.
     endpoints::add(&r.provisioner, &hook).await.unwrap();
     let old = hub_event(AlertKind::HubUp, Utc::now() - TimeDelta::days(40), "hub1");
-    webhooks::enqueue(&db.pool, Some(r.hub_id), &[old]).await.unwrap();
+    webhooks::enqueue(&db.pool, Some(r.hub_id), &[old])
+        .await
+        .unwrap();
     assert_eq!(count(&db.pool, "webhook_deliveries").await, 1);
     assert_eq!(webhooks::prune_events(&db.pool, 30).await.unwrap(), 1);
     assert_eq!(count(&db.pool, "webhook_deliveries").await, 0);
@@ -229,7 +251,9 @@ async fn a_deleted_hub_leaves_its_alerts_without_a_hub() {
     let provisioner = common::provisioner(&db.pool);
     let hub = common::add_hub(&provisioner, "wg0").await;
     let event = hub_event(AlertKind::HubUp, Utc::now(), "hub1");
-    webhooks::enqueue(&db.pool, Some(hub.id), &[event]).await.unwrap();
+    webhooks::enqueue(&db.pool, Some(hub.id), &[event])
+        .await
+        .unwrap();
     sqlx::query("DELETE FROM hubs WHERE id = $1")
         .bind(hub.id)
         .execute(&db.pool)

@@ -443,15 +443,27 @@ mod tests {
             at(1),
             &t,
         );
-        assert_eq!(changed_state(&s1, true, Some(&seen(Some(0), 100, 100)), at(6), &t), None);
+        assert_eq!(
+            changed_state(&s1, true, Some(&seen(Some(0), 100, 100)), at(6), &t),
+            None
+        );
         let mut moved = seen(Some(0), 100, 100);
         moved.endpoint = Some("198.51.100.9:40002".parse().unwrap());
         let s2 = changed_state(&s1, true, Some(&moved), at(11), &t).unwrap();
         assert_eq!(s2.last_endpoint.as_deref(), Some("198.51.100.9:40002"));
         assert_eq!(changed_state(&s2, true, Some(&moved), at(16), &t), None);
-        assert!(is_endpoint(Some("[2001:db8::1]:51820"), "[2001:db8::1]:51820".parse().unwrap()));
-        assert!(!is_endpoint(Some("198.51.100.9:4000"), "198.51.100.9:40002".parse().unwrap()));
-        assert!(!is_endpoint(Some("198.51.100.9:400021"), "198.51.100.9:40002".parse().unwrap()));
+        assert!(is_endpoint(
+            Some("[2001:db8::1]:51820"),
+            "[2001:db8::1]:51820".parse().unwrap()
+        ));
+        assert!(!is_endpoint(
+            Some("198.51.100.9:4000"),
+            "198.51.100.9:40002".parse().unwrap()
+        ));
+        assert!(!is_endpoint(
+            Some("198.51.100.9:400021"),
+            "198.51.100.9:40002".parse().unwrap()
+        ));
         assert!(!is_endpoint(None, "198.51.100.9:40002".parse().unwrap()));
     }
 
