@@ -75,6 +75,11 @@ pub struct TrafficDelta {
     pub tx_bytes: i64,
 }
 
+// History has no foreign keys (a check per row, migration 0012): each insert joins the
+// router's configuration row and locks it (FOR KEY SHARE, already held for the rows the poll
+// updated), so a router deleted before the poll gets no history and one deleted meanwhile
+// waits for the commit, then its history is deleted with it.
+
 /// Status transitions, recorded only where the status write took effect (the poll's update
 /// skips a router whose enabled flag changed under it).
 const INSERT_TRANSITIONS: &str = "
@@ -82,16 +87,23 @@ const INSERT_TRANSITIONS: &str = "
     SELECT u.router_id, u.tenant_id, $1, u.at, 'status', u.from_status, u.to_status
     FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[])
          AS u(router_id, tenant_id, at, from_status, to_status)
-    JOIN vpn_configurations v ON v.router_id = u.router_id AND v.status = u.to_status";
+    JOIN vpn_configurations v ON v.router_id = u.router_id AND v.status = u.to_status
+    FOR KEY SHARE OF v";
 
 const INSERT_FIRST_HANDSHAKES: &str = "
     INSERT INTO router_transitions (router_id, tenant_id, hub_id, at, kind)
     SELECT u.router_id, u.tenant_id, $1, u.at, 'first_handshake'
-    FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(router_id, tenant_id, at)";
+    FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(router_id, tenant_id, at)
+    JOIN vpn_configurations v ON v.router_id = u.router_id
+    FOR KEY SHARE OF v";
 
 const INSERT_ENDPOINTS: &str = "
     INSERT INTO router_endpoints (router_id, tenant_id, at, endpoint)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[])";
+    SELECT u.router_id, u.tenant_id, u.at, u.endpoint
+    FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[])
+         AS u(router_id, tenant_id, at, endpoint)
+    JOIN vpn_configurations v ON v.router_id = u.router_id
+    FOR KEY SHARE OF v";
 
 /// Adds to each router's bucket (a poll may land in a bucket another poll already filled).
 const ADD_TRAFFIC: &str = "

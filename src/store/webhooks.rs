@@ -184,19 +184,26 @@ pub const HUB_STATE_ALERTS: [AlertKind; 2] = [AlertKind::HubDown, AlertKind::Hub
 /// Consoles hear of alerts on the change channel as a status change of the hub: in a poll's
 /// transaction that notification is the poll's own (identical ones are sent once); the hub
 /// watchdog's `hub.down` has no other.
+///
+/// The outbox has no foreign keys (a check per row, migration 0012): the hub and the
+/// endpoints are locked once here instead, so deleting them waits for this transaction and
+/// then takes its rows along (or sets the hub to NULL) by trigger; a hub already gone is NULL.
 const ENQUEUE: &str = "
-    WITH ev AS (
+    WITH hub AS (
+        SELECT id FROM hubs WHERE id = $1 FOR KEY SHARE
+    ), endpoint AS (
+        SELECT id, tenant_id, event_types FROM webhook_endpoints WHERE enabled FOR KEY SHARE
+    ), ev AS (
         INSERT INTO alert_events (type, at, hub_id, tenant_id, router_id, tenant_copy, body)
-        SELECT k, a, $1, t, r, c, b::jsonb
+        SELECT k, a, (SELECT id FROM hub), t, r, c, b::jsonb
         FROM unnest($2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bool[], $7::text[])
              AS u(k, a, t, r, c, b)
         RETURNING id, type, tenant_id, tenant_copy
     ), del AS (
         INSERT INTO webhook_deliveries (endpoint_id, event_id, tenant_id)
         SELECT e.id, ev.id, coalesce(ev.tenant_id, e.tenant_id)
-        FROM ev JOIN webhook_endpoints e
-          ON e.enabled
-         AND (e.tenant_id = ev.tenant_id
+        FROM ev JOIN endpoint e
+          ON (e.tenant_id = ev.tenant_id
               OR (e.tenant_id IS NULL AND NOT ev.tenant_copy)
               OR (ev.tenant_id IS NULL AND ev.type = ANY ($9::text[])
                   AND (EXISTS (SELECT 1 FROM tenants t WHERE t.id = e.tenant_id AND t.hub_id = $1)

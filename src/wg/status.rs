@@ -158,33 +158,99 @@ pub fn next_state(
     now: DateTime<Utc>,
     thresholds: &Thresholds,
 ) -> LinkState {
-    let mut next = stored.clone();
+    changed_state(stored, enabled, seen, now, thresholds).unwrap_or_else(|| stored.clone())
+}
+
+/// [`next_state`] when it differs from `stored`, `None` when the poll changes nothing (most
+/// routers at most polls): an agent runs this for every router of its hub each poll, so the
+/// unchanged case allocates nothing.
+pub fn changed_state(
+    stored: &LinkState,
+    enabled: bool,
+    seen: Option<&Observation>,
+    now: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Option<LinkState> {
+    let mut last_handshake_at = stored.last_handshake_at;
+    let mut first_handshake_at = stored.first_handshake_at;
+    let mut last_seen_at = stored.last_seen_at;
+    let (mut rx, mut tx) = (stored.rx, stored.tx);
+    let mut moved_to = None;
     if let Some(seen) = seen {
         // After an interface restart `wg` shows no handshake until the router comes back;
         // the one we stored still stands.
-        next.last_handshake_at = stored.last_handshake_at.max(seen.last_handshake);
-        if next.first_handshake_at.is_none() {
-            next.first_handshake_at = seen.last_handshake;
+        last_handshake_at = stored.last_handshake_at.max(seen.last_handshake);
+        if first_handshake_at.is_none() {
+            first_handshake_at = seen.last_handshake;
         }
-        if let Some(endpoint) = seen.endpoint {
-            next.last_endpoint = Some(endpoint.to_string());
-        }
-        next.rx = stored.rx.advance(seen.rx_bytes);
-        next.tx = stored.tx.advance(seen.tx_bytes);
-        if next.rx.total > stored.rx.total {
-            next.last_seen_at = Some(now);
+        moved_to = seen
+            .endpoint
+            .filter(|endpoint| !is_endpoint(stored.last_endpoint.as_deref(), *endpoint));
+        rx = stored.rx.advance(seen.rx_bytes);
+        tx = stored.tx.advance(seen.tx_bytes);
+        if rx.total > stored.rx.total {
+            last_seen_at = Some(now);
         }
     }
     // Activity counts only once the router has shaken hands (a handshake is what proves it).
-    let alive_at = next
-        .last_handshake_at
-        .map(|handshake| handshake.max(next.last_seen_at.unwrap_or(handshake)));
-    next.status = if enabled {
+    let alive_at =
+        last_handshake_at.map(|handshake| handshake.max(last_seen_at.unwrap_or(handshake)));
+    let status = if enabled {
         thresholds.status_at(alive_at, now)
     } else {
         RouterStatus::Disabled
     };
-    next
+    let unchanged = moved_to.is_none()
+        && status == stored.status
+        && first_handshake_at == stored.first_handshake_at
+        && last_handshake_at == stored.last_handshake_at
+        && last_seen_at == stored.last_seen_at
+        && rx == stored.rx
+        && tx == stored.tx;
+    if unchanged {
+        return None;
+    }
+    Some(LinkState {
+        status,
+        first_handshake_at,
+        last_handshake_at,
+        last_seen_at,
+        last_endpoint: match moved_to {
+            Some(endpoint) => Some(endpoint.to_string()),
+            None => stored.last_endpoint.clone(),
+        },
+        rx,
+        tx,
+    })
+}
+
+/// Whether `stored` is `endpoint` written out, compared without allocating.
+fn is_endpoint(stored: Option<&str>, endpoint: SocketAddr) -> bool {
+    use std::fmt::Write as _;
+
+    /// Compares what is written to it with `expected`, a piece at a time.
+    struct Matches<'a> {
+        rest: &'a str,
+        equal: bool,
+    }
+    impl std::fmt::Write for Matches<'_> {
+        fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+            match self.rest.strip_prefix(piece) {
+                Some(rest) if self.equal => self.rest = rest,
+                _ => self.equal = false,
+            }
+            Ok(())
+        }
+    }
+    let Some(stored) = stored else {
+        return false;
+    };
+    let mut matches = Matches {
+        rest: stored,
+        equal: true,
+    };
+    let _ = write!(matches, "{endpoint}");
+    matches.equal && matches.rest.is_empty()
 }
 
 #[cfg(test)]
@@ -365,6 +431,40 @@ mod tests {
         let again = next_state(&s1, true, Some(&seen(Some(0), 100, 100)), at(90), &t);
         assert_eq!(again.last_seen_at, Some(at(1)));
         assert_eq!(again.status, RouterStatus::Stale);
+    }
+
+    #[test]
+    fn an_unchanged_poll_is_none_and_an_endpoint_move_is_seen() {
+        let t = Thresholds::default();
+        let s1 = next_state(
+            &LinkState::pending(),
+            true,
+            Some(&seen(Some(0), 100, 100)),
+            at(1),
+            &t,
+        );
+        assert_eq!(
+            changed_state(&s1, true, Some(&seen(Some(0), 100, 100)), at(6), &t),
+            None
+        );
+        let mut moved = seen(Some(0), 100, 100);
+        moved.endpoint = Some("198.51.100.9:40002".parse().unwrap());
+        let s2 = changed_state(&s1, true, Some(&moved), at(11), &t).unwrap();
+        assert_eq!(s2.last_endpoint.as_deref(), Some("198.51.100.9:40002"));
+        assert_eq!(changed_state(&s2, true, Some(&moved), at(16), &t), None);
+        assert!(is_endpoint(
+            Some("[2001:db8::1]:51820"),
+            "[2001:db8::1]:51820".parse().unwrap()
+        ));
+        assert!(!is_endpoint(
+            Some("198.51.100.9:4000"),
+            "198.51.100.9:40002".parse().unwrap()
+        ));
+        assert!(!is_endpoint(
+            Some("198.51.100.9:400021"),
+            "198.51.100.9:40002".parse().unwrap()
+        ));
+        assert!(!is_endpoint(None, "198.51.100.9:40002".parse().unwrap()));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::poller::Snapshot;
-use super::status::{Counter, LinkState, Thresholds, next_state};
+use super::status::{Counter, LinkState, Thresholds, changed_state};
 use crate::Result;
 use crate::alerts::engine::RouterChange;
 use crate::alerts::event::RouterFacts;
@@ -211,18 +211,20 @@ impl StatusSync {
             taken_at: Some(now),
             ..SyncPlan::default()
         };
+        // Peers that are known routers: when that is all of them, none is unknown.
+        let mut peers_known = 0;
         for (key, known) in &self.known {
             let seen = snapshot.peers.get(key).map(|p| p.observation());
-            let next = next_state(
+            peers_known += usize::from(seen.is_some());
+            let Some(next) = changed_state(
                 &known.state,
                 known.enabled,
                 seen.as_ref(),
                 now,
                 &self.thresholds,
-            );
-            if next == known.state {
+            ) else {
                 continue;
-            }
+            };
             let first_handshake =
                 known.state.first_handshake_at.is_none() && next.first_handshake_at.is_some();
             if next.status != known.state.status || first_handshake {
@@ -236,22 +238,26 @@ impl StatusSync {
             self.plan_history(known, &next, now, &mut plan);
             plan.updates.push((*key, next));
         }
-        let mut unknown: Vec<UnknownPeer> = snapshot
-            .peers
-            .iter()
-            .filter(|(key, _)| !self.known.contains_key(*key) && !self.staged.contains(*key))
-            .map(|(key, peer)| UnknownPeer {
-                public_key: *key,
-                endpoint: peer.endpoint.map(|e| e.to_string()),
-                allowed_ips: peer
-                    .allowed_ips
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-                last_handshake_at: peer.last_handshake,
-            })
-            .collect();
+        let mut unknown: Vec<UnknownPeer> = if peers_known == snapshot.peers.len() {
+            Vec::new()
+        } else {
+            snapshot
+                .peers
+                .iter()
+                .filter(|(key, _)| !self.known.contains_key(*key) && !self.staged.contains(*key))
+                .map(|(key, peer)| UnknownPeer {
+                    public_key: *key,
+                    endpoint: peer.endpoint.map(|e| e.to_string()),
+                    allowed_ips: peer
+                        .allowed_ips
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    last_handshake_at: peer.last_handshake,
+                })
+                .collect()
+        };
         unknown.sort();
         plan.unknown_count = unknown.len();
         if self.unknown_written.as_ref() != Some(&unknown) {
