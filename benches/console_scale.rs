@@ -16,7 +16,8 @@
 //! `capture-pane` round trips: an upper bound of what an operator over SSH sees.
 //!
 //! `cargo bench --bench console_scale` (sizes: `TIKWIRE_CONSOLE_SIZES=100000,1000000,10000000`,
-//! the default; the 10,000,000 fill takes about ten minutes and 30 GB of disk). Needs tmux.
+//! the default; the 10,000,000 fill takes 10 to 30 minutes and about 40 GB of disk; give the
+//! server room: `DATABASE_URL` to one with `shared_buffers` of a few GB). Needs tmux.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -207,6 +208,30 @@ struct Figures {
     rss_after_mb: f64,
 }
 
+impl Figures {
+    fn row(&self) -> String {
+        let f = self;
+        format!(
+            "| {} | {:.0} ms | {:.1} MB ({:.1} MB) | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.1}% | {:.1}% ({:.0} ms) |",
+            f.routers,
+            ms(f.first_rows),
+            f.rss_mb,
+            f.rss_after_mb,
+            f.frame.0,
+            f.frame.1,
+            f.keystroke.0,
+            f.keystroke.1,
+            f.page_down.0,
+            f.page_down.1,
+            f.change_visible.0,
+            f.change_visible.1,
+            f.cpu_idle,
+            f.cpu_agent,
+            f.agent_write_ms,
+        )
+    }
+}
+
 async fn measure(env: &Env, store: &Store, routers: u64, run: usize) -> Figures {
     let console = Instant::now();
     let t = Tmux::console(env, &format!("scale{run}"), WIDTH, HEIGHT);
@@ -328,7 +353,10 @@ async fn main() {
     let db = common::test_db().await;
     let store = Store::from_pool(db.pool.clone());
     let env = Env::new(&db.url, &db.name);
-    let mut figures = Vec::new();
+    println!(
+        "| routers | first rows | RSS (after agent) | frame | filter keystroke | page-down | change visible | CPU idle | CPU with agent (its write) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (run, &routers) in sizes.iter().enumerate() {
         let started = Instant::now();
         env.cli(&["demo", "--scale", &routers.to_string()]);
@@ -341,32 +369,8 @@ async fn main() {
             "== {routers} routers (filled in {:.0} s)",
             started.elapsed().as_secs_f64()
         );
-        let f = measure(&env, &store, routers, run).await;
-        figures.push(f);
-    }
-    println!(
-        "\n| routers | first rows | RSS (after agent) | frame | filter keystroke | page-down | change visible | CPU idle | CPU with agent (its write) |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for f in &figures {
-        println!(
-            "| {} | {:.0} ms | {:.1} MB ({:.1} MB) | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.1}% | {:.1}% ({:.0} ms) |",
-            f.routers,
-            ms(f.first_rows),
-            f.rss_mb,
-            f.rss_after_mb,
-            f.frame.0,
-            f.frame.1,
-            f.keystroke.0,
-            f.keystroke.1,
-            f.page_down.0,
-            f.page_down.1,
-            f.change_visible.0,
-            f.change_visible.1,
-            f.cpu_idle,
-            f.cpu_agent,
-            f.agent_write_ms,
-        );
+        // Each size's row as soon as it is measured: a ten-million run is long.
+        println!("{}", measure(&env, &store, routers, run).await.row());
     }
     println!(
         "(median / worst; each figure includes tmux's send-keys and capture-pane round trips)"
