@@ -6,11 +6,14 @@
 //! refresh a notification triggers. And the counts kept by triggers match a full count.
 
 mod common;
+mod common_tui;
 
+use ratatui::crossterm::event::KeyCode;
 use tikwire::model::{RouterName, RouterStatus, TenantName};
 use tikwire::provision::{NewRouter, Provisioner, RouterSpec};
 use tikwire::store::Store;
 use tikwire::store::window::{ListSpec, SortKey};
+use tikwire::tui::app::{App, Effect, Loaded, Msg, startup};
 use tikwire::tui::data::RouterTable;
 use tikwire::tui::fleet;
 use tikwire::tui::keymap::Action;
@@ -495,4 +498,89 @@ async fn counts_kept_by_triggers_match_a_full_count() {
         .collect();
     assert_eq!(kept, full);
     assert!(full.len() > 6, "statuses spread: {full:?}");
+}
+
+/// Runs the window reads among `effects` as the runtime does, answers included (and the
+/// reads those answers ask for).
+async fn settle(f: &Fleet, app: &mut App, effects: Vec<Effect>) {
+    let mut pending = effects;
+    while let Some(effect) = pending.pop() {
+        if let Effect::FetchWindow {
+            ticket,
+            spec,
+            fetch,
+            margin,
+        } = effect
+        {
+            let result = window::fetch(f.store(), &spec, ticket, &fetch, margin)
+                .await
+                .map_err(|e| e.to_string());
+            pending.extend(app.update(Msg::Loaded(Loaded::Window { ticket, result })));
+        }
+    }
+}
+
+/// The routers pane as drawn at 80x24: the place in the whole list of its first row and of
+/// the selection.
+fn on_screen(app: &App, old: &[i64]) -> (usize, usize) {
+    common_tui::render(app, 80, 24);
+    let t = &app.routers;
+    let top = t.get(t.cursor.window(t.len()).start).unwrap().id;
+    let selected = t.selected().unwrap().id;
+    let place = |id| old.iter().position(|x| *x == id).unwrap();
+    (place(top), place(selected))
+}
+
+/// Paging the windowed list (issue 13): each PageDown moves the view by one page, the
+/// selection on the same screen row, across the reads around the selection near the
+/// window's edges (the first row once moved by 35 rows, then by 1); PageUp comes back the
+/// same way.
+#[tokio::test]
+async fn page_down_and_up_move_the_view_by_a_page_across_window_reads() {
+    let f = fleet().await;
+    let old = old_view(&f, &spec(SortKey::Name, false, ""), None).await;
+    let mut app = common_tui::empty_app();
+    app.window = Some(RouterWindow::new(ListSpec::all_by_name()));
+    app.update(Msg::Resize(80, 24));
+    let effects = app.route(startup());
+    settle(&f, &mut app, effects).await;
+    let (mut top, mut selected) = on_screen(&app, &old);
+    assert_eq!((top, selected), (0, 0));
+    let page = app.routers.cursor.page();
+    assert!(page > 5, "{page} rows a page");
+    // A few rows down first: the selection is then mid-screen, not on the first row.
+    for _ in 0..3 {
+        app.update(common_tui::key(KeyCode::Down));
+    }
+    let (_, s) = on_screen(&app, &old);
+    selected = s;
+    let row = selected - top;
+    let mut reads = 0;
+    let presses = 4 * app.window.as_ref().unwrap().margin() / page;
+    for press in 0..presses {
+        let effects = app.update(common_tui::key(KeyCode::PageDown));
+        reads += effects
+            .iter()
+            .filter(|e| matches!(e, Effect::FetchWindow { .. }))
+            .count();
+        // A frame may be drawn before the read comes back.
+        on_screen(&app, &old);
+        settle(&f, &mut app, effects).await;
+        let (t, s) = on_screen(&app, &old);
+        assert_eq!(t, top + page, "PageDown {press}: first row");
+        assert_eq!(s - t, row, "PageDown {press}: selection's screen row");
+        (top, selected) = (t, s);
+    }
+    assert!(reads >= 2, "paged across {reads} window reads");
+    assert_eq!(selected, top + row);
+    for press in 0..presses {
+        let effects = app.update(common_tui::key(KeyCode::PageUp));
+        on_screen(&app, &old);
+        settle(&f, &mut app, effects).await;
+        let (t, s) = on_screen(&app, &old);
+        assert_eq!(t, top - page, "PageUp {press}: first row");
+        assert_eq!(s - t, row, "PageUp {press}: selection's screen row");
+        top = t;
+    }
+    assert_eq!(top, 0);
 }
