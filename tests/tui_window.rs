@@ -505,17 +505,30 @@ async fn counts_kept_by_triggers_match_a_full_count() {
 async fn settle(f: &Fleet, app: &mut App, effects: Vec<Effect>) {
     let mut pending = effects;
     while let Some(effect) = pending.pop() {
-        if let Effect::FetchWindow {
-            ticket,
-            spec,
-            fetch,
-            margin,
-        } = effect
-        {
-            let result = window::fetch(f.store(), &spec, ticket, &fetch, margin)
-                .await
-                .map_err(|e| e.to_string());
-            pending.extend(app.update(Msg::Loaded(Loaded::Window { ticket, result })));
+        match effect {
+            Effect::FetchWindow {
+                ticket,
+                spec,
+                fetch,
+                margin,
+            } => {
+                let result = window::fetch(f.store(), &spec, ticket, &fetch, margin)
+                    .await
+                    .map_err(|e| e.to_string());
+                pending.extend(app.update(Msg::Loaded(Loaded::Window { ticket, result })));
+            }
+            Effect::FetchPeers {
+                ticket,
+                spec,
+                fetch,
+                margin,
+            } => {
+                let result = window::fetch(f.store(), &spec, ticket, &fetch, margin)
+                    .await
+                    .map_err(|e| e.to_string());
+                pending.extend(app.update(Msg::Loaded(Loaded::Peers { ticket, result })));
+            }
+            _ => {}
         }
     }
 }
@@ -583,4 +596,119 @@ async fn page_down_and_up_move_the_view_by_a_page_across_window_reads() {
         top = t;
     }
     assert_eq!(top, 0);
+}
+
+/// The peer pane as drawn at 80x24: its first line and its selected line, "tenant/name".
+fn peers_on_screen(app: &App) -> (String, String) {
+    common_tui::render(app, 80, 24);
+    let p = &app.peers;
+    let name = |i| {
+        let line = p.line(&app.routers, p.entry(i).unwrap()).unwrap();
+        line.router.unwrap()
+    };
+    (
+        name(p.cursor.window(p.len()).start),
+        name(p.cursor.selected),
+    )
+}
+
+/// The peer pane over the stored feed lists the whole fleet by keyset windows, as the
+/// routers pane does (it stopped at the end of the routers pane's window): `G` reaches the
+/// fleet's last enabled router, `g` its first, pages move by a page across window reads,
+/// and its filter reads the database. The fleet is never loaded.
+#[tokio::test]
+async fn the_peer_pane_scrolls_the_whole_fleet_by_windows() {
+    let f = fleet().await;
+    // The old list: every enabled router in the routers pane's order (the disabled one is
+    // not a peer of the hub).
+    let mut t = RouterTable::default();
+    t.replace(None, fleet::router_rows(f.store(), None).await.unwrap());
+    let peers: Vec<String> = (0..t.len())
+        .map(|i| t.get(i).unwrap())
+        .filter(|r| r.enabled)
+        .map(|r| format!("{}/{}", r.tenant, r.name))
+        .collect();
+    assert_eq!(peers.len(), 1_400 + 900 + 700 + 5 - 1);
+    let place = |name: &str| peers.iter().position(|p| p == name).unwrap();
+
+    let mut app = common_tui::empty_app();
+    app.window = Some(RouterWindow::new(ListSpec::all_by_name()));
+    app.peers.window = Some(RouterWindow::new(ListSpec::all_by_name()));
+    app.update(Msg::Resize(80, 24));
+    let effects = app.route(startup());
+    settle(&f, &mut app, effects).await;
+    let effects = app.update(common_tui::ch('4'));
+    settle(&f, &mut app, effects).await;
+    assert_eq!(app.focus, tikwire::tui::app::Pane::Peers);
+    let (top, selected) = peers_on_screen(&app);
+    assert_eq!((place(&top), place(&selected)), (0, 0));
+    let loaded = app.peers.len();
+    assert!(loaded < 200, "a window, not the fleet: {loaded} lines");
+
+    // G: the fleet's last router, read from the list's end.
+    let effects = app.update(common_tui::ch('G'));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::FetchPeers { .. })),
+        "{effects:?}"
+    );
+    settle(&f, &mut app, effects).await;
+    let (_, selected) = peers_on_screen(&app);
+    assert_eq!(selected, *peers.last().unwrap());
+    assert!(app.peers.len() < 200);
+
+    // Paging up from the end, across window reads: a page each press.
+    let page = app.peers.cursor.page();
+    let (top, selected) = peers_on_screen(&app);
+    let (mut top, row) = (place(&top), place(&selected) - place(&top));
+    let mut reads = 0;
+    for press in 0..12 {
+        let effects = app.update(common_tui::key(KeyCode::PageUp));
+        reads += effects
+            .iter()
+            .filter(|e| matches!(e, Effect::FetchPeers { .. }))
+            .count();
+        peers_on_screen(&app);
+        settle(&f, &mut app, effects).await;
+        let (t, s) = peers_on_screen(&app);
+        assert_eq!(place(&t), top - page, "PageUp {press}: first line");
+        assert_eq!(
+            place(&s) - place(&t),
+            row,
+            "PageUp {press}: selection's line"
+        );
+        top = place(&t);
+    }
+    assert!(reads >= 2, "paged across {reads} window reads");
+    // And down again.
+    for press in 0..12 {
+        let effects = app.update(common_tui::key(KeyCode::PageDown));
+        settle(&f, &mut app, effects).await;
+        let (t, _) = peers_on_screen(&app);
+        assert_eq!(place(&t), top + page, "PageDown {press}: first line");
+        top = place(&t);
+    }
+    // g: the first router again.
+    let effects = app.update(common_tui::ch('g'));
+    settle(&f, &mut app, effects).await;
+    let (_, selected) = peers_on_screen(&app);
+    assert_eq!(selected, peers[0]);
+
+    // The filter reads the database: every match, to the last one.
+    let mut keys = vec![common_tui::ch('/')];
+    keys.extend(common_tui::typing("s-006"));
+    keys.push(common_tui::key(KeyCode::Enter));
+    let effects = common_tui::press(&mut app, keys);
+    settle(&f, &mut app, effects).await;
+    let matching: Vec<&String> = peers
+        .iter()
+        .filter(|p| p.split('/').nth(1).unwrap().contains("s-006"))
+        .collect();
+    assert!(matching.len() > 200, "{} match", matching.len());
+    let effects = app.update(common_tui::ch('G'));
+    settle(&f, &mut app, effects).await;
+    let (_, selected) = peers_on_screen(&app);
+    assert_eq!(&selected, *matching.last().unwrap());
+    assert!(app.peers.len() < 200);
 }

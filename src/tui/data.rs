@@ -146,6 +146,15 @@ impl ListCursor {
         self.page.get().max(1)
     }
 
+    /// The rows the view means to show: from the first row shown (before a list's end
+    /// clamps it) to a page on, the selection included even before it is drawn. A window
+    /// of rows reads on when these come within a page of its edge, so a page move always
+    /// has the rows it shows.
+    pub fn meant(&self) -> Range<usize> {
+        let offset = self.offset.get();
+        offset.min(self.selected)..(offset + self.page()).max(self.selected + 1)
+    }
+
     /// The rows shown by the last frame, for a list now `len` long (nothing is changed).
     pub fn window(&self, len: usize) -> Range<usize> {
         let page = self.page.get();
