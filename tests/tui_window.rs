@@ -711,4 +711,25 @@ async fn the_peer_pane_scrolls_the_whole_fleet_by_windows() {
     let (_, selected) = peers_on_screen(&app);
     assert_eq!(&selected, *matching.last().unwrap());
     assert!(app.peers.len() < 200);
+
+    // The routers pane's sort orders the peer pane too: its last router by address.
+    let effects = common_tui::press(
+        &mut app,
+        [
+            common_tui::key(KeyCode::Esc),
+            common_tui::ch('3'),
+            common_tui::ch('s'),
+        ],
+    );
+    settle(&f, &mut app, effects).await;
+    assert_eq!(app.routers.sort, SortKey::Address);
+    let effects = common_tui::press(&mut app, [common_tui::ch('4'), common_tui::ch('G')]);
+    settle(&f, &mut app, effects).await;
+    let (_, selected) = peers_on_screen(&app);
+    let last = (0..t.len())
+        .map(|i| t.get(i).unwrap())
+        .filter(|r| r.enabled)
+        .max_by_key(|r| r.vpn_ip)
+        .unwrap();
+    assert_eq!(selected, format!("{}/{}", last.tenant, last.name));
 }
