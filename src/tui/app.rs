@@ -151,6 +151,14 @@ pub enum Effect {
         fetch: Fetch,
         margin: usize,
     },
+    /// Read the peer pane's window (see [`PeerPane::window`]); the answer comes back as
+    /// [`Loaded::Peers`].
+    FetchPeers {
+        ticket: u64,
+        spec: ListSpec,
+        fetch: Fetch,
+        margin: usize,
+    },
     /// Run `tikwire router diagnose` for one router (in the background: it probes the
     /// network with timeouts).
     Diagnose {
@@ -185,6 +193,11 @@ pub enum Loaded {
     },
     /// An answer to [`Effect::FetchWindow`].
     Window {
+        ticket: u64,
+        result: Result<Fetched, String>,
+    },
+    /// An answer to [`Effect::FetchPeers`].
+    Peers {
         ticket: u64,
         result: Result<Fetched, String>,
     },
@@ -533,7 +546,7 @@ impl App {
         let after = self.list_state();
         let spec = self.list_spec();
         let len = self.routers.len();
-        let at = self.routers.cursor.selected;
+        let shown = self.routers.cursor.meant();
         let chosen = self.routers.selected().cloned();
         let Some(window) = self.window.as_mut() else {
             return effects;
@@ -541,6 +554,19 @@ impl App {
         let loads = effects.len();
         effects.retain(|e| !matches!(e, Effect::Load(Dataset::Routers { .. })));
         let reload = effects.len() != loads;
+        // The peer pane's window: the whole fleet in this list's order.
+        let peer_spec = self.peers.window_spec(&self.routers);
+        let page = (self.size.1 as usize).saturating_sub(4).max(1);
+        if let Some((ticket, fetch)) = self.peers.window_read(peer_spec, page, reload)
+            && let Some(w) = self.peers.window.as_ref()
+        {
+            effects.push(Effect::FetchPeers {
+                ticket,
+                spec: w.spec.clone(),
+                fetch,
+                margin: w.margin(),
+            });
+        }
         // Drawn rows of the routers pane at most: the window keeps two pages either side.
         window.page = (self.size.1 as usize).saturating_sub(4).max(1);
         // A selection the window does not hold (a router just provisioned): read around it,
@@ -571,9 +597,11 @@ impl App {
         } else if reload {
             window.changed()
         } else if moved {
+            // Within a page of the window's edge, the view's rows, not only the selection:
+            // a page move then keeps the selection's screen row.
             let page = window.page;
-            let near_start = !window.at_start() && at < page;
-            let near_end = !window.at_end() && at + page + 1 > len;
+            let near_start = !window.at_start() && shown.start < page;
+            let near_end = !window.at_end() && shown.end + page > len;
             (near_start || near_end).then(|| window.refresh())
         } else {
             None
@@ -650,6 +678,28 @@ impl App {
                 margin: window.margin(),
             });
         }
+        Handled { effects, redraw }
+    }
+
+    /// A read of the peer pane's window came back.
+    fn on_peer_window(&mut self, ticket: u64, result: Result<Fetched, String>) -> Handled {
+        let redraw = match result {
+            Ok(fetched) => self.peers.window_answer(fetched),
+            Err(_) => {
+                // The pane keeps what it shows; the routers pane reports the database.
+                self.peers.window_failed(ticket);
+                false
+            }
+        };
+        let effects = match (self.peers.window_follow_up(), self.peers.window.as_ref()) {
+            (Some((ticket, fetch)), Some(w)) => vec![Effect::FetchPeers {
+                ticket,
+                spec: w.spec.clone(),
+                fetch,
+                margin: w.margin(),
+            }],
+            _ => Vec::new(),
+        };
         Handled { effects, redraw }
     }
 
@@ -944,7 +994,12 @@ impl App {
             Pane::Routers => &mut self.routers.cursor,
             Pane::Peers => &mut self.peers.cursor,
         };
-        cursor.step(action, len)
+        let moved = cursor.step(action, len);
+        if self.focus == Pane::Peers {
+            // Past the loaded rows, or near their edge: the pane's window reads on.
+            self.peers.window_step(action);
+        }
+        moved
     }
 
     fn open_selected(&mut self) -> Handled {
@@ -1267,6 +1322,7 @@ impl App {
                 }
             }
             Loaded::Window { ticket, result } => return self.on_window(ticket, result),
+            Loaded::Peers { ticket, result } => return self.on_peer_window(ticket, result),
             Loaded::Detail { router_id, result } => {
                 let mut any = false;
                 for layer in &mut self.layers {

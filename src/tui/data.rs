@@ -99,11 +99,32 @@ impl ListCursor {
             Action::Down => self.down(1, len),
             Action::Top => self.top(),
             Action::Bottom => self.bottom(len),
-            Action::PageUp => self.up(page),
-            Action::PageDown => self.down(page, len),
+            // A page moves the view by a page with the selection on the same screen row.
+            Action::PageUp | Action::PageDown => {
+                let row = self.screen_row();
+                if action == Action::PageUp {
+                    self.up(page);
+                } else {
+                    self.down(page, len);
+                }
+                self.offset.set(self.selected.saturating_sub(row));
+            }
             _ => {}
         }
         self.selected != before
+    }
+
+    /// The selection's row on screen, as last drawn or since moved by a page.
+    fn screen_row(&self) -> usize {
+        self.selected.saturating_sub(self.offset.get())
+    }
+
+    /// The rows changed under the selection (a window read around it): it is now row `to`,
+    /// and stays on the same screen row, so the view does not jump.
+    pub fn rebase(&mut self, to: usize) {
+        let row = self.screen_row();
+        self.selected = to;
+        self.offset.set(to.saturating_sub(row));
     }
 
     /// Scrolls a text of `rows` screen rows (as last drawn): the first row shown moves, and
@@ -125,28 +146,41 @@ impl ListCursor {
         self.page.get().max(1)
     }
 
+    /// The rows the view means to show: from the first row shown (before a list's end
+    /// clamps it) to a page on, the selection included even before it is drawn. A window
+    /// of rows reads on when these come within a page of its edge, so a page move always
+    /// has the rows it shows.
+    pub fn meant(&self) -> Range<usize> {
+        let offset = self.offset.get();
+        offset.min(self.selected)..(offset + self.page()).max(self.selected + 1)
+    }
+
     /// The rows shown by the last frame, for a list now `len` long (nothing is changed).
     pub fn window(&self, len: usize) -> Range<usize> {
-        let start = self.offset.get().min(len);
-        start..(start + self.page.get()).min(len)
+        let page = self.page.get();
+        let start = self.offset.get().min(len.saturating_sub(page));
+        start..(start + page).min(len)
     }
 
     /// The rows to draw in `height` lines: keeps the selection visible, moving the window
-    /// as little as possible.
+    /// as little as possible, and the last page full.
     pub fn visible(&self, len: usize, height: usize) -> Range<usize> {
         self.page.set(height);
         if len == 0 || height == 0 {
             return 0..0;
         }
         let selected = self.selected.min(len - 1);
-        let mut offset = self.offset.get().min(len.saturating_sub(height));
+        let mut offset = self.offset.get();
         if selected < offset {
             offset = selected;
         } else if selected >= offset + height {
             offset = selected + 1 - height;
         }
+        // Kept unclamped: rows about to arrive past a window's edge (a read around the
+        // selection) are then drawn from the same screen row ([`Self::rebase`]).
         self.offset.set(offset);
-        offset..(offset + height).min(len)
+        let start = offset.min(len - height.min(len));
+        start..(start + height).min(len)
     }
 }
 
@@ -392,7 +426,7 @@ impl RouterTable {
                 .iter()
                 .position(|&i| self.rows[i as usize].id == id)
         {
-            self.cursor.selected = pos;
+            self.cursor.rebase(pos);
         }
         self.cursor.clamp(self.view.len());
     }

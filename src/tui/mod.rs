@@ -52,6 +52,9 @@ pub async fn run(config: Config, provisioner: Provisioner, database_url: String)
     app.window = Some(window::RouterWindow::new(
         crate::store::window::ListSpec::all_by_name(),
     ));
+    app.peers.window = Some(window::RouterWindow::new(
+        crate::store::window::ListSpec::all_by_name(),
+    ));
     app.peers.window_only = true;
     app.peers.interval_secs = config.poll.interval_secs;
     app.rotation_max_age = config.rotation.max_age();

@@ -1,6 +1,9 @@
 //! The peer pane's state: where peer status comes from (the hub's interface polled by this
 //! process, or what the agent stored) and the list of peers. The list refers to rows of the
 //! router table by index and to the live snapshot by reference: the fleet is never copied.
+//! With a database and the stored feed, the routers it lists are its own [`RouterWindow`]
+//! over the whole fleet (read by keyset like the routers pane's), so it scrolls to the
+//! fleet's last router without loading the fleet.
 
 use std::hash::{Hash, Hasher};
 use std::net::Ipv4Addr;
@@ -10,9 +13,11 @@ use chrono::{DateTime, Utc};
 
 use crate::keys::PublicKey;
 use crate::model::RouterStatus;
-use crate::tui::data::{ListCursor, RouterTable, Slot};
+use crate::tui::data::{ListCursor, RouterRow, RouterTable, Slot};
 use crate::tui::format;
 use crate::tui::format::escaped;
+use crate::tui::keymap::Action;
+use crate::tui::window::{Fetch, RouterWindow};
 use crate::wg::Snapshot;
 use crate::wg::poller::PeerStats;
 
@@ -56,7 +61,8 @@ pub enum Feed {
 /// A line of the peer list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PeerEntry {
-    /// Row index in the router table.
+    /// Row index in the router table, or in the pane's own window when it reads one
+    /// (see [`PeerPane::window`]).
     Router(u32),
     /// Index into the unknown peers of the current source.
     Unknown(u32),
@@ -108,6 +114,14 @@ pub struct PeerPane {
     /// The router table holds only part of the fleet (a window): a live peer not in it may
     /// be a router off screen, so it is left out rather than called unknown.
     pub window_only: bool,
+    /// With a database: the routers the stored feed lists, read as a window of the whole
+    /// fleet in the routers pane's order (its filter is the pane's). `None`: the routers
+    /// come from the router table (tests feeding whole lists; the live feed).
+    pub window: Option<RouterWindow>,
+    /// The read a move asked of the window, for the app to send.
+    pending: Option<(u64, Fetch)>,
+    /// The latest read of the window is this jump (`g`/`G`): its answer selects that end.
+    jumped: Option<Fetch>,
     view: Vec<PeerEntry>,
 }
 
@@ -122,6 +136,9 @@ impl Default for PeerPane {
             filter: String::new(),
             interval_secs: 5,
             window_only: false,
+            window: None,
+            pending: None,
+            jumped: None,
             view: Vec::new(),
         }
     }
@@ -210,6 +227,7 @@ impl PeerPane {
                     }
                 }
             }
+            Feed::Stored if self.window.is_some() => return self.rebuild_windowed(),
             Feed::Stored => {
                 let known = table
                     .all()
@@ -249,6 +267,184 @@ impl PeerPane {
         self.cursor.clamp(self.view.len());
     }
 
+    /// The stored feed over the pane's window: unknown peers first (bounded, filtered here)
+    /// while the window holds the list's start, then the window's enabled routers in its
+    /// order (filtered by the database).
+    fn rebuild_windowed(&mut self) {
+        let Some(window) = self.window.as_ref() else {
+            return;
+        };
+        let needle = self.filter.to_ascii_lowercase();
+        let mut view = std::mem::take(&mut self.view);
+        view.clear();
+        if window.at_start() {
+            let mut unknown: Vec<u32> = (0..self.agent.value.unknown.len() as u32).collect();
+            unknown.sort_unstable_by_key(|&i| self.unknown_key(i));
+            view.extend(
+                unknown
+                    .into_iter()
+                    .map(PeerEntry::Unknown)
+                    .filter(|e| needle.is_empty() || self.unknown_matches(*e, &needle)),
+            );
+        }
+        let rows = window.rows();
+        view.extend(
+            (0..rows.len() as u32)
+                .filter(|&i| rows[i as usize].enabled)
+                .map(PeerEntry::Router),
+        );
+        view.shrink_to_fit();
+        self.view = view;
+        self.cursor.clamp(self.view.len());
+    }
+
+    /// Whether the stored feed's routers come from the pane's own window.
+    fn windowed(&self) -> bool {
+        self.window.is_some() && !self.is_live()
+    }
+
+    /// The spec the pane's window reads: the whole fleet in the routers pane's order,
+    /// filtered by the pane's filter.
+    pub fn window_spec(&self, table: &RouterTable) -> crate::store::window::ListSpec {
+        crate::store::window::ListSpec {
+            tenant_id: None,
+            filter: self.filter.clone(),
+            sort: table.sort,
+            descending: table.descending,
+        }
+    }
+
+    /// After the cursor moved by `action`: the read its window needs, if any (a jump to
+    /// the list's end past the loaded rows, or a move within a page of the window's edge).
+    pub fn window_step(&mut self, action: Action) {
+        if let Some(read) = self.step_read(action) {
+            self.jumped = matches!(read.1, Fetch::First | Fetch::Last).then(|| read.1.clone());
+            self.pending = Some(read);
+        }
+    }
+
+    fn step_read(&mut self, action: Action) -> Option<(u64, Fetch)> {
+        if !self.windowed() {
+            return None;
+        }
+        let router = |line: usize| match self.entry(line) {
+            Some(PeerEntry::Router(i)) => Some(i as usize),
+            _ => None,
+        };
+        let selected = router(self.cursor.selected);
+        // The window rows the view means to show (lines are its enabled rows, after any
+        // unknown peers): from the first router line to the last.
+        let shown = self.cursor.meant();
+        let first = shown.clone().find_map(router);
+        let last = shown.rev().find_map(router);
+        let window = self.window.as_mut()?;
+        match action {
+            Action::Top if !window.at_start() => return Some(window.jump(Fetch::First)),
+            Action::Bottom if !window.at_end() => return Some(window.jump(Fetch::Last)),
+            _ => {}
+        }
+        let id = window.rows().get(selected?)?.id;
+        window.select_id(id);
+        let page = window.page.max(1);
+        let len = window.rows().len();
+        let near_start = !window.at_start() && first.unwrap_or(0) < page;
+        let near_end = !window.at_end() && last.unwrap_or(len) + 1 + page > len;
+        (near_start || near_end).then(|| window.refresh())
+    }
+
+    /// A read of the pane's window came back: the list shows its routers, the selection
+    /// on the router the cursor is on (same screen row) if the rows hold it, else where
+    /// the answer put it; after a jump, at the list's end it asked for.
+    pub fn window_answer(&mut self, fetched: crate::tui::window::Fetched) -> bool {
+        let moved_to = self.selected_router_id();
+        let Some(window) = self.window.as_mut() else {
+            return false;
+        };
+        if !window.apply(fetched) {
+            return false;
+        }
+        let jump = self.jumped.take();
+        let answered = window.selected().map(|r| r.id);
+        self.rebuild_windowed();
+        let position =
+            |pane: &Self, id: i64| (0..pane.view.len()).find(|&p| pane.router_id(p) == Some(id));
+        match jump {
+            Some(Fetch::First) => self.cursor.top(),
+            Some(Fetch::Last) => self.cursor.bottom(self.view.len()),
+            _ => {
+                let at = moved_to
+                    .and_then(|id| position(self, id))
+                    .or_else(|| answered.and_then(|id| position(self, id)));
+                if let Some(p) = at {
+                    self.cursor.rebase(p);
+                }
+            }
+        }
+        self.cursor.clamp(self.view.len());
+        true
+    }
+
+    /// The read the window needs now, if any: one a move asked for, else a read with a new
+    /// spec (the pane's filter, the routers pane's sort), else after a change (`reload`),
+    /// or the first. Nothing while the feed is live.
+    pub fn window_read(
+        &mut self,
+        spec: crate::store::window::ListSpec,
+        page: usize,
+        reload: bool,
+    ) -> Option<(u64, Fetch)> {
+        if !self.windowed() {
+            return None;
+        }
+        let pending = self.pending.take();
+        let window = self.window.as_mut()?;
+        window.page = page.max(1);
+        if pending.is_some() {
+            return pending;
+        }
+        self.jumped = None;
+        if spec != window.spec {
+            return Some(window.respec(spec));
+        }
+        if reload { window.changed() } else { None }
+    }
+
+    /// A read of the window failed: the pane keeps what it shows.
+    pub fn window_failed(&mut self, ticket: u64) {
+        if let Some(w) = self.window.as_mut() {
+            w.failed(ticket);
+        }
+    }
+
+    /// After an answer or a failure: the read a change asked for meanwhile, if any.
+    pub fn window_follow_up(&mut self) -> Option<(u64, Fetch)> {
+        let read = self.window.as_mut()?.follow_up();
+        if read.is_some() {
+            self.jumped = None;
+        }
+        read
+    }
+
+    /// The id of the router on line `p`, if a router is there.
+    fn router_id(&self, p: usize) -> Option<i64> {
+        match self.entry(p)? {
+            PeerEntry::Router(i) => self.window.as_ref()?.rows().get(i as usize).map(|r| r.id),
+            PeerEntry::Unknown(_) => None,
+        }
+    }
+
+    fn selected_router_id(&self) -> Option<i64> {
+        self.router_id(self.cursor.selected)
+    }
+
+    /// The router of entry `i`: from the pane's window, or the router table.
+    fn router<'a>(&'a self, table: &'a RouterTable, i: u32) -> Option<&'a RouterRow> {
+        match &self.window {
+            Some(w) if !self.is_live() => w.rows().get(i as usize),
+            _ => table.row(i),
+        }
+    }
+
     /// The public key of unknown peer `i`, whichever feed it came from.
     fn unknown_key(&self, i: u32) -> Option<PublicKey> {
         let i = i as usize;
@@ -269,9 +465,16 @@ impl PeerPane {
                         .status_of(table, i)
                         .is_some_and(|s| s.as_str().contains(needle))
             }
+            PeerEntry::Unknown(_) => self.unknown_matches(entry, needle),
+        }
+    }
+
+    fn unknown_matches(&self, entry: PeerEntry, needle: &str) -> bool {
+        match entry {
+            PeerEntry::Router(_) => false,
             PeerEntry::Unknown(_) => {
                 "unknown".contains(needle)
-                    || self.line(table, entry).is_some_and(|l| {
+                    || self.unknown_line(entry).is_some_and(|l| {
                         l.public_key
                             .to_string()
                             .to_ascii_lowercase()
@@ -285,10 +488,32 @@ impl PeerPane {
         }
     }
 
+    /// A new filter: filters the list as loaded (with a window, the window is read again
+    /// with it: see [`Self::window_spec`]).
     pub fn set_filter(&mut self, filter: &str, table: &RouterTable) {
         if self.filter != filter {
             self.filter = filter.to_owned();
-            self.rebuild(table);
+            if self.windowed() {
+                let needle = self.filter.to_ascii_lowercase();
+                let rows = self.window.as_ref().map_or(&[][..], |w| w.rows());
+                let keep: Vec<bool> = self
+                    .view
+                    .iter()
+                    .map(|e| match *e {
+                        PeerEntry::Router(i) => rows
+                            .get(i as usize)
+                            .is_some_and(|r| row_matches(r, &needle)),
+                        PeerEntry::Unknown(_) => {
+                            needle.is_empty() || self.unknown_matches(*e, &needle)
+                        }
+                    })
+                    .collect();
+                let mut keep = keep.into_iter();
+                self.view.retain(|_| keep.next().unwrap_or(false));
+                self.cursor.clamp(self.view.len());
+            } else {
+                self.rebuild(table);
+            }
         }
     }
 
@@ -307,23 +532,23 @@ impl PeerPane {
     /// The status shown for router row `i`: the stored one (the agent's verdict, as the
     /// routers pane, the command line and the API show it), whatever the live handshake.
     pub fn status_of(&self, table: &RouterTable, i: u32) -> Option<RouterStatus> {
-        table.row(i).map(|r| r.status)
+        self.router(table, i).map(|r| r.status)
     }
 
-    /// The live stats of the router in row `i`, if the interface has it.
-    pub fn live_link(&self, table: &RouterTable, i: u32) -> Option<Link> {
+    /// The live stats of router `row`, if the interface has it.
+    fn live_link_of(&self, row: &RouterRow) -> Option<Link> {
         let snap = self.snapshot()?;
-        let row = table.row(i)?;
         snap.peers.get(&row.key).map(Link::from_stats)
     }
 
-    /// The link of router row `i`: live when the interface has it, as stored otherwise.
-    pub fn link(&self, table: &RouterTable, i: u32) -> Option<Link> {
-        if let Some(link) = self.live_link(table, i) {
-            return Some(link);
-        }
-        let r = table.row(i)?;
-        Some(Link {
+    /// The live stats of the router in table row `i`, if the interface has it.
+    pub fn live_link(&self, table: &RouterTable, i: u32) -> Option<Link> {
+        self.live_link_of(table.row(i)?)
+    }
+
+    /// The link of router `r`: live when the interface has it, as stored otherwise.
+    fn link_of(&self, r: &RouterRow) -> Link {
+        self.live_link_of(r).unwrap_or_else(|| Link {
             last_handshake: r.last_handshake,
             endpoint: r.endpoint.as_deref().map(str::to_owned),
             rx_bytes: r.rx_bytes,
@@ -331,12 +556,17 @@ impl PeerPane {
         })
     }
 
+    /// The link of the router in table row `i` (the routers pane's rows).
+    pub fn link(&self, table: &RouterTable, i: u32) -> Option<Link> {
+        Some(self.link_of(table.row(i)?))
+    }
+
     /// Everything the pane shows of one entry; built for the rows on screen only.
     pub fn line(&self, table: &RouterTable, entry: PeerEntry) -> Option<PeerLine> {
         match entry {
             PeerEntry::Router(i) => {
-                let r = table.row(i)?;
-                let link = self.link(table, i)?;
+                let r = self.router(table, i)?;
+                let link = self.link_of(r);
                 Some(PeerLine {
                     router: Some(escaped(&format!("{}/{}", r.tenant, r.name))),
                     public_key: r.key,
@@ -345,6 +575,14 @@ impl PeerPane {
                     link,
                 })
             }
+            PeerEntry::Unknown(_) => self.unknown_line(entry),
+        }
+    }
+
+    /// The line of an unknown peer, from whichever feed it came.
+    fn unknown_line(&self, entry: PeerEntry) -> Option<PeerLine> {
+        match entry {
+            PeerEntry::Router(_) => None,
             PeerEntry::Unknown(i) => match &self.feed {
                 Feed::Live(live) => {
                     let key = live.unknown.get(i as usize)?;
@@ -521,4 +759,13 @@ pub enum Tone {
 pub struct SourceLabel {
     pub text: String,
     pub tone: Tone,
+}
+
+/// Whether a router row matches a lower-case filter as the database's filter does (name,
+/// address or stored status): narrows the loaded rows until the read with it comes back.
+fn row_matches(r: &RouterRow, needle: &str) -> bool {
+    needle.is_empty()
+        || r.name.to_ascii_lowercase().contains(needle)
+        || r.vpn_ip.to_string().contains(needle)
+        || r.status.as_str().contains(needle)
 }

@@ -63,6 +63,7 @@ pub async fn event_loop(
         tx: tx.clone(),
         loads: HashMap::new(),
         window_read: None,
+        peer_read: None,
         clipboard: Clipboard::detect(),
         host,
         cancel: CancellationToken::new(),
@@ -279,6 +280,8 @@ struct Executor {
     /// The router window's read in flight: a newer one replaces it (its answer would be
     /// dropped as stale anyway).
     window_read: Option<AbortHandle>,
+    /// The peer pane's window read in flight, likewise.
+    peer_read: Option<AbortHandle>,
     clipboard: Clipboard,
     host: HostConfig,
     /// Stops the live poller.
@@ -313,6 +316,12 @@ impl Executor {
                     fetch,
                     margin,
                 } => self.fetch_window(ticket, spec, fetch, margin),
+                Effect::FetchPeers {
+                    ticket,
+                    spec,
+                    fetch,
+                    margin,
+                } => self.fetch_peers(ticket, spec, fetch, margin),
                 Effect::StartLive(hubs) => self.start_live(hubs),
                 Effect::Diagnose { tenant, router } => self.diagnose(tenant, router),
                 other => self.spawn(other),
@@ -326,6 +335,9 @@ impl Executor {
             h.abort();
         }
         if let Some(h) = self.window_read.take() {
+            h.abort();
+        }
+        if let Some(h) = self.peer_read.take() {
             h.abort();
         }
     }
@@ -405,6 +417,26 @@ impl Executor {
             });
         });
         self.window_read = Some(handle.abort_handle());
+    }
+
+    /// One read of the peer pane's window, off the UI thread: a newer one makes an older
+    /// one moot.
+    fn fetch_peers(&mut self, ticket: u64, spec: ListSpec, fetch: Fetch, margin: usize) {
+        if let Some(old) = self.peer_read.take() {
+            old.abort();
+        }
+        let store = self.provisioner.store().clone();
+        let tx = self.tx.clone();
+        let handle = tokio::spawn(async move {
+            let result = window::fetch(&store, &spec, ticket, &fetch, margin).await;
+            let (loaded, failure) = split(result, |result| Loaded::Peers { ticket, result });
+            let _ = tx.send(Msg::Loaded(loaded));
+            let _ = tx.send(match failure {
+                Some(reason) => Msg::DbDown(reason),
+                None => Msg::DbUp,
+            });
+        });
+        self.peer_read = Some(handle.abort_handle());
     }
 
     /// On the hub host with the right to read its interface: poll it here and feed the
@@ -602,6 +634,7 @@ async fn run_effect(p: &Provisioner, effect: Effect) -> Option<Msg> {
         }
         Effect::Load(_)
         | Effect::FetchWindow { .. }
+        | Effect::FetchPeers { .. }
         | Effect::StartLive(_)
         | Effect::Diagnose { .. }
         | Effect::Copy { .. }

@@ -33,11 +33,11 @@ pub struct Fetched {
     pub selected: usize,
     pub at_start: bool,
     pub at_end: bool,
-    /// Routers the spec lists (capped when filtered, see [`COUNT_CAP`]).
+    /// Routers the spec lists (capped at [`COUNT_CAP`] when filtered).
     pub count: i64,
 }
 
-/// A filtered list stops counting here ("10,000+").
+/// A filtered list stops counting here ("10,000+"); an unfiltered one is counted whole.
 pub const COUNT_CAP: i64 = 10_000;
 
 /// The router list's window and where the selection is in it.
@@ -251,7 +251,14 @@ pub async fn fetch(
     margin: usize,
 ) -> Result<Fetched> {
     let margin = margin.max(1) as i64;
-    let count = store.list_count(spec, COUNT_CAP).await?;
+    // Unfiltered, the count is the kept per-status sums (no rows counted): no cap, or a
+    // fleet past it would read "10,000 of 100,000".
+    let cap = if spec.filter.is_empty() {
+        i64::MAX
+    } else {
+        COUNT_CAP
+    };
+    let count = store.list_count(spec, cap).await?;
     let fetched = match request {
         Fetch::First => {
             let mut rows = store
