@@ -154,6 +154,34 @@ async fn tenants_go_to_the_hub_with_most_room_and_a_full_hub_is_refused() {
     assert_eq!(by_name("big")["load"], 2);
     assert_eq!(by_name("big")["tenants"], 2);
     assert_eq!(by_name("big")["agent_seen_at"], serde_json::Value::Null);
+    // Routers per hub, as `router_counts` keeps them (migration 0013), follow adds, status
+    // changes and deletes, and agree with counting the rows.
+    assert_eq!(by_name("small")["routers"], 3);
+    assert_eq!(by_name("big")["routers"], 2);
+    t.ok(&["router", "disable", "r2", "--tenant", "b"]);
+    t.ok(&["router", "rm", "r1", "--tenant", "a"]);
+    let counted: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT h.name, (SELECT count(*) FROM routers r WHERE r.hub_id = h.id) FROM hubs h ORDER BY h.name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(counted, [("big".to_owned(), 1), ("small".to_owned(), 3)]);
+    let kept: Vec<(String, i64)> = t
+        .json(&["hub", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["name"].as_str().unwrap().to_owned(),
+                h["routers"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kept, counted);
+    t.ok(&["router", "add", "r1", "--tenant", "a"]);
+    t.ok(&["router", "enable", "r2", "--tenant", "b"]);
     let table = t.ok(&["hub", "list"]);
     assert!(table.contains("3/3 (100%)"), "{table}");
     assert!(table.contains("never ran"), "{table}");

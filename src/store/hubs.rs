@@ -54,7 +54,7 @@ const HUB_SECRET_SELECT: &str = "
 const HUB_SELECT_COUNTED: &str = "
     SELECT h.id, h.name, h.endpoint_host, h.endpoint_port, h.interface_name, h.listen_port,
            h.public_key, h.created_at,
-           (SELECT count(*) FROM routers r WHERE r.hub_id = h.id) AS routers,
+           (SELECT coalesce(sum(c.routers), 0)::bigint FROM router_counts c WHERE c.hub_id = h.id) AS routers,
            h.max_peers, h.mgmt_address
     FROM hubs h";
 
@@ -230,12 +230,12 @@ pub struct HubLoad {
 }
 
 /// Every hub with its load, tenants and agent heartbeat. One row per hub: the load sums the
-/// allocation counters of at most 155 tenants, and the router count is one index range.
+/// allocation counters of at most 155 tenants, and the router count sums `router_counts`.
 pub async fn hub_loads(db: impl PgExecutor<'_>) -> Result<Vec<HubLoad>> {
     let rows = sqlx::query(
         "SELECT h.id, h.name, h.endpoint_host, h.endpoint_port, h.interface_name, h.listen_port,
                 h.public_key, h.created_at, h.max_peers, h.mgmt_address,
-                (SELECT count(*) FROM routers r WHERE r.hub_id = h.id) AS routers,
+                (SELECT coalesce(sum(c.routers), 0)::bigint FROM router_counts c WHERE c.hub_id = h.id) AS routers,
                 (SELECT count(*) FROM tenants t WHERE t.hub_id = h.id) AS tenants,
                 tikwire_hub_load(h.id) AS load,
                 s.updated_at AS agent_seen_at, s.last_poll_at AS agent_polled_at,

@@ -166,11 +166,12 @@ impl Store {
 
     /// How many tenants and routers there are.
     pub async fn fleet_counts(&self) -> Result<(i64, i64)> {
-        Ok(
-            sqlx::query_as("SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM routers)")
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT (SELECT count(*) FROM tenants), \
+                 (SELECT coalesce(sum(routers), 0)::bigint FROM router_counts)",
         )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Whether any sealed secret exists (hubs or routers).

@@ -38,8 +38,8 @@ const TENANT_SELECT: &str = "
            a.allocated_ips AS routers, t.created_at,
            -- Kept by triggers (migration 0010): the same cost at any fleet size, which the
            -- console pays on every change notification.
-           COALESCE((SELECT rc.routers FROM router_counts rc
-                     WHERE rc.tenant_id = t.id AND rc.status = 'online'), 0) AS online,
+           (SELECT coalesce(sum(rc.routers), 0)::bigint FROM router_counts rc
+            WHERE rc.tenant_id = t.id AND rc.status = 'online') AS online,
            (SELECT h.name FROM hubs h WHERE h.id = t.hub_id) AS hub,
            ARRAY(SELECT h.name FROM hubs h
                  WHERE h.id IS DISTINCT FROM t.hub_id

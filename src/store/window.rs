@@ -574,7 +574,8 @@ pub struct RouterCount {
 /// fleet's size.
 pub async fn router_counts(db: impl PgExecutor<'_>) -> Result<Vec<RouterCount>> {
     Ok(sqlx::query_as(
-        "SELECT tenant_id, status, routers FROM router_counts WHERE routers > 0 ORDER BY tenant_id, status",
+        "SELECT tenant_id, status, sum(routers)::bigint AS routers FROM router_counts \
+         GROUP BY tenant_id, status HAVING sum(routers) > 0 ORDER BY tenant_id, status",
     )
     .fetch_all(db)
     .await?)
