@@ -24,6 +24,8 @@ mod common;
 #[path = "../tests/common_tui/tmux.rs"]
 mod tmux;
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -114,15 +116,6 @@ fn console_pid(t: &Tmux) -> u32 {
         assert!(started.elapsed() < BOUND, "no console process");
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// User plus system CPU time of a process so far.
@@ -239,7 +232,7 @@ async fn measure(env: &Env, store: &Store, routers: u64, run: usize) -> Figures 
     let pid = console_pid(&t);
     // Settled: counts and the rest of the first screen in.
     std::thread::sleep(Duration::from_secs(2));
-    let rss = rss_mb(pid);
+    let rss = support::rss_mb(&pid.to_string());
 
     // One frame: the selection moves down (and back up), nothing is read.
     let mut frames = Vec::new();
@@ -317,7 +310,7 @@ async fn measure(env: &Env, store: &Store, routers: u64, run: usize) -> Figures 
         "  agent: {polls} polls of 65,278 routers, {:.0} ms per write",
         ms(per_write)
     );
-    let rss_after = rss_mb(pid);
+    let rss_after = support::rss_mb(&pid.to_string());
     t.keys(&["q"]);
 
     Figures {

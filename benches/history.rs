@@ -15,8 +15,6 @@ use std::time::Instant;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{Executor as _, PgPool};
 use tikwire::history::{Retention, TrafficTable};
-use tikwire::model::{RouterName, TenantName};
-use tikwire::provision::RouterSpec;
 use tikwire::store::Store;
 
 /// Routers measured.
@@ -39,13 +37,8 @@ async fn run() {
     let db = common::test_db().await;
     let p = common::provisioner(&db.pool);
     common::add_hub(&p, "wg0").await;
-    let tenant = TenantName::parse("bench").unwrap();
-    p.add_tenant(&tenant).await.unwrap();
     let started = Instant::now();
-    let specs: Vec<RouterSpec> = (0..SAMPLE)
-        .map(|i| RouterSpec::named(RouterName::parse(&format!("r{i}")).unwrap()))
-        .collect();
-    p.import_routers(&tenant, None, &specs).await.unwrap();
+    common::bench_tenant(&p, SAMPLE as usize).await;
     println!("{SAMPLE} routers provisioned in {:.1?}", started.elapsed());
     let store = Store::from_pool(db.pool.clone());
     let now = Utc::now();

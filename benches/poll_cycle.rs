@@ -50,8 +50,7 @@ use tikwire::alerts::endpoints::{self, NewWebhook};
 use tikwire::alerts::monitor::{AlertSetup, HubAlerts};
 use tikwire::history::Retention;
 use tikwire::keys::PublicKey;
-use tikwire::model::{AgentIdentity, RouterName, TenantName};
-use tikwire::provision::RouterSpec;
+use tikwire::model::AgentIdentity;
 use tikwire::store::Store;
 use tikwire::wg::Snapshot;
 use tikwire::wg::poller::PeerStats;
@@ -101,12 +100,7 @@ async fn run(statements: StatementLog) {
     let db = common::test_db().await;
     let p = common::provisioner(&db.pool);
     let hub = common::add_hub(&p, "wg0").await;
-    let tenant = TenantName::parse("bench").unwrap();
-    p.add_tenant(&tenant).await.unwrap();
-    let specs: Vec<RouterSpec> = (0..ROUTERS)
-        .map(|i| RouterSpec::named(RouterName::parse(&format!("r{i}")).unwrap()))
-        .collect();
-    p.import_routers(&tenant, None, &specs).await.unwrap();
+    common::bench_tenant(&p, ROUTERS).await;
     // One endpoint for every event: each alert is an event row and a delivery row.
     endpoints::add(
         &p,

@@ -1,6 +1,8 @@
 //! Console speed with 100,000 routers: loading them to the first frame, drawing one frame,
 //! one filter keystroke to the next frame; and the resident memory once loaded.
 
+mod support;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -41,26 +43,17 @@ fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
-fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn bench(c: &mut Criterion) {
     let routers = testdata::routers(testdata::now(), ROUTERS);
     let tenants = testdata::tenants(&routers);
     let snapshot = std::sync::Arc::new(testdata::live_snapshot(&routers, testdata::now()));
     let rows = RouterRow::from_routers(&routers);
     drop(routers);
-    let before = rss_mb();
+    let before = support::rss_mb("self");
     let app = loaded_app(rows.clone(), tenants.clone());
     eprintln!(
         "RSS with {ROUTERS} routers loaded: {:.1} MB (this process, fixtures included: {:.1} MB before loading; see the report for the real binary)",
-        rss_mb(),
+        support::rss_mb("self"),
         before
     );
     drop(app);

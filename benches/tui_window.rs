@@ -10,6 +10,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use tikwire::store::Store;
@@ -21,15 +23,6 @@ use tikwire::tui::window::{self, Fetch, RouterWindow};
 const TENANT_SIZE: u32 = 65_278;
 const PAGE: usize = 40;
 const RUNS: usize = 7;
-
-fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -107,7 +100,7 @@ async fn measure(routers: u32) {
     let db = common::test_db().await;
     let store = Store::from_pool(db.pool.clone());
     fill(&db, &store, routers).await;
-    let rss_before = rss_mb();
+    let rss_before = support::rss_mb("self");
 
     // First rows: a fresh window's first fetch (what opening the console waits for).
     let mut first = Vec::new();
@@ -124,8 +117,8 @@ async fn measure(routers: u32) {
     eprintln!(
         "  window: {} rows held; RSS {:.1} MB (+{:.1} MB for the window and its pool)",
         w.rows().len(),
-        rss_mb(),
-        rss_mb() - rss_before
+        support::rss_mb("self"),
+        support::rss_mb("self") - rss_before
     );
 
     // Every sort's first window and its end (G).
@@ -341,7 +334,7 @@ async fn measure(routers: u32) {
             );
         }
     }
-    eprintln!("  RSS at the end {:.1} MB", rss_mb());
+    eprintln!("  RSS at the end {:.1} MB", support::rss_mb("self"));
 }
 
 fn main() {

@@ -139,9 +139,6 @@ fn poll_cycle(c: &mut Criterion) {
 
     use criterion::BatchSize;
 
-    use tikwire::model::{RouterName, TenantName};
-    use tikwire::provision::RouterSpec;
-
     use tikwire::model::AgentIdentity;
     use tikwire::store::Store;
     use tikwire::wg::status::Thresholds;
@@ -158,12 +155,7 @@ fn poll_cycle(c: &mut Criterion) {
         let db = common::test_db().await;
         let p = common::provisioner(&db.pool);
         let hub = common::add_hub(&p, "wg0").await;
-        let tenant = TenantName::parse("bench").unwrap();
-        p.add_tenant(&tenant).await.unwrap();
-        let specs: Vec<RouterSpec> = (0..ROUTERS)
-            .map(|i| RouterSpec::named(RouterName::parse(&format!("r{i}")).unwrap()))
-            .collect();
-        p.import_routers(&tenant, None, &specs).await.unwrap();
+        common::bench_tenant(&p, ROUTERS).await;
         let keys: Vec<(String, String)> = sqlx::query_as(
             "SELECT client_public_key, host(client_ip) FROM vpn_configurations ORDER BY id",
         )

@@ -109,6 +109,18 @@ async fn press(f: &Fleet, w: &mut RouterWindow, action: Action) {
     }
 }
 
+/// A window on `spec` with its first rows read, then `pages` page-downs into the list.
+async fn opened(f: &Fleet, spec: ListSpec, pages: usize) -> RouterWindow {
+    let mut w = RouterWindow::new(spec);
+    w.page = PAGE;
+    let request = w.respec(w.spec.clone());
+    run(f, &mut w, request).await;
+    for _ in 0..pages {
+        press(f, &mut w, Action::PageDown).await;
+    }
+    w
+}
+
 /// The loaded rows are one contiguous piece of the old view, the selection where the old
 /// cursor would be; returns the selection's place in the old view.
 fn assert_piece(w: &RouterWindow, old: &[i64], context: &str) -> usize {
@@ -362,14 +374,8 @@ async fn refreshed(f: &Fleet, w: &mut RouterWindow) -> (Vec<i64>, usize) {
 #[tokio::test]
 async fn changes_on_and_off_screen_and_inserts_before_the_window_show_after_a_refresh() {
     let f = fleet().await;
-    let mut w = RouterWindow::new(spec(SortKey::Name, false, ""));
-    w.page = PAGE;
-    let request = w.respec(w.spec.clone());
-    run(&f, &mut w, request).await;
     // Into the middle of the list, away from both ends.
-    for _ in 0..40 {
-        press(&f, &mut w, Action::PageDown).await;
-    }
+    let mut w = opened(&f, spec(SortKey::Name, false, ""), 40).await;
     let selected = w.selected().unwrap().clone();
     let on_screen = w.rows()[w.selected_index() + 2].clone();
 
@@ -408,13 +414,7 @@ async fn changes_on_and_off_screen_and_inserts_before_the_window_show_after_a_re
     assert!(old.len() as i64 == w.count);
 
     // A change that moves the selected router itself (traffic order): it stays selected.
-    let mut w = RouterWindow::new(spec(SortKey::Traffic, false, ""));
-    w.page = PAGE;
-    let request = w.respec(w.spec.clone());
-    run(&f, &mut w, request).await;
-    for _ in 0..10 {
-        press(&f, &mut w, Action::PageDown).await;
-    }
+    let mut w = opened(&f, spec(SortKey::Traffic, false, ""), 10).await;
     let moving = w.selected().unwrap().id;
     sqlx::query("UPDATE vpn_configurations SET rx_bytes = 9000000000000 WHERE router_id = $1")
         .bind(moving)
@@ -431,13 +431,7 @@ async fn changes_on_and_off_screen_and_inserts_before_the_window_show_after_a_re
 #[tokio::test]
 async fn a_status_the_agent_writes_moves_its_row_in_the_status_order() {
     let f = fleet().await;
-    let mut w = RouterWindow::new(spec(SortKey::Status, false, ""));
-    w.page = PAGE;
-    let request = w.respec(w.spec.clone());
-    run(&f, &mut w, request).await;
-    for _ in 0..20 {
-        press(&f, &mut w, Action::PageDown).await;
-    }
+    let mut w = opened(&f, spec(SortKey::Status, false, ""), 20).await;
     let selected = w.selected().unwrap().clone();
     assert_eq!(selected.status, RouterStatus::Online, "in the online block");
     let moving = w.rows()[w.selected_index() + 1].clone();
@@ -456,10 +450,7 @@ async fn a_status_the_agent_writes_moves_its_row_in_the_status_order() {
         "moved off screen"
     );
     // Among the offline ones, where the old list has it, with its new status.
-    let mut at = RouterWindow::new(spec(SortKey::Status, false, "offline"));
-    at.page = PAGE;
-    let request = at.respec(at.spec.clone());
-    run(&f, &mut at, request).await;
+    let mut at = opened(&f, spec(SortKey::Status, false, "offline"), 0).await;
     let offline = old_view(&f, &at.spec, None).await;
     assert!(offline.contains(&moving.id));
     while !at.rows().iter().any(|r| r.id == moving.id) {

@@ -548,6 +548,7 @@ impl App {
         let len = self.routers.len();
         let shown = self.routers.cursor.meant();
         let chosen = self.routers.selected().cloned();
+        let peers_shown = self.pane_visible(Pane::Peers);
         let Some(window) = self.window.as_mut() else {
             return effects;
         };
@@ -557,7 +558,7 @@ impl App {
         // The peer pane's window: the whole fleet in this list's order.
         let peer_spec = self.peers.window_spec(&self.routers);
         let page = (self.size.1 as usize).saturating_sub(4).max(1);
-        if let Some((ticket, fetch)) = self.peers.window_read(peer_spec, page, reload)
+        if let Some((ticket, fetch)) = self.peers.window_read(peer_spec, page, reload, peers_shown)
             && let Some(w) = self.peers.window.as_ref()
         {
             effects.push(Effect::FetchPeers {

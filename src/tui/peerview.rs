@@ -122,6 +122,8 @@ pub struct PeerPane {
     pending: Option<(u64, Fetch)>,
     /// The latest read of the window is this jump (`g`/`G`): its answer selects that end.
     jumped: Option<Fetch>,
+    /// A change came while the pane was off screen: read again when it shows.
+    missed_change: bool,
     view: Vec<PeerEntry>,
 }
 
@@ -139,6 +141,7 @@ impl Default for PeerPane {
             window: None,
             pending: None,
             jumped: None,
+            missed_change: false,
             view: Vec::new(),
         }
     }
@@ -386,16 +389,23 @@ impl PeerPane {
 
     /// The read the window needs now, if any: one a move asked for, else a read with a new
     /// spec (the pane's filter, the routers pane's sort), else after a change (`reload`),
-    /// or the first. Nothing while the feed is live.
+    /// or the first. Nothing while the feed is live, nor while the pane is off screen (a
+    /// change then is read when it shows).
     pub fn window_read(
         &mut self,
         spec: crate::store::window::ListSpec,
         page: usize,
         reload: bool,
+        visible: bool,
     ) -> Option<(u64, Fetch)> {
         if !self.windowed() {
             return None;
         }
+        if !visible {
+            self.missed_change |= reload;
+            return None;
+        }
+        let reload = reload || std::mem::take(&mut self.missed_change);
         let pending = self.pending.take();
         let window = self.window.as_mut()?;
         window.page = page.max(1);

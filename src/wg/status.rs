@@ -261,6 +261,11 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
     }
 
+    /// A freshly provisioned, enabled router's first poll.
+    fn first_poll(observed: Observation, now: DateTime<Utc>, t: &Thresholds) -> LinkState {
+        next_state(&LinkState::pending(), true, Some(&observed), now, t)
+    }
+
     fn seen(handshake: Option<i64>, rx: u64, tx: u64) -> Observation {
         Observation {
             last_handshake: handshake.map(at),
@@ -374,13 +379,7 @@ mod tests {
     #[test]
     fn interface_restart_keeps_history() {
         let t = Thresholds::default();
-        let before = next_state(
-            &LinkState::pending(),
-            true,
-            Some(&seen(Some(5), 1000, 2000)),
-            at(6),
-            &t,
-        );
+        let before = first_poll(seen(Some(5), 1000, 2000), at(6), &t);
         // Restarted interface: no handshake yet, counters from zero.
         let after = next_state(&before, true, Some(&seen(None, 10, 20)), at(20), &t);
         assert_eq!(after.last_handshake_at, Some(at(5)));
@@ -391,13 +390,7 @@ mod tests {
     #[test]
     fn activity_keeps_a_router_online_between_handshakes() {
         let t = Thresholds::new(60, 120).unwrap();
-        let s1 = next_state(
-            &LinkState::pending(),
-            true,
-            Some(&seen(Some(0), 100, 100)),
-            at(1),
-            &t,
-        );
+        let s1 = first_poll(seen(Some(0), 100, 100), at(1), &t);
         assert_eq!(s1.last_seen_at, Some(at(1)));
         // Handshake 100 s old, but keepalives keep arriving.
         let s2 = next_state(&s1, true, Some(&seen(Some(0), 132, 100)), at(100), &t);
@@ -421,13 +414,7 @@ mod tests {
     fn the_same_counters_again_are_no_activity() {
         // What a restarted agent sees first: the counters it stored.
         let t = Thresholds::new(60, 120).unwrap();
-        let s1 = next_state(
-            &LinkState::pending(),
-            true,
-            Some(&seen(Some(0), 100, 100)),
-            at(1),
-            &t,
-        );
+        let s1 = first_poll(seen(Some(0), 100, 100), at(1), &t);
         let again = next_state(&s1, true, Some(&seen(Some(0), 100, 100)), at(90), &t);
         assert_eq!(again.last_seen_at, Some(at(1)));
         assert_eq!(again.status, RouterStatus::Stale);
@@ -436,13 +423,7 @@ mod tests {
     #[test]
     fn an_unchanged_poll_is_none_and_an_endpoint_move_is_seen() {
         let t = Thresholds::default();
-        let s1 = next_state(
-            &LinkState::pending(),
-            true,
-            Some(&seen(Some(0), 100, 100)),
-            at(1),
-            &t,
-        );
+        let s1 = first_poll(seen(Some(0), 100, 100), at(1), &t);
         assert_eq!(
             changed_state(&s1, true, Some(&seen(Some(0), 100, 100)), at(6), &t),
             None

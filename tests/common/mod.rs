@@ -481,6 +481,19 @@ pub async fn add_hub(p: &tikwire::provision::Provisioner, interface: &str) -> ti
     .unwrap()
 }
 
+/// Tenant `bench` with `routers` routers `r0`, `r1`, ... imported in one batch (real keys).
+pub async fn bench_tenant(p: &tikwire::provision::Provisioner, routers: usize) {
+    use tikwire::model::{RouterName, TenantName};
+    let tenant = TenantName::parse("bench").unwrap();
+    p.add_tenant(&tenant).await.unwrap();
+    let specs: Vec<tikwire::provision::RouterSpec> = (0..routers)
+        .map(|i| {
+            tikwire::provision::RouterSpec::named(RouterName::parse(&format!("r{i}")).unwrap())
+        })
+        .collect();
+    p.import_routers(&tenant, None, &specs).await.unwrap();
+}
+
 /// Hub `hub_id`'s status sync with the default alert rules, as its agent runs it: online
 /// within 60 s of a handshake, offline after 600 s; alerts name the hub `hub`.
 pub async fn agent_sync(
