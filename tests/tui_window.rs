@@ -746,3 +746,59 @@ async fn an_unfiltered_count_is_whole_past_the_cap() {
     run(&f, &mut w, request).await;
     assert_eq!(w.count, window::COUNT_CAP);
 }
+
+/// The console's first poll of the interface can land while the peer pane's first window
+/// read is still out (seen once in CI): the answer must not replace the live list with the
+/// stored one (which lists every router, on the interface or not).
+#[tokio::test]
+async fn a_window_answer_after_the_feed_turned_live_keeps_the_live_list() {
+    let f = fleet().await;
+    let mut app = common_tui::empty_app();
+    app.window = Some(RouterWindow::new(ListSpec::all_by_name()));
+    app.peers.window = Some(RouterWindow::new(ListSpec::all_by_name()));
+    app.update(Msg::Resize(120, 40)); // the peer pane on screen
+    let (peer_reads, others): (Vec<Effect>, Vec<Effect>) = app
+        .route(startup())
+        .into_iter()
+        .partition(|e| matches!(e, Effect::FetchPeers { .. }));
+    assert_eq!(
+        peer_reads.len(),
+        1,
+        "the peer pane reads its window at start"
+    );
+    settle(&f, &mut app, others).await;
+
+    // One router of the fleet is on the interface.
+    let rows = fleet::router_rows(f.store(), None).await.unwrap();
+    let on_wire = rows.iter().find(|r| &*r.name == "hq-1").unwrap();
+    let now = chrono::Utc::now();
+    let stats = tikwire::wg::poller::PeerStats {
+        endpoint: "203.0.113.9:40001".parse().ok(),
+        last_handshake: Some(now),
+        rx_bytes: 1,
+        tx_bytes: 1,
+        persistent_keepalive: Some(25),
+        allowed_ips: Vec::new(),
+        has_preshared_key: true,
+    };
+    let snapshot = tikwire::wg::poller::Snapshot {
+        interface: "wg0".into(),
+        taken_at: now,
+        public_key: None,
+        listen_port: 51820,
+        peers: [(on_wire.key, stats)].into_iter().collect(),
+    };
+    app.update(Msg::Live {
+        interface: "wg0".into(),
+        state: tikwire::tui::peerview::LiveState::Ready(std::sync::Arc::new(snapshot)),
+    });
+    assert_eq!(app.peers.len(), 1, "the interface's one peer");
+
+    settle(&f, &mut app, peer_reads).await;
+    assert_eq!(app.peers.len(), 1, "still the interface's one peer");
+    let line = app
+        .peers
+        .line(&app.routers, app.peers.entry(0).unwrap())
+        .unwrap();
+    assert_eq!(line.public_key, on_wire.key);
+}

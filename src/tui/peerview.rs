@@ -358,12 +358,15 @@ impl PeerPane {
     /// A read of the pane's window came back: the list shows its routers, the selection
     /// on the router the cursor is on (same screen row) if the rows hold it, else where
     /// the answer put it; after a jump, at the list's end it asked for.
+    /// An answer to a read sent before the feed turned live changes nothing shown: the live
+    /// list is the interface's peers.
     pub fn window_answer(&mut self, fetched: crate::tui::window::Fetched) -> bool {
         let moved_to = self.selected_router_id();
+        let live = self.is_live();
         let Some(window) = self.window.as_mut() else {
             return false;
         };
-        if !window.apply(fetched) {
+        if !window.apply(fetched) || live {
             return false;
         }
         let jump = self.jumped.take();
