@@ -284,6 +284,30 @@ fn router_detail_view() {
     both("detail", &app);
 }
 
+/// A router provisioned a minute ago, no transition yet: its status dates from then, not
+/// "no change in 30 days" (seen in a fresh-clone walk-through).
+#[test]
+fn a_new_routers_detail_dates_its_status_from_provisioning() {
+    let mut app = app();
+    let id = app.routers.selected().unwrap().id;
+    press(&mut app, [key(KeyCode::Enter)]);
+    let now = testdata::now();
+    let mut detail = testdata::router_detail(now);
+    detail.month.transitions.clear();
+    detail.now.created_at = now - chrono::Duration::seconds(61);
+    assert_eq!(detail.status_since(), Some(detail.now.created_at));
+    app.update(Msg::Loaded(Loaded::Detail {
+        router_id: id,
+        result: Ok(Some(detail.clone())),
+    }));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("(1m ago)"), "{screen}");
+    assert!(!screen.contains("no change"), "{screen}");
+    // Provisioned before the span and never changed: that is what it says.
+    detail.now.created_at = now - chrono::Duration::days(31);
+    assert_eq!(detail.status_since(), None);
+}
+
 #[test]
 fn events_view_with_alerts_and_an_alert_toast() {
     use tikwire::alerts::AlertKind as A;

@@ -21,11 +21,13 @@ pub struct RouterNow {
     pub status: RouterStatus,
     pub last_handshake_at: Option<DateTime<Utc>>,
     pub last_endpoint: Option<String>,
+    /// When the router was provisioned: its status dates from then until its first transition.
+    pub created_at: DateTime<Utc>,
 }
 
 const ROUTER_NOW: &str = "
-    SELECT c.hub_id, h.name AS hub, c.status, c.last_handshake_at, c.last_endpoint
-    FROM vpn_configurations c JOIN hubs h ON h.id = c.hub_id
+    SELECT c.hub_id, h.name AS hub, c.status, c.last_handshake_at, c.last_endpoint, r.created_at
+    FROM vpn_configurations c JOIN hubs h ON h.id = c.hub_id JOIN routers r ON r.id = c.router_id
     WHERE c.router_id = $1";
 
 /// Where router `router_id` stands now; `None` when it is gone.

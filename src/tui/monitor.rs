@@ -33,9 +33,14 @@ pub const DAY: TimeDelta = TimeDelta::hours(24);
 pub const MONTH: TimeDelta = TimeDelta::days(30);
 
 impl RouterDetail {
-    /// Since when the router has its current status: its newest transition, if any.
+    /// Since when the router has its current status: its newest transition, else when it was
+    /// provisioned if that is within the long history's span (a new router is not "unchanged
+    /// for 30 days").
     pub fn status_since(&self) -> Option<DateTime<Utc>> {
-        self.month.transitions.last().map(|t| t.at)
+        self.month.transitions.last().map(|t| t.at).or_else(|| {
+            let created = self.now.created_at;
+            (self.as_of - created < MONTH).then_some(created)
+        })
     }
 }
 

@@ -408,6 +408,7 @@ pub fn router_detail(now: DateTime<Utc>) -> tikwire::tui::monitor::RouterDetail 
             status: RouterStatus::Online,
             last_handshake_at: Some(now - Duration::seconds(42)),
             last_endpoint: Some("203.0.113.7:51820".into()),
+            created_at: now - Duration::days(90),
         },
         day: RouterHistory {
             traffic: five_minute,

@@ -28,7 +28,7 @@ pub fn fields(tenant: Option<&str>) -> Vec<Field> {
             "router is behind NAT: 25 is usual",
             &DEFAULT_KEEPALIVE.to_string(),
         ),
-        Field::new("Hub", "empty: the default hub", ""),
+        Field::new("Hub", "empty: the tenant's home hub", ""),
     ]
 }
 
