@@ -102,8 +102,18 @@ impl HubAlerts {
         if events.is_empty() {
             return;
         }
-        for event in &events {
-            tracing::info!(hub = %self.hub, "alert {}", event.kind);
+        // A hub alert's per-tenant copies are one alert to the operator reading the journal.
+        for event in events.iter().filter(|e| !e.tenant_copy) {
+            let data = &event.body.data;
+            match (&data.tenant, &data.router, data.routers) {
+                (Some(tenant), Some(router), _) => {
+                    tracing::info!(hub = %self.hub, "alert {}: {tenant}/{router}", event.kind)
+                }
+                (_, _, Some(routers)) => {
+                    tracing::info!(hub = %self.hub, "alert {}: {routers} routers", event.kind)
+                }
+                _ => tracing::info!(hub = %self.hub, "alert {}", event.kind),
+            }
         }
         self.setup.wake.notify_one();
         if let Some(hook) = self.setup.hook.clone() {
